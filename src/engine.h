@@ -1,0 +1,37 @@
+/* engine.h - runs jobs: one mailbox in the foreground, or the whole queue
+ * with a pool of worker threads.
+ *
+ * Threads: engine_run_queue starts `workers` threads; each opens its own
+ * store connection and claims jobs one at a time (store_job_claim is a
+ * single UPDATE, so no job runs twice).  The calling thread prints the
+ * progress line.  Setting *cancel makes every worker stop at its next
+ * checkpoint; their jobs go back to the queue and resume later without
+ * duplicates (see migrate.h).
+ *
+ * The engine never touches the terminal beyond the optional progress line
+ * on stderr; the console (ui/) reads the store. */
+#ifndef MF_ENGINE_H
+#define MF_ENGINE_H
+
+#include "cfg.h"
+#include "common.h"
+#include "store.h"
+
+struct engine_opts {
+	const struct cfg *cfg;
+	const char *store_path;
+	int workers;
+	bool progress;              /* progress line on stderr */
+	volatile int *cancel;
+};
+
+/* Runs one claimed job to its end state and records it in the store.
+ * Returns the job's status (ST_OK, ST_PARTIAL or the failure). */
+enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
+                       volatile int *cancel, struct err *e);
+
+/* Runs queued jobs until none is left.  Returns the worst status seen
+ * (ST_OK when every job completed without skipped items). */
+enum st engine_run_queue(const struct engine_opts *o, struct err *e);
+
+#endif

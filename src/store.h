@@ -1,0 +1,178 @@
+/* store.h - the SQLite store: the single source of truth for endpoints, jobs,
+ * the per-folder message maps, the journal of in-flight copies, events and
+ * throughput samples.  Every console view reads it; the engine writes it.
+ *
+ * Schema: versioned with PRAGMA user_version; store_open migrates an older
+ * store forward step by step inside one transaction (see the steps[] table
+ * in store.c).  WAL mode, so readers (the console) never block the writer.
+ *
+ * Threads: a struct store is one SQLite connection; use one per thread.
+ * Memory: strings inside returned structs are owned by the struct and freed
+ * with the matching *_free function.  Nothing here ever holds a password:
+ * endpoints keep a *reference* to where the secret lives (secret.h). */
+#ifndef MF_STORE_H
+#define MF_STORE_H
+
+#include "common.h"
+
+struct store;
+
+#define STORE_SCHEMA_VERSION 1
+
+enum st store_open(const char *path, struct store **out, struct err *e);
+void store_close(struct store **p);
+const char *store_path(const struct store *s);
+
+enum st store_begin(struct store *s, struct err *e);
+enum st store_commit(struct store *s, struct err *e);
+void store_rollback(struct store *s);
+
+/* --- endpoints ----------------------------------------------------------- */
+struct endpoint {
+	int64_t id;
+	char *name;
+	char *url;              /* imap://host:port or imaps://host:port */
+	char *admin_user;
+	char *secret_ref;       /* "file:PATH", "env:VAR", "cmd:CMD", "secret:NAME" */
+	char *auth_mech;        /* NULL = automatic */
+	char *login_template;   /* NULL = SASL authzid */
+	bool insecure;          /* TLS verification off (explicit) */
+	int max_connections;
+};
+void endpoint_free(struct endpoint *ep);
+enum st store_endpoint_add(struct store *s, const struct endpoint *ep, struct err *e);
+/* ST_CONFIG with "no endpoint named X" when missing. */
+enum st store_endpoint_get(struct store *s, const char *name, struct endpoint *out, struct err *e);
+enum st store_endpoint_get_id(struct store *s, int64_t id, struct endpoint *out, struct err *e);
+enum st store_endpoint_remove(struct store *s, const char *name, struct err *e);
+/* Calls fn for every endpoint, ordered by name. */
+enum st store_endpoint_each(struct store *s, void (*fn)(void *ctx, const struct endpoint *ep),
+                            void *ctx, struct err *e);
+
+/* --- jobs ---------------------------------------------------------------- */
+enum pass_kind { PASS_FULL, PASS_DELTA, PASS_PRESTAGE, PASS_TRIAL, PASS_VERIFY_CREDENTIALS };
+const char *pass_kind_name(enum pass_kind k);
+bool pass_kind_parse(const char *s, enum pass_kind *out);
+
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_PARTIAL, JOB_FAILED, JOB_PAUSED,
+                 JOB_CANCELLED };
+const char *job_state_name(enum job_state s);
+
+struct job_opts {
+	enum pass_kind pass;
+	int prestage_days;
+	int trial_items;
+	char *include;          /* newline-separated regexes, NULL for none */
+	char *exclude;
+	char *folder_map;       /* newline-separated SRC=DST */
+	int64_t max_size;       /* 0: no limit besides the target's */
+	int bad_item_limit;
+	char sep_char;
+};
+
+struct job {
+	int64_t id;
+	int64_t pair_id;
+	int64_t src_ep, dst_ep;
+	char *src_user, *dst_user;
+	enum job_state state;
+	int priority;
+	struct job_opts o;
+	int64_t items_done, bytes_done, items_skipped, items_failed, flags_updated;
+	int attempts;
+	char *error;
+};
+void job_free(struct job *j);
+
+/* The pair (source endpoint+user, target endpoint+user) owns the maps. */
+enum st store_pair_get(struct store *s, int64_t src_ep, const char *src_user, int64_t dst_ep,
+                       const char *dst_user, int64_t *pair_id, struct err *e);
+enum st store_job_add(struct store *s, struct job *j, struct err *e); /* sets j->id, pair_id */
+enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *e);
+/* Claims the next queued job (priority, then age) for this worker: sets it
+ * running.  *found false when the queue is empty. */
+enum st store_job_claim(struct store *s, struct job *out, bool *found, struct err *e);
+/* Jobs left "running" by a killed process go back to the queue. */
+enum st store_job_requeue_orphans(struct store *s, struct err *e);
+enum st store_job_finish(struct store *s, const struct job *j, enum job_state state,
+                         const char *error, struct err *e);
+enum st store_job_progress(struct store *s, const struct job *j, const char *folder,
+                           struct err *e);
+/* Counts of jobs by state, for the progress line. */
+enum st store_job_counts(struct store *s, int64_t counts[7], struct err *e);
+/* Messages and bytes copied by jobs started at or after since. */
+enum st store_run_totals(struct store *s, int64_t since, int64_t *items, int64_t *bytes,
+                         struct err *e);
+enum st store_job_each(struct store *s, bool all, void (*fn)(void *ctx, const struct job *j,
+                       const char *src_ep, const char *dst_ep), void *ctx, struct err *e);
+
+/* --- folders and the message map ------------------------------------------ */
+struct folder_row {
+	int64_t id;
+	char *src_name, *dst_name;
+	uint32_t src_uidvalidity, dst_uidvalidity;
+	uint32_t src_uidnext;
+	uint64_t src_modseq;        /* HIGHESTMODSEQ after the last complete pass */
+};
+void folder_row_free(struct folder_row *f);
+enum st store_folder_get(struct store *s, int64_t pair_id, const char *src_name,
+                         struct folder_row *out, struct err *e); /* creates the row */
+enum st store_folder_update(struct store *s, const struct folder_row *f, struct err *e);
+
+struct map_entry {
+	uint32_t src_uid;
+	uint32_t dst_uid;
+	uint64_t size;
+	char *flags;                /* as last written to the target; owned */
+	unsigned char hash[32];     /* SHA-256 of the message bytes */
+};
+/* Loads the map of a folder sorted by src_uid; *out owned by the caller
+ * (free with map_free). */
+enum st store_map_load(struct store *s, int64_t folder_id, struct map_entry **out, size_t *n,
+                       struct err *e);
+void map_free(struct map_entry *m, size_t n);
+enum st store_map_put(struct store *s, int64_t folder_id, const struct map_entry *m, struct err *e);
+enum st store_map_set_flags(struct store *s, int64_t folder_id, uint32_t src_uid,
+                            const char *flags, struct err *e);
+enum st store_map_clear(struct store *s, int64_t folder_id, struct err *e);
+
+/* Journal: a row per message whose APPEND may have reached the target but
+ * whose target UID is not yet in the map.  Written and committed before the
+ * APPEND is sent. */
+struct journal_entry {
+	uint32_t src_uid;
+	uint32_t dst_uidvalidity;
+	uint32_t dst_uidnext;       /* target UIDNEXT before the batch */
+	uint64_t size;
+};
+enum st store_journal_add(struct store *s, int64_t folder_id, const struct journal_entry *j,
+                          struct err *e);
+enum st store_journal_del(struct store *s, int64_t folder_id, uint32_t src_uid, struct err *e);
+enum st store_journal_load(struct store *s, int64_t folder_id, struct journal_entry **out,
+                           size_t *n, struct err *e);
+
+/* --- reports ---------------------------------------------------------------- */
+enum st store_skipped_add(struct store *s, int64_t job_id, int64_t folder_id, const char *folder,
+                          uint32_t src_uid, const char *subject, uint64_t size,
+                          const char *reason, struct err *e);
+enum st store_skipped_each(struct store *s, int64_t job_id,
+                           void (*fn)(void *ctx, int64_t job, const char *folder, uint32_t uid,
+                                      const char *subject, uint64_t size, const char *reason),
+                           void *ctx, struct err *e);
+
+/* Source UIDs recorded as skipped in a folder, sorted; caller frees *out. */
+enum st store_skipped_uids(struct store *s, int64_t folder_id, uint32_t **out, size_t *n,
+                           struct err *e);
+
+enum event_level { EV_ERROR, EV_WARN, EV_INFO };
+/* Best effort: a failure to log an event is itself only logged. */
+void store_event(struct store *s, enum event_level lvl, int64_t job_id, const char *fmt, ...)
+	PRINTF_LIKE(4, 5);
+enum st store_event_each(struct store *s, int64_t job_id, int limit,
+                         void (*fn)(void *ctx, int64_t ts, int level, int64_t job, const char *msg),
+                         void *ctx, struct err *e);
+
+enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_t bytes,
+                     struct err *e);
+
+#endif
