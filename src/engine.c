@@ -3,7 +3,10 @@
 
 #include "engine.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +17,47 @@
 #include "migrate.h"
 #include "secret.h"
 
+static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
+                                     volatile int *cancel, struct err *e);
+
+/* An advisory lock file next to the store.  The kernel drops it when the
+ * process dies, so a kill -9 never leaves a stale lock behind.  Returns the
+ * descriptor, or -1 when another process holds it. */
+static int lock_file(const char *store_path, const char *name)
+{
+	char *path = x_asprintf("%s.%s.lock", store_path, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return -2;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
                        volatile int *cancel, struct err *e)
+{
+	char lock_name[48];
+	snprintf(lock_name, sizeof lock_name, "pair-%lld", (long long)job->pair_id);
+	int lock = lock_file(store_path(st), lock_name);
+	if (lock == -1) {
+		err_set(e, ST_UNAVAIL, "mailbox %s is being migrated by another mailferry process; "
+		        "job %lld stays queued", job->src_user, (long long)job->id);
+		struct err fe;
+		store_job_finish(st, job, JOB_QUEUED, e->msg, &fe);
+		return ST_UNAVAIL;
+	}
+	enum st r = engine_run_job_locked(st, cfg, job, cancel, e);
+	if (lock >= 0)
+		close(lock);
+	return r;
+}
+
+static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
+                                     volatile int *cancel, struct err *e)
 {
 	struct endpoint src = { 0 }, dst = { 0 };
 	char *src_secret = NULL, *dst_secret = NULL;
@@ -106,11 +148,22 @@ static void *worker(void *arg)
 			pool_note(p, s, &e);
 			break;
 		}
-		if (!found)
-			break;
+		if (!found) {
+			/* Queued jobs may be waiting for a connection slot or for
+			 * their mailbox's other job: wait while anything runs. */
+			int64_t counts[7];
+			if (store_job_counts(st, counts, &e) || counts[JOB_QUEUED] == 0 ||
+			    counts[JOB_RUNNING] == 0)
+				break;
+			usleep(200000);
+			continue;
+		}
 		err_clear(&e);
 		s = engine_run_job(st, p->o->cfg, &job, p->o->cancel, &e);
-		pool_note(p, s, &e);
+		if (s == ST_UNAVAIL && job.state == JOB_RUNNING && strstr(e.msg, "another mailferry"))
+			usleep(1000000); /* its mailbox is busy elsewhere: do not spin */
+		else
+			pool_note(p, s, &e);
 		job_free(&job);
 	}
 	store_close(&st);
@@ -138,13 +191,22 @@ static void print_progress(struct store *st, int64_t since, int64_t t0_ms, bool 
 
 enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 {
+	int run_lock = lock_file(o->store_path, "run");
+	if (run_lock == -1)
+		return err_set(e, ST_UNAVAIL, "another 'mailferry run' is already working on %s",
+		               o->store_path);
 	struct store *st = NULL;
 	enum st s = store_open(o->store_path, &st, e);
-	if (s)
+	if (s) {
+		if (run_lock >= 0)
+			close(run_lock);
 		return s;
+	}
 	/* Jobs a killed process left running resume from their checkpoints. */
 	if ((s = store_job_requeue_orphans(st, e))) {
 		store_close(&st);
+		if (run_lock >= 0)
+			close(run_lock);
 		return s;
 	}
 	int n = o->workers > 0 ? o->workers : 1;
@@ -170,6 +232,8 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 		print_progress(st, since, t0, true);
 	free(th);
 	store_close(&st);
+	if (run_lock >= 0)
+		close(run_lock);
 	pthread_mutex_destroy(&p.lock);
 	if (p.worst != ST_OK)
 		*e = p.worst_err;

@@ -6,7 +6,10 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +102,14 @@ static int recv_some(struct imap *im)
 static int wait_fd(struct imap *im, short events, short *revents)
 {
 	struct pollfd p = { .fd = im->fd, .events = events };
+	/* While we only wait for answers, ACK at once: a server that sends its
+	 * small answers under Nagle's rule would otherwise stall on our
+	 * delayed ACKs (40 ms each) at every pipeline drain.  Linux clears the
+	 * flag after use, so it is set again before each wait. */
+	if (events & POLLIN) {
+		int one = 1;
+		(void)setsockopt(im->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+	}
 	int n;
 	do
 		n = poll(&p, 1, im->timeout_ms);
@@ -207,6 +218,11 @@ unsigned imap_cmd_begin(struct imap *im, const char *verb)
 void imap_arg_raw(struct imap *im, const char *text)
 {
 	sb_addc(&im->out, ' ');
+	sb_adds(&im->out, text);
+}
+
+void imap_append_raw(struct imap *im, const char *text)
+{
 	sb_adds(&im->out, text);
 }
 

@@ -52,6 +52,7 @@ const char *imap_label(const struct imap *im);
  * imap_cmd_end, which adds CRLF. */
 unsigned imap_cmd_begin(struct imap *im, const char *verb);
 void imap_arg_raw(struct imap *im, const char *text);            /* " text" */
+void imap_append_raw(struct imap *im, const char *text);         /* "text", no space */
 void imap_arg_quoted(struct imap *im, const char *s);             /* " \"...\"" */
 /* A mailbox name in UTF-8, sent as quoted modified UTF-7 (INBOX as is). */
 void imap_arg_mailbox(struct imap *im, const char *utf8);

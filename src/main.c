@@ -701,7 +701,16 @@ int main(int argc, char **argv)
 	a.store_path = x_strdup(store_path ? store_path : a.cfg.store_path);
 	enum log_level lvl = a.verbose >= 3 ? LOG_TRACE : a.verbose == 2 ? LOG_DEBUG :
 	                     a.verbose == 1 ? LOG_INFO : LOG_WARN;
-	log_open(a.cfg.log_path, lvl, true);
+	/* With a log file and no -v, the file gets the configured level. */
+	if (a.cfg.log_path && !a.verbose && a.cfg.log_level) {
+		static const char *const names[] = { "error", "warn", "info", "debug", "trace" };
+		for (int i = 0; i < 5; i++)
+			if (!strcasecmp(a.cfg.log_level, names[i]))
+				lvl = (enum log_level)i;
+	}
+	/* stderr gets diagnostics only with -v: without it a command prints its
+	 * result and, on failure, one line saying what went wrong. */
+	log_open(a.cfg.log_path, lvl, a.verbose > 0);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "mailferry: cannot initialise libcurl\n");

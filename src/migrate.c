@@ -77,6 +77,7 @@ struct mfolder {
 	bool noselect;
 	bool subscribed;
 	char *dst;           /* mapped target name */
+	char *note;          /* why dst differs from the name, when a rule changed it */
 };
 
 struct flist {
@@ -91,6 +92,7 @@ static void flist_free(struct flist *l)
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].name);
 		free(l->v[i].dst);
+		free(l->v[i].note);
 	}
 	free(l->v);
 	memset(l, 0, sizeof *l);
@@ -514,6 +516,11 @@ struct folder_ctx {
 	int64_t folder_id;
 	const char *src_name;
 	uint32_t dst_uidvalidity;
+	/* Lowest UID the next batch's copies can get: from STATUS before the
+	 * first batch, then one past the highest APPENDUID seen.  Another
+	 * client appending meanwhile only makes the real value higher, which
+	 * merely widens what a reconcile examines. */
+	uint32_t dst_uidnext;
 };
 
 struct copier {
@@ -531,7 +538,7 @@ struct copier {
 	bool *answered;          /* todo[i]'s FETCH has its tagged answer */
 	/* target side */
 	struct pending *pend;
-	size_t npend, pend_done;
+	size_t npend, pend_done, pend_cap;
 	EVP_MD_CTX *md;
 	uint64_t cur_bytes;
 	/* results, written to the store in one short transaction per batch */
@@ -570,17 +577,29 @@ static enum st cp_begin(void *ctx, const char *prefix, size_t plen, uint64_t siz
 	if (!msg || idx >= c->fetch_sent || c->received[idx])
 		return err_set(e, ST_PROTO, "%s: message body that was not asked for", imap_label(c->src));
 	c->received[idx] = true;
-	c->pend = x_realloc(c->pend, (c->npend + 1) * sizeof *c->pend);
+	if (c->pend_done >= 4096 && c->pend_done * 2 >= c->npend) {
+		/* Keep memory proportional to what is in flight, not to the folder. */
+		memmove(c->pend, c->pend + c->pend_done, (c->npend - c->pend_done) * sizeof *c->pend);
+		c->npend -= c->pend_done;
+		c->pend_done = 0;
+	}
+	if (c->npend == c->pend_cap) {
+		c->pend_cap = c->pend_cap ? c->pend_cap * 2 : 256;
+		c->pend = x_realloc(c->pend, c->pend_cap * sizeof *c->pend);
+	}
 	struct pending *p = &c->pend[c->npend];
 	memset(p, 0, sizeof *p);
 	p->msg = idx;
 	p->bytes = size;
 	p->tag = imap_cmd_begin(c->dst, "APPEND");
 	imap_arg_mailbox(c->dst, c->dst_name);
-	char head[160];
-	snprintf(head, sizeof head, "(%s) \"%s\" {%llu%s}", msg->flags, msg->idate_raw,
-	         (unsigned long long)size, c->literal_plus ? "+" : "");
-	imap_arg_raw(c->dst, head);
+	char lit[48];
+	snprintf(lit, sizeof lit, "{%llu%s}", (unsigned long long)size, c->literal_plus ? "+" : "");
+	imap_arg_raw(c->dst, "(");
+	imap_append_raw(c->dst, msg->flags);
+	imap_append_raw(c->dst, ")");
+	imap_arg_quoted(c->dst, msg->idate_raw);
+	imap_arg_raw(c->dst, lit);
 	imap_cmd_end(c->dst);
 	c->npend++;
 	EVP_DigestInit_ex(c->md, EVP_sha256(), NULL);
@@ -657,6 +676,7 @@ static enum st handle_dst_response(struct copier *c, const struct imap_resp *r, 
 	p->answered = true;
 	while (c->pend_done < c->npend && c->pend[c->pend_done].answered)
 		c->pend_done++;
+
 	struct smsg *msg = c->todo[p->msg];
 	struct mig_ctx *m = c->m;
 	struct folder_ctx *fc = c->fc;
@@ -671,6 +691,8 @@ static enum st handle_dst_response(struct copier *c, const struct imap_resp *r, 
 			memset(me, 0, sizeof *me);
 			me->src_uid = msg->uid;
 			me->dst_uid = uid;
+			if (uid >= fc->dst_uidnext)
+				fc->dst_uidnext = uid + 1;
 			me->size = p->bytes;
 			me->flags = msg->flags;   /* borrowed from the listing */
 			memcpy(me->hash, p->hash, 32);
@@ -761,34 +783,50 @@ static enum st commit_batch(struct copier *c, struct err *e)
 	return s;
 }
 
-/* Copies todo[0..n) into dst_name: journal first, then the pipeline. */
-static enum st copy_batch(struct mig_ctx *m, struct imap *src, struct imap *dst,
-                          struct folder_ctx *fc, const char *dst_name, struct smsg **todo,
-                          size_t n, struct err *e)
+/* Journals todo[from..to) in one committed transaction: after this, copies
+ * of these messages may reach the target. */
+static enum st journal_chunk(struct copier *c, size_t from, size_t to, struct err *e)
 {
-	struct boxinfo bi;
-	enum st s = status_box(dst, dst_name, &bi, e);
-	if (s)
-		return s;
-	if (bi.uidvalidity != fc->dst_uidvalidity)
-		return err_set(e, ST_NET, "target folder \"%s\" changed UIDVALIDITY during the pass; "
-		               "it will be matched again", dst_name);
-	s = store_begin(m->store, e);
-	for (size_t i = 0; !s && i < n; i++) {
-		struct journal_entry j = { todo[i]->uid, bi.uidvalidity, bi.uidnext, todo[i]->size };
-		s = store_journal_add(m->store, fc->folder_id, &j, e);
+	struct mig_ctx *m = c->m;
+	enum st s = store_begin(m->store, e);
+	for (size_t i = from; !s && i < to; i++) {
+		struct journal_entry j = { c->todo[i]->uid, c->fc->dst_uidvalidity, c->fc->dst_uidnext,
+		                           c->todo[i]->size };
+		s = store_journal_add(m->store, c->fc->folder_id, &j, e);
 	}
 	if (s) {
 		store_rollback(m->store);
 		return s;
 	}
-	if ((s = store_commit(m->store, e)))
-		return s;
+	return store_commit(m->store, e);
+}
+
+/* Copies todo[0..n) (sorted by UID) into dst_name.  The pipeline never
+ * drains between chunks: the next chunk is journaled while the previous
+ * one's answers are still arriving, so source, target and mailferry all stay
+ * busy.  Results are committed every chunk's worth of answers. */
+static enum st copy_messages(struct mig_ctx *m, struct imap *src, struct imap *dst,
+                             struct folder_ctx *fc, const char *dst_name, struct smsg **todo,
+                             size_t n, struct err *e)
+{
+	enum st s = ST_OK;
+	if (n == 0)
+		return ST_OK;
+	if (!fc->dst_uidnext) {
+		struct boxinfo bi;
+		if ((s = status_box(dst, dst_name, &bi, e)))
+			return s;
+		if (bi.uidvalidity != fc->dst_uidvalidity)
+			return err_set(e, ST_NET, "target folder \"%s\" changed UIDVALIDITY during the pass; "
+			               "it will be matched again", dst_name);
+		fc->dst_uidnext = bi.uidnext ? bi.uidnext : 1;
+	}
+	size_t chunk_max = m->cfg->batch_messages > 0 ? (size_t)m->cfg->batch_messages : 256;
+	uint64_t chunk_bytes = (uint64_t)(m->cfg->batch_bytes_mb > 0 ? m->cfg->batch_bytes_mb : 16) << 20;
 
 	struct copier c = {
 		.m = m, .fc = fc, .src = src, .dst = dst, .dst_name = dst_name, .todo = todo, .n = n,
-		.literal_plus = imap_has_cap(dst, "LITERAL+") ||
-		                (imap_has_cap(dst, "LITERAL-") && false),
+		.literal_plus = imap_has_cap(dst, "LITERAL+"),
 		.md = EVP_MD_CTX_new(),
 	};
 	c.fetch_tags = x_malloc(n * sizeof *c.fetch_tags);
@@ -796,8 +834,29 @@ static enum st copy_batch(struct mig_ctx *m, struct imap *src, struct imap *dst,
 	c.answered = x_calloc(n, sizeof *c.answered);
 	struct imap_sink sink = { cp_begin, cp_data, cp_end, &c, 0 };
 	struct imap_resp r = { 0 };
-	send_fetches(&c);
+	size_t journaled = 0;
 	while (!s && c.fetch_done < n) {
+		if (m->cancel && *m->cancel && c.fetch_sent == c.fetch_done) {
+			s = err_set(e, ST_CANCELED, "stopped at a checkpoint");
+			break;
+		}
+		/* Keep half a chunk journaled ahead of the fetches. */
+		if (journaled < n && journaled - c.fetch_sent < chunk_max / 2 &&
+		    !(m->cancel && *m->cancel)) {
+			size_t k = journaled;
+			uint64_t bytes = 0;
+			while (k < n && k - journaled < chunk_max && (k == journaled || bytes + todo[k]->size <= chunk_bytes))
+				bytes += todo[k++]->size;
+			if ((s = journal_chunk(&c, journaled, k, e)))
+				break;
+			journaled = k;
+		}
+		size_t limit = c.n;
+		c.n = journaled;      /* fetch only what is journaled */
+		send_fetches(&c);
+		c.n = limit;
+		if (c.fetch_sent == c.fetch_done)
+			break;        /* canceled before anything more was journaled */
 		s = imap_read(src, &r, &sink, e);
 		if (s)
 			break;
@@ -829,11 +888,15 @@ static enum st copy_batch(struct mig_ctx *m, struct imap *src, struct imap *dst,
 				record_item_failure(&c, msg, fe.msg);
 		}
 		c.fetch_done++;
-		send_fetches(&c);
 		if (c.fetch_sent - c.fetch_done < FETCH_WINDOW / 2 || imap_pending_out(src) > 4096)
 			s = imap_flush(src, e);
 		if (!s)
 			s = drain_dst(&c, false, e);
+		if (!s && c.nok + c.ndrop >= chunk_max) {
+			s = commit_batch(&c, e);
+			if (!s && c.hard)
+				break;
+		}
 	}
 	if (!s)
 		s = drain_dst(&c, true, e);
@@ -882,14 +945,13 @@ static bool size_in(const struct smsg *v, size_t n, const bool *sel, uint64_t si
 static enum st reconcile(struct mig_ctx *m, struct imap *src, struct imap *dst,
                          struct folder_ctx *fc, const char *dst_name, struct mlist *sl,
                          const bool *pending, uint32_t from_uid, const struct map_entry *map,
-                         size_t nmap, struct err *e)
+                         size_t nmap, bool target_empty, struct err *e)
 {
-	struct boxinfo bi;
-	enum st s = select_box(dst, "EXAMINE", dst_name, false, &bi, e);
-	if (s)
-		return s;
+	/* The caller has dst_name selected. */
+	(void)dst_name;
+	enum st s = ST_OK;
 	struct mlist tl = { 0 };
-	if (bi.exists > 0) {
+	if (!target_empty) {
 		char range[32];
 		snprintf(range, sizeof range, "%u:*", from_uid ? from_uid : 1);
 		s = list_messages(dst, range, &tl, e);
@@ -1061,10 +1123,8 @@ static enum st sync_flags(struct mig_ctx *m, struct imap *dst, struct folder_ctx
 {
 	if (n == 0)
 		return ST_OK;
-	struct boxinfo bi;
-	enum st s = select_box(dst, "SELECT", dst_name, false, &bi, e);
-	if (s)
-		return s;
+	(void)dst_name; /* selected by the caller */
+	enum st s = ST_OK;
 	unsigned *tags = x_malloc(n * sizeof *tags);
 	for (size_t i = 0; i < n; i++) {
 		char args[64];
@@ -1127,9 +1187,13 @@ static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst
 	size_t ntodo = 0, nbig = 0, nreflag = 0;
 	bool *pending = NULL;
 
+	if (!fr.dst_name && sf->note)
+		store_event(m->store, EV_WARN, job->id, "%s", sf->note); /* first mapping only */
 	if ((s = select_box(src, "EXAMINE", sf->name, condstore, &sbi, e)))
 		goto out;
-	if ((s = status_box(dst, sf->dst, &dbi, e)))
+	/* The target folder stays selected for the whole folder: servers such
+	 * as Dovecot open and close an unselected mailbox for every APPEND. */
+	if ((s = select_box(dst, "SELECT", sf->dst, false, &dbi, e)))
 		goto out;
 	bool identity = false;
 	if (fr.src_uidvalidity && fr.src_uidvalidity != sbi.uidvalidity) {
@@ -1161,7 +1225,7 @@ static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst
 	if (nmap == 0 && dbi.exists > 0)
 		identity = true; /* the map is gone but the target has mail: match first */
 
-	struct folder_ctx fc = { fr.id, sf->name, dbi.uidvalidity };
+	struct folder_ctx fc = { fr.id, sf->name, dbi.uidvalidity, dbi.uidnext };
 	if ((identity || njr > 0) && sl.n > 0) {
 		pending = x_calloc(sl.n, sizeof *pending);
 		uint32_t from_uid = UINT32_MAX;
@@ -1182,7 +1246,8 @@ static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst
 				k++;
 			pending[i] = k < njr && jr[k].src_uid == sl.v[i].uid;
 		}
-		if ((s = reconcile(m, src, dst, &fc, sf->dst, &sl, pending, from_uid, map, nmap, e)))
+		if ((s = reconcile(m, src, dst, &fc, sf->dst, &sl, pending, from_uid, map, nmap,
+		                   dbi.exists == 0, e)))
 			goto out;
 		map_free(map, nmap);
 		if ((s = store_map_load(m->store, fr.id, &map, &nmap, e)))
@@ -1240,32 +1305,20 @@ static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst
 	if ((s = record_oversize(m, src, &fc, big, nbig, limit, e)))
 		goto out;
 
-	size_t batch_max = m->cfg->batch_messages > 0 ? (size_t)m->cfg->batch_messages : 256;
-	uint64_t batch_bytes = (uint64_t)(m->cfg->batch_bytes_mb > 0 ? m->cfg->batch_bytes_mb : 16) << 20;
-	for (size_t i = 0; i < ntodo && !s;) {
-		if (m->cancel && *m->cancel) {
-			s = err_set(e, ST_CANCELED, "stopped at a checkpoint");
-			break;
-		}
-		size_t k = i;
-		uint64_t bytes = 0;
-		while (k < ntodo && k - i < batch_max && (k == i || bytes + todo[k]->size <= batch_bytes))
-			bytes += todo[k++]->size;
-		s = copy_batch(m, src, dst, &fc, sf->dst, todo + i, k - i, e);
-		/* Messages appended without APPENDUID are matched by hash now. */
-		if (!s && !imap_has_cap(dst, "UIDPLUS")) {
-			bool *pend = x_calloc(sl.n, sizeof *pend);
-			for (size_t t = i; t < k; t++)
-				pend[todo[t] - sl.v] = true;
-			map_free(map, nmap);
-			map = NULL;
-			nmap = 0;
-			s = store_map_load(m->store, fr.id, &map, &nmap, e);
-			if (!s)
-				s = reconcile(m, src, dst, &fc, sf->dst, &sl, pend, 1, map, nmap, e);
-			free(pend);
-		}
-		i = k;
+	s = copy_messages(m, src, dst, &fc, sf->dst, todo, ntodo, e);
+	/* Without UIDPLUS no copy was mapped from the answers: match them by
+	 * hash now (the journal still lists them). */
+	if (!s && ntodo && !imap_has_cap(dst, "UIDPLUS")) {
+		bool *pend = x_calloc(sl.n, sizeof *pend);
+		for (size_t t = 0; t < ntodo; t++)
+			pend[todo[t] - sl.v] = true;
+		map_free(map, nmap);
+		map = NULL;
+		nmap = 0;
+		s = store_map_load(m->store, fr.id, &map, &nmap, e);
+		if (!s)
+			s = reconcile(m, src, dst, &fc, sf->dst, &sl, pend, 1, map, nmap, false, e);
+		free(pend);
 	}
 	if (!s)
 		s = sync_flags(m, dst, &fc, sf->dst, reflag, reflag_ent, nreflag, e);
@@ -1323,8 +1376,10 @@ static enum st session_start(struct mig_ctx *m, struct session *ss, struct err *
 	enum st s = mig_connect(m->src, m->src_secret, m->job->src_user, "source", to, &ss->src, e);
 	if (!s)
 		s = mig_connect(m->dst, m->dst_secret, m->job->dst_user, "target", to, &ss->dst, e);
-	if (!s)
+	if (!s) {
+		m->connected = true;
 		s = list_folders(ss->src, &ss->sf, e);
+	}
 	if (!s)
 		s = list_folders(ss->dst, &ss->df, e);
 	if (s)
@@ -1346,13 +1401,9 @@ static enum st session_start(struct mig_ctx *m, struct session *ss, struct err *
 	}
 	for (size_t i = 0; i < ss->sf.n; i++) {
 		char *note = NULL;
-		if (fm_map(&ss->rules, ss->sf.v[i].name, &ss->sf.v[i].dst, &note) && note) {
-			if (!m->notes_done)
-				store_event(m->store, EV_WARN, m->job->id, "%s", note);
-			free(note);
-		}
+		if (fm_map(&ss->rules, ss->sf.v[i].name, &ss->sf.v[i].dst, &note))
+			ss->sf.v[i].note = note;
 	}
-	m->notes_done = true;
 	return ST_OK;
 }
 
@@ -1453,6 +1504,10 @@ enum st mig_run_with_retries(struct mig_ctx *m, struct err *e)
 		enum retry_class rc = st_retry_class(s);
 		if (s == ST_OK || s == ST_PARTIAL || (rc != RETRY_NOW && rc != RETRY_LATER) ||
 		    attempt >= max || (m->cancel && *m->cancel))
+			return s;
+		/* A server that never answered is down or misconfigured: say so
+		 * now (exit 75, run again later) instead of retrying blindly. */
+		if (!m->connected && (s == ST_NET || s == ST_TIMEOUT))
 			return s;
 		int wait = rc == RETRY_LATER ? 5 << (attempt < 4 ? attempt : 4) : 1 << (attempt < 3 ? attempt : 3);
 		if (e->retry_after_s > 0)

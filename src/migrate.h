@@ -40,7 +40,7 @@ struct mig_ctx {
 	const char *src_secret, *dst_secret;   /* borrowed, never logged */
 	volatile int *cancel;       /* non-zero: stop at the next checkpoint */
 	bool quiet;                 /* no per-folder lines on stderr */
-	bool notes_done;            /* folder-mapping notes logged (once per run) */
+	bool connected;             /* both servers accepted us at least once */
 };
 
 /* Runs the job's pass once.  ST_OK, ST_PARTIAL (skipped or failed items),

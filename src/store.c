@@ -527,7 +527,17 @@ enum st store_job_claim(struct store *s, struct job *out, bool *found, struct er
 	/* One statement, so two workers can never claim the same job. */
 	static const char sql[] =
 		"UPDATE jobs SET state='running', started=?, attempts=attempts+1, error=NULL "
-		"WHERE id=(SELECT id FROM jobs WHERE state='queued' ORDER BY priority, id LIMIT 1) "
+		"WHERE id=(SELECT j.id FROM jobs j JOIN pairs p ON p.id=j.pair_id "
+		"  JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
+		"  WHERE j.state='queued' "
+		/* never two jobs of one mailbox pair at once */
+		"  AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.pair_id=j.pair_id AND r.state='running') "
+		/* each running job holds one connection on each endpoint */
+		"  AND (SELECT count(*) FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
+		"       AND (rp.src_ep=es.id OR rp.dst_ep=es.id)) < es.max_connections "
+		"  AND (SELECT count(*) FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
+		"       AND (rp.src_ep=ed.id OR rp.dst_ep=ed.id)) < ed.max_connections "
+		"  ORDER BY j.priority, j.id LIMIT 1) "
 		"RETURNING id";
 	*found = false;
 	sqlite3_stmt *st = prep(s, sql, e);

@@ -90,7 +90,9 @@ enum st store_pair_get(struct store *s, int64_t src_ep, const char *src_user, in
 enum st store_job_add(struct store *s, struct job *j, struct err *e); /* sets j->id, pair_id */
 enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *e);
 /* Claims the next queued job (priority, then age) for this worker: sets it
- * running.  *found false when the queue is empty. */
+ * running.  Skips jobs whose mailbox pair is already running and jobs whose
+ * endpoints are at their connection limit.  *found false when nothing can
+ * start now (store_job_counts tells whether anything is still queued). */
 enum st store_job_claim(struct store *s, struct job *out, bool *found, struct err *e);
 /* Jobs left "running" by a killed process go back to the queue. */
 enum st store_job_requeue_orphans(struct store *s, struct err *e);

@@ -153,6 +153,7 @@ class Dovecot:
                   (defaults to SOURCE_SPECIAL; pass TARGET_SPECIAL for a target)
     max_mail_size per-message size limit in bytes (quota plugin), None for none
     advertise_limit  also list APPENDLIMIT=max_mail_size in CAPABILITY (default)
+    fast_auth_failures  no delay or growing penalty after failed logins (default)
     imaps         also enable TLS: STARTTLS on the imap port and an imaps port
     tmpfs         put the instance (mail included) under /dev/shm
     extra_conf    text appended to the generated dovecot.conf
@@ -161,7 +162,7 @@ class Dovecot:
     def __init__(self, name='dovecot', layout='maildir++', separator=None, listescape=False,
                  users=12, admin='admin', admin_password=None, special=None,
                  max_mail_size=None, imaps=False, tmpfs=False, extra_conf='',
-                 keep=False, verbose_auth=True, advertise_limit=True):
+                 keep=False, verbose_auth=True, advertise_limit=True, fast_auth_failures=True):
         if layout not in ('maildir++', 'fs'):
             raise ValueError('layout must be maildir++ or fs')
         self.name = name
@@ -181,6 +182,7 @@ class Dovecot:
         self.keep = keep or bool(os.environ.get('MFTEST_KEEP'))
         self.verbose_auth = verbose_auth
         self.advertise_limit = advertise_limit
+        self.fast_auth_failures = fast_auth_failures
         self.host = '127.0.0.1'
         self.port = None
         self.imaps_port = None
@@ -295,6 +297,11 @@ class Dovecot:
         a('default_vsz_limit = 1G')
         if caps:
             a('imap_capability = +%s' % ' '.join(caps))
+        if self.fast_auth_failures:
+            # no 2 s delay per failed login, and no growing per-IP penalty (anvil
+            # cannot be reached through a mode-0 socket, so auth disables it)
+            a('auth_failure_delay = 0')
+            a('service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}')
         if not root:
             a('default_internal_user = %s' % uname)
             a('default_internal_group = %s' % grp.getgrgid(os.getegid()).gr_name)

@@ -555,6 +555,8 @@ def append_raw(conn, folder, raw, flags=(), internaldate=None):
     conn.literal = bytes(raw)          # imaplib sends this literal unchanged
     try:
         typ, data = conn._simple_command('APPEND', *args)
+    except imaplib.IMAP4.abort:
+        raise                       # connection lost: let the caller see it as such
     except imaplib.IMAP4.error as e:
         raise IMAPError('APPEND to %r failed: %s' % (folder, e))
     finally:

@@ -1,0 +1,81 @@
+"""mailferry demo: two throw-away Dovecot servers on 127.0.0.1 (a source with
+sample mailboxes, an empty target), a real migration of five mailboxes with the
+progress line, a delta pass after new mail arrives, and a verify.
+
+Run through `make demo` (or ./quickstart).  Everything lives in a temp folder
+and is removed at the end unless MAILFERRY_DEMO_KEEP=1; nothing outside it is
+touched.  Needs dovecot-imapd (Debian) and the built mailferry binary
+($MAILFERRY)."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mftest.dovecot import Dovecot, SOURCE_SPECIAL, TARGET_SPECIAL  # noqa: E402
+from mftest import corpus                                           # noqa: E402
+
+USERS = ['user%03d' % i for i in range(1, 6)]
+
+
+def say(text):
+    print('\n\033[1m==> %s\033[0m' % text if sys.stdout.isatty() else '\n==> ' + text, flush=True)
+
+
+def main():
+    binary = os.environ.get('MAILFERRY') or os.path.join(os.getcwd(), 'mailferry')
+    keep = os.environ.get('MAILFERRY_DEMO_KEEP') == '1'
+    work = tempfile.mkdtemp(prefix='mailferry-demo.')
+    store = os.path.join(work, 'demo.db')
+    conf = os.path.join(work, 'mailferry.conf')
+    with open(conf, 'w') as f:
+        f.write('store_path = "%s";\nsecrets_path = "%s/secrets";\nworkers = 4;\n' % (store, work))
+
+    def mf(*args, check=True):
+        cmd = [binary, '-c', conf] + list(args)
+        print('$ mailferry ' + ' '.join(args), flush=True)
+        r = subprocess.run(cmd)
+        if check and r.returncode not in (0, 1):
+            sys.exit('demo: mailferry %s failed with exit code %d' % (args[0], r.returncode))
+        return r.returncode
+
+    say('Starting a source and a target IMAP server (Dovecot) on 127.0.0.1')
+    with Dovecot(name='demo-src', layout='fs', special=SOURCE_SPECIAL) as src, \
+            Dovecot(name='demo-dst', special=TARGET_SPECIAL) as dst:
+        print('source %s, target %s (work folder %s)' % (src.url, dst.url, work))
+        say('Filling %d source mailboxes with sample mail' % len(USERS))
+        total = 0
+        for i, user in enumerate(USERS):
+            man = corpus.fill(src, user, seed=i + 1, target_sep='.', big=False)
+            total += man.total()
+        print('%d messages in %d mailboxes' % (total, len(USERS)))
+        for name, server in (('source', src), ('target', dst)):
+            pw = os.path.join(work, name + '.pw')
+            with open(os.open(pw, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
+                f.write(server.admin_password + '\n')
+            say('Registering the %s endpoint (the password stays in a file only you can read)' % name)
+            mf('endpoint', 'add', name, server.url, '--user', server.admin, '--password-file', pw)
+        mf('endpoint', 'list')
+        say('Queueing the mailboxes and running the queue with 4 workers')
+        mf('queue', 'source', 'target', *USERS)
+        mf('run', '--workers', '4')
+        mf('jobs', '--all')
+        say('New mail arrives on the source; a delta pass copies only that')
+        corpus.add_messages(src, USERS[0], 'INBOX', 3)
+        mf('migrate', 'source', 'target', USERS[0], '--pass', 'delta')
+        say('Verifying every mailbox against its source')
+        for user in USERS:
+            mf('verify', 'source', 'target', user)
+        say('What happened (event log, last 15 lines)')
+        mf('events', '--limit', '15')
+    if keep:
+        print('\nkept: %s' % work)
+    else:
+        subprocess.run(['rm', '-rf', work])
+    print('\nDemo finished.  Next: read README, then `mailferry --help`.')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Crash safety and network faults: kill -9 at random moments, connections
+dropped mid-APPEND and mid-FETCH, 20 ms of round-trip delay.  After each fault
+scenario, every source message must be on the target exactly as many times as
+on the source (the corpus has byte-identical copies), with flags and dates.
+
+Run: MAILFERRY=src/mailferry python3 tests/test_faults.py   (exit 0 pass, 77 skip, 1 fail)
+Env: MFTEST_SEED (default 20261124) seeds the kill moments and fault positions;
+     MFTEST_KILLS (default 12) number of kill -9 to deliver.
+"""
+
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mftest import cli, corpus, fixtures, imapcheck, proxy, report     # noqa: E402
+
+SEED = int(os.environ.get('MFTEST_SEED', '20261124'))
+KILLS = int(os.environ.get('MFTEST_KILLS', '12'))
+
+
+class Via:
+    """A server seen through a proxy (for endpoint URLs and imapcheck)."""
+
+    def __init__(self, server, p):
+        self.host = '127.0.0.1'
+        self.port = p.port
+        self.url = 'imap://127.0.0.1:%d' % p.port
+        self.admin = server.admin
+        self.admin_password = server.admin_password
+        self.users = server.users
+
+
+def exact_check(c, what, src, suser, dst, duser):
+    s = imapcheck.read_user_tree(src, suser, keep_bodies=False)
+    d = imapcheck.read_user_tree(dst, duser, keep_bodies=False)
+    diff = imapcheck.compare(s, d)
+    c.check(diff.ok and diff.duplicates == 0,
+            '%s: every message exactly once (%s)' % (what, diff.verdict()), diff.report())
+    return diff
+
+
+def verify_check(c, mf, what, *args):
+    r = mf.run('verify', *args, timeout=300)
+    c.check(fixtures.verdict(r.text) == (0, 0, 0),
+            '%s: verify says 0 missing, 0 extra, 0 differ' % what, r)
+
+
+def main(c):
+    fixtures.require()
+    rng = random.Random(SEED)
+    c.info('seed %d' % SEED)
+    mf = cli.Mailferry()
+    try:
+        with fixtures.pair() as (src, dst):
+            run_checks(c, mf, src, dst, rng)
+    finally:
+        mf.cleanup()
+
+
+def run_checks(c, mf, src, dst, rng):
+    t0 = time.monotonic()
+    man = corpus.fill(src, 'user001', seed=3, target_sep=dst.separator, big=True)
+    st = corpus.bulk(src, 'user001', 3000, folders=['bulk/f%d' % i for i in range(1, 6)],
+                     sizes='small', seed=4)
+    c.info('source user001: corpus %s + %d bulk messages (%.1f MB), filled in %.1fs' % (
+        man.summary(), st['messages'], st['bytes'] / 1e6, time.monotonic() - t0))
+    corpus.fill(src, 'user002', seed=5, target_sep=dst.separator, big=False)
+    corpus.bulk(src, 'user002', 300, folders=['bulk'], sizes='small', seed=6)
+    mf.endpoint_add('src', src)
+    mf.endpoint_add('dst', dst)
+
+    # ------------------------------------------------------------ reference run
+    r = mf.run('migrate', 'src', 'dst', 'user001=user090', timeout=600)
+    t_full = r.seconds
+    c.check(r.rc == 0, 'uninterrupted run (user001=user090): exit %s in %.2fs' % (r.rc, t_full), r)
+    exact_check(c, 'uninterrupted run', src, 'user001', dst, 'user090')
+
+    # ------------------------------------------------------------ kill -9
+    hi = max(0.4, t_full / 6.0)
+    killed = 0
+    finished = 0
+    attempts = 0
+    bad = []
+    while killed < KILLS and attempts < KILLS * 3:
+        attempts += 1
+        delay = rng.uniform(0.05, hi)
+        was_killed, r = mf.kill_after(delay, 'migrate', 'src', 'dst', 'user001')
+        if was_killed:
+            killed += 1
+        else:
+            finished += 1
+            if r.rc not in (0, 1, 75):
+                bad.append(r)
+    c.info('kill -9: %d kills at random moments in [0.05, %.2f]s, %d runs ended by themselves'
+           % (killed, hi, finished))
+    c.check(killed >= min(10, KILLS), 'delivered %d kill -9 (>= %d)' % (killed, min(10, KILLS)))
+    c.check(not bad, 'runs that ended by themselves exited 0/1/75', '\n'.join(map(str, bad[:3])))
+    r = mf.run('migrate', 'src', 'dst', 'user001', timeout=600)
+    c.check(r.rc == 0, 'final clean run after the kills: exit %s' % r.rc, r)
+    exact_check(c, 'after %d kill -9' % killed, src, 'user001', dst, 'user001')
+    verify_check(c, mf, 'after kill -9', 'src', 'dst', 'user001')
+    c.check(mf.store_integrity() == 'ok', 'store integrity_check ok after the kills')
+
+    # ------------------------------------------------------------ kill -9 of run (queue)
+    r = mf.run('queue', 'src', 'dst', 'user002=user093')
+    c.check(r.rc == 0, 'queue user002=user093', r)
+    for i in range(3):
+        mf.kill_after(rng.uniform(0.1, 0.8), 'run', '--workers', '2')
+    r = mf.run('run', '--workers', '2', timeout=600)
+    c.check(r.rc == 0, 'run after 3 kill -9 of run: exit %s' % r.rc, r)
+    exact_check(c, 'queue after kills', src, 'user002', dst, 'user093')
+
+    # ------------------------------------------------------------ drops mid-APPEND
+    faults = [proxy.Fault(pattern=b'APPEND', count=1, extra_bytes=rng.randint(2000, 200000),
+                          times=1) for _ in range(3)]
+    with proxy.Proxy(('127.0.0.1', dst.port), faults=faults) as pd:
+        mf.endpoint_add('dst-drop', Via(dst, pd))
+        runs = []
+        for i in range(6):
+            r = mf.run('migrate', 'src', 'dst-drop', 'user001=user091', timeout=600)
+            runs.append(r)
+            if r.rc == 0:
+                break
+        c.info('drop mid-APPEND: %d drops over %d connections; exits %s' % (
+            len(pd.drops), pd.nconn, [x.rc for x in runs]))
+        c.check(len(pd.drops) >= 1, 'the proxy dropped target connections mid-APPEND (%d)'
+                % len(pd.drops), pd.drops)
+        c.check(all(x.rc in (0, 75) for x in runs), 'each run completed (0) or exited 75',
+                '\n'.join(str(x) for x in runs if x.rc not in (0, 75)))
+        c.check(runs[-1].rc == 0, 're-running completed within %d runs' % len(runs), runs[-1])
+    exact_check(c, 'after drops mid-APPEND', src, 'user001', dst, 'user091')
+    verify_check(c, mf, 'after drops mid-APPEND', 'src', 'dst', 'user001=user091')
+
+    # ------------------------------------------------------------ drops mid-FETCH (source)
+    faults = [proxy.Fault(pattern=b'FETCH', count=rng.randint(1, 4), extra_bytes=0, times=1,
+                          drop_wait=rng.uniform(0.0, 0.1)) for _ in range(2)]
+    with proxy.Proxy(('127.0.0.1', src.port), faults=faults) as ps:
+        mf.endpoint_add('src-drop', Via(src, ps))
+        runs = []
+        for i in range(6):
+            r = mf.run('migrate', 'src-drop', 'dst', 'user001=user094', timeout=600)
+            runs.append(r)
+            if r.rc == 0:
+                break
+        c.info('drop mid-FETCH: %d drops; exits %s' % (len(ps.drops), [x.rc for x in runs]))
+        c.check(len(ps.drops) >= 1, 'the proxy dropped source connections during FETCH (%d)'
+                % len(ps.drops), ps.drops)
+        c.check(all(x.rc in (0, 75) for x in runs) and runs[-1].rc == 0,
+                'source drops: runs exit 0 or 75, and a re-run completes',
+                '\n'.join(str(x) for x in runs))
+    exact_check(c, 'after drops mid-FETCH', src, 'user001', dst, 'user094')
+
+    # ------------------------------------------------------------ 20 ms RTT
+    with proxy.Proxy(('127.0.0.1', src.port), delay_ms=10) as p1, \
+            proxy.Proxy(('127.0.0.1', dst.port), delay_ms=10) as p2:
+        mf.endpoint_add('src-slow', Via(src, p1))
+        mf.endpoint_add('dst-slow', Via(dst, p2))
+        r = mf.run('migrate', 'src-slow', 'dst-slow', 'user002=user092', timeout=300)
+        c.check(r.rc == 0, 'through 20 ms RTT proxies on both sides: exit %s in %.1fs' % (
+            r.rc, r.seconds), r)
+    exact_check(c, 'through delay proxies', src, 'user002', dst, 'user092')
+
+
+if __name__ == '__main__':
+    report.main(main, 'test_faults')
