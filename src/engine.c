@@ -50,6 +50,11 @@ enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
 		store_job_finish(st, job, JOB_QUEUED, e->msg, &fe);
 		return ST_UNAVAIL;
 	}
+	char *why = x_asprintf("interrupted (the process ended); resumed by job %lld", (long long)job->id);
+	struct err ie;
+	if (store_job_close_interrupted(st, job->pair_id, job->id, why, &ie))
+		log_warn("%s", ie.msg);
+	free(why);
 	enum st r = engine_run_job_locked(st, cfg, job, cancel, e);
 	if (lock >= 0)
 		close(lock);

@@ -543,7 +543,7 @@ enum st imap_open(const struct imap_login *l, struct imap **out, struct err *e)
 			curl_easy_setopt(c, CURLOPT_SASL_AUTHZID, l->authzid);
 			curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=PLAIN");
 		} else if (l->mech && !strcasecmp(l->mech, "LOGIN")) {
-			curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=+LOGIN");
+			curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=LOGIN");
 		} else if (l->mech && !strcasecmp(l->mech, "PLAIN")) {
 			curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=PLAIN");
 		}

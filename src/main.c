@@ -83,9 +83,8 @@ static int fail(const struct err *e)
 static int usage_error(const char *fmt, const char *arg)
 {
 	const char *at = strstr(fmt, "%s");
-	fprintf(stderr, "mailferry: %.*s%s%s", at ? (int)(at - fmt) : (int)strlen(fmt), fmt,
-	        at ? arg : "", at ? at + 2 : "");
-	fprintf(stderr, "\n%s\n", _("Try 'mailferry --help'."));
+	fprintf(stderr, "mailferry: %.*s%s%s (see 'mailferry --help')\n",
+	        at ? (int)(at - fmt) : (int)strlen(fmt), fmt, at ? arg : "", at ? at + 2 : "");
 	return st_exit_code(ST_USAGE);
 }
 
@@ -687,10 +686,8 @@ int main(int argc, char **argv)
 		default: return st_exit_code(ST_USAGE);
 		}
 	}
-	if (optind >= argc) {
-		fputs(_(usage_text), stderr);
-		return st_exit_code(ST_USAGE);
-	}
+	if (optind >= argc)
+		return usage_error("%s", "no command given");
 	struct err e;
 	err_clear(&e);
 	char *default_cfg = config_path ? NULL : cfg_default_path();

@@ -1167,6 +1167,81 @@ static enum st sync_flags(struct mig_ctx *m, struct imap *dst, struct folder_ctx
 	return s;
 }
 
+static void on_search(void *ctx, const struct imap_resp *r)
+{
+	struct sbuf *uids = ctx;   /* array of uint32_t */
+	if (!r->kw || strcmp(r->kw, "SEARCH") != 0)
+		return;
+	for (size_t i = 0; i < r->nargs; i++) {
+		uint64_t v;
+		if (imap_val_u64(&r->args[i], UINT32_MAX, &v)) {
+			uint32_t u = (uint32_t)v;
+			sb_add(uids, &u, sizeof u);
+		}
+	}
+}
+
+/* Map rows whose target copy is gone (deleted on the target) are dropped,
+ * so that this full pass copies those messages again.  The target folder
+ * is selected. */
+static enum st forget_vanished_copies(struct mig_ctx *m, struct imap *dst, int64_t folder_id,
+                                      const char *name, uint32_t exists, struct map_entry **map,
+                                      size_t *nmap, struct err *e)
+{
+	struct sbuf buf;
+	sb_init(&buf);
+	enum st s = ST_OK;
+	if (exists > 0)
+		s = imap_simple(dst, "UID SEARCH", "ALL", on_search, &buf, e);
+	if (s) {
+		sb_free(&buf);
+		return s;
+	}
+	uint32_t *uids = (uint32_t *)(void *)buf.data;
+	size_t n = buf.len / sizeof *uids;
+	qsort(uids, n, sizeof *uids, cmp_u32);
+	size_t gone = 0;
+	s = store_begin(m->store, e);
+	for (size_t i = 0; !s && i < *nmap; i++) {
+		if (bsearch(&(*map)[i].dst_uid, uids, n, sizeof *uids, cmp_u32))
+			continue;
+		s = store_map_del(m->store, folder_id, (*map)[i].src_uid, e);
+		gone++;
+	}
+	if (!s)
+		s = store_commit(m->store, e);
+	else
+		store_rollback(m->store);
+	sb_free(&buf);
+	if (s || gone == 0)
+		return s;
+	store_event(m->store, EV_WARN, m->job->id, "folder \"%s\": %zu copied message(s) are no longer "
+	            "on the target (deleted there?); they are copied again", name, gone);
+	map_free(*map, *nmap);
+	return store_map_load(m->store, folder_id, map, nmap, e);
+}
+
+/* Waits until the selected target folder's UIDNEXT stops moving (checked
+ * every 300 ms, at most about 15 s), then reselects it into *dbi. */
+static enum st wait_target_settled(struct mig_ctx *m, struct imap *dst, const char *name,
+                                   struct boxinfo *dbi, struct err *e)
+{
+	uint32_t last = dbi->uidnext;
+	for (int i = 0; i < 50; i++) {
+		usleep(300000);
+		struct boxinfo bi;
+		enum st s = status_box(dst, name, &bi, e);
+		if (s)
+			return s;
+		if (bi.uidnext == last)
+			break;
+		log_debug("target folder %s still growing (UIDNEXT %u -> %u)", name, last, bi.uidnext);
+		last = bi.uidnext;
+	}
+	(void)m;
+	return select_box(dst, "SELECT", name, false, dbi, e);
+}
+
 static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst,
                            const struct mfolder *sf, struct err *e)
 {
@@ -1210,8 +1285,17 @@ static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst
 		goto out;
 	if ((s = store_journal_load(m->store, fr.id, &jr, &njr, e)))
 		goto out;
+	if (njr > 0) {
+		/* A previous run was cut off.  The server may still be storing
+		 * the APPENDs that were in its input buffer when the connection
+		 * died; matching before they land would copy them twice. */
+		if ((s = wait_target_settled(m, dst, sf->dst, &dbi, e)))
+			goto out;
+	}
 	bool complete_pass = job->o.pass == PASS_FULL || job->o.pass == PASS_DELTA;
-	if (!identity && njr == 0 && complete_pass && condstore && sbi.modseq &&
+	/* Only a delta pass trusts the map alone; a full pass also checks that
+	 * every mapped copy is still on the target. */
+	if (!identity && njr == 0 && job->o.pass == PASS_DELTA && condstore && sbi.modseq &&
 	    fr.src_uidvalidity == sbi.uidvalidity && fr.src_uidnext == sbi.uidnext &&
 	    fr.src_modseq == sbi.modseq && fr.dst_uidvalidity == dbi.uidvalidity &&
 	    fr.dst_name && !strcmp(fr.dst_name, sf->dst)) {
@@ -1224,6 +1308,9 @@ static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst
 		goto out;
 	if (nmap == 0 && dbi.exists > 0)
 		identity = true; /* the map is gone but the target has mail: match first */
+	if (job->o.pass != PASS_DELTA && nmap > 0 && !identity &&
+	    (s = forget_vanished_copies(m, dst, fr.id, sf->name, dbi.exists, &map, &nmap, e)))
+		goto out;
 
 	struct folder_ctx fc = { fr.id, sf->name, dbi.uidvalidity, dbi.uidnext };
 	if ((identity || njr > 0) && sl.n > 0) {
@@ -1524,6 +1611,20 @@ enum st mig_run_with_retries(struct mig_ctx *m, struct err *e)
 /* ------------------------------------------------------------------------ */
 /* Verify                                                                   */
 
+/* qsort has no context argument: the list being sorted, for cmp_size_date
+ * (verify runs one folder at a time on one thread). */
+static _Thread_local const struct smsg *g_sort_list;
+
+static int cmp_size_date(const void *a, const void *b)
+{
+	const struct smsg *x = &g_sort_list[*(const size_t *)a], *y = &g_sort_list[*(const size_t *)b];
+	if (x->size != y->size)
+		return x->size < y->size ? -1 : 1;
+	if (x->idate != y->idate)
+		return x->idate < y->idate ? -1 : 1;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
 static enum st verify_folder(struct mig_ctx *m, struct session *ss, const struct mfolder *f,
                              bool deep, struct verify_result *vr, struct err *e)
 {
@@ -1559,6 +1660,9 @@ static enum st verify_folder(struct mig_ctx *m, struct session *ss, const struct
 	bool *used = x_calloc(tl.n ? tl.n : 1, sizeof *used);
 	bool *want = deep ? x_calloc(tl.n ? tl.n : 1, sizeof *want) : NULL;
 	const struct map_entry **for_t = x_calloc(tl.n ? tl.n : 1, sizeof *for_t);
+	size_t *unmatched = x_malloc((sl.n ? sl.n : 1) * sizeof *unmatched), nunmatched = 0;
+	bool *want_src = deep ? x_calloc(sl.n ? sl.n : 1, sizeof *want_src) : NULL;
+	size_t *pair_of = deep ? x_calloc(tl.n ? tl.n : 1, sizeof *pair_of) : NULL; /* src index + 1 */
 	vr->folders++;
 	vr->source += (int64_t)sl.n;
 	vr->target += (int64_t)tl.n;
@@ -1568,10 +1672,12 @@ static enum st verify_folder(struct mig_ctx *m, struct session *ss, const struct
 		struct smsg key = { .uid = me ? me->dst_uid : 0 };
 		struct smsg *tm = me ? bsearch(&key, tl.v, tl.n, sizeof *tl.v, cmp_smsg) : NULL;
 		if (!tm) {
-			if (bsearch(&sm->uid, skipped, nskipped, sizeof *skipped, cmp_u32))
+			if (bsearch(&sm->uid, skipped, nskipped, sizeof *skipped, cmp_u32)) {
 				vr->skipped++;
-			else
+			} else {
 				vr->missing++;
+				unmatched[nunmatched++] = i;
+			}
 			continue;
 		}
 		size_t ti = (size_t)(tm - tl.v);
@@ -1589,18 +1695,69 @@ static enum st verify_folder(struct mig_ctx *m, struct session *ss, const struct
 			for_t[ti] = me;
 		}
 	}
+	/* Messages the map does not know (migrated through another endpoint
+	 * name, by another tool, or before the store was lost) are matched by
+	 * size and arrival time; --deep then compares their bytes too. */
+	if (nunmatched > 0) {
+		size_t *order = x_malloc((tl.n ? tl.n : 1) * sizeof *order);
+		size_t no = 0;
+		for (size_t k = 0; k < tl.n; k++)
+			if (!used[k])
+				order[no++] = k;
+		g_sort_list = tl.v;
+		qsort(order, no, sizeof *order, cmp_size_date);
+		for (size_t u = 0; u < nunmatched; u++) {
+			const struct smsg *sm = &sl.v[unmatched[u]];
+			size_t lo = 0, hi = no;
+			while (lo < hi) {   /* first candidate >= (size, date) */
+				size_t mid = (lo + hi) / 2;
+				const struct smsg *t = &tl.v[order[mid]];
+				if (t->size < sm->size || (t->size == sm->size && t->idate < sm->idate))
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo < no; lo++) {
+				const struct smsg *t = &tl.v[order[lo]];
+				if (t->size != sm->size || t->idate != sm->idate)
+					break;
+				if (used[order[lo]])
+					continue;
+				used[order[lo]] = true;
+				vr->missing--;
+				if (strcmp(t->flags, sm->flags) != 0)
+					vr->differ++;
+				else if (deep) {
+					want[order[lo]] = true;
+					want_src[unmatched[u]] = true;
+					pair_of[order[lo]] = unmatched[u] + 1;
+				}
+				break;
+			}
+		}
+		free(order);
+	}
 	for (size_t k = 0; k < tl.n; k++)
 		if (!used[k])
 			vr->extra++;
 	if (deep && tl.n) {
 		s = hash_messages(ss->dst, tl.v, tl.n, want, e);
-		for (size_t k = 0; !s && k < tl.n; k++)
-			if (want[k] && (!tl.v[k].have_hash || memcmp(tl.v[k].hash, for_t[k]->hash, 32) != 0))
+		if (!s && sl.n)
+			s = hash_messages(ss->src, sl.v, sl.n, want_src, e);
+		for (size_t k = 0; !s && k < tl.n; k++) {
+			if (!want[k])
+				continue;
+			const unsigned char *expect = pair_of[k] ? sl.v[pair_of[k] - 1].hash : for_t[k]->hash;
+			if (!tl.v[k].have_hash || memcmp(tl.v[k].hash, expect, 32) != 0)
 				vr->differ++;
+		}
 	}
 	free(used);
 	free(want);
 	free(for_t);
+	free(unmatched);
+	free(want_src);
+	free(pair_of);
 out:
 	free(skipped);
 	map_free(map, nmap);

@@ -196,6 +196,16 @@ enum st secret_save(const char *secrets_path, const char *name, const char *valu
 		memset(line, 0, sizeof line);
 		fclose(f);
 	}
+	/* The secrets file lives beside the store by default: make its folder
+	 * (owner only) if this is the first secret. */
+	char *dir = x_strdup(secrets_path);
+	for (char *p = dir + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(dir, 0700);
+			*p = '/';
+		}
+	free(dir);
 	char *tmp = x_asprintf("%s.tmp", secrets_path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {

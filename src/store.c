@@ -557,6 +557,21 @@ enum st store_job_claim(struct store *s, struct job *out, bool *found, struct er
 	return store_job_get(s, id, out, e);
 }
 
+enum st store_job_close_interrupted(struct store *s, int64_t pair_id, int64_t except_id,
+                                    const char *reason, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE jobs SET state='failed', error=?, finished=? WHERE pair_id=? AND id<>? AND state='running'";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, reason);
+	sqlite3_bind_int64(st, 2, clock_now());
+	sqlite3_bind_int64(st, 3, pair_id);
+	sqlite3_bind_int64(st, 4, except_id);
+	return step_done(s, st, e, "close interrupted jobs");
+}
+
 enum st store_job_requeue_orphans(struct store *s, struct err *e)
 {
 	return exec_sql(s, "UPDATE jobs SET state='queued' WHERE state='running'", e);
@@ -786,6 +801,17 @@ enum st store_map_set_flags(struct store *s, int64_t folder_id, uint32_t src_uid
 	sqlite3_bind_int64(st, 2, folder_id);
 	sqlite3_bind_int64(st, 3, src_uid);
 	return step_done(s, st, e, "update flags");
+}
+
+enum st store_map_del(struct store *s, int64_t folder_id, uint32_t src_uid, struct err *e)
+{
+	static const char sql[] = "DELETE FROM messages WHERE folder_id=? AND src_uid=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, src_uid);
+	return step_done(s, st, e, "forget copied message");
 }
 
 enum st store_map_clear(struct store *s, int64_t folder_id, struct err *e)

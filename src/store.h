@@ -94,6 +94,10 @@ enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *
  * endpoints are at their connection limit.  *found false when nothing can
  * start now (store_job_counts tells whether anything is still queued). */
 enum st store_job_claim(struct store *s, struct job *out, bool *found, struct err *e);
+/* Other jobs of the pair still marked running while we hold the pair's lock
+ * were cut off by a killed process: they are marked failed with reason. */
+enum st store_job_close_interrupted(struct store *s, int64_t pair_id, int64_t except_id,
+                                    const char *reason, struct err *e);
 /* Jobs left "running" by a killed process go back to the queue. */
 enum st store_job_requeue_orphans(struct store *s, struct err *e);
 enum st store_job_finish(struct store *s, const struct job *j, enum job_state state,
@@ -136,6 +140,7 @@ void map_free(struct map_entry *m, size_t n);
 enum st store_map_put(struct store *s, int64_t folder_id, const struct map_entry *m, struct err *e);
 enum st store_map_set_flags(struct store *s, int64_t folder_id, uint32_t src_uid,
                             const char *flags, struct err *e);
+enum st store_map_del(struct store *s, int64_t folder_id, uint32_t src_uid, struct err *e);
 enum st store_map_clear(struct store *s, int64_t folder_id, struct err *e);
 
 /* Journal: a row per message whose APPEND may have reached the target but

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Command-line contract (docs/CLI.md): bad input gives a clear one-line error and
 the documented exit code, and leaves the store unharmed; endpoints; passwords
 never leak; TLS verification.

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Migration end to end between two real Dovecots.
 
 Source: LAYOUT=fs (separator '/'), special-use "Sent Items", "Deleted Items", ...

@@ -31,18 +31,16 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 def find_binary():
     """Path of the mailferry binary: $MAILFERRY if set (even if it does not exist),
-    else the first of $MF_BUILDDIR/src/mailferry, $MF_SRCDIR/src/mailferry,
-    <repo>/src/mailferry, <repo>/build/src/mailferry that exists; else None."""
+    else the first of $MF_BUILDDIR/mailferry, $MF_SRCDIR/mailferry, <repo>/mailferry,
+    <repo>/build/mailferry (and the same with src/) that exists; else None."""
     env = os.environ.get('MAILFERRY')
     if env:
         return env
+    dirs = [os.environ.get(v) for v in ('MF_BUILDDIR', 'MF_SRCDIR')]
+    dirs = [d for d in dirs if d] + [REPO, os.path.join(REPO, 'build')]
     cands = []
-    for var in ('MF_BUILDDIR', 'MF_SRCDIR'):
-        d = os.environ.get(var)
-        if d:
-            cands.append(os.path.join(d, 'src', 'mailferry'))
-    cands += [os.path.join(REPO, 'src', 'mailferry'),
-              os.path.join(REPO, 'build', 'src', 'mailferry')]
+    for d in dirs:
+        cands += [os.path.join(d, 'mailferry'), os.path.join(d, 'src', 'mailferry')]
     for c in cands:
         if os.path.isfile(c) and os.access(c, os.X_OK):
             return c

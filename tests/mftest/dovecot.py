@@ -92,18 +92,26 @@ def _ensure_mail_user():
     if os.geteuid() != 0:
         pw = pwd.getpwuid(os.geteuid())
         return pw.pw_uid, os.getegid(), pw.pw_name
+    useradd = shutil.which('useradd') or '/usr/sbin/useradd'
+    for attempt in range(5):
+        try:
+            pw = pwd.getpwnam(MAIL_USER)
+            return pw.pw_uid, pw.pw_gid, pw.pw_name
+        except KeyError:
+            pass
+        try:
+            # may race with another test script doing the same (then: exists / lock busy)
+            subprocess.run([useradd, '--system', '--user-group', '--no-create-home',
+                            '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin',
+                            MAIL_USER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            break
+        time.sleep(0.2 * attempt)
     try:
         pw = pwd.getpwnam(MAIL_USER)
     except KeyError:
-        useradd = shutil.which('useradd') or '/usr/sbin/useradd'
-        try:
-            subprocess.run([useradd, '--system', '--user-group', '--no-create-home',
-                            '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin',
-                            MAIL_USER], check=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, timeout=30)
-            pw = pwd.getpwnam(MAIL_USER)
-        except (OSError, subprocess.SubprocessError, KeyError):
-            pw = pwd.getpwnam('nobody')
+        pw = pwd.getpwnam('nobody')
     return pw.pw_uid, pw.pw_gid, pw.pw_name
 
 
