@@ -531,6 +531,8 @@ static int cmd_migrate(struct app *a, int argc, char **argv)
 		s = make_job(a, argv[optind], argv[optind + 1], argv[optind + 2], &p, &j, &e);
 	if (!s)
 		s = store_job_add(a->st, &j, &e);
+	if (!s)
+		s = store_job_start(a->st, &j, &e);
 	pass_args_free(&p);
 	if (s) {
 		job_free(&j);

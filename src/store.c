@@ -572,6 +572,21 @@ enum st store_job_close_interrupted(struct store *s, int64_t pair_id, int64_t ex
 	return step_done(s, st, e, "close interrupted jobs");
 }
 
+enum st store_job_start(struct store *s, struct job *j, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE jobs SET state='running', started=?, attempts=attempts+1, error=NULL WHERE id=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, clock_now());
+	sqlite3_bind_int64(st, 2, j->id);
+	enum st r = step_done(s, st, e, "start job");
+	if (!r)
+		j->state = JOB_RUNNING;
+	return r;
+}
+
 enum st store_job_requeue_orphans(struct store *s, struct err *e)
 {
 	return exec_sql(s, "UPDATE jobs SET state='queued' WHERE state='running'", e);

@@ -98,6 +98,8 @@ enum st store_job_claim(struct store *s, struct job *out, bool *found, struct er
  * were cut off by a killed process: they are marked failed with reason. */
 enum st store_job_close_interrupted(struct store *s, int64_t pair_id, int64_t except_id,
                                     const char *reason, struct err *e);
+/* Marks a job running now (a foreground migrate runs its job directly). */
+enum st store_job_start(struct store *s, struct job *j, struct err *e);
 /* Jobs left "running" by a killed process go back to the queue. */
 enum st store_job_requeue_orphans(struct store *s, struct err *e);
 enum st store_job_finish(struct store *s, const struct job *j, enum job_state state,
