@@ -574,6 +574,12 @@ enum st imap_open(const struct imap_login *l, struct imap **out, struct err *e)
 		imap_free(&im);
 		return s;
 	}
+	/* RFC 2971: say who we are; some servers tune limits for known clients. */
+	if (imap_has_cap(im, "ID")) {
+		struct err ie;
+		(void)imap_simple(im, "ID", "(\"name\" \"mailferry\" \"version\" \"" PACKAGE_VERSION "\")",
+		                  NULL, NULL, &ie);
+	}
 	*out = im;
 	log_debug("%s: connected", im->label);
 	return ST_OK;

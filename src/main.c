@@ -303,9 +303,20 @@ static bool parse_int(const char *s, long long min, long long max, long long *ou
 	return true;
 }
 
+static void pass_args_free(struct pass_args *p);
+static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pass_args *p);
+
 /* Parses options shared by queue/migrate/verify/run/jobs/events; leaves the
- * positional arguments in argv[optind..argc). */
+ * positional arguments in argv[optind..argc).  On error p is already freed. */
 static int parse_pass_args(struct app *a, int argc, char **argv, struct pass_args *p)
+{
+	int rc = parse_pass_args_inner(a, argc, argv, p);
+	if (rc)
+		pass_args_free(p);
+	return rc;
+}
+
+static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pass_args *p)
 {
 	static const struct option opts[] = {
 		{ "pass", required_argument, NULL, O_PASS },

@@ -15,6 +15,19 @@
 #include "imap_utf7.h"
 #include "log.h"
 
+/* bsearch and qsort must not be given a NULL array, even when empty. */
+static void *bsearch_n(const void *key, const void *base, size_t n, size_t size,
+                       int (*cmp)(const void *, const void *))
+{
+	return n ? bsearch(key, base, n, size, cmp) : NULL;
+}
+
+static void qsort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* Fetches in flight on the source at once. */
 #define FETCH_WINDOW 48
 
@@ -85,6 +98,7 @@ struct flist {
 	size_t n;
 	char delim;
 	bool delim_known;
+	char *prefix;        /* personal namespace prefix ("" or e.g. "INBOX.") */
 };
 
 static void flist_free(struct flist *l)
@@ -95,7 +109,37 @@ static void flist_free(struct flist *l)
 		free(l->v[i].note);
 	}
 	free(l->v);
+	free(l->prefix);
 	memset(l, 0, sizeof *l);
+}
+
+/* A folder name without the personal namespace prefix: "INBOX.Sent" on a
+ * server whose prefix is "INBOX." is "Sent" to the rules and the target. */
+static const char *strip_prefix(const struct flist *l, const char *name)
+{
+	size_t n = l->prefix ? strlen(l->prefix) : 0;
+	if (n && !strncmp(name, l->prefix, n) && name[n])
+		return name + n;
+	return name;
+}
+
+/* "* NAMESPACE (("INBOX." ".")) NIL NIL": the first personal namespace. */
+static void on_namespace(void *ctx, const struct imap_resp *r)
+{
+	struct flist *l = ctx;
+	if (!r->kw || strcmp(r->kw, "NAMESPACE") != 0 || r->nargs < 1 || r->args[0].type != IV_LIST ||
+	    r->args[0].n < 1 || r->args[0].items[0].type != IV_LIST || r->args[0].items[0].n < 1)
+		return;
+	const struct imap_val *p = &r->args[0].items[0].items[0];
+	if (p->type != IV_STRING)
+		return;
+	free(l->prefix);
+	char *raw = x_strndup(p->s, p->len);
+	l->prefix = imap_utf7_decode(raw);
+	if (l->prefix)
+		free(raw);
+	else
+		l->prefix = raw;
 }
 
 static struct mfolder *flist_find(struct flist *l, const char *name)
@@ -168,6 +212,8 @@ static enum st list_folders(struct imap *im, struct flist *l, struct err *e)
 {
 	memset(l, 0, sizeof *l);
 	enum st s;
+	if (imap_has_cap(im, "NAMESPACE") && (s = imap_simple(im, "NAMESPACE", NULL, on_namespace, l, e)))
+		return s;
 	bool ext = imap_has_cap(im, "LIST-EXTENDED");
 	if (ext && imap_has_cap(im, "SPECIAL-USE"))
 		s = imap_simple(im, "LIST", "\"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)", on_list, l, e);
@@ -234,7 +280,7 @@ static char *norm_flags(const struct imap_val *list)
 			continue;
 		v[n++] = x_strndup(f->s, f->len);
 	}
-	qsort(v, n, sizeof *v, cmp_flag);
+	qsort_n(v, n, sizeof *v, cmp_flag);
 	struct sbuf b;
 	sb_init(&b);
 	for (size_t i = 0; i < n; i++) {
@@ -290,7 +336,7 @@ static enum st list_messages(struct imap *im, const char *range, struct mlist *l
 	snprintf(args, sizeof args, "%s (UID FLAGS INTERNALDATE RFC822.SIZE)", range);
 	enum st s = imap_simple(im, "UID FETCH", args, on_fetch_meta, l, e);
 	if (!s)
-		qsort(l->v, l->n, sizeof *l->v, cmp_smsg);
+		qsort_n(l->v, l->n, sizeof *l->v, cmp_smsg);
 	return s;
 }
 
@@ -758,6 +804,14 @@ static void send_fetches(struct copier *c)
 }
 
 
+static int64_t sample_bytes(const struct copier *c)
+{
+	int64_t b = 0;
+	for (size_t i = 0; i < c->nok; i++)
+		b += (int64_t)c->ok[i].size;
+	return b;
+}
+
 /* Writes what a batch learned: map rows for stored messages, journal rows
  * dropped for refused or vanished ones, and the job's counters. */
 static enum st commit_batch(struct copier *c, struct err *e)
@@ -775,6 +829,8 @@ static enum st commit_batch(struct copier *c, struct err *e)
 		s = store_journal_del(m->store, c->fc->folder_id, c->drop[i], e);
 	if (!s)
 		s = store_job_progress(m->store, m->job, c->fc->src_name, e);
+	if (!s && c->nok)  /* throughput history for the Metrics view */
+		s = store_sample(m->store, m->dst->id, (int64_t)c->nok, sample_bytes(c), e);
 	if (!s)
 		s = store_commit(m->store, e);
 	else
@@ -961,11 +1017,11 @@ static enum st reconcile(struct mig_ctx *m, struct imap *src, struct imap *dst,
 	uint32_t *claimed = x_malloc((nmap ? nmap : 1) * sizeof *claimed);
 	for (size_t i = 0; i < nmap; i++)
 		claimed[i] = map[i].dst_uid;
-	qsort(claimed, nmap, sizeof *claimed, cmp_u32);
+	qsort_n(claimed, nmap, sizeof *claimed, cmp_u32);
 	bool *cand = x_calloc(tl.n ? tl.n : 1, sizeof *cand);
 	for (size_t i = 0; i < tl.n; i++)
 		cand[i] = tl.v[i].uid >= from_uid &&
-		          !bsearch(&tl.v[i].uid, claimed, nmap, sizeof *claimed, cmp_u32);
+		          !bsearch_n(&tl.v[i].uid, claimed, nmap, sizeof *claimed, cmp_u32);
 	/* Hash only where a size matches on the other side. */
 	bool *want_src = x_calloc(sl->n ? sl->n : 1, sizeof *want_src);
 	bool *want_dst = x_calloc(tl.n ? tl.n : 1, sizeof *want_dst);
@@ -1199,11 +1255,11 @@ static enum st forget_vanished_copies(struct mig_ctx *m, struct imap *dst, int64
 	}
 	uint32_t *uids = (uint32_t *)(void *)buf.data;
 	size_t n = buf.len / sizeof *uids;
-	qsort(uids, n, sizeof *uids, cmp_u32);
+	qsort_n(uids, n, sizeof *uids, cmp_u32);
 	size_t gone = 0;
 	s = store_begin(m->store, e);
 	for (size_t i = 0; !s && i < *nmap; i++) {
-		if (bsearch(&(*map)[i].dst_uid, uids, n, sizeof *uids, cmp_u32))
+		if (bsearch_n(&(*map)[i].dst_uid, uids, n, sizeof *uids, cmp_u32))
 			continue;
 		s = store_map_del(m->store, folder_id, (*map)[i].src_uid, e);
 		gone++;
@@ -1240,6 +1296,82 @@ static enum st wait_target_settled(struct mig_ctx *m, struct imap *dst, const ch
 	}
 	(void)m;
 	return select_box(dst, "SELECT", name, false, dbi, e);
+}
+
+/* After a pass that resumed a cut-off run: a copy the server stored after
+ * the match (the dead connection's last APPENDs can land late) would now
+ * exist twice.  Unclaimed target messages at or above from_uid whose bytes
+ * equal a mapped message are such copies, made by us: they are removed, and
+ * the removal is logged.  The target folder is selected. */
+static enum st sweep_duplicates(struct mig_ctx *m, struct imap *src, struct imap *dst,
+                                struct folder_ctx *fc, uint32_t from_uid, struct err *e)
+{
+	(void)src;
+	struct map_entry *map = NULL;
+	size_t nmap = 0;
+	struct mlist tl = { 0 };
+	char range[32];
+	snprintf(range, sizeof range, "%u:*", from_uid ? from_uid : 1);
+	enum st s = store_map_load(m->store, fc->folder_id, &map, &nmap, e);
+	if (!s)
+		s = list_messages(dst, range, &tl, e);
+	if (s || tl.n == 0 || nmap == 0)
+		goto out;
+	uint32_t *claimed = x_malloc(nmap * sizeof *claimed);
+	for (size_t i = 0; i < nmap; i++)
+		claimed[i] = map[i].dst_uid;
+	qsort_n(claimed, nmap, sizeof *claimed, cmp_u32);
+	bool *want = x_calloc(tl.n, sizeof *want);
+	size_t nwant = 0;
+	for (size_t i = 0; i < tl.n; i++) {
+		if (tl.v[i].uid < from_uid || bsearch_n(&tl.v[i].uid, claimed, nmap, sizeof *claimed, cmp_u32))
+			continue;
+		for (size_t k = 0; k < nmap; k++)
+			if (map[k].size == tl.v[i].size) {
+				want[i] = true;
+				nwant++;
+				break;
+			}
+	}
+	free(claimed);
+	struct sbuf set;
+	sb_init(&set);
+	size_t dups = 0;
+	if (nwant)
+		s = hash_messages(dst, tl.v, tl.n, want, e);
+	for (size_t i = 0; !s && i < tl.n; i++) {
+		if (!want[i] || !tl.v[i].have_hash)
+			continue;
+		for (size_t k = 0; k < nmap; k++)
+			if (map[k].size == tl.v[i].size && !memcmp(map[k].hash, tl.v[i].hash, 32)) {
+				sb_printf(&set, "%s%u", dups ? "," : "", tl.v[i].uid);
+				dups++;
+				break;
+			}
+	}
+	free(want);
+	if (!s && dups) {
+		unsigned t1 = imap_cmd_begin(dst, "UID STORE");
+		imap_arg_raw(dst, set.data);
+		imap_arg_raw(dst, "+FLAGS.SILENT (\\Deleted)");
+		imap_cmd_end(dst);
+		s = imap_wait(dst, t1, NULL, NULL, e);
+		if (!s && imap_has_cap(dst, "UIDPLUS")) {
+			unsigned t2 = imap_cmd_begin(dst, "UID EXPUNGE");
+			imap_arg_raw(dst, set.data);
+			imap_cmd_end(dst);
+			s = imap_wait(dst, t2, NULL, NULL, e);
+		}
+		if (!s)
+			store_event(m->store, EV_WARN, m->job->id, "folder \"%s\": removed %zu duplicate "
+			            "cop%s that the interrupted run's last uploads left on the target (UIDs %s)",
+			            fc->src_name, dups, dups == 1 ? "y" : "ies", set.data);
+	}
+	sb_free(&set);
+out:
+	map_free(map, nmap);
+	mlist_free(&tl);
+	return s;
 }
 
 static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst,
@@ -1285,6 +1417,11 @@ static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst
 		goto out;
 	if ((s = store_journal_load(m->store, fr.id, &jr, &njr, e)))
 		goto out;
+	bool recovering = njr > 0;
+	uint32_t sweep_from = UINT32_MAX;
+	for (size_t i = 0; i < njr; i++)
+		if (jr[i].dst_uidnext < sweep_from)
+			sweep_from = jr[i].dst_uidnext;
 	if (njr > 0) {
 		/* A previous run was cut off.  The server may still be storing
 		 * the APPENDs that were in its input buffer when the connection
@@ -1409,6 +1546,8 @@ static enum st copy_folder(struct mig_ctx *m, struct imap *src, struct imap *dst
 	}
 	if (!s)
 		s = sync_flags(m, dst, &fc, sf->dst, reflag, reflag_ent, nreflag, e);
+	if (!s && recovering)
+		s = sweep_duplicates(m, src, dst, &fc, sweep_from, e);
 	if (!s) {
 		free(fr.dst_name);
 		fr.dst_name = x_strdup(sf->dst);
@@ -1482,14 +1621,19 @@ static enum st session_start(struct mig_ctx *m, struct session *ss, struct err *
 			continue;
 		for (size_t k = 0; k < ss->df.n; k++)
 			if (ss->df.v[k].special == f->special) {
-				fm_add_prefix(&ss->rules, f->name, ss->df.v[k].name);
+				fm_add_prefix(&ss->rules, strip_prefix(&ss->sf, f->name),
+				              strip_prefix(&ss->df, ss->df.v[k].name));
 				break;
 			}
 	}
 	for (size_t i = 0; i < ss->sf.n; i++) {
-		char *note = NULL;
-		if (fm_map(&ss->rules, ss->sf.v[i].name, &ss->sf.v[i].dst, &note))
-			ss->sf.v[i].note = note;
+		char *note = NULL, *rel = NULL;
+		if (!fm_map(&ss->rules, strip_prefix(&ss->sf, ss->sf.v[i].name), &rel, &note))
+			continue;
+		ss->sf.v[i].note = note;
+		const char *pfx = ss->df.prefix && strcasecmp(rel, "INBOX") ? ss->df.prefix : "";
+		ss->sf.v[i].dst = x_asprintf("%s%s", pfx, rel);
+		free(rel);
 	}
 	return ST_OK;
 }
@@ -1542,7 +1686,12 @@ enum st mig_run(struct mig_ctx *m, struct err *e)
 		return ST_OK;
 	}
 	int64_t items_before = job->items_done, skipped_before = job->items_skipped,
-	        failed_before = job->items_failed, flags_before = job->flags_updated;
+	        failed_before = job->items_failed, flags_before = job->flags_updated,
+	        bytes_before = job->bytes_done;
+	int64_t pass_id = 0;
+	struct err pe;
+	if (store_pass_begin(m->store, job->id, pass_kind_name(job->o.pass), &pass_id, &pe))
+		log_warn("%s", pe.msg);
 	for (size_t i = 0; i < ss.sf.n && !s; i++) {
 		const struct mfolder *f = &ss.sf.v[i];
 		if (!f->dst)
@@ -1568,8 +1717,11 @@ enum st mig_run(struct mig_ctx *m, struct err *e)
 			            (long long)job->items_failed, job->o.bad_item_limit);
 		}
 	}
-	struct err pe;
 	store_job_progress(m->store, job, NULL, &pe);
+	if (pass_id)
+		store_pass_end(m->store, pass_id, s ? st_name(s) : "ok", job->items_done - items_before,
+		               job->bytes_done - bytes_before, job->items_skipped - skipped_before,
+		               job->items_failed - failed_before, job->flags_updated - flags_before, &pe);
 	store_event(m->store, s ? EV_WARN : EV_INFO, job->id,
 	            "%s pass %s: %lld copied, %lld re-flagged, %lld skipped, %lld failed",
 	            pass_kind_name(job->o.pass), s ? "stopped" : "finished",
@@ -1670,9 +1822,9 @@ static enum st verify_folder(struct mig_ctx *m, struct session *ss, const struct
 		const struct smsg *sm = &sl.v[i];
 		const struct map_entry *me = map_find(map, nmap, sm->uid);
 		struct smsg key = { .uid = me ? me->dst_uid : 0 };
-		struct smsg *tm = me ? bsearch(&key, tl.v, tl.n, sizeof *tl.v, cmp_smsg) : NULL;
+		struct smsg *tm = me ? bsearch_n(&key, tl.v, tl.n, sizeof *tl.v, cmp_smsg) : NULL;
 		if (!tm) {
-			if (bsearch(&sm->uid, skipped, nskipped, sizeof *skipped, cmp_u32)) {
+			if (bsearch_n(&sm->uid, skipped, nskipped, sizeof *skipped, cmp_u32)) {
 				vr->skipped++;
 			} else {
 				vr->missing++;
@@ -1705,7 +1857,7 @@ static enum st verify_folder(struct mig_ctx *m, struct session *ss, const struct
 			if (!used[k])
 				order[no++] = k;
 		g_sort_list = tl.v;
-		qsort(order, no, sizeof *order, cmp_size_date);
+		qsort_n(order, no, sizeof *order, cmp_size_date);
 		for (size_t u = 0; u < nunmatched; u++) {
 			const struct smsg *sm = &sl.v[unmatched[u]];
 			size_t lo = 0, hi = no;

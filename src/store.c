@@ -1009,6 +1009,42 @@ enum st store_event_each(struct store *s, int64_t job_id, int limit,
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list events");
 }
 
+enum st store_pass_begin(struct store *s, int64_t job_id, const char *kind, int64_t *pass_id,
+                         struct err *e)
+{
+	static const char sql[] = "INSERT INTO passes(job_id,kind,started) VALUES(?,?,?)";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	bind_text(st, 2, kind);
+	sqlite3_bind_int64(st, 3, clock_now());
+	enum st r = step_done(s, st, e, "record pass");
+	*pass_id = r ? 0 : sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+enum st store_pass_end(struct store *s, int64_t pass_id, const char *result, int64_t copied,
+                       int64_t bytes, int64_t skipped, int64_t failed, int64_t reflagged,
+                       struct err *e)
+{
+	static const char sql[] =
+		"UPDATE passes SET finished=?, result=?, copied=?, bytes=?, skipped=?, failed=?, "
+		"reflagged=? WHERE id=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, clock_now());
+	bind_text(st, 2, result);
+	sqlite3_bind_int64(st, 3, copied);
+	sqlite3_bind_int64(st, 4, bytes);
+	sqlite3_bind_int64(st, 5, skipped);
+	sqlite3_bind_int64(st, 6, failed);
+	sqlite3_bind_int64(st, 7, reflagged);
+	sqlite3_bind_int64(st, 8, pass_id);
+	return step_done(s, st, e, "record pass");
+}
+
 enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_t bytes,
                      struct err *e)
 {

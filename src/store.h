@@ -181,6 +181,14 @@ enum st store_event_each(struct store *s, int64_t job_id, int limit,
                          void (*fn)(void *ctx, int64_t ts, int level, int64_t job, const char *msg),
                          void *ctx, struct err *e);
 
+/* A pass of a job: pass_begin returns its id; pass_end records the outcome
+ * and the counts the pass added. */
+enum st store_pass_begin(struct store *s, int64_t job_id, const char *kind, int64_t *pass_id,
+                         struct err *e);
+enum st store_pass_end(struct store *s, int64_t pass_id, const char *result, int64_t copied,
+                       int64_t bytes, int64_t skipped, int64_t failed, int64_t reflagged,
+                       struct err *e);
+
 enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_t bytes,
                      struct err *e);
 

@@ -59,7 +59,7 @@ def main(c):
     c.info('seed %d' % SEED)
     mf = cli.Mailferry()
     try:
-        with fixtures.pair() as (src, dst):
+        with fixtures.pair(checks=c) as (src, dst):
             run_checks(c, mf, src, dst, rng)
     finally:
         mf.cleanup()

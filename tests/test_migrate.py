@@ -28,7 +28,7 @@ def main(c):
     fixtures.require()
     mf = cli.Mailferry()
     try:
-        with fixtures.pair(size_limit=LIMIT) as (src, dst):
+        with fixtures.pair(size_limit=LIMIT, checks=c) as (src, dst):
             run_checks(c, mf, src, dst)
     finally:
         mf.cleanup()

@@ -79,6 +79,8 @@ from mftest.dovecot import (Dovecot, SOURCE_SPECIAL, TARGET_SPECIAL,  # noqa: E4
                             have_dovecot)
 
 MIB = 1024 * 1024
+NOISY = 0.25     # cores used by other processes during a run that make it suspect
+QUIET = 0.15     # ... and below which the machine counts as quiet before a run
 
 # Corpus A: folder (relative to the source separator) and weight.  "Sent Items"
 # and "Archive" are special-use on the source (\Sent, \Archive); the target has
@@ -200,6 +202,59 @@ def _descendants(pid):
         except (OSError, ValueError):
             pass
     return out
+
+
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+
+
+def _busy_seconds():
+    """CPU seconds the whole machine spent busy (all CPUs) since boot."""
+    with open('/proc/stat') as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest is inside user)
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / CLK_TCK
+
+
+def _tree_cpu(root):
+    """CPU seconds of every process that ever lived under root and was reaped
+    within the tree, plus the live ones: sum of utime+stime+cutime+cstime."""
+    total = 0
+    for pid in _descendants(root):
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                rest = f.read().rsplit(')', 1)[1].split()
+            total += sum(int(x) for x in rest[11:15])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / CLK_TCK
+
+
+class LoadMeter:
+    """CPU used on the machine by processes that are not ours (the benchmark,
+    the tools it waited for, its Dovecots and proxies) during a window.  Other
+    people's tests running on a shared 2-core machine show up here."""
+
+    def __init__(self, roots):
+        self.roots = [r for r in roots if r]
+
+    def _ours(self):
+        t = os.times()
+        return (t.user + t.system + t.children_user + t.children_system +
+                sum(_tree_cpu(r) for r in self.roots))
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.b0 = _busy_seconds()
+        self.o0 = self._ours()
+        return self
+
+    def stop(self):
+        wall = max(time.monotonic() - self.t0, 1e-3)
+        busy = _busy_seconds() - self.b0
+        ours = self._ours() - self.o0
+        self.ours_cores = ours / wall
+        self.foreign_cores = max(0.0, busy - ours) / wall
+        return self.foreign_cores
 
 
 class RssSampler:
@@ -414,7 +469,16 @@ def _status_messages(conn, raw_name):
 
 def folder_listing(server, user):
     """[(name, attrs, messages)] of every selectable folder (LIST + STATUS)."""
-    conn = server.connect(user)
+    for attempt in range(3):
+        try:
+            conn = server.connect(user)
+            break
+        except Exception as e:
+            log('  ! login as %s on %s failed (%s); Dovecot log tail:\n%s' % (
+                user, getattr(server, 'name', '?'), e, server.log_tail(8)))
+            if attempt == 2:
+                raise
+            time.sleep(1)
     try:
         out = []
         for name, raw, sep, attrs in imapcheck.list_folders(conn):
@@ -552,6 +616,9 @@ class Run:
         self.rc = None
         self.proxy_cpu = None
         self.note = ''
+        self.foreign = None         # cores used by other people's processes meanwhile
+        self.cpu = None
+        self.meter = None
 
     @property
     def msgs(self):
@@ -576,6 +643,8 @@ class Bench:
         self.rss20 = None
         self.deep = []
         self.t_start = time.monotonic()
+        self.quiet_waited = 0.0
+        self.busy_starts = 0        # runs started although the machine was not quiet
 
     # --------------------------------------------------------- servers
     def start_servers(self, users):
@@ -595,6 +664,33 @@ class Bench:
                     s.stop()
                 except Exception:
                     pass
+
+    def wait_quiet(self):
+        """On a shared machine: waits (up to --quiet-wait s) until other processes
+        used less than QUIET cores over one second, so that runs are not measured
+        while somebody else's build or fuzzer holds a core."""
+        if self.a.quiet_wait <= 0:
+            return
+        t0 = time.monotonic()
+        said = False
+        while True:
+            m = self.meter().start()
+            time.sleep(1.0)
+            f = m.stop()
+            if f < QUIET:
+                break
+            waited = time.monotonic() - t0
+            if not said:
+                log('  (other processes use %.2f cores: waiting up to %d s for a quieter '
+                    'machine)' % (f, self.a.quiet_wait))
+                said = True
+            if waited >= self.a.quiet_wait:
+                self.busy_starts += 1
+                break
+        self.quiet_waited += time.monotonic() - t0
+
+    def meter(self, proxies=()):
+        return LoadMeter([self.src.proc.pid, self.dst.proc.pid] + [p.p.pid for p in proxies])
 
     # --------------------------------------------------------- endpoints
     def endpoints(self, net):
@@ -641,7 +737,9 @@ class Bench:
             if key not in self.commands:
                 self.commands[key] = fmt_cmd(
                     ['mailferry', '-c', 'CONF', '-s', 'STORE'] + args)
+            run.meter.start()
             p = run_child(argv, env=mf.env(), cwd=mf.dir, timeout=self.a.timeout)
+            run.foreign = run.meter.stop()
             run.seconds = p.seconds
             run.rss_kb = run.rss_proc_kb = p.maxrss_kb
             run.rc = p.rc
@@ -693,6 +791,7 @@ class Bench:
                     with lock:
                         results.append((u, p))
             with RssSampler() as sampler:
+                run.meter.start()
                 t0 = time.monotonic()
                 threads = [threading.Thread(target=worker, args=(sampler,))
                            for _ in range(min(parallel, len(jobs)))]
@@ -701,6 +800,7 @@ class Bench:
                 for t in threads:
                     t.join()
                 run.seconds = time.monotonic() - t0
+                run.foreign = run.meter.stop()
             run.rss_kb = max(sampler.peak_sum_kb, max(p.maxrss_kb for _, p in results))
             run.rss_proc_kb = max(p.maxrss_kb for _, p in results)
             run.cpu = sum(p.utime + p.stime for _, p in results)
@@ -722,8 +822,10 @@ class Bench:
     def one_run(self, c, net, tool, seq, warmup=False):
         parallel = min(self.a.workers, len(c.users))
         run = Run(c, net, tool, parallel, seq, warmup)
+        self.wait_quiet()
         self.reset_target()
         src_ep, dst_ep, proxies = self.endpoints(net)
+        run.meter = self.meter(proxies)
         try:
             if tool == 'mailferry':
                 self.run_mailferry(c, src_ep, dst_ep, parallel, run)
@@ -757,35 +859,46 @@ class Bench:
         return run
 
     def print_run(self, run):
-        log('  %-9s %s %s %-6s %7.2f s  %8.0f msg/s  %7.1f MB/s  RSS %6.1f MiB%s  %s%s%s' % (
+        extra = ''
+        if run.tool == 'mbsync':
+            extra += ' (1 proc %.1f)' % ((run.rss_proc_kb or 0) / 1024)
+        extra += '  ' + ('ok' if run.ok else 'WRONG')
+        if run.proxy_cpu is not None:
+            extra += ' proxy cpu %.0f%%' % (100 * run.proxy_cpu)
+        if (run.foreign or 0) >= NOISY:
+            extra += '  OTHER LOAD %.2f cores' % run.foreign
+        if run.note:
+            extra += '  [%s]' % run.note
+        log('  %-9s %s %s %-6s %7.2f s  %8.0f msg/s  %7.1f MB/s  RSS %6.1f MiB%s' % (
             run.tool, run.corpus.name, net_label(run.net), 'warmup' if run.warmup else
             '#%d' % run.seq, run.seconds or 0, run.msgs, run.mbs, (run.rss_kb or 0) / 1024,
-            ' (1 proc %.1f)' % (run.rss_proc_kb / 1024) if run.tool == 'mbsync' else '',
-            'ok' if run.ok else 'WRONG', ' proxy cpu %.0f%%' % (100 * run.proxy_cpu)
-            if run.proxy_cpu is not None else '',
-            ('  [%s]' % run.note) if run.note else ''))
+            extra))
         for p in run.problems:
             for line in p.splitlines()[:12]:
                 log('      ! ' + line)
 
     # --------------------------------------------------------- scenarios
     def scenario(self, c, net, runs, warmups, budget=None):
+        """Warm-up runs (not counted), then `runs` alternating pairs.  With a budget
+        (seconds, warm-up not included), no further pair is started when the average
+        pair so far would end the counted runs after the budget (at least one pair)."""
         log('scenario: corpus %s, %s (%s)' % (c.name, net_label(net), c.describe()))
-        t0 = time.monotonic()
         for w in range(warmups):
             for tool in ('mailferry', 'mbsync'):
                 self.runs.append(self.one_run(c, net, tool, 0, warmup=True))
+        t1 = time.monotonic()
         done = 0
         for i in range(runs):
+            now = time.monotonic()
+            if budget and done and (now - t1) * (done + 1) / done > budget:
+                self.notes.append('corpus %s, %s: %d of %d runs per tool (the scenario '
+                                  'time budget of %d s, --budget, would have been exceeded)'
+                                  % (c.name, net_label(net), done, runs, budget))
+                log('  (time budget: stopping after %d run(s) per tool)' % done)
+                break
             for tool in (('mailferry', 'mbsync') if i % 2 == 0 else ('mbsync', 'mailferry')):
                 self.runs.append(self.one_run(c, net, tool, i + 1))
             done += 1
-            if budget and i + 1 < runs and time.monotonic() - t0 > budget:
-                self.notes.append('corpus %s %s: stopped after %d of %d runs per tool '
-                                  '(scenario time budget %d s reached)'
-                                  % (c.name, net_label(net), done, runs, budget))
-                log('  (time budget reached: %d run(s) per tool)' % done)
-                break
 
     def proxy_check(self, c):
         """Pass-through (0 ms) proxy against direct, one run per tool, and a
@@ -808,7 +921,9 @@ class Bench:
     def rss20_check(self, c):
         log('peak RSS check: mailferry run --workers %d on corpus %s' % (len(c.users), c.name))
         run = Run(c, ('direct', 0), 'mailferry', len(c.users), 1)
+        self.wait_quiet()
         self.reset_target()
+        run.meter = self.meter()
         ep_s, ep_d = self._via(self.src, self.src.port), self._via(self.dst, self.dst.port)
         self.run_mailferry(c, ep_s, ep_d, len(c.users), run)
         run.copied, probs = check_counts(self.src, self.dst, c, 'special')
@@ -836,9 +951,14 @@ def median(xs):
     return statistics.median(xs) if xs else 0.0
 
 
+def _tool_label(r):
+    return r.tool + (' ×%d' % r.parallel if r.parallel > 1 else '')
+
+
 def build_report(b, corpora, info, mf_ver, args, total_seconds):
     L = []
     a = L.append
+    counted = [r for r in b.runs if not r.warmup]
     a('## Benchmark: mailferry vs mbsync (IMAP to IMAP)')
     a('')
     a('Machine: %s CPU(s), %s, kernel %s, %s RAM.' % (info['nproc'], info['CPU'],
@@ -848,95 +968,124 @@ def build_report(b, corpora, info, mf_ver, args, total_seconds):
     a('Date: %s; mode: %s; total benchmark time %.0f s.' % (
         time.strftime('%Y-%m-%d %H:%M %Z'), 'quick' if args.quick else 'full', total_seconds))
     a('')
-    a('Set-up: two local Dovecot servers (source on disk, target on %s, reset before '
-      'every run); fresh mailferry store / mbsync state per run.  Corpora:' %
-      ('disk' if args.target_on_disk else 'tmpfs'))
+    a('Set-up: two local Dovecot servers (source on disk, target on %s, stopped, wiped and '
+      'started again before every run); fresh mailferry store / mbsync state per run.  '
+      'Corpora:' % ('disk' if args.target_on_disk else 'tmpfs'))
     for c in corpora:
-        a('- **%s**: %s; source filled in %.1f s (MULTIAPPEND, %.0f msg/s).' % (
-            c.name, c.describe(), c.fill_seconds, c.messages / max(c.fill_seconds, 1e-3)))
+        if c.fill_seconds is None:
+            continue
+        a('- **%s**: %s; source filled in %.1f s (pipelined MULTIAPPEND, %.0f msg/s, %.0f MB/s).'
+          % (c.name, c.describe(), c.fill_seconds, c.messages / max(c.fill_seconds, 1e-3),
+             c.bytes / 1e6 / max(c.fill_seconds, 1e-3)))
     w = args.workers
     a('')
     a('Parallelism: corpus A: `mailferry run --workers %d`, mbsync %d processes at a time '
       '(one channel per user); corpus B: `mailferry migrate`, one mbsync process.  '
-      'mbsync: `Sync Pull`, `CopyArrivalDate yes`, default (unlimited) PipelineDepth.' % (w, w))
-    a('Runs: %d warm-up run(s) per tool on loopback (not counted), then %d alternating '
-      'run(s) per tool; medians shown.  Latency: delay proxy (mftest.proxy, own process) in '
-      'front of the %s, %g ms per direction.' % (
-          args.warmup, args.runs, args.rtt_side, args.rtt_ms / 2.0))
-    a('Peak RSS: %s; for parallel mbsync, the peak of the summed RSS of its concurrent '
-      'processes (sampled every 20 ms from /proc) and the largest single process.' % (
+      'mbsync: `Sync Pull`, `CopyArrivalDate yes`, default (unlimited) PipelineDepth.  '
+      'Runs: %d warm-up run(s) per tool on loopback (not counted), then up to %d '
+      'alternating run(s) per tool (scenario budget %d s); medians shown.  Latency: delay '
+      'proxy (mftest.proxy in its own process; timestamped queue per direction) in front of '
+      'the %s, %g ms per direction.  msg/s and MB/s: source messages and bytes / wall time '
+      'of the timed command.' % (w, w, args.warmup, args.runs, args.budget, args.rtt_side,
+                                 args.rtt_ms / 2.0))
+    a('Peak RSS: %s; for parallel mbsync the peak of the summed RSS of its concurrent '
+      'processes (sampled every 20 ms) and, in brackets, the largest single process.' % (
           'GNU time `%M` of each process' if USE_TIME else
           'highest VmHWM sampled every 20 ms (/usr/bin/time missing: a lower bound)'))
     a('')
     a('| Corpus | Network | Tool | Runs | msg/s | MB/s | Peak RSS (MiB) | mailferry/mbsync |')
     a('|---|---|---|---:|---:|---:|---:|---:|')
     groups = collections.OrderedDict()
-    for r in b.runs:
-        if r.warmup:
-            continue
+    for r in counted:
         groups.setdefault((r.corpus.name, net_label(r.net)), {}).setdefault(r.tool, []).append(r)
     for (cn, net), tools in groups.items():
         mf = tools.get('mailferry', [])
         ms = tools.get('mbsync', [])
         ratio = ''
         if mf and ms and median([r.msgs for r in ms]):
-            ratio = '%.2f×' % (median([r.msgs for r in mf]) / median([r.msgs for r in ms]))
+            ratio = '**%.2f×**' % (median([r.msgs for r in mf]) / median([r.msgs for r in ms]))
         for tool, rs in (('mailferry', mf), ('mbsync', ms)):
             if not rs:
                 continue
             wrong = sum(1 for r in rs if not r.ok)
-            rss = max(r.rss_kb or 0 for r in rs) / 1024
-            rss_s = '%.1f' % rss
+            rss_s = '%.1f' % (max(r.rss_kb or 0 for r in rs) / 1024)
             if tool == 'mbsync' and rs[0].parallel > 1:
-                rss_s += ' (%d procs; 1 proc %.1f)' % (rs[0].parallel,
-                                                       max(r.rss_proc_kb for r in rs) / 1024)
-            a('| %s | %s | %s%s | %d%s | %.0f | %.1f | %s | %s |' % (
-                cn, net, tool, ' ×%d' % rs[0].parallel if rs[0].parallel > 1 else '', len(rs),
-                ' (%d WRONG)' % wrong if wrong else '', median([r.msgs for r in rs]),
-                median([r.mbs for r in rs]), rss_s, ratio if tool == 'mailferry' else ''))
+                rss_s += ' (%.1f)' % (max(r.rss_proc_kb or 0 for r in rs) / 1024)
+            a('| %s | %s | %s | %d%s | %.0f | %.1f | %s | %s |' % (
+                cn, net, _tool_label(rs[0]), len(rs), ' (%d WRONG)' % wrong if wrong else '',
+                median([r.msgs for r in rs]), median([r.mbs for r in rs]), rss_s,
+                ratio if tool == 'mailferry' else ''))
     a('')
     if b.rss20 is not None:
         r = b.rss20
         a('Peak RSS of mailferry with %d mailboxes in parallel (`run --workers %d`, corpus %s, '
           'loopback): **%.1f MiB** (target ≤ 64 MiB: %s); %.0f msg/s, %.1f MB/s%s.' % (
-              r.parallel, r.parallel, r.corpus.name, r.rss_kb / 1024,
-              'met' if r.rss_kb <= 64 * 1024 else 'NOT met', r.msgs, r.mbs,
+              r.parallel, r.parallel, r.corpus.name, (r.rss_kb or 0) / 1024,
+              'met' if (r.rss_kb or 0) <= 64 * 1024 else 'NOT met', r.msgs, r.mbs,
               '' if r.ok else ', WRONG COUNT'))
         a('')
+    # where the latency goes: extra wall time at RTT over loopback, in round trips
+    lat = []
+    for (cn, net), tools in groups.items():
+        if not net.endswith('RTT'):
+            continue
+        for tool, rs in tools.items():
+            base = groups.get((cn, 'loopback'), {}).get(tool)
+            if not base:
+                continue
+            extra = median([r.seconds for r in rs]) - median([r.seconds for r in base])
+            rtt = args.rtt_ms / 1000.0
+            trips = extra * rs[0].parallel / rtt
+            lat.append('%s %s: +%.1f s ≈ %.0f round trips per connection pair, %.3f per message'
+                       % (cn, tool, extra, trips / rs[0].parallel,
+                          trips / max(rs[0].corpus.messages, 1)))
+    if lat:
+        a('Cost of the %g ms RTT (median time at RTT minus on loopback, in sequential round '
+          'trips): %s.' % (args.rtt_ms, '; '.join(lat)))
     if getattr(b, 'calibration', None):
         direct, via = b.calibration
-        a('Proxy calibration: NOOP round trip %.2f ms direct, %.2f ms through the delay '
+        a('Proxy calibration: IMAP NOOP round trip %.2f ms direct, %.2f ms through the delay '
           'proxy.' % (direct * 1000, via * 1000))
-    pc = [(r.corpus.name, r.tool, r) for r in b.runs if r.net == ('proxy', 0)]
+    pc = [r for r in b.runs if r.net == ('proxy', 0)]
     if pc:
         parts = []
-        for cn, tool, r in pc:
-            direct = [x.msgs for x in b.runs if x.corpus.name == cn and x.tool == tool
-                      and x.net == ('direct', 0) and not x.warmup]
-            parts.append('%s %.0f msg/s through a 0 ms proxy vs %.0f direct (proxy CPU %.0f%%)'
-                         % (tool, r.msgs, median(direct), 100 * (r.proxy_cpu or 0)))
-        a('Proxy overhead check (corpus %s): %s.' % (pc[0][0], '; '.join(parts)))
+        for r in pc:
+            direct = [x.msgs for x in counted if x.corpus.name == r.corpus.name
+                      and x.tool == r.tool and x.net == ('direct', 0)]
+            parts.append('%s %.0f msg/s through a 0 ms proxy vs %.0f direct (proxy CPU %.0f%% '
+                         'of a core)' % (r.tool, r.msgs, median(direct),
+                                         100 * (r.proxy_cpu or 0)))
+        a('Proxy overhead check (corpus %s): %s.' % (pc[0].corpus.name, '; '.join(parts)))
     if b.deep:
         a('Deep check after the first timed mailferry run (bytes, flags, INTERNALDATE): ' +
           '; '.join('%s/%s %s' % (cn, u, 'identical' if ok else 'DIFFERENT')
                     for cn, u, ok, rep, secs in b.deep) + '.')
+    noisy = [r for r in b.runs + ([b.rss20] if b.rss20 else []) if (r.foreign or 0) >= NOISY]
+    if noisy:
+        a('')
+        a('**Warning**: other processes used ≥ %.2f cores during %d of %d run(s) (up to %.2f '
+          'cores; column "Other load" below; %d run(s) started after waiting %d s in vain for '
+          'a quiet machine): the machine was shared, those numbers are pessimistic.' % (
+              NOISY, len(noisy), len(b.runs) + (1 if b.rss20 else 0),
+              max(r.foreign for r in noisy), b.busy_starts, args.quiet_wait))
     a('')
     a('<details><summary>Every run</summary>')
     a('')
-    a('| Corpus | Network | Run | Tool | s | msg/s | MB/s | Peak RSS (MiB) | CPU s | Target count |')
-    a('|---|---|---|---|---:|---:|---:|---:|---:|---|')
+    a('| Corpus | Network | Run | Tool | s | msg/s | MB/s | Peak RSS (MiB) | CPU s | '
+      'Other load (cores) | Target count |')
+    a('|---|---|---|---|---:|---:|---:|---:|---:|---:|---|')
     for r in b.runs + ([b.rss20] if b.rss20 else []):
-        a('| %s | %s | %s | %s%s | %.2f | %.0f | %.1f | %.1f | %.1f | %s |' % (
-            r.corpus.name, net_label(r.net), 'warm-up' if r.warmup else '#%d' % r.seq, r.tool,
-            ' ×%d' % r.parallel if r.parallel > 1 else '', r.seconds or 0, r.msgs, r.mbs,
-            (r.rss_kb or 0) / 1024, getattr(r, 'cpu', 0) or 0,
+        a('| %s | %s | %s | %s | %.2f | %.0f | %.1f | %.1f | %.1f | %s | %s |' % (
+            r.corpus.name, net_label(r.net), 'warm-up' if r.warmup else '#%d' % r.seq,
+            _tool_label(r), r.seconds or 0, r.msgs, r.mbs, (r.rss_kb or 0) / 1024,
+            getattr(r, 'cpu', 0) or 0, '%.2f' % r.foreign if r.foreign is not None else '?',
             '%d ok' % r.copied if r.ok else 'WRONG (%s of %d)' % (r.copied, r.corpus.messages)))
     a('')
     a('</details>')
     a('')
     a('Commands: `make bench` (= `MAILFERRY=./mailferry PYTHONPATH=tests python3 '
-      'tests/bench/bench.py%s`); timed: %s.' % (
-          ' --quick' if args.quick else '',
+      'tests/bench/bench.py`%s); timed: %s.' % (
+          ', here with `%s`' % ' '.join(sys.argv[1:]) if sys.argv[1:] else '',
           '; '.join('`%s`' % v for v in b.commands.values())))
     if b.notes:
         a('')
@@ -968,9 +1117,13 @@ def main(argv=None):
     ap.add_argument('--no-proxy-check', action='store_true',
                     help='skip the 0 ms pass-through proxy check')
     ap.add_argument('--no-deep', action='store_true', help='skip the deep content comparison')
-    ap.add_argument('--rtt-budget', type=float, default=300,
-                    help='seconds per latency scenario before further runs are dropped')
+    ap.add_argument('--budget', type=float, default=330,
+                    help='seconds of counted runs per scenario: no further mailferry/mbsync '
+                    'pair is started when it would end after this (default 330; 0: no limit)')
     ap.add_argument('--timeout', type=float, default=900, help='seconds per tool run')
+    ap.add_argument('--quiet-wait', type=float, default=30,
+                    help='before each run, wait up to this many seconds for other processes '
+                    'to use less than %.2f cores (default 30; 0: do not wait)' % QUIET)
     ap.add_argument('--target-on-disk', action='store_true',
                     help='keep the target mail on disk instead of tmpfs')
     ap.add_argument('--mf-run-single', action='store_true',
@@ -1019,7 +1172,7 @@ def main(argv=None):
                 c.describe(), c.fill_seconds, c.messages / c.fill_seconds,
                 c.bytes / 1e6 / c.fill_seconds))
         for c in corpora:
-            b.scenario(c, ('direct', 0), args.runs, args.warmup)
+            b.scenario(c, ('direct', 0), args.runs, args.warmup, budget=args.budget)
         if not args.no_rss20 and corpora[0].name == 'A':
             b.rss20_check(corpora[0])
         if args.rtt_ms > 0:
@@ -1027,21 +1180,34 @@ def main(argv=None):
                 b.proxy_check(corpora[0])
             for c in corpora:
                 b.scenario(c, ('proxy', args.rtt_ms / 2.0), args.runs, 0,
-                           budget=args.rtt_budget)
+                           budget=args.budget)
     except KeyboardInterrupt:
         log('interrupted')
         b.stop_servers()
         return 130
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        aborted = True
+        for srv in (b.src, b.dst):
+            if srv is not None and srv.dir:
+                srv.print_log_tail(20, file=sys.stdout)
+    else:
+        aborted = False
     finally:
         b.stop_servers()
     total = time.monotonic() - t_all
     report = build_report(b, corpora, info, mf_ver, args, total)
+    if aborted:
+        report += '\n**The benchmark was aborted by an error (see its output); partial results.**\n'
     log('')
     log(report)
     if args.output:
         with open(args.output, 'w') as f:
             f.write(report)
         log('written to %s' % args.output)
+    if aborted:
+        return 1
     if b.failures:
         log('FAIL: %d mailferry run(s) failed or copied a wrong number of messages'
             % len(b.failures))

@@ -92,30 +92,50 @@ def _ensure_mail_user():
     if os.geteuid() != 0:
         pw = pwd.getpwuid(os.geteuid())
         return pw.pw_uid, os.getegid(), pw.pw_name
-    useradd = shutil.which('useradd') or '/usr/sbin/useradd'
-    for attempt in range(5):
-        try:
-            pw = pwd.getpwnam(MAIL_USER)
-            return pw.pw_uid, pw.pw_gid, pw.pw_name
-        except KeyError:
-            pass
-        try:
-            # may race with another test script doing the same (then: exists / lock busy)
-            subprocess.run([useradd, '--system', '--user-group', '--no-create-home',
-                            '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin',
-                            MAIL_USER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            break
-        time.sleep(0.2 * attempt)
     try:
         pw = pwd.getpwnam(MAIL_USER)
+        return pw.pw_uid, pw.pw_gid, pw.pw_name
     except KeyError:
-        pw = pwd.getpwnam('nobody')
+        pass
+    import fcntl
+    useradd = shutil.which('useradd') or '/usr/sbin/useradd'
+    # test scripts may run in parallel (make -j check): one useradd at a time
+    with open(os.path.join(tempfile.gettempdir(), 'mftest-useradd.lock'), 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            try:
+                pw = pwd.getpwnam(MAIL_USER)
+            except KeyError:
+                try:
+                    subprocess.run([useradd, '--system', '--user-group', '--no-create-home',
+                                    '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin',
+                                    MAIL_USER], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, timeout=30)
+                except (OSError, subprocess.SubprocessError):
+                    pass
+                try:
+                    pw = pwd.getpwnam(MAIL_USER)
+                except KeyError:
+                    pw = pwd.getpwnam('nobody')
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return pw.pw_uid, pw.pw_gid, pw.pw_name
 
 
 _cert_cache = {}
+_live = set()          # started and not yet stopped: stopped at interpreter exit
+
+
+def _stop_all():
+    for d in list(_live):
+        try:
+            d.stop()
+        except Exception:
+            pass
+
+
+import atexit          # noqa: E402
+atexit.register(_stop_all)
 
 
 def make_cert(dirpath, cn='127.0.0.1'):
@@ -390,6 +410,7 @@ class Dovecot:
             self.proc = subprocess.Popen(self._argv(),
                                          stdin=subprocess.DEVNULL, stdout=self._stderr,
                                          stderr=subprocess.STDOUT, start_new_session=True)
+            _live.add(self)
             try:
                 self._wait_ready(timeout)
                 self.startup_seconds = time.monotonic() - t0
@@ -454,6 +475,7 @@ class Dovecot:
             pass
 
     def stop(self):
+        _live.discard(self)
         self._kill()
         if self.dir and not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -14,7 +14,9 @@ any plugin; the reverse direction would need listescape on the source.
 """
 
 import contextlib
+import os
 import re
+import sys
 
 from . import cli, report
 from .dovecot import Dovecot, SOURCE_SPECIAL, TARGET_SPECIAL, have_dovecot
@@ -23,21 +25,32 @@ USERS = 100
 
 
 def require():
-    """Skips (77) without a binary (when MAILFERRY is unset) or without Dovecot."""
+    """Skips (77) without a binary (when MAILFERRY is unset) or without Dovecot
+    (a failure instead when MFTEST_REQUIRE_DOVECOT=1, e.g. in CI)."""
     path = cli.require_binary()
     if not have_dovecot():
-        print('SKIP: dovecot is not installed')
+        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
+            print('FAIL: dovecot is not installed (apt-get install dovecot-imapd)')
+            raise SystemExit(1)
+        print('SKIP: dovecot is not installed (apt-get install dovecot-imapd)')
         raise SystemExit(77)
     return path
 
 
 @contextlib.contextmanager
-def pair(size_limit=None, users=USERS, imaps=False, tmpfs=False):
+def pair(size_limit=None, users=USERS, imaps=False, tmpfs=False, checks=None):
+    """The standard source/target pair.  With checks (a report.Checks), the
+    Dovecot log tails are printed at the end if any check failed."""
     with Dovecot(name='src', layout='fs', special=SOURCE_SPECIAL, users=users,
                  imaps=imaps, tmpfs=tmpfs) as src, \
             Dovecot(name='dst', layout='maildir++', special=TARGET_SPECIAL, users=users,
                     max_mail_size=size_limit, tmpfs=tmpfs) as dst:
-        yield src, dst
+        try:
+            yield src, dst
+        finally:
+            if checks is not None and checks.failed:
+                src.print_log_tail(25, file=sys.stdout)
+                dst.print_log_tail(25, file=sys.stdout)
 
 
 COPIED_RE = [

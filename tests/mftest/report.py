@@ -2,6 +2,7 @@
 exit codes for automake (0 pass, 77 skip, 1 fail, 99 hard error)."""
 
 import os
+import signal
 import sys
 import time
 import traceback
@@ -53,6 +54,10 @@ def main(fn, name=None):
     """Runs fn(checks) and exits with 0/1/77; an exception counts as a failure."""
     name = name or os.path.basename(sys.argv[0])
     checks = Checks(name)
+
+    def on_term(signum, frame):
+        raise SystemExit(1)       # unwinds the with-blocks: servers stopped, temp dirs removed
+    signal.signal(signal.SIGTERM, on_term)
     try:
         fn(checks)
     except Skip as e:

@@ -38,16 +38,30 @@ int main(void)
 	int64_t first_pair = j.pair_id;
 	struct job j2 = { .src_ep = 1, .dst_ep = 2, .src_user = S("u1"), .dst_user = S("u1"), .priority = 1 };
 	check(store_job_add(s, &j2, &e) == 0 && j2.pair_id == first_pair, "same mailbox pair reused");
-	struct job c;
+	struct job c, c2;
 	bool found;
 	check(store_job_claim(s, &c, &found, &e) == 0 && found && c.id == j2.id, "priority order claim");
+	check(store_job_claim(s, &c2, &found, &e) == 0 && !found,
+	      "no second job of a mailbox pair while one runs");
+	check(store_job_finish(s, &c, JOB_COMPLETED, NULL, &e) == 0, "job finished");
 	job_free(&c);
 	check(store_job_claim(s, &c, &found, &e) == 0 && found && c.id == 1 && c.o.pass == PASS_DELTA,
-	      "second claim gets job 1 with its pass");
+	      "then job 1 is claimed, with its pass");
 	job_free(&c);
 	check(store_job_claim(s, &c, &found, &e) == 0 && !found, "queue empty");
 	check(store_job_requeue_orphans(s, &e) == 0 && store_job_claim(s, &c, &found, &e) == 0 && found,
 	      "orphaned running jobs are queued again");
+	job_free(&c);
+
+	/* Connection limits: an endpoint allowing one connection runs one job. */
+	struct endpoint one = { .name = S("one"), .url = S("imap://127.0.0.1:2"), .admin_user = S("a"),
+	                        .secret_ref = S("env:PW"), .max_connections = 1 };
+	check(store_endpoint_add(s, &one, &e) == 0, "endpoint with one connection");
+	struct job ja = { .src_ep = 3, .dst_ep = 2, .src_user = S("a"), .dst_user = S("a") };
+	struct job jb = { .src_ep = 3, .dst_ep = 2, .src_user = S("b"), .dst_user = S("b") };
+	check(store_job_add(s, &ja, &e) == 0 && store_job_add(s, &jb, &e) == 0, "two jobs on it");
+	check(store_job_claim(s, &c, &found, &e) == 0 && found && c.id == ja.id, "first runs");
+	check(store_job_claim(s, &c2, &found, &e) == 0 && !found, "second waits for the connection");
 	job_free(&c);
 
 	struct folder_row f;
