@@ -185,18 +185,21 @@ class Dovecot:
     imaps         also enable TLS: STARTTLS on the imap port and an imaps port
     tmpfs         put the instance (mail included) under /dev/shm
     extra_conf    text appended to the generated dovecot.conf
+    prefix        personal namespace prefix (e.g. 'INBOX.', as Courier and Cyrus use)
     """
 
     def __init__(self, name='dovecot', layout='maildir++', separator=None, listescape=False,
                  users=12, admin='admin', admin_password=None, special=None,
                  max_mail_size=None, imaps=False, tmpfs=False, extra_conf='',
-                 keep=False, verbose_auth=True, advertise_limit=True, fast_auth_failures=True):
+                 keep=False, verbose_auth=True, advertise_limit=True, fast_auth_failures=True,
+                 prefix=''):
         if layout not in ('maildir++', 'fs'):
             raise ValueError('layout must be maildir++ or fs')
         self.name = name
         self.layout = layout
         self.separator = separator or ('/' if layout == 'fs' else '.')
         self.listescape = listescape
+        self.prefix = prefix
         if isinstance(users, int):
             users = ['user%03d' % i for i in range(1, users + 1)]
         self.users = {u: 'pw-' + u for u in users}
@@ -362,7 +365,7 @@ class Dovecot:
           % os.path.join(self.dir, 'users.passwd'))
         a('userdb {\n  driver = static\n  args = uid=%d gid=%d home=%s/%%u allow_all_users=yes\n}'
           % (uid, gid, os.path.join(self.dir, 'home')))
-        ns = ['namespace inbox {', '  inbox = yes', '  prefix =',
+        ns = ['namespace inbox {', '  inbox = yes', '  prefix = %s' % self.prefix,
               '  separator = %s' % self.separator]
         for folder, use in self.special.items():
             ns.append('  mailbox %s {\n    special_use = %s\n    auto = subscribe\n  }'
