@@ -16,6 +16,7 @@
 
 #include "cfg.h"
 #include "common.h"
+#include "driver.h"
 #include "engine.h"
 #include "imap.h"
 #include "log.h"
@@ -254,8 +255,8 @@ static int cmd_endpoint(struct app *a, int argc, char **argv)
 		if (!s)
 			s = secret_resolve(ep.secret_ref, a->cfg.secrets_path, &secret, &e);
 		if (!s)
-			s = mig_connect(&ep, secret, mailbox ? mailbox : ep.admin_user, "endpoint",
-			                a->cfg.timeout_s, &im, &e);
+			s = drv_imap_login(&ep, secret, mailbox ? mailbox : ep.admin_user, "endpoint",
+			                   a->cfg.timeout_s, &im, &e);
 		secret_free(secret);
 		if (!s) {
 			static const char *const caps[] = { "LITERAL+", "UIDPLUS", "MULTIAPPEND", "CONDSTORE",

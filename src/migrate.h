@@ -19,10 +19,10 @@
  *  - A folder whose map is missing or whose UIDVALIDITY changed is matched by
  *    identity (size + SHA-256 of the bytes) before anything is copied.
  *
- * Batches are pipelined: one UID FETCH per message is in flight on the
- * source while the previous bodies stream, chunk by chunk, into APPENDs with
- * non-synchronizing literals (LITERAL+) on the target, so memory stays
- * bounded whatever the message size and there is no round trip per message.
+ * Both sides are reached through the driver interface (driver.h): bodies
+ * are requested many at a time from the source and stream, chunk by chunk,
+ * into appends on the target, so memory stays bounded whatever the message
+ * size and there is no round trip per message.
  *
  * Threads: one mig run per thread; the store handle belongs to that thread. */
 #ifndef MF_MIGRATE_H
@@ -60,10 +60,5 @@ struct verify_result {
 enum st mig_verify(struct mig_ctx *m, bool deep, struct verify_result *vr, struct err *e);
 /* The one-line verdict ("all 5 412 messages of ..."); caller frees. */
 char *mig_verdict(const struct mig_ctx *m, const struct verify_result *vr);
-
-/* Connects to an endpoint as (or for) a mailbox user. */
-struct imap;
-enum st mig_connect(const struct endpoint *ep, const char *secret, const char *user,
-                    const char *role, int timeout_s, struct imap **out, struct err *e);
 
 #endif

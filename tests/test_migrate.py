@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Migration end to end between two real Dovecots.
+"""Migration end to end between two real Dovecots, through the CLI, the
+queue runner (src/engine.c, worker threads) and the copy engine.
 
 Source: LAYOUT=fs (separator '/'), special-use "Sent Items", "Deleted Items", ...
 Target: maildir++ (separator '.'), special-use "Sent", "Trash", ..., and a
