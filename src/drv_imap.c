@@ -48,6 +48,7 @@ struct drv {
 	unsigned waiting_tag;          /* APPEND waiting for "+" (no LITERAL+) */
 	bool waiting_refused;
 	bool literal_plus;
+	bool literal_minus;            /* non-synchronizing literals up to 4096 bytes */
 };
 
 /* --- shared helpers --------------------------------------------------------- */
@@ -158,6 +159,7 @@ static enum st di_connect(const struct endpoint *ep, const char *secret, const c
 	d->im = im;
 	d->condstore = imap_has_cap(im, "CONDSTORE");
 	d->literal_plus = imap_has_cap(im, "LITERAL+");
+	d->literal_minus = imap_has_cap(im, "LITERAL-");
 	*out = d;
 	return ST_OK;
 }
@@ -855,8 +857,11 @@ static enum st di_append_begin(struct drv *d, const struct drv_msg *meta, uint64
 	d->ap[d->atail].token = token;
 	d->atail++;
 	imap_arg_mailbox(d->im, d->afolder);
+	/* RFC 7888: LITERAL+ allows any size without waiting, LITERAL- up to
+	 * 4096 bytes; anything else waits for the server's "+". */
+	bool nonsync = d->literal_plus || (d->literal_minus && size <= 4096);
 	char lit[48];
-	snprintf(lit, sizeof lit, "{%llu%s}", (unsigned long long)size, d->literal_plus ? "+" : "");
+	snprintf(lit, sizeof lit, "{%llu%s}", (unsigned long long)size, nonsync ? "+" : "");
 	imap_arg_raw(d->im, "(");
 	imap_append_raw(d->im, meta->flags);
 	imap_append_raw(d->im, ")");
@@ -864,7 +869,7 @@ static enum st di_append_begin(struct drv *d, const struct drv_msg *meta, uint64
 		imap_arg_quoted(d->im, meta->date_raw);
 	imap_arg_raw(d->im, lit);
 	imap_cmd_end(d->im);
-	if (d->literal_plus)
+	if (nonsync)
 		return ST_OK;
 	/* Without LITERAL+ the server must invite the literal. */
 	d->waiting_tag = tag;

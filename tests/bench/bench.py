@@ -239,19 +239,22 @@ class LoadMeter:
 
     def _ours(self):
         t = os.times()
-        return (t.user + t.system + t.children_user + t.children_system +
-                sum(_tree_cpu(r) for r in self.roots))
+        per_root = [_tree_cpu(r) for r in self.roots]
+        return (t.user + t.system + t.children_user + t.children_system + sum(per_root),
+                per_root)
 
     def start(self):
         self.t0 = time.monotonic()
         self.b0 = _busy_seconds()
-        self.o0 = self._ours()
+        self.o0, self.r0 = self._ours()
         return self
 
     def stop(self):
         wall = max(time.monotonic() - self.t0, 1e-3)
         busy = _busy_seconds() - self.b0
-        ours = self._ours() - self.o0
+        ours, r1 = self._ours()
+        ours -= self.o0
+        self.root_cpu = [b - a for a, b in zip(self.r0, r1)]   # CPU s per root tree
         self.ours_cores = ours / wall
         self.foreign_cores = max(0.0, busy - ours) / wall
         return self.foreign_cores
@@ -307,6 +310,36 @@ class RssSampler:
     def __exit__(self, *a):
         self._stop.set()
         self._thread.join()
+
+
+class JobWatcher:
+    """Polls a mailferry store (read-only) for the number of running jobs."""
+
+    def __init__(self, store, interval=0.1):
+        self.store = store
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        import sqlite3
+        while not self._stop.wait(self.interval):
+            try:
+                con = sqlite3.connect('file:%s?mode=ro' % self.store, uri=True, timeout=1)
+                try:
+                    n = con.execute("SELECT count(*) FROM jobs WHERE state='running'").fetchone()[0]
+                finally:
+                    con.close()
+                self.peak = max(self.peak, n)
+            except Exception:
+                pass
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 class Proc:
@@ -617,7 +650,12 @@ class Run:
         self.proxy_cpu = None
         self.note = ''
         self.foreign = None         # cores used by other people's processes meanwhile
-        self.cpu = None
+        self.cpu = None             # CPU s of the tool (all its processes)
+        self.src_cpu = None         # CPU s of the source Dovecot (all its processes)
+        self.dst_cpu = None         # ... and of the target Dovecot
+        self.events = None          # mailferry: warning/error events
+        self.tag = ''               # 'proxy check': not part of the medians
+        self.peak_jobs = None       # most jobs seen running at once (rss20 check)
         self.meter = None
 
     @property
@@ -644,6 +682,7 @@ class Bench:
         self.deep = []
         self.t_start = time.monotonic()
         self.quiet_waited = 0.0
+        self.check_runs = []        # proxy check (not in the medians)
         self.busy_starts = 0        # runs started although the machine was not quiet
 
     # --------------------------------------------------------- servers
@@ -719,7 +758,7 @@ class Bench:
                                      url='imap://127.0.0.1:%d' % port)
 
     # --------------------------------------------------------- tools
-    def run_mailferry(self, c, src_ep, dst_ep, workers, run):
+    def run_mailferry(self, c, src_ep, dst_ep, workers, run, watch_jobs=False):
         mf = cli.Mailferry(binary=self.binary, settings={'workers': workers})
         try:
             extra = ['--max-connections', str(max(64, 2 * workers))]
@@ -733,13 +772,18 @@ class Bench:
                     raise RuntimeError('mailferry queue failed:\n%s' % r)
                 args = ['run', '--workers', str(workers)]
             argv = mf.argv(args)
-            key = 'mailferry %s' % args[0]
+            key = 'mailferry ' + ' '.join(args)
             if key not in self.commands:
-                self.commands[key] = fmt_cmd(
-                    ['mailferry', '-c', 'CONF', '-s', 'STORE'] + args)
+                self.commands[key] = (fmt_cmd(['mailferry', '-c', 'CONF', '-s', 'STORE'] + args),
+                                      'after `mailferry queue src dst USER...`'
+                                      if args[0] == 'run' else '')
+            watcher = JobWatcher(mf.store) if watch_jobs else None
             run.meter.start()
             p = run_child(argv, env=mf.env(), cwd=mf.dir, timeout=self.a.timeout)
             run.foreign = run.meter.stop()
+            if watcher:
+                run.peak_jobs = watcher.stop()
+            run.src_cpu, run.dst_cpu = run.meter.root_cpu[:2]
             run.seconds = p.seconds
             run.rss_kb = run.rss_proc_kb = p.maxrss_kb
             run.rc = p.rc
@@ -757,8 +801,14 @@ class Bench:
             if run.reported is not None and run.reported != c.messages:
                 run.problems.append('mailferry reported %d messages copied, source has %d'
                                     % (run.reported, c.messages))
+            ev = mf.run('events', '--limit', '5000')
+            bad = [l for l in ev.out.splitlines() if re.search(r'\b(WARN|ERROR)\b', l)]
+            run.events = len(bad)
+            if bad:
+                run.note = ('%d warning/error event(s): ' % len(bad) + ' | '.join(
+                    l.split(None, 2)[-1][:160] for l in bad[:3]) + ('; ' + run.note if run.note
+                                                                     else ''))
             if p.rc != 0:
-                ev = mf.run('events', '--limit', '20')
                 run.problems.append('events:\n' + ev.out[-1500:])
         finally:
             mf.cleanup()
@@ -773,10 +823,10 @@ class Bench:
                 rc = mbsync.write_rc(os.path.join(d, 'mbsyncrc'), src_ep, dst_ep, u,
                                      patterns=c.patterns[u], timeout=120)
                 jobs.append((u, [mbsync.MBSYNC, '-q', '-c', rc, '-a'], dict(os.environ, HOME=d)))
-            if 'mbsync' not in self.commands:
-                self.commands['mbsync'] = (
-                    'mbsync -q -c RC -a   (one RC per user; %d at a time for corpus A)'
-                    % parallel)
+            key = 'mbsync %s' % c.name
+            if key not in self.commands:
+                self.commands[key] = ('mbsync -q -c RC -a', 'corpus %s: one RC per user, %d '
+                                      'process(es) at a time' % (c.name, parallel))
             results = []
             lock = threading.Lock()
             queue = list(jobs)
@@ -801,6 +851,7 @@ class Bench:
                     t.join()
                 run.seconds = time.monotonic() - t0
                 run.foreign = run.meter.stop()
+                run.src_cpu, run.dst_cpu = run.meter.root_cpu[:2]
             run.rss_kb = max(sampler.peak_sum_kb, max(p.maxrss_kb for _, p in results))
             run.rss_proc_kb = max(p.maxrss_kb for _, p in results)
             run.cpu = sum(p.utime + p.stime for _, p in results)
@@ -862,6 +913,7 @@ class Bench:
         extra = ''
         if run.tool == 'mbsync':
             extra += ' (1 proc %.1f)' % ((run.rss_proc_kb or 0) / 1024)
+        extra += '  cpu %s' % _cpu3([run]).replace(' ', '')
         extra += '  ' + ('ok' if run.ok else 'WRONG')
         if run.proxy_cpu is not None:
             extra += ' proxy cpu %.0f%%' % (100 * run.proxy_cpu)
@@ -901,12 +953,16 @@ class Bench:
             done += 1
 
     def proxy_check(self, c):
-        """Pass-through (0 ms) proxy against direct, one run per tool, and a
-        calibration of the delay (NOOP round trip through the proxy)."""
-        log('proxy check: corpus %s through a 0 ms pass-through proxy' % c.name)
+        """Is the proxy a bottleneck?  Per tool, a direct run and a run through a
+        0 ms pass-through proxy back to back (so that both see the same machine),
+        and a calibration of the delay (NOOP round trip through the proxy).  These
+        runs are listed but not part of the medians."""
+        log('proxy check: corpus %s, direct and through a 0 ms pass-through proxy' % c.name)
         for tool in ('mailferry', 'mbsync'):
-            r = self.one_run(c, ('proxy', 0), tool, 1)
-            self.runs.append(r)
+            for net in (('direct', 0), ('proxy', 0)):
+                r = self.one_run(c, net, tool, 1)
+                r.tag = 'proxy check'
+                self.check_runs.append(r)
         d = self.a.rtt_ms / 2.0
         p = DelayProxy(self.dst.port, d)
         try:
@@ -925,11 +981,12 @@ class Bench:
         self.reset_target()
         run.meter = self.meter()
         ep_s, ep_d = self._via(self.src, self.src.port), self._via(self.dst, self.dst.port)
-        self.run_mailferry(c, ep_s, ep_d, len(c.users), run)
+        self.run_mailferry(c, ep_s, ep_d, len(c.users), run, watch_jobs=True)
         run.copied, probs = check_counts(self.src, self.dst, c, 'special')
         run.problems.extend(probs[:10])
         run.ok = not run.problems
         self.print_run(run)
+        log('  jobs seen running at once: %s' % run.peak_jobs)
         if not run.ok:
             self.failures.append(run)
         self.rss20 = run
@@ -949,6 +1006,13 @@ def net_label(net):
 
 def median(xs):
     return statistics.median(xs) if xs else 0.0
+
+
+def _cpu3(rs):
+    def m(attr):
+        v = [getattr(r, attr) for r in rs if getattr(r, attr) is not None]
+        return '%.1f' % median(v) if v else '?'
+    return '%s / %s / %s' % (m('cpu'), m('src_cpu'), m('dst_cpu'))
 
 
 def _tool_label(r):
@@ -985,16 +1049,18 @@ def build_report(b, corpora, info, mf_ver, args, total_seconds):
       'Runs: %d warm-up run(s) per tool on loopback (not counted), then up to %d '
       'alternating run(s) per tool (scenario budget %d s); medians shown.  Latency: delay '
       'proxy (mftest.proxy in its own process; timestamped queue per direction) in front of '
-      'the %s, %g ms per direction.  msg/s and MB/s: source messages and bytes / wall time '
-      'of the timed command.' % (w, w, args.warmup, args.runs, args.budget, args.rtt_side,
-                                 args.rtt_ms / 2.0))
+      '%s, %g ms per direction.  msg/s and MB/s: source messages and bytes / wall time '
+      'of the timed command.' % (w, w, args.warmup, args.runs, args.budget,
+                                 {'target': 'the target', 'source': 'the source',
+                                  'both': 'each server'}[args.rtt_side], args.rtt_ms / 2.0))
     a('Peak RSS: %s; for parallel mbsync the peak of the summed RSS of its concurrent '
       'processes (sampled every 20 ms) and, in brackets, the largest single process.' % (
           'GNU time `%M` of each process' if USE_TIME else
           'highest VmHWM sampled every 20 ms (/usr/bin/time missing: a lower bound)'))
     a('')
-    a('| Corpus | Network | Tool | Runs | msg/s | MB/s | Peak RSS (MiB) | mailferry/mbsync |')
-    a('|---|---|---|---:|---:|---:|---:|---:|')
+    a('| Corpus | Network | Tool | Runs | msg/s | MB/s | Peak RSS (MiB) | CPU s: tool / source '
+      'Dovecot / target Dovecot | mailferry/mbsync |')
+    a('|---|---|---|---:|---:|---:|---:|---:|---:|')
     groups = collections.OrderedDict()
     for r in counted:
         groups.setdefault((r.corpus.name, net_label(r.net)), {}).setdefault(r.tool, []).append(r)
@@ -1011,17 +1077,19 @@ def build_report(b, corpora, info, mf_ver, args, total_seconds):
             rss_s = '%.1f' % (max(r.rss_kb or 0 for r in rs) / 1024)
             if tool == 'mbsync' and rs[0].parallel > 1:
                 rss_s += ' (%.1f)' % (max(r.rss_proc_kb or 0 for r in rs) / 1024)
-            a('| %s | %s | %s | %d%s | %.0f | %.1f | %s | %s |' % (
+            a('| %s | %s | %s | %d%s | %.0f | %.1f | %s | %s | %s |' % (
                 cn, net, _tool_label(rs[0]), len(rs), ' (%d WRONG)' % wrong if wrong else '',
                 median([r.msgs for r in rs]), median([r.mbs for r in rs]), rss_s,
-                ratio if tool == 'mailferry' else ''))
+                _cpu3(rs), ratio if tool == 'mailferry' else ''))
     a('')
     if b.rss20 is not None:
         r = b.rss20
         a('Peak RSS of mailferry with %d mailboxes in parallel (`run --workers %d`, corpus %s, '
-          'loopback): **%.1f MiB** (target ≤ 64 MiB: %s); %.0f msg/s, %.1f MB/s%s.' % (
+          'loopback, endpoints with `--max-connections 64`): **%.1f MiB** (target ≤ 64 MiB: %s); '
+          '%s jobs seen running at once; %.0f msg/s, %.1f MB/s%s.' % (
               r.parallel, r.parallel, r.corpus.name, (r.rss_kb or 0) / 1024,
-              'met' if (r.rss_kb or 0) <= 64 * 1024 else 'NOT met', r.msgs, r.mbs,
+              'met' if (r.rss_kb or 0) <= 64 * 1024 else 'NOT met',
+              r.peak_jobs if r.peak_jobs is not None else '?', r.msgs, r.mbs,
               '' if r.ok else ', WRONG COUNT'))
         a('')
     # where the latency goes: extra wall time at RTT over loopback, in round trips
@@ -1046,39 +1114,41 @@ def build_report(b, corpora, info, mf_ver, args, total_seconds):
         direct, via = b.calibration
         a('Proxy calibration: IMAP NOOP round trip %.2f ms direct, %.2f ms through the delay '
           'proxy.' % (direct * 1000, via * 1000))
-    pc = [r for r in b.runs if r.net == ('proxy', 0)]
+    pc = [r for r in b.check_runs if r.net == ('proxy', 0)]
     if pc:
         parts = []
         for r in pc:
-            direct = [x.msgs for x in counted if x.corpus.name == r.corpus.name
-                      and x.tool == r.tool and x.net == ('direct', 0)]
-            parts.append('%s %.0f msg/s through a 0 ms proxy vs %.0f direct (proxy CPU %.0f%% '
-                         'of a core)' % (r.tool, r.msgs, median(direct),
-                                         100 * (r.proxy_cpu or 0)))
+            direct = [x for x in b.check_runs if x.tool == r.tool and x.net == ('direct', 0)]
+            parts.append('%s %.0f msg/s through a 0 ms proxy vs %.0f direct just before '
+                         '(proxy CPU %.0f%% of a core)' % (
+                             r.tool, r.msgs, direct[0].msgs if direct else 0,
+                             100 * (r.proxy_cpu or 0)))
         a('Proxy overhead check (corpus %s): %s.' % (pc[0].corpus.name, '; '.join(parts)))
     if b.deep:
         a('Deep check after the first timed mailferry run (bytes, flags, INTERNALDATE): ' +
           '; '.join('%s/%s %s' % (cn, u, 'identical' if ok else 'DIFFERENT')
                     for cn, u, ok, rep, secs in b.deep) + '.')
-    noisy = [r for r in b.runs + ([b.rss20] if b.rss20 else []) if (r.foreign or 0) >= NOISY]
+    every = b.runs + b.check_runs + ([b.rss20] if b.rss20 else [])
+    noisy = [r for r in every if (r.foreign or 0) >= NOISY]
     if noisy:
         a('')
         a('**Warning**: other processes used ≥ %.2f cores during %d of %d run(s) (up to %.2f '
           'cores; column "Other load" below; %d run(s) started after waiting %d s in vain for '
           'a quiet machine): the machine was shared, those numbers are pessimistic.' % (
-              NOISY, len(noisy), len(b.runs) + (1 if b.rss20 else 0),
+              NOISY, len(noisy), len(every),
               max(r.foreign for r in noisy), b.busy_starts, args.quiet_wait))
     a('')
     a('<details><summary>Every run</summary>')
     a('')
-    a('| Corpus | Network | Run | Tool | s | msg/s | MB/s | Peak RSS (MiB) | CPU s | '
-      'Other load (cores) | Target count |')
+    a('| Corpus | Network | Run | Tool | s | msg/s | MB/s | Peak RSS (MiB) | CPU s: tool / '
+      'src / dst | Other load (cores) | Target count |')
     a('|---|---|---|---|---:|---:|---:|---:|---:|---:|---|')
-    for r in b.runs + ([b.rss20] if b.rss20 else []):
-        a('| %s | %s | %s | %s | %.2f | %.0f | %.1f | %.1f | %.1f | %s | %s |' % (
-            r.corpus.name, net_label(r.net), 'warm-up' if r.warmup else '#%d' % r.seq,
+    for r in every:
+        a('| %s | %s | %s | %s | %.2f | %.0f | %.1f | %.1f | %s | %s | %s |' % (
+            r.corpus.name, net_label(r.net), 'warm-up' if r.warmup else (
+                r.tag or ('--workers %d' % r.parallel if r is b.rss20 else '#%d' % r.seq)),
             _tool_label(r), r.seconds or 0, r.msgs, r.mbs, (r.rss_kb or 0) / 1024,
-            getattr(r, 'cpu', 0) or 0, '%.2f' % r.foreign if r.foreign is not None else '?',
+            _cpu3([r]), '%.2f' % r.foreign if r.foreign is not None else '?',
             '%d ok' % r.copied if r.ok else 'WRONG (%s of %d)' % (r.copied, r.corpus.messages)))
     a('')
     a('</details>')
@@ -1086,7 +1156,8 @@ def build_report(b, corpora, info, mf_ver, args, total_seconds):
     a('Commands: `make bench` (= `MAILFERRY=./mailferry PYTHONPATH=tests python3 '
       'tests/bench/bench.py`%s); timed: %s.' % (
           ', here with `%s`' % ' '.join(sys.argv[1:]) if sys.argv[1:] else '',
-          '; '.join('`%s`' % v for v in b.commands.values())))
+          '; '.join('`%s`%s' % (cmd, ' (%s)' % note if note else '')
+                    for cmd, note in b.commands.values())))
     if b.notes:
         a('')
         for n in b.notes:
