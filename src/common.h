@@ -89,6 +89,9 @@ void *x_malloc(size_t n);
 void *x_calloc(size_t n, size_t size);
 void *x_realloc(void *p, size_t n);
 char *x_strdup(const char *s);
+/* Room for element n of the array p (capacity *cap elements of elem bytes):
+ * grows it geometrically from `first` when full; returns the array. */
+void *x_grow(void *p, size_t n, size_t *cap, size_t elem, size_t first);
 char *x_strndup(const char *s, size_t n);
 char *x_asprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 _Noreturn void x_die(const char *fmt, ...) PRINTF_LIKE(1, 2);

@@ -111,7 +111,9 @@ struct drv_ops {
 	const char *(*label)(struct drv *d);
 
 	enum st (*list_folders)(struct drv *d, struct drv_folders *out, struct err *e);
-	/* ST_OK also when the folder exists already. */
+	/* ST_OK also when the folder exists already.  A driver may send the
+	 * request and report its failure from the next open_folder or
+	 * folder_status instead (so creating and opening share a round trip). */
 	enum st (*create_folder)(struct drv *d, const char *name, bool subscribe, struct err *e);
 	/* Opens name (read-only unless writable); track: ask for change counters. */
 	enum st (*open_folder)(struct drv *d, const char *name, bool writable, bool track,

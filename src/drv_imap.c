@@ -47,6 +47,10 @@ struct drv {
 	size_t atail, acap;
 	unsigned waiting_tag;          /* APPEND waiting for "+" (no LITERAL+) */
 	bool waiting_refused;
+	/* A CREATE (and SUBSCRIBE) sent but not yet answered: it shares a
+	 * round trip with the SELECT that follows it. */
+	unsigned create_tag, subscribe_tag;
+	char *create_name;
 	bool literal_plus;
 	bool literal_minus;            /* non-synchronizing literals up to 4096 bytes */
 };
@@ -176,6 +180,7 @@ static void di_close(struct drv **p)
 	free(d->fans);
 	free(d->afolder);
 	free(d->ap);
+	free(d->create_name);
 	free(d);
 	*p = NULL;
 }
@@ -269,23 +274,41 @@ static void on_list(void *ctx, const struct imap_resp *r)
 	}
 }
 
+static void on_list_or_namespace(void *ctx, const struct imap_resp *r)
+{
+	if (r->kw && !strcmp(r->kw, "NAMESPACE"))
+		on_namespace(ctx, r);
+	else
+		on_list(ctx, r);
+}
+
 static enum st di_list_folders(struct drv *d, struct drv_folders *l, struct err *e)
 {
 	struct imap *im = d->im;
 	memset(l, 0, sizeof *l);
-	enum st s;
-	if (imap_has_cap(im, "NAMESPACE") && (s = imap_simple(im, "NAMESPACE", NULL, on_namespace, l, e)))
-		return s;
-	bool ext = imap_has_cap(im, "LIST-EXTENDED");
-	if (ext && imap_has_cap(im, "SPECIAL-USE"))
-		s = imap_simple(im, "LIST", "\"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)", on_list, l, e);
-	else if (ext)
-		s = imap_simple(im, "LIST", "\"\" \"*\" RETURN (SUBSCRIBED)", on_list, l, e);
-	else {
-		s = imap_simple(im, "LIST", "\"\" \"*\"", on_list, l, e);
-		if (!s)
-			s = imap_simple(im, "LSUB", "\"\" \"*\"", on_list, l, e);
+	/* Every command goes out at once: one round trip for the lot. */
+	unsigned tags[3], n = 0;
+	if (imap_has_cap(im, "NAMESPACE")) {
+		tags[n++] = imap_cmd_begin(im, "NAMESPACE");
+		imap_cmd_end(im);
 	}
+	bool ext = imap_has_cap(im, "LIST-EXTENDED");
+	tags[n++] = imap_cmd_begin(im, "LIST");
+	if (ext && imap_has_cap(im, "SPECIAL-USE"))
+		imap_arg_raw(im, "\"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)");
+	else if (ext)
+		imap_arg_raw(im, "\"\" \"*\" RETURN (SUBSCRIBED)");
+	else
+		imap_arg_raw(im, "\"\" \"*\"");
+	imap_cmd_end(im);
+	if (!ext) {
+		tags[n++] = imap_cmd_begin(im, "LSUB");
+		imap_arg_raw(im, "\"\" \"*\"");
+		imap_cmd_end(im);
+	}
+	enum st s = ST_OK;
+	for (unsigned i = 0; i < n && !s; i++)
+		s = imap_wait(im, tags[i], on_list_or_namespace, l, e);
 	if (!s && !drv_folders_find(l, "INBOX")) {
 		l->v = x_realloc(l->v, (l->n + 1) * sizeof *l->v);
 		memset(&l->v[l->n], 0, sizeof l->v[0]);
@@ -296,24 +319,54 @@ static enum st di_list_folders(struct drv *d, struct drv_folders *l, struct err 
 	return s;
 }
 
+static enum st settle_create(struct drv *d, struct err *e);
+
 static enum st di_create_folder(struct drv *d, const char *name, bool subscribe, struct err *e)
 {
-	unsigned tag = imap_cmd_begin(d->im, "CREATE");
+	/* At most one CREATE in the air: the previous one (a parent folder
+	 * that is never opened, say) is answered first. */
+	enum st s = settle_create(d, e);
+	if (s)
+		return s;
+	d->create_tag = imap_cmd_begin(d->im, "CREATE");
 	imap_arg_mailbox(d->im, name);
 	imap_cmd_end(d->im);
-	struct err ce;
-	enum st s = imap_wait(d->im, tag, NULL, NULL, &ce);
-	if (s && !strstr(ce.msg, "ALREADYEXISTS")) {
-		*e = ce;
-		return s;
-	}
+	d->subscribe_tag = 0;
 	if (subscribe) {
-		tag = imap_cmd_begin(d->im, "SUBSCRIBE");
+		d->subscribe_tag = imap_cmd_begin(d->im, "SUBSCRIBE");
 		imap_arg_mailbox(d->im, name);
 		imap_cmd_end(d->im);
-		(void)imap_wait(d->im, tag, NULL, NULL, &ce); /* a subscription is a nicety */
 	}
+	free(d->create_name);
+	d->create_name = x_strdup(name);
 	return ST_OK;
+}
+
+/* Collects the answer to a pending CREATE (already on its way with the
+ * commands sent after it).  "Already exists" is fine. */
+static enum st settle_create(struct drv *d, struct err *e)
+{
+	if (!d->create_tag)
+		return ST_OK;
+	struct err ce;
+	enum st s = imap_wait(d->im, d->create_tag, NULL, NULL, &ce);
+	d->create_tag = 0;
+	if (s && strstr(ce.msg, "ALREADYEXISTS"))
+		s = ST_OK;
+	if (s) {
+		*e = ce;
+		err_prefix(e, "creating folder \"%s\"", d->create_name);
+	}
+	if (d->subscribe_tag) {
+		struct err se;   /* a subscription is a nicety */
+		enum st ss = imap_wait(d->im, d->subscribe_tag, NULL, NULL, &se);
+		if (ss == ST_NET || ss == ST_TIMEOUT) {
+			s = ss;
+			*e = se;
+		}
+		d->subscribe_tag = 0;
+	}
+	return s;
 }
 
 static void on_select(void *ctx, const struct imap_resp *r)
@@ -342,7 +395,13 @@ static enum st di_open_folder(struct drv *d, const char *name, bool writable, bo
 	if (track && d->condstore)
 		imap_arg_raw(d->im, "(CONDSTORE)");
 	imap_cmd_end(d->im);
-	enum st s = imap_wait(d->im, tag, on_select, b, e);
+	enum st s = settle_create(d, e);
+	if (s) {
+		struct err ignored;
+		(void)imap_wait(d->im, tag, NULL, NULL, &ignored);
+		return s;
+	}
+	s = imap_wait(d->im, tag, on_select, b, e);
 	if (s)
 		err_prefix(e, "%s \"%s\"", verb, name);
 	return s;
@@ -366,6 +425,9 @@ static void on_status(void *ctx, const struct imap_resp *r)
 static enum st di_folder_status(struct drv *d, const char *name, struct drv_box *b, struct err *e)
 {
 	memset(b, 0, sizeof *b);
+	enum st cs = settle_create(d, e);
+	if (cs)
+		return cs;
 	unsigned tag = imap_cmd_begin(d->im, "STATUS");
 	imap_arg_mailbox(d->im, name);
 	imap_arg_raw(d->im, "(MESSAGES UIDNEXT UIDVALIDITY)");
@@ -425,10 +487,7 @@ static void on_fetch_meta(void *ctx, const struct imap_resp *r)
 	const struct imap_val *dt = imap_fetch_item(att, "INTERNALDATE");
 	if (!imap_val_u64(sz, UINT64_MAX, &size) || !fl || !dt || dt->type != IV_STRING)
 		return;   /* an unsolicited flag update: not a listing row */
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 256;
-		l->v = x_realloc(l->v, l->cap * sizeof *l->v);
-	}
+	l->v = x_grow(l->v, l->n, &l->cap, sizeof *l->v, 256);
 	struct drv_msg *m = &l->v[l->n++];
 	memset(m, 0, sizeof *m);
 	m->id = (uint32_t)uid;
@@ -848,10 +907,7 @@ static enum st read_append_response(struct drv *d, bool *cont, struct err *e)
 static enum st di_append_begin(struct drv *d, const struct drv_msg *meta, uint64_t size,
                                size_t token, struct err *e)
 {
-	if (d->atail == d->acap) {
-		d->acap = d->acap ? d->acap * 2 : 256;
-		d->ap = x_realloc(d->ap, d->acap * sizeof *d->ap);
-	}
+	d->ap = x_grow(d->ap, d->atail, &d->acap, sizeof *d->ap, 256);
 	unsigned tag = imap_cmd_begin(d->im, "APPEND");
 	d->ap[d->atail].tag = tag;
 	d->ap[d->atail].token = token;

@@ -568,17 +568,27 @@ enum st imap_open(const struct imap_login *l, struct imap **out, struct err *e)
 		return err_set(e, ST_NET, "%s: no connection after login", l->label ? l->label : l->url);
 	}
 	im->fd = fd;
-	/* libcurl keeps the post-login capabilities to itself: ask again. */
-	enum st s = imap_simple(im, "CAPABILITY", NULL, on_capability, im, e);
+	/* libcurl keeps the post-login capabilities to itself: ask again.  ID
+	 * (RFC 2971: say who we are; some servers tune limits for known
+	 * clients) goes in the same round trip; a server without it answers
+	 * BAD, which changes nothing. */
+	unsigned cap_tag = imap_cmd_begin(im, "CAPABILITY");
+	imap_cmd_end(im);
+	unsigned id_tag = imap_cmd_begin(im, "ID");
+	imap_arg_raw(im, "(\"name\" \"mailferry\" \"version\" \"" PACKAGE_VERSION "\")");
+	imap_cmd_end(im);
+	enum st s = imap_wait(im, cap_tag, on_capability, im, e);
+	if (!s) {
+		struct err ie;
+		enum st is = imap_wait(im, id_tag, NULL, NULL, &ie);
+		if (is == ST_NET || is == ST_TIMEOUT) {   /* not a BAD: the line died */
+			s = is;
+			*e = ie;
+		}
+	}
 	if (s) {
 		imap_free(&im);
 		return s;
-	}
-	/* RFC 2971: say who we are; some servers tune limits for known clients. */
-	if (imap_has_cap(im, "ID")) {
-		struct err ie;
-		(void)imap_simple(im, "ID", "(\"name\" \"mailferry\" \"version\" \"" PACKAGE_VERSION "\")",
-		                  NULL, NULL, &ie);
 	}
 	*out = im;
 	log_debug("%s: connected", im->label);

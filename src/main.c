@@ -426,6 +426,22 @@ static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pa
 	return 0;
 }
 
+/* parse_pass_args, then between min and max positional arguments (max < 0:
+ * no upper bound); on error p is freed and the exit code returned. */
+static int parse_cmd(struct app *a, int argc, char **argv, struct pass_args *p, int min, int max,
+                     const char *usage)
+{
+	int rc = parse_pass_args(a, argc, argv, p);
+	if (rc)
+		return rc;
+	int npos = argc - optind;
+	if (npos < min || (max >= 0 && npos > max)) {
+		pass_args_free(p);
+		return usage_error("%s", usage);
+	}
+	return 0;
+}
+
 static void pass_args_free(struct pass_args *p)
 {
 	sb_free(&p->include);
@@ -468,13 +484,9 @@ static enum st make_job(struct app *a, const char *src, const char *dst, const c
 static int cmd_queue(struct app *a, int argc, char **argv)
 {
 	struct pass_args p;
-	int rc = parse_pass_args(a, argc, argv, &p);
+	int rc = parse_cmd(a, argc, argv, &p, 3, -1, "queue needs SRC DST MAILBOX...");
 	if (rc)
 		return rc;
-	if (argc - optind < 3) {
-		pass_args_free(&p);
-		return usage_error("%s", "queue needs SRC DST MAILBOX...");
-	}
 	struct err e;
 	err_clear(&e);
 	enum st s = open_store(a, &e);
@@ -505,13 +517,9 @@ static int cmd_queue(struct app *a, int argc, char **argv)
 static int cmd_run(struct app *a, int argc, char **argv)
 {
 	struct pass_args p;
-	int rc = parse_pass_args(a, argc, argv, &p);
+	int rc = parse_cmd(a, argc, argv, &p, 0, 0, "unexpected arguments");
 	if (rc)
 		return rc;
-	if (optind < argc) {
-		pass_args_free(&p);
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	}
 	struct engine_opts o = { .cfg = &a->cfg, .store_path = a->store_path, .workers = p.workers,
 	                         .progress = true, .cancel = &g_cancel };
 	struct err e;
@@ -528,13 +536,9 @@ static int cmd_run(struct app *a, int argc, char **argv)
 static int cmd_migrate(struct app *a, int argc, char **argv)
 {
 	struct pass_args p;
-	int rc = parse_pass_args(a, argc, argv, &p);
+	int rc = parse_cmd(a, argc, argv, &p, 3, 3, "migrate needs SRC DST MAILBOX");
 	if (rc)
 		return rc;
-	if (argc - optind != 3) {
-		pass_args_free(&p);
-		return usage_error("%s", "migrate needs SRC DST MAILBOX");
-	}
 	struct err e;
 	err_clear(&e);
 	struct job j = { 0 };
@@ -567,13 +571,9 @@ static int cmd_migrate(struct app *a, int argc, char **argv)
 static int cmd_verify(struct app *a, int argc, char **argv)
 {
 	struct pass_args p;
-	int rc = parse_pass_args(a, argc, argv, &p);
+	int rc = parse_cmd(a, argc, argv, &p, 3, 3, "verify needs SRC DST MAILBOX");
 	if (rc)
 		return rc;
-	if (argc - optind != 3) {
-		pass_args_free(&p);
-		return usage_error("%s", "verify needs SRC DST MAILBOX");
-	}
 	struct err e;
 	err_clear(&e);
 	struct job j = { 0 };
@@ -647,13 +647,9 @@ static void print_skipped(void *ctx, int64_t job, const char *folder, uint32_t u
 static int cmd_report(struct app *a, int argc, char **argv, const char *what)
 {
 	struct pass_args p;
-	int rc = parse_pass_args(a, argc, argv, &p);
+	int rc = parse_cmd(a, argc, argv, &p, 0, 0, "unexpected arguments");
 	if (rc)
 		return rc;
-	if (optind < argc) {
-		pass_args_free(&p);
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	}
 	struct err e;
 	err_clear(&e);
 	enum st s = open_store(a, &e);

@@ -118,10 +118,7 @@ static size_t todo_index(const struct copier *c, const struct drv_msg *msg)
 
 static void add_drop(struct copier *c, uint32_t id)
 {
-	if (c->ndrop == c->dropcap) {
-		c->dropcap = c->dropcap ? c->dropcap * 2 : 64;
-		c->drop = x_realloc(c->drop, c->dropcap * sizeof *c->drop);
-	}
+	c->drop = x_grow(c->drop, c->ndrop, &c->dropcap, sizeof *c->drop, 64);
 	c->drop[c->ndrop++] = id;
 }
 
@@ -145,10 +142,7 @@ static void on_append_done(void *ctx, size_t token, enum st st, uint32_t validit
 	struct mig_ctx *m = c->m;
 	if (st == ST_OK) {
 		if (id && validity == c->fc->dst_validity) {
-			if (c->nok == c->okcap) {
-				c->okcap = c->okcap ? c->okcap * 2 : 256;
-				c->ok = x_realloc(c->ok, c->okcap * sizeof *c->ok);
-			}
+			c->ok = x_grow(c->ok, c->nok, &c->okcap, sizeof *c->ok, 256);
 			struct map_entry *me = &c->ok[c->nok++];
 			memset(me, 0, sizeof *me);
 			me->src_uid = msg->id;
@@ -929,6 +923,8 @@ static enum st ensure_target_folder(struct mig_ctx *m, struct session *ss,
 	struct drv_folder *have = drv_folders_find(&ss->df, f->dst);
 	if (have)
 		return ST_OK;
+	/* A driver may answer later (with the folder's opening): a failure
+	 * then surfaces from open_folder, naming the folder. */
 	enum st s = ss->dst.ops->create_folder(ss->dst.d, f->dst, f->subscribed, e);
 	if (s) {
 		err_prefix(e, "creating target folder \"%s\"", f->dst);

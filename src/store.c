@@ -759,10 +759,7 @@ enum st store_map_load(struct store *s, int64_t folder_id, struct map_entry **ou
 	size_t cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 256;
-			*out = x_realloc(*out, cap * sizeof **out);
-		}
+		*out = x_grow(*out, *n, &cap, sizeof **out, 256);
 		struct map_entry *m = &(*out)[(*n)++];
 		memset(m, 0, sizeof *m);
 		m->src_uid = (uint32_t)sqlite3_column_int64(st, 0);
@@ -882,10 +879,7 @@ enum st store_journal_load(struct store *s, int64_t folder_id, struct journal_en
 	size_t cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			*out = x_realloc(*out, cap * sizeof **out);
-		}
+		*out = x_grow(*out, *n, &cap, sizeof **out, 64);
 		struct journal_entry *j = &(*out)[(*n)++];
 		j->src_uid = (uint32_t)sqlite3_column_int64(st, 0);
 		j->dst_uidvalidity = (uint32_t)sqlite3_column_int64(st, 1);
@@ -953,10 +947,7 @@ enum st store_skipped_uids(struct store *s, int64_t folder_id, uint32_t **out, s
 	size_t cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*out = x_realloc(*out, cap * sizeof **out);
-		}
+		*out = x_grow(*out, *n, &cap, sizeof **out, 16);
 		(*out)[(*n)++] = (uint32_t)sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);

@@ -222,6 +222,17 @@ void *x_realloc(void *p, size_t n)
 	return q;
 }
 
+void *x_grow(void *p, size_t n, size_t *cap, size_t elem, size_t first)
+{
+	if (n < *cap)
+		return p;
+	size_t want = *cap ? *cap * 2 : first;
+	while (want <= n)
+		want *= 2;
+	*cap = want;
+	return x_realloc(p, want * elem);
+}
+
 char *x_strdup(const char *s)
 {
 	size_t n = strlen(s);

@@ -25,25 +25,42 @@ Tools
     `Remove None`, default PipelineDepth (unlimited), Patterns = the source's
     selectable folders; master-user LOGIN "user*admin" on both sides.
 
-Each scenario (corpus x network) runs warm-up run(s) of both tools (not
-counted), then alternates mailferry and mbsync, --runs times each.  Reported:
-messages/s and MB/s (source bytes / wall time of the timed command), peak RSS
-(ru_maxrss of the mailferry process from wait4; for mbsync the peak of the sum
-of the RSS of its concurrently running processes, sampled every 20 ms, and the
-largest ru_maxrss of one process), medians and the ratio mailferry/mbsync.
+Each scenario (corpus x network) runs warm-up run(s) of both tools (loopback
+only; not counted), then alternates mailferry and mbsync, --runs times each
+(fewer when the next pair would end after --budget seconds).  Reported:
+messages/s and MB/s (source messages and bytes / wall time of the timed
+command), medians, the ratio mailferry/mbsync, and CPU seconds of the tool,
+the source Dovecot and the target Dovecot (which shows who is the bottleneck).
+
+Peak RSS is GNU time's %M (/usr/bin/time) of each tool process.  NOT the
+ru_maxrss that os.wait4 reports for our own child: on Linux, exec keeps the
+high-water RSS of the forking process's image, so every child of this Python
+process would "peak" at the benchmark's own RSS (60-200 MB).  Without
+/usr/bin/time the highest VmHWM sampled every 20 ms is used (a lower bound).
+For parallel mbsync the report also gives the peak of the summed RSS of its
+concurrent processes (sampled from /proc).
 
 After every run the target is counted (LIST + STATUS per folder) against the
 source, with the folder mapping of each tool (mailferry maps special-use
 folders onto the target's, mbsync keeps names); a mismatch marks the run
 WRONG.  After the first timed mailferry run of each corpus one mailbox is
-compared deeply (bytes, flags, INTERNALDATE; mftest.imapcheck.compare).
+compared deeply (bytes, flags, INTERNALDATE; mftest.imapcheck.compare), and
+mailferry's warning/error events are listed.
 
-Then the same at --rtt-ms of round-trip time added by a delay proxy
-(mftest.proxy, run as its own process: per-direction queue of timestamped
-chunks, so the delay does not cost throughput) in front of the target (or
---rtt-side source/both).  The proxy is calibrated (NOOP round trip) and
-checked not to be the bottleneck with a 0 ms pass-through run.  Finally
-mailferry's peak RSS with 20 mailboxes in parallel (--workers 20) is measured.
+Then a proxy check (per tool, a direct run and one through a 0 ms
+pass-through proxy, back to back; the proxy's CPU time; an IMAP NOOP round
+trip through the delay proxy as calibration), and the same scenarios at
+--rtt-ms of round-trip time added by a delay proxy (mftest.proxy, run as its
+own process: per-direction queue of timestamped chunks, so the delay does not
+cost throughput) in front of the target (or --rtt-side source/both).
+mailferry's peak RSS with 20 mailboxes in parallel (`run --workers 20`,
+endpoints with --max-connections 64: the default of 10 connections per
+endpoint would let only 10 jobs run at once) is measured on loopback.
+
+Shared machines: before each run the benchmark waits (up to --quiet-wait s)
+until other processes use less than 0.15 cores, and it measures the CPU used
+by processes that are not its own during each run ("Other load"); runs above
+0.25 cores are flagged in the report.
 
 The results are printed as markdown and written to tests/bench/last-results.md
 (full runs; --quick writes nothing unless --output is given).  Exit status: 0,
@@ -78,7 +95,6 @@ from mftest import cli, corpus, imapcheck, mbsync            # noqa: E402
 from mftest.dovecot import (Dovecot, SOURCE_SPECIAL, TARGET_SPECIAL,  # noqa: E402
                             have_dovecot)
 
-MIB = 1024 * 1024
 NOISY = 0.25     # cores used by other processes during a run that make it suspect
 QUIET = 0.15     # ... and below which the machine counts as quiet before a run
 
@@ -121,7 +137,8 @@ def machine_info():
     except (OSError, ValueError, IndexError):
         pass
     info['python'] = platform.python_version()
-    for key, argv in (('dovecot', ['dovecot', '--version']), ('mbsync', [mbsync.MBSYNC, '--version'])):
+    for key, argv in (('dovecot', ['dovecot', '--version']),
+                      ('mbsync', [mbsync.MBSYNC, '--version'])):
         try:
             out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  timeout=10).stdout.decode('utf-8', 'replace').strip()
@@ -870,9 +887,10 @@ class Bench:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def one_run(self, c, net, tool, seq, warmup=False):
-        parallel = min(self.a.workers, len(c.users))
+    def one_run(self, c, net, tool, seq, warmup=False, workers=None, tag=''):
+        parallel = min(workers or self.a.workers, len(c.users))
         run = Run(c, net, tool, parallel, seq, warmup)
+        run.tag = tag
         self.wait_quiet()
         self.reset_target()
         src_ep, dst_ep, proxies = self.endpoints(net)
@@ -930,14 +948,16 @@ class Bench:
                 log('      ! ' + line)
 
     # --------------------------------------------------------- scenarios
-    def scenario(self, c, net, runs, warmups, budget=None):
+    def scenario(self, c, net, runs, warmups, budget=None, workers=None, tag=''):
         """Warm-up runs (not counted), then `runs` alternating pairs.  With a budget
         (seconds, warm-up not included), no further pair is started when the average
         pair so far would end the counted runs after the budget (at least one pair)."""
-        log('scenario: corpus %s, %s (%s)' % (c.name, net_label(net), c.describe()))
+        log('scenario: corpus %s, %s%s (%s)' % (c.name, net_label(net),
+                                                 ', %s' % tag if tag else '', c.describe()))
         for w in range(warmups):
             for tool in ('mailferry', 'mbsync'):
-                self.runs.append(self.one_run(c, net, tool, 0, warmup=True))
+                self.runs.append(self.one_run(c, net, tool, 0, warmup=True, workers=workers,
+                                              tag=tag))
         t1 = time.monotonic()
         done = 0
         for i in range(runs):
@@ -949,7 +969,7 @@ class Bench:
                 log('  (time budget: stopping after %d run(s) per tool)' % done)
                 break
             for tool in (('mailferry', 'mbsync') if i % 2 == 0 else ('mbsync', 'mailferry')):
-                self.runs.append(self.one_run(c, net, tool, i + 1))
+                self.runs.append(self.one_run(c, net, tool, i + 1, workers=workers, tag=tag))
             done += 1
 
     def proxy_check(self, c):
@@ -1063,7 +1083,8 @@ def build_report(b, corpora, info, mf_ver, args, total_seconds):
     a('|---|---|---|---:|---:|---:|---:|---:|---:|')
     groups = collections.OrderedDict()
     for r in counted:
-        groups.setdefault((r.corpus.name, net_label(r.net)), {}).setdefault(r.tool, []).append(r)
+        key = (r.corpus.name, net_label(r.net) + (' (%s)' % r.tag if r.tag else ''))
+        groups.setdefault(key, {}).setdefault(r.tool, []).append(r)
     for (cn, net), tools in groups.items():
         mf = tools.get('mailferry', [])
         ms = tools.get('mbsync', [])
@@ -1092,24 +1113,47 @@ def build_report(b, corpora, info, mf_ver, args, total_seconds):
               r.peak_jobs if r.peak_jobs is not None else '?', r.msgs, r.mbs,
               '' if r.ok else ', WRONG COUNT'))
         a('')
-    # where the latency goes: extra wall time at RTT over loopback, in round trips
+    # where the latency goes: extra wall time at RTT over loopback (or over the 0 ms
+    # proxy run of the proxy check, which also carries the proxy's own cost)
     lat = []
     for (cn, net), tools in groups.items():
-        if not net.endswith('RTT'):
+        if 'RTT' not in net:
             continue
         for tool, rs in tools.items():
-            base = groups.get((cn, 'loopback'), {}).get(tool)
-            if not base:
+            base = groups.get((cn, net.replace('%g ms RTT' % args.rtt_ms, 'loopback')),
+                              {}).get(tool)
+            p0 = [x for x in b.check_runs if x.corpus.name == cn and x.tool == tool
+                  and x.net == ('proxy', 0) and x.parallel == rs[0].parallel]
+            if not base and not p0:
                 continue
-            extra = median([r.seconds for r in rs]) - median([r.seconds for r in base])
             rtt = args.rtt_ms / 1000.0
-            trips = extra * rs[0].parallel / rtt
-            lat.append('%s %s: +%.1f s ≈ %.0f round trips per connection pair, %.3f per message'
-                       % (cn, tool, extra, trips / rs[0].parallel,
-                          trips / max(rs[0].corpus.messages, 1)))
+            t = median([r.seconds for r in rs])
+            parts = []
+            for label, t0 in (('loopback', median([r.seconds for r in base]) if base else None),
+                              ('0 ms proxy', p0[0].seconds if p0 else None)):
+                if t0 is None:
+                    continue
+                trips = (t - t0) / rtt          # per connection pair (worker)
+                per_user = trips * rs[0].parallel / len(rs[0].corpus.users)
+                parts.append('%+.1f s over %s ≈ %.0f round trips per worker, %.0f per mailbox'
+                             % (t - t0, label, trips, per_user))
+            lat.append('%s %s%s: %s' % (cn, _tool_label(rs[0]),
+                                        ' (%s)' % rs[0].tag if rs[0].tag else '',
+                                        ', '.join(parts)))
     if lat:
-        a('Cost of the %g ms RTT (median time at RTT minus on loopback, in sequential round '
-          'trips): %s.' % (args.rtt_ms, '; '.join(lat)))
+        a('Cost of the %g ms RTT (median wall time at RTT minus the baseline, in sequential '
+          'round trips): %s.' % (args.rtt_ms, '; '.join(lat)))
+    for (cn, net), tools in groups.items():
+        if not net.endswith('(sequential)'):
+            continue
+        par = groups.get((cn, net.replace(' (sequential)', '')), {}).get('mailferry')
+        seq = tools.get('mbsync')
+        if par and seq and median([r.msgs for r in seq]):
+            a('Corpus %s, %s: mailferry ×%d moves %.2f× as many messages/s as mbsync run one '
+              'mailbox at a time (%.0f vs %.0f msg/s).' % (
+                  cn, net.replace(' (sequential)', ''), par[0].parallel,
+                  median([r.msgs for r in par]) / median([r.msgs for r in seq]),
+                  median([r.msgs for r in par]), median([r.msgs for r in seq])))
     if getattr(b, 'calibration', None):
         direct, via = b.calibration
         a('Proxy calibration: IMAP NOOP round trip %.2f ms direct, %.2f ms through the delay '
@@ -1188,6 +1232,8 @@ def main(argv=None):
     ap.add_argument('--no-proxy-check', action='store_true',
                     help='skip the 0 ms pass-through proxy check')
     ap.add_argument('--no-deep', action='store_true', help='skip the deep content comparison')
+    ap.add_argument('--no-sequential', action='store_true',
+                    help='skip the reference runs of corpus A with one mailbox at a time')
     ap.add_argument('--budget', type=float, default=330,
                     help='seconds of counted runs per scenario: no further mailferry/mbsync '
                     'pair is started when it would end after this (default 330; 0: no limit)')
@@ -1252,6 +1298,13 @@ def main(argv=None):
             for c in corpora:
                 b.scenario(c, ('proxy', args.rtt_ms / 2.0), args.runs, 0,
                            budget=args.budget)
+        multi = [c for c in corpora if len(c.users) > 1]
+        if multi and not args.no_sequential and args.workers > 1:
+            # reference point: one mailbox at a time (how mbsync is often run, and
+            # what the issue's "about 350 messages/s at 20 ms RTT" corresponds to)
+            for net in [('direct', 0)] + ([('proxy', args.rtt_ms / 2.0)] if args.rtt_ms > 0
+                                          else []):
+                b.scenario(multi[0], net, 1, 0, workers=1, tag='sequential')
     except KeyboardInterrupt:
         log('interrupted')
         b.stop_servers()

@@ -452,8 +452,27 @@ static void test_log(void)
 	free(path);
 }
 
+static void test_grow(void)
+{
+	int *v = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < 1000; i++) {
+		v = x_grow(v, i, &cap, sizeof *v, 4);
+		v[i] = (int)i;
+	}
+	bool same = true;
+	for (size_t i = 0; i < 1000; i++)
+		same = same && v[i] == (int)i;
+	ok(same && cap >= 1000 && cap < 2048, "x_grow keeps contents and grows geometrically (cap %zu)", cap);
+	size_t before = cap;
+	v = x_grow(v, 10, &cap, sizeof *v, 4);
+	ok(cap == before, "x_grow leaves a roomy array alone");
+	free(v);
+}
+
 int main(void)
 {
+	test_grow();
 	test_status();
 	test_err();
 	test_alloc();
