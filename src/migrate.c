@@ -643,6 +643,31 @@ out:
 	return s;
 }
 
+/* An empty source folder with nothing copied and nothing in flight needs
+ * no visit to the target: then *skipped is set and the folder row updated. */
+static enum st skip_if_nothing_to_do(struct mig_ctx *m, struct folder_row *fr,
+                                     const struct drv_folder *sf, const struct drv_box *sbi,
+                                     bool *skipped, struct err *e)
+{
+	struct map_entry *map = NULL;
+	struct journal_entry *jr = NULL;
+	size_t nmap = 0, njr = 0;
+	enum st s = store_map_load(m->store, fr->id, &map, &nmap, e);
+	if (!s)
+		s = store_journal_load(m->store, fr->id, &jr, &njr, e);
+	map_free(map, nmap);
+	free(jr);
+	if (s)
+		return s;
+	if (nmap || njr)
+		return ST_OK;
+	*skipped = true;
+	free(fr->dst_name);
+	fr->dst_name = x_strdup(sf->dst);
+	fr->src_uidvalidity = sbi->validity;
+	return store_folder_update(m->store, fr, e);
+}
+
 static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst,
                            const struct drv_folder *sf, struct err *e)
 {
@@ -666,6 +691,9 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 	if (!fr.dst_name && sf->note)
 		store_event(m->store, EV_WARN, job->id, "%s", sf->note); /* first mapping only */
 	if ((s = src->ops->open_folder(src->d, sf->name, false, true, &sbi, e)))
+		goto out;
+	bool skipped = false;
+	if (sbi.count == 0 && ((s = skip_if_nothing_to_do(m, &fr, sf, &sbi, &skipped, e)) || skipped))
 		goto out;
 	/* The target folder stays open for the whole folder: servers such as
 	 * Dovecot reopen an unselected mailbox for every APPEND. */
@@ -714,7 +742,9 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 		identity = true; /* the map is gone but the target has mail: match first */
 
 	struct folder_ctx fc = { fr.id, sf->name, sf->dst, dbi.validity, dbi.next_id };
-	if (job->o.pass != PASS_DELTA && nmap > 0 && !identity &&
+	/* Fewer messages on the target than were copied there: some copies
+	 * were deleted, and a full pass brings them back. */
+	if (job->o.pass != PASS_DELTA && nmap > dbi.count && !identity &&
 	    (s = forget_vanished_copies(m, dst, &fc, dbi.count, &map, &nmap, e)))
 		goto out;
 	if ((identity || njr > 0) && sl.n > 0) {
