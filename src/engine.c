@@ -215,6 +215,18 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 		return s;
 	}
 	int n = o->workers > 0 ? o->workers : 1;
+	/* Each running mailbox holds one connection per endpoint: workers beyond
+	 * an endpoint's limit wait for a slot.  Say so rather than surprise. */
+	int limit = 0;
+	char *tight = NULL;
+	struct err le;
+	if (!store_queue_conn_limit(st, &limit, &tight, &le) && limit > 0 && limit < n) {
+		if (o->progress)
+			fprintf(stderr, "mailferry: endpoint %s allows %d connections, so at most %d of its "
+			        "mailboxes run at once (see endpoint add --max-connections)\n", tight, limit, limit);
+		log_info("endpoint %s limits parallel mailboxes to %d", tight, limit);
+	}
+	free(tight);
 	struct pool p = { .o = o, .worst = ST_OK };
 	pthread_mutex_init(&p.lock, NULL);
 	atomic_store(&p.active, n);

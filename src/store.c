@@ -645,6 +645,27 @@ enum st store_job_counts(struct store *s, int64_t counts[7], struct err *e)
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "count jobs");
 }
 
+enum st store_queue_conn_limit(struct store *s, int *limit, char **endpoint, struct err *e)
+{
+	static const char sql[] =
+		"SELECT max_connections, name FROM endpoints WHERE id IN ("
+		"  SELECT p.src_ep FROM jobs j JOIN pairs p ON p.id=j.pair_id WHERE j.state='queued' UNION "
+		"  SELECT p.dst_ep FROM jobs j JOIN pairs p ON p.id=j.pair_id WHERE j.state='queued') "
+		"ORDER BY max_connections LIMIT 1";
+	*limit = 0;
+	*endpoint = NULL;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*limit = sqlite3_column_int(st, 0);
+		*endpoint = col_text(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "connection limits");
+}
+
 enum st store_run_totals(struct store *s, int64_t since, int64_t *items, int64_t *bytes,
                          struct err *e)
 {

@@ -108,6 +108,9 @@ enum st store_job_progress(struct store *s, const struct job *j, const char *fol
                            struct err *e);
 /* Counts of jobs by state, for the progress line. */
 enum st store_job_counts(struct store *s, int64_t counts[7], struct err *e);
+/* The smallest connection limit among the endpoints of queued jobs (0 when
+ * nothing is queued) and that endpoint's name (caller frees). */
+enum st store_queue_conn_limit(struct store *s, int *limit, char **endpoint, struct err *e);
 /* Messages and bytes copied by jobs started at or after since. */
 enum st store_run_totals(struct store *s, int64_t since, int64_t *items, int64_t *bytes,
                          struct err *e);
