@@ -89,9 +89,11 @@ struct drv_sink {
 };
 
 /* Outcome of one append: st is ST_OK (validity/id name the new message, or
- * are 0 when the server does not say), ST_TOOBIG, ST_ITEM (refused), or a
- * session-wide failure class (ST_QUOTA, ST_UNAVAIL...).  why is the
- * server's words when st is not ST_OK. */
+ * are 0 when the server does not say), ST_TOOBIG, ST_ITEM (refused),
+ * ST_CANCELED (not stored because the driver sent it together with a
+ * refused message: send it again), or a session-wide failure class
+ * (ST_QUOTA, ST_UNAVAIL...).  why is the server's words when st is not
+ * ST_OK. */
 typedef void (*drv_append_done)(void *ctx, size_t token, enum st st, uint32_t validity,
                                 uint32_t id, const char *why);
 

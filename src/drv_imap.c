@@ -45,6 +45,11 @@ struct drv {
 	void *actx;
 	struct pending_append *ap;
 	size_t atail, acap;
+	bool multi;                    /* MULTIAPPEND with LITERAL+ in use */
+	bool batch_open;               /* a MULTIAPPEND command awaits more messages */
+	unsigned batch_tag;
+	size_t batch_count;
+	uint64_t batch_bytes;
 	unsigned waiting_tag;          /* APPEND waiting for "+" (no LITERAL+) */
 	bool waiting_refused;
 	/* A CREATE (and SUBSCRIBE) sent but not yet answered: it shares a
@@ -164,6 +169,7 @@ static enum st di_connect(const struct endpoint *ep, const char *secret, const c
 	d->condstore = imap_has_cap(im, "CONDSTORE");
 	d->literal_plus = imap_has_cap(im, "LITERAL+");
 	d->literal_minus = imap_has_cap(im, "LITERAL-");
+	d->multi = d->literal_plus && imap_has_cap(im, "MULTIAPPEND");
 	*out = d;
 	return ST_OK;
 }
@@ -848,6 +854,12 @@ static enum st di_subjects(struct drv *d, struct drv_msg **msgs, size_t n, char 
 
 /* --- appending -------------------------------------------------------------- */
 
+/* With MULTIAPPEND (RFC 3502) and LITERAL+, up to this many messages (and
+ * bytes) travel in one APPEND command: the server stores them in one
+ * transaction, which for Dovecot costs a fraction of one per message. */
+#define MULTI_MAX 64
+#define MULTI_BYTES (8u << 20)
+
 static void di_append_start(struct drv *d, const char *folder, drv_append_done fn, void *ctx)
 {
 	free(d->afolder);
@@ -855,32 +867,84 @@ static void di_append_start(struct drv *d, const char *folder, drv_append_done f
 	d->afn = fn;
 	d->actx = ctx;
 	d->atail = 0;
+	d->batch_open = false;
 }
 
 static size_t di_append_pending(struct drv *d) { return d->atail; }
 
-/* Delivers the outcome of one answered APPEND; false if r is not one. */
+/* Ends an open MULTIAPPEND command: the CRLF after its last message. */
+static enum st close_batch(struct drv *d, struct err *e)
+{
+	if (!d->batch_open)
+		return ST_OK;
+	d->batch_open = false;
+	return imap_write(d->im, "\r\n", 2, e);
+}
+
+/* Next UID from an APPENDUID uid-set ("5", "5:9", "5:9,12"), in order;
+ * 0 when the set is used up or malformed. */
+static uint32_t next_set_uid(const char **p, uint32_t *cur, uint32_t *last)
+{
+	if (*cur && *cur < *last)
+		return ++*cur;
+	const char *q = *p;
+	if (*q == ',')
+		q++;
+	char *end;
+	unsigned long a = strtoul(q, &end, 10);
+	if (end == q)
+		return 0;
+	unsigned long b = a;
+	if (*end == ':') {
+		const char *r = end + 1;
+		b = strtoul(r, &end, 10);
+		if (end == r)
+			return 0;
+	}
+	*p = end;
+	*cur = (uint32_t)(a < b ? a : b);
+	*last = (uint32_t)(a < b ? b : a);
+	return *cur;
+}
+
+/* Delivers the outcome of one answered APPEND command (one message, or a
+ * MULTIAPPEND batch); false if r answers no APPEND. */
 static bool deliver_append(struct drv *d, const struct imap_resp *r)
 {
 	unsigned tag = imap_tag_num(r);
-	size_t k = 0;
-	while (k < d->atail && d->ap[k].tag != tag)
-		k++;
-	if (k >= d->atail)
+	size_t first = 0;
+	while (first < d->atail && d->ap[first].tag != tag)
+		first++;
+	if (first >= d->atail)
 		return false;
-	struct pending_append p = d->ap[k];
-	/* Answers come in order in practice, so this is the queue's head. */
-	memmove(d->ap + k, d->ap + k + 1, (d->atail - k - 1) * sizeof *d->ap);
-	d->atail--;
+	size_t last = first;
+	while (last < d->atail && d->ap[last].tag == tag)
+		last++;
 	if (tag == d->waiting_tag)
 		d->waiting_refused = true;
 	struct err ie;
 	enum st s = imap_status_of(r, "APPEND", &ie);
-	uint32_t v = 0, uid = 0;
-	if (s == ST_OK && (!r->code || strcmp(r->code, "APPENDUID") != 0 ||
-	                   sscanf(r->code_arg, "%u %u", &v, &uid) != 2))
-		v = uid = 0;
-	d->afn(d->actx, p.token, s, v, uid, s ? ie.msg : "");
+	uint32_t v = 0;
+	const char *set = NULL;
+	if (s == ST_OK && r->code && !strcmp(r->code, "APPENDUID")) {
+		char *end;
+		v = (uint32_t)strtoul(r->code_arg, &end, 10);
+		set = *end == ' ' ? end + 1 : NULL;
+	}
+	bool batch = last - first > 1;
+	if (s && batch && st_retry_class(s) == RETRY_ITEM) {
+		/* One message spoiled the batch (too big, say): none was stored.
+		 * Send them again one by one, which finds the culprit. */
+		d->multi = false;
+		s = ST_CANCELED;
+	}
+	uint32_t cur = 0, top = 0;
+	for (size_t k = first; k < last; k++) {
+		uint32_t uid = set ? next_set_uid(&set, &cur, &top) : 0;
+		d->afn(d->actx, d->ap[k].token, s, uid ? v : 0, uid, s ? ie.msg : "");
+	}
+	memmove(d->ap + first, d->ap + last, (d->atail - last) * sizeof *d->ap);
+	d->atail -= last - first;
 	return true;
 }
 
@@ -904,18 +968,10 @@ static enum st read_append_response(struct drv *d, bool *cont, struct err *e)
 	return s;
 }
 
-static enum st di_append_begin(struct drv *d, const struct drv_msg *meta, uint64_t size,
-                               size_t token, struct err *e)
+/* " (flags) "date" {size+}" for one message of an APPEND command. */
+static void append_message_head(struct drv *d, const struct drv_msg *meta, uint64_t size,
+                                bool nonsync)
 {
-	d->ap = x_grow(d->ap, d->atail, &d->acap, sizeof *d->ap, 256);
-	unsigned tag = imap_cmd_begin(d->im, "APPEND");
-	d->ap[d->atail].tag = tag;
-	d->ap[d->atail].token = token;
-	d->atail++;
-	imap_arg_mailbox(d->im, d->afolder);
-	/* RFC 7888: LITERAL+ allows any size without waiting, LITERAL- up to
-	 * 4096 bytes; anything else waits for the server's "+". */
-	bool nonsync = d->literal_plus || (d->literal_minus && size <= 4096);
 	char lit[48];
 	snprintf(lit, sizeof lit, "{%llu%s}", (unsigned long long)size, nonsync ? "+" : "");
 	imap_arg_raw(d->im, "(");
@@ -925,12 +981,45 @@ static enum st di_append_begin(struct drv *d, const struct drv_msg *meta, uint64
 		imap_arg_quoted(d->im, meta->date_raw);
 	imap_arg_raw(d->im, lit);
 	imap_cmd_end(d->im);
+}
+
+static enum st di_append_begin(struct drv *d, const struct drv_msg *meta, uint64_t size,
+                               size_t token, struct err *e)
+{
+	d->ap = x_grow(d->ap, d->atail, &d->acap, sizeof *d->ap, 256);
+	if (d->batch_open && d->batch_count < MULTI_MAX && d->batch_bytes + size <= MULTI_BYTES) {
+		/* Another message of the open MULTIAPPEND command. */
+		d->ap[d->atail].tag = d->batch_tag;
+		d->ap[d->atail].token = token;
+		d->atail++;
+		d->batch_count++;
+		d->batch_bytes += size;
+		append_message_head(d, meta, size, true);
+		return ST_OK;
+	}
+	enum st s = close_batch(d, e);
+	if (s)
+		return s;
+	unsigned tag = imap_cmd_begin(d->im, "APPEND");
+	d->ap[d->atail].tag = tag;
+	d->ap[d->atail].token = token;
+	d->atail++;
+	imap_arg_mailbox(d->im, d->afolder);
+	/* RFC 7888: LITERAL+ allows any size without waiting, LITERAL- up to
+	 * 4096 bytes; anything else waits for the server's "+". */
+	bool nonsync = d->literal_plus || (d->literal_minus && size <= 4096);
+	append_message_head(d, meta, size, nonsync);
+	if (d->multi) {
+		d->batch_open = true;
+		d->batch_tag = tag;
+		d->batch_count = 1;
+		d->batch_bytes = size;
+	}
 	if (nonsync)
 		return ST_OK;
 	/* Without LITERAL+ the server must invite the literal. */
 	d->waiting_tag = tag;
 	d->waiting_refused = false;
-	enum st s = ST_OK;
 	for (;;) {
 		bool cont = false;
 		s = read_append_response(d, &cont, e);
@@ -953,14 +1042,21 @@ static enum st di_append_data(struct drv *d, const char *p, size_t n, struct err
 
 static enum st di_append_end(struct drv *d, struct err *e)
 {
+	/* In a MULTIAPPEND batch the command goes on with the next message;
+	 * the batch's CRLF comes when it is closed. */
+	if (d->batch_open)
+		return ST_OK;
 	return imap_write(d->im, "\r\n", 2, e);
 }
 
 static enum st di_append_wait(struct drv *d, bool wait, struct err *e)
 {
 	enum st s = ST_OK;
-	if (wait)
-		s = imap_flush(d->im, e);
+	if (wait) {
+		s = close_batch(d, e);
+		if (!s)
+			s = imap_flush(d->im, e);
+	}
 	while (!s && d->atail > 0 && (wait || imap_readable(d->im)))
 		s = read_append_response(d, NULL, e);
 	return s;

@@ -47,6 +47,11 @@ static int cmp_msg(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_msg_ptr(const void *a, const void *b)
+{
+	return cmp_msg(*(const struct drv_msg *const *)a, *(const struct drv_msg *const *)b);
+}
+
 static const struct map_entry *map_find(const struct map_entry *map, size_t n, uint32_t uid)
 {
 	size_t lo = 0, hi = n;
@@ -97,6 +102,8 @@ struct copier {
 	size_t nok, okcap;
 	uint32_t *drop;              /* journal rows to delete without a map row */
 	size_t ndrop, dropcap;
+	struct drv_msg **retry;      /* to send again (their batch was refused) */
+	size_t nretry, retrycap;
 	enum st hard;                /* first session-wide refusal (quota, busy) */
 	struct err hard_err;
 };
@@ -164,6 +171,12 @@ static void on_append_done(void *ctx, size_t token, enum st st, uint32_t validit
 	}
 	/* Refused: the message is not on the target. */
 	add_drop(c, msg->id);
+	if (st == ST_CANCELED) {
+		/* Sent in a batch with a refused message: send it again alone. */
+		c->retry = x_grow(c->retry, c->nretry, &c->retrycap, sizeof *c->retry, 16);
+		c->retry[c->nretry++] = msg;
+		return;
+	}
 	if (st == ST_TOOBIG) {
 		struct err e;
 		m->job->items_skipped++;
@@ -278,8 +291,11 @@ static enum st journal_chunk(struct copier *c, size_t from, size_t to, struct er
  * drains between chunks: the next chunk is journaled while the previous
  * one's answers still arrive, so source, target and mailferry stay busy. */
 static enum st copy_messages(struct mig_ctx *m, struct side *src, struct side *dst,
-                             struct folder_ctx *fc, struct drv_msg **todo, size_t n, struct err *e)
+                             struct folder_ctx *fc, struct drv_msg **todo, size_t n,
+                             struct drv_msg ***retry, size_t *nretry, struct err *e)
 {
+	*retry = NULL;
+	*nretry = 0;
 	if (n == 0)
 		return ST_OK;
 	enum st s = ST_OK;
@@ -365,6 +381,10 @@ static enum st copy_messages(struct mig_ctx *m, struct side *src, struct side *d
 	free(c.ok);
 	free(c.drop);
 	EVP_MD_CTX_free(c.md);
+	if (c.nretry > 1)
+		qsort(c.retry, c.nretry, sizeof *c.retry, cmp_msg_ptr);
+	*retry = c.retry;
+	*nretry = c.nretry;
 	return s;
 }
 
@@ -492,6 +512,37 @@ static enum st record_oversize(struct mig_ctx *m, struct side *src, struct folde
 	}
 	free(subjects);
 	m->job->items_skipped += (int64_t)n;
+	return s;
+}
+
+/* Items the target refused during the copy were recorded without their
+ * subject (the body was streaming); fetch the subjects now, in one go. */
+static enum st name_refused_items(struct mig_ctx *m, struct side *src, struct folder_ctx *fc,
+                                  struct drv_msgs *sl, struct err *e)
+{
+	uint32_t *ids = NULL;
+	size_t n = 0;
+	enum st s = store_skipped_without_subject(m->store, m->job->id, fc->folder_id, &ids, &n, e);
+	struct drv_msg **msgs = x_malloc((n ? n : 1) * sizeof *msgs);
+	size_t k = 0;
+	for (size_t i = 0; !s && i < n; i++) {
+		struct drv_msg key = { .id = ids[i] };
+		struct drv_msg *found = bsearch_n(&key, sl->v, sl->n, sizeof *sl->v, cmp_msg);
+		if (found)
+			msgs[k++] = found;
+	}
+	char **subjects = x_calloc(k ? k : 1, sizeof *subjects);
+	if (!s && k)
+		s = src->ops->subjects(src->d, msgs, k, subjects, e);
+	for (size_t i = 0; i < k; i++) {
+		if (!s && subjects[i])
+			s = store_skipped_set_subject(m->store, m->job->id, fc->folder_id, msgs[i]->id,
+			                              subjects[i], e);
+		free(subjects[i]);
+	}
+	free(subjects);
+	free(msgs);
+	free(ids);
 	return s;
 }
 
@@ -825,7 +876,23 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 	}
 	if ((s = record_oversize(m, src, &fc, big, nbig, limit, e)))
 		goto out;
-	s = copy_messages(m, src, dst, &fc, todo, ntodo, e);
+	struct drv_msg **again = NULL;
+	size_t nagain = 0;
+	s = copy_messages(m, src, dst, &fc, todo, ntodo, &again, &nagain, e);
+	if (!s && nagain) {
+		/* The driver grouped these with a refused message; one by one
+		 * now (it no longer groups), so only the culprit fails. */
+		struct drv_msg **again2 = NULL;
+		size_t nagain2 = 0;
+		s = copy_messages(m, src, dst, &fc, again, nagain, &again2, &nagain2, e);
+		for (size_t i = 0; !s && i < nagain2; i++) {
+			m->job->items_failed++;
+			store_event(m->store, EV_WARN, job->id, "message %u in \"%s\" refused twice by the "
+			            "target", again2[i]->id, sf->name);
+		}
+		free(again2);
+	}
+	free(again);
 	/* Without ids in the answers no copy was mapped: match them by hash
 	 * now (the journal still lists them). */
 	if (!s && ntodo && !dst->ops->has(dst->d, DRV_APPEND_IDS)) {
@@ -840,6 +907,8 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 			s = reconcile(m, src, dst, &fc, &sl, pend, 1, map, nmap, false, e);
 		free(pend);
 	}
+	if (!s)
+		s = name_refused_items(m, src, &fc, &sl, e);
 	if (!s)
 		s = sync_flags(m, dst, &fc, reflag, reflag_ent, nreflag, e);
 	if (!s && recovering)

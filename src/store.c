@@ -955,6 +955,43 @@ enum st store_skipped_each(struct store *s, int64_t job_id,
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list skipped items");
 }
 
+enum st store_skipped_without_subject(struct store *s, int64_t job_id, int64_t folder_id,
+                                      uint32_t **out, size_t *n, struct err *e)
+{
+	static const char sql[] =
+		"SELECT src_uid FROM skipped WHERE job_id=? AND folder_id=? AND subject IS NULL ORDER BY src_uid";
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, folder_id);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = x_grow(*out, *n, &cap, sizeof **out, 16);
+		(*out)[(*n)++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list skipped items");
+}
+
+enum st store_skipped_set_subject(struct store *s, int64_t job_id, int64_t folder_id,
+                                  uint32_t src_uid, const char *subject, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE skipped SET subject=? WHERE job_id=? AND folder_id=? AND src_uid=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, subject);
+	sqlite3_bind_int64(st, 2, job_id);
+	sqlite3_bind_int64(st, 3, folder_id);
+	sqlite3_bind_int64(st, 4, src_uid);
+	return step_done(s, st, e, "skipped item subject");
+}
+
 enum st store_skipped_uids(struct store *s, int64_t folder_id, uint32_t **out, size_t *n,
                            struct err *e)
 {

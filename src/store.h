@@ -172,6 +172,12 @@ enum st store_skipped_each(struct store *s, int64_t job_id,
                                       const char *subject, uint64_t size, const char *reason),
                            void *ctx, struct err *e);
 
+/* Skipped rows of a job's folder still without a subject (ids sorted;
+ * caller frees), and setting it afterwards. */
+enum st store_skipped_without_subject(struct store *s, int64_t job_id, int64_t folder_id,
+                                      uint32_t **out, size_t *n, struct err *e);
+enum st store_skipped_set_subject(struct store *s, int64_t job_id, int64_t folder_id,
+                                  uint32_t src_uid, const char *subject, struct err *e);
 /* Source UIDs recorded as skipped in a folder, sorted; caller frees *out. */
 enum st store_skipped_uids(struct store *s, int64_t folder_id, uint32_t **out, size_t *n,
                            struct err *e);
