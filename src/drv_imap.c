@@ -881,32 +881,6 @@ static enum st close_batch(struct drv *d, struct err *e)
 	return imap_write(d->im, "\r\n", 2, e);
 }
 
-/* Next UID from an APPENDUID uid-set ("5", "5:9", "5:9,12"), in order;
- * 0 when the set is used up or malformed. */
-static uint32_t next_set_uid(const char **p, uint32_t *cur, uint32_t *last)
-{
-	if (*cur && *cur < *last)
-		return ++*cur;
-	const char *q = *p;
-	if (*q == ',')
-		q++;
-	char *end;
-	unsigned long a = strtoul(q, &end, 10);
-	if (end == q)
-		return 0;
-	unsigned long b = a;
-	if (*end == ':') {
-		const char *r = end + 1;
-		b = strtoul(r, &end, 10);
-		if (end == r)
-			return 0;
-	}
-	*p = end;
-	*cur = (uint32_t)(a < b ? a : b);
-	*last = (uint32_t)(a < b ? b : a);
-	return *cur;
-}
-
 /* Delivers the outcome of one answered APPEND command (one message, or a
  * MULTIAPPEND batch); false if r answers no APPEND. */
 static bool deliver_append(struct drv *d, const struct imap_resp *r)
@@ -940,7 +914,7 @@ static bool deliver_append(struct drv *d, const struct imap_resp *r)
 	}
 	uint32_t cur = 0, top = 0;
 	for (size_t k = first; k < last; k++) {
-		uint32_t uid = set ? next_set_uid(&set, &cur, &top) : 0;
+		uint32_t uid = set ? imap_uidset_next(&set, &cur, &top) : 0;
 		d->afn(d->actx, d->ap[k].token, s, uid ? v : 0, uid, s ? ie.msg : "");
 	}
 	memmove(d->ap + first, d->ap + last, (d->atail - last) * sizeof *d->ap);

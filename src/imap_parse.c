@@ -479,3 +479,29 @@ bool imap_line_literal(const char *line, size_t len, uint64_t *size)
 	*size = n;
 	return true;
 }
+
+uint32_t imap_uidset_next(const char **p, uint32_t *cur, uint32_t *last)
+{
+	if (*cur && *cur < *last)
+		return ++*cur;
+	const char *q = *p;
+	if (*q == ',')
+		q++;
+	if (!isdigit((unsigned char)*q))
+		return 0;
+	char *end;
+	unsigned long a = strtoul(q, &end, 10);
+	unsigned long b = a;
+	if (*end == ':') {
+		const char *r = end + 1;
+		if (!isdigit((unsigned char)*r))
+			return 0;
+		b = strtoul(r, &end, 10);
+	}
+	if (a == 0 || b == 0 || a > UINT32_MAX || b > UINT32_MAX)
+		return 0;
+	*p = end;
+	*cur = (uint32_t)(a < b ? a : b);
+	*last = (uint32_t)(a < b ? b : a);
+	return *cur;
+}

@@ -72,4 +72,9 @@ void imap_format_date(int64_t t, int tz_min, char *buf);
  * and the size; line excludes CRLF. */
 bool imap_line_literal(const char *line, size_t len, uint64_t *size);
 
+/* Walks an APPENDUID/COPYUID uid-set ("5", "5:9", "5:9,12") in order: each
+ * call returns the next UID, 0 when the set is used up or malformed.  *p
+ * starts at the set; *cur and *last start at 0 and keep the position. */
+uint32_t imap_uidset_next(const char **p, uint32_t *cur, uint32_t *last);
+
 #endif

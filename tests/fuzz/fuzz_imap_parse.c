@@ -18,6 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)imap_line_literal(buf, size, &n);
 	int64_t t;
 	(void)imap_parse_date(buf, size, &t);
+	const char *set = buf;
+	uint32_t cur = 0, last = 0;
+	for (int i = 0; i < 1000 && imap_uidset_next(&set, &cur, &last); i++)
+		;
 	struct imap_resp r;
 	if (imap_parse_response(buf, size, &r) == 0) {
 		for (size_t i = 0; i < r.nargs; i++) {

@@ -145,8 +145,27 @@ static void test_helpers(void)
 	check(!strcmp(buf, "17-Jul-1996 02:44:25 -0700"), "format date: %s", buf);
 }
 
+static void test_uidset(void)
+{
+	static const struct { const char *set; const char *want; } cases[] = {
+		{ "5", "5" }, { "5:7", "5 6 7" }, { "7:5", "5 6 7" }, { "3,9:10,12", "3 9 10 12" },
+		{ "", "" }, { "x", "" }, { "4:", "" }, { "0", "" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *p = cases[i].set;
+		uint32_t cur = 0, last = 0, u;
+		char got[64] = "";
+		size_t k = 0;
+		while ((u = imap_uidset_next(&p, &cur, &last)) != 0 && k < sizeof got - 12)
+			k += (size_t)snprintf(got + k, sizeof got - k, "%s%u", k ? " " : "", u);
+		check(!strcmp(got, cases[i].want), "uid-set \"%s\" -> \"%s\" (got \"%s\")", cases[i].set,
+		      cases[i].want, got);
+	}
+}
+
 int main(void)
 {
+	test_uidset();
 	test_tagged();
 	test_untagged();
 	test_fetch();
