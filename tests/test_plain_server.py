@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Fallbacks of the IMAP driver (src/drv_imap.c) for plain IMAP servers: a
-target that offers no LITERAL+,
-UIDPLUS, CONDSTORE or APPENDLIMIT (every APPEND then waits for the server's
-"+" before its data), and a source that offers no LIST-EXTENDED, SPECIAL-USE,
-NAMESPACE or CONDSTORE (folders from LIST and LSUB).  The copy must still be
+target that offers no LITERAL+, UIDPLUS, CONDSTORE or APPENDLIMIT (every
+APPEND then waits for the server's "+" before its data), and a source that
+offers no LIST-EXTENDED, SPECIAL-USE, NAMESPACE or CONDSTORE (folders from
+LIST and LSUB).  The copy must still be
 complete and byte-identical, a second run must copy nothing, and a delta must
 pick up new mail.
 
