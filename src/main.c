@@ -16,6 +16,7 @@
 
 #include "cfg.h"
 #include "common.h"
+#include "console.h"
 #include "driver.h"
 #include "engine.h"
 #include "imap.h"
@@ -50,6 +51,7 @@ static const char usage_text[] = N_(
 	"  migrate SRC DST MAILBOX [PASS-OPTIONS]   one mailbox in the foreground\n"
 	"  verify SRC DST MAILBOX [--deep]          compare source and target\n"
 	"  jobs [--all] | events [--job ID] [--limit N] | skipped [--job ID]\n"
+	"  console [--workers N] [--no-engine]      full-screen console; runs the queue meanwhile\n"
 	"\n"
 	"Pass options:\n"
 	"  --pass full|delta|prestage|trial|verify-credentials   (default full)\n"
@@ -644,6 +646,29 @@ static void print_skipped(void *ctx, int64_t job, const char *folder, uint32_t u
 	       uid, (unsigned long long)size, subject ? subject : "", reason);
 }
 
+static int cmd_console(struct app *a, int argc, char **argv)
+{
+	int workers = a->cfg.workers;
+	bool engine = true;
+	for (int i = 1; i < argc; i++) {
+		long long v;
+		if (!strcmp(argv[i], "--no-engine"))
+			engine = false;
+		else if (!strcmp(argv[i], "--workers") && i + 1 < argc && parse_int(argv[i + 1], 1, 256, &v))
+			workers = (int)v, i++;
+		else
+			return usage_error("unexpected argument '%s' for console", argv[i]);
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return usage_error("%s", "the console needs a terminal (use the other commands in scripts)");
+	/* The engine's diagnostics must not write over the screen. */
+	log_close();
+	log_open(a->cfg.log_path, LOG_INFO, false);
+	struct console_opts o = { .cfg = &a->cfg, .store_path = a->store_path, .workers = workers,
+	                          .run_engine = engine };
+	return console_run(&o);
+}
+
 static int cmd_report(struct app *a, int argc, char **argv, const char *what)
 {
 	struct pass_args p;
@@ -745,6 +770,8 @@ int main(int argc, char **argv)
 		rc = cmd_verify(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "jobs") || !strcmp(cmd, "events") || !strcmp(cmd, "skipped"))
 		rc = cmd_report(&a, sub_argc, sub_argv, cmd);
+	else if (!strcmp(cmd, "console"))
+		rc = cmd_console(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "help"))
 		rc = (fputs(_(usage_text), stdout), 0);
 	else

@@ -1,6 +1,7 @@
 """mailferry demo: two throw-away Dovecot servers on 127.0.0.1 (a source with
-sample mailboxes, an empty target), a real migration of five mailboxes with the
-progress line, a delta pass after new mail arrives, and a verify.
+sample mailboxes, an empty target), a real migration of five mailboxes (in the
+full-screen console when run from a terminal, with the progress line
+otherwise), a delta pass after new mail arrives, and a verify.
 
 Run through `make demo` (or ./quickstart).  Everything lives in a temp folder
 and is removed at the end unless MAILFERRY_DEMO_KEEP=1; nothing outside it is
@@ -58,8 +59,14 @@ def main():
             say('Registering the %s endpoint (the password stays in a file only you can read)' % name)
             mf('endpoint', 'add', name, server.url, '--user', server.admin, '--password-file', pw)
         mf('endpoint', 'list')
-        say('Queueing the mailboxes and running the queue with 4 workers')
         mf('queue', 'source', 'target', *USERS)
+        if sys.stdin.isatty() and sys.stdout.isatty() and \
+                os.environ.get('MAILFERRY_DEMO_CONSOLE') != '0':
+            say('Opening the console: its engine migrates the queued mailboxes while you watch '
+                '(1 jobs, 2 event log, ? help, q quit)')
+            time.sleep(2)
+            mf('console', '--workers', '4')
+        say('Running whatever is still queued with 4 workers (headless)')
         mf('run', '--workers', '4')
         mf('jobs', '--all')
         say('New mail arrives on the source; a delta pass copies only that')

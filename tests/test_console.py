@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""The console (ui/console.c), driven like a person would: it runs inside a
+real terminal (tmux, read back with capture-pane) while its engine thread
+migrates queued mailboxes between the test Dovecot servers.  Checks the
+toolbar, the Mailbox Jobs view updating live to "completed", the Event log
+and Help views (switched with keys), a resize to 80x24, and a clean quit;
+then the target holds every message.
+
+Run: MAILFERRY=./mailferry python3 tests/test_console.py   (exit 0 pass, 77 skip, 1 fail)
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mftest import cli, corpus, fixtures, imapcheck, report          # noqa: E402
+
+TMUX = shutil.which('tmux')
+
+
+def tmux(sock, *args, check=True):
+    return subprocess.run([TMUX, '-L', sock, '-f', '/dev/null'] + list(args),
+                          capture_output=True, text=True, check=check)
+
+
+def screen(sock):
+    return tmux(sock, 'capture-pane', '-p', '-t', 'mf', check=False).stdout
+
+
+def wait_for(sock, pred, timeout=60.0):
+    """Polls the screen until pred(text) holds; returns (ok, last screen)."""
+    deadline = time.monotonic() + timeout
+    text = ''
+    while time.monotonic() < deadline:
+        text = screen(sock)
+        if pred(text):
+            return True, text
+        time.sleep(0.2)
+    return False, text
+
+
+def main(c):
+    fixtures.require()
+    if not TMUX:
+        print('SKIP: tmux is not installed')
+        sys.exit(77)
+    mf = cli.Mailferry()
+    sock = 'mftest%d' % os.getpid()
+    try:
+        with fixtures.pair(checks=c) as (src, dst):
+            corpus.bulk(src, 'user001', 60, folders=['Projects', 'Projects/2024'], sizes='small', seed=41)
+            corpus.bulk(src, 'user002', 20, folders=['INBOX'], sizes='small', seed=42)
+            mf.endpoint_add('src', src)
+            mf.endpoint_add('dst', dst)
+            r = mf.run('queue', 'src', 'dst', 'user001', 'user002')
+            c.check(r.rc == 0, 'two jobs queued', r)
+            # A wrapper keeps the test's environment (HOME, XDG_*) for the console.
+            wrapper = os.path.join(mf.dir, 'console.sh')
+            with open(wrapper, 'w') as f:
+                for k, v in mf.env().items():
+                    if k.isidentifier():
+                        f.write('export %s=%s\n' % (k, shlex.quote(v)))
+                f.write('export TERM=xterm-256color\n')
+                f.write('exec %s console --workers 2\n' % ' '.join(map(shlex.quote, mf.argv([]))))
+            tmux(sock, 'new-session', '-d', '-s', 'mf', '-x', '110', '-y', '30', 'sh ' + shlex.quote(wrapper))
+            ok, text = wait_for(sock, lambda t: '1 Mailbox Jobs' in t and '? Help' in t, 20)
+            c.check(ok, 'console starts with its toolbar', text)
+            ok, text = wait_for(sock, lambda t: t.count('completed ') >= 2 or t.count('completed') >= 3, 90)
+            c.check(ok, 'Mailbox Jobs shows both jobs completed, live', text)
+            c.check('user001' in text and 'user002' in text and 'engine' in text,
+                    'jobs list names the mailboxes; status bar shows the engine', text)
+            tmux(sock, 'send-keys', '-t', 'mf', '2')
+            ok, text = wait_for(sock, lambda t: 'TIME     LEVEL' in t and 'pass finished' in t, 15)
+            c.check(ok, 'key 2 opens the Event log with the passes', text)
+            tmux(sock, 'send-keys', '-t', 'mf', '?')
+            ok, text = wait_for(sock, lambda t: 'Keys (the same in every view)' in t and 'Event log' in t, 15)
+            c.check(ok, '? opens Help, written from the key table', text)
+            tmux(sock, 'resize-window', '-t', 'mf', '-x', '80', '-y', '24', check=False)
+            tmux(sock, 'send-keys', '-t', 'mf', '1')
+            ok, text = wait_for(sock, lambda t: '1 Mailbox Jobs' in t and len(t.splitlines()[0]) <= 80, 15)
+            c.check(ok, 'resized to 80x24: toolbar and jobs still drawn', text)
+            tmux(sock, 'send-keys', '-t', 'mf', 'q')
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and tmux(sock, 'has-session', '-t', 'mf', check=False).returncode == 0:
+                time.sleep(0.2)
+            c.check(tmux(sock, 'has-session', '-t', 'mf', check=False).returncode != 0, 'q quits the console')
+            for user in ('user001', 'user002'):
+                diff = imapcheck.compare(imapcheck.read_user_tree(src, user),
+                                         imapcheck.read_user_tree(dst, user))
+                c.check(diff.ok, '%s migrated by the console\'s engine: %s' % (user, diff.verdict()),
+                        diff.report())
+    finally:
+        tmux(sock, 'kill-server', check=False)
+        mf.cleanup()
+
+
+if __name__ == '__main__':
+    report.main(main, 'test_console')

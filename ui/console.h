@@ -1,0 +1,25 @@
+/* console.h - the full-screen console (first slice: Mailbox Jobs, Event
+ * log, Help), with the engine running the queue in a background thread.
+ *
+ * Threads: the UI thread owns curses and its own read-only view of the
+ * store (a separate SQLite connection, WAL: it never blocks the engine).
+ * The engine thread runs engine_run_queue and never touches the screen;
+ * the two share nothing but the store and a cancel flag.  This is the only
+ * module that includes <curses.h>. */
+#ifndef MF_CONSOLE_H
+#define MF_CONSOLE_H
+
+#include "cfg.h"
+#include "common.h"
+
+struct console_opts {
+	const struct cfg *cfg;
+	const char *store_path;
+	int workers;
+	bool run_engine;        /* run queued jobs while the console is open */
+};
+
+/* Runs until the user quits; returns a process exit code. */
+int console_run(const struct console_opts *o);
+
+#endif
