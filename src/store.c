@@ -587,6 +587,46 @@ enum st store_job_start(struct store *s, struct job *j, struct err *e)
 	return r;
 }
 
+/* Runs a one-job UPDATE guarded by state; explains a refusal. */
+static enum st job_update(struct store *s, const char *sql, int64_t id, const char *what,
+                          const char *allowed, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	enum st r = step_done(s, st, e, what);
+	if (!r && sqlite3_changes(s->db) == 0)
+		return err_set(e, ST_CONFIG, "job %lld cannot be %s: only %s jobs can", (long long)id, what,
+		               allowed);
+	return r;
+}
+
+enum st store_job_cancel(struct store *s, int64_t id, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE jobs SET state='cancelled' WHERE id=? AND state IN ('queued','paused')";
+	return job_update(s, sql, id, "cancelled", "queued or paused", e);
+}
+
+enum st store_job_retry(struct store *s, int64_t id, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE jobs SET state='queued', error=NULL WHERE id=? AND state IN ('failed','partial','cancelled')";
+	return job_update(s, sql, id, "retried", "failed, partial or cancelled", e);
+}
+
+enum st store_job_move(struct store *s, int64_t id, bool to_top, struct err *e)
+{
+	static const char top[] =
+		"UPDATE jobs SET priority=(SELECT coalesce(min(priority),100)-1 FROM jobs WHERE state='queued') "
+		"WHERE id=? AND state='queued'";
+	static const char bottom[] =
+		"UPDATE jobs SET priority=(SELECT coalesce(max(priority),100)+1 FROM jobs WHERE state='queued') "
+		"WHERE id=? AND state='queued'";
+	return job_update(s, to_top ? top : bottom, id, "moved", "queued", e);
+}
+
 enum st store_job_requeue_orphans(struct store *s, struct err *e)
 {
 	return exec_sql(s, "UPDATE jobs SET state='queued' WHERE state='running'", e);

@@ -100,6 +100,11 @@ enum st store_job_close_interrupted(struct store *s, int64_t pair_id, int64_t ex
                                     const char *reason, struct err *e);
 /* Marks a job running now (a foreground migrate runs its job directly). */
 enum st store_job_start(struct store *s, struct job *j, struct err *e);
+/* Console actions on one job.  Each returns ST_CONFIG with a reason an
+ * admin can read when the job is not in a state that allows it. */
+enum st store_job_cancel(struct store *s, int64_t id, struct err *e);   /* queued, paused */
+enum st store_job_retry(struct store *s, int64_t id, struct err *e);    /* failed, partial, cancelled */
+enum st store_job_move(struct store *s, int64_t id, bool to_top, struct err *e); /* queued */
 /* Jobs left "running" by a killed process go back to the queue. */
 enum st store_job_requeue_orphans(struct store *s, struct err *e);
 enum st store_job_finish(struct store *s, const struct job *j, enum job_state state,

@@ -65,7 +65,6 @@ def main(c):
                 for k, v in mf.env().items():
                     if k.isidentifier():
                         f.write('export %s=%s\n' % (k, shlex.quote(v)))
-                f.write('export TERM=xterm-256color\n')
                 f.write('exec %s console --workers 2\n' % ' '.join(map(shlex.quote, mf.argv([]))))
             tmux(sock, 'new-session', '-d', '-s', 'mf', '-x', '110', '-y', '30', 'sh ' + shlex.quote(wrapper))
             ok, text = wait_for(sock, lambda t: '1 Mailbox Jobs' in t and '? Help' in t, 20)
@@ -89,6 +88,47 @@ def main(c):
             while time.monotonic() < deadline and tmux(sock, 'has-session', '-t', 'mf', check=False).returncode == 0:
                 time.sleep(0.2)
             c.check(tmux(sock, 'has-session', '-t', 'mf', check=False).returncode != 0, 'q quits the console')
+            # Job actions, with the engine off so that the states stay put.
+            r = mf.run('queue', 'src', 'dst', 'user003', 'user004', 'user005')
+            c.check(r.rc == 0, 'three more jobs queued', r)
+            with open(wrapper) as f:
+                script = f.read().replace('console --workers 2', 'console --no-engine')
+            with open(wrapper, 'w') as f:
+                f.write(script)
+            tmux(sock, 'new-session', '-d', '-s', 'mf', '-x', '110', '-y', '30', 'sh ' + shlex.quote(wrapper))
+            ok, text = wait_for(sock, lambda t: 'user005' in t and 'engine off' in t, 20)
+            c.check(ok, 'console --no-engine lists the queued jobs; engine off', text)
+            for _ in range(4):                                 # down to job 5 (user005)
+                tmux(sock, 'send-keys', '-t', 'mf', 'j')
+            tmux(sock, 'send-keys', '-t', 'mf', 'c')
+            ok, text = wait_for(sock, lambda t: 'cancel job 5? y/n' in t, 10)
+            c.check(ok, 'c asks before cancelling', text)
+            tmux(sock, 'send-keys', '-t', 'mf', 'n')
+            ok, text = wait_for(sock, lambda t: 'job 5 left as it was' in t, 10)
+            c.check(ok, 'n leaves the job alone', text)
+            tmux(sock, 'send-keys', '-t', 'mf', 'c')
+            tmux(sock, 'send-keys', '-t', 'mf', 'y')
+            ok, text = wait_for(sock, lambda t: 'job 5 cancelled' in t and 'cancelled  full' in t, 10)
+            c.check(ok, 'y cancels: the row says cancelled', text)
+            tmux(sock, 'send-keys', '-t', 'mf', 'c')
+            tmux(sock, 'send-keys', '-t', 'mf', 'y')
+            ok, text = wait_for(sock, lambda t: 'cannot be cancelled' in t, 10)
+            c.check(ok, 'cancelling it again is refused with the reason', text)
+            tmux(sock, 'send-keys', '-t', 'mf', 'r')
+            ok, text = wait_for(sock, lambda t: 'job 5 queued again' in t, 10)
+            c.check(ok, 'r queues it again', text)
+            tmux(sock, 'send-keys', '-t', 'mf', 't')
+            ok, text = wait_for(sock, lambda t: 'job 5 moved to the top' in t, 10)
+            c.check(ok, 't moves it to the top', text)
+            tmux(sock, 'send-keys', '-t', 'mf', 'q')
+            time.sleep(1)
+            import sqlite3
+            db = sqlite3.connect(mf.store)
+            order = [row[0] for row in db.execute(
+                "SELECT id FROM jobs WHERE state='queued' ORDER BY priority, id")]
+            db.close()
+            c.check(order[:1] == [5] and sorted(order) == [3, 4, 5],
+                    'the store agrees: job 5 first in the queue (%s)' % order)
             for user in ('user001', 'user002'):
                 diff = imapcheck.compare(imapcheck.read_user_tree(src, user),
                                          imapcheck.read_user_tree(dst, user))

@@ -94,11 +94,12 @@ struct ui {
 	volatile int cancel;
 	struct err engine_err;
 	enum st engine_st;
+	int64_t confirm_cancel;     /* job waiting for a y/n answer, 0 for none */
 };
 
 /* The key table: one source for dispatch and for the Help screen. */
 enum action { ACT_JOBS, ACT_EVENTS, ACT_HELP, ACT_UP, ACT_DOWN, ACT_PGUP, ACT_PGDN, ACT_HOME,
-              ACT_END, ACT_QUIT };
+              ACT_END, ACT_QUIT, ACT_CANCEL, ACT_RETRY, ACT_TOP, ACT_BOTTOM };
 
 static const struct keybind {
 	int key;
@@ -119,6 +120,10 @@ static const struct keybind {
 	{ KEY_NPAGE, "PgDn", ACT_PGDN, "page down" },
 	{ KEY_HOME, "Home", ACT_HOME, "first row" },
 	{ KEY_END, "End", ACT_END, "last row" },
+	{ 'c', "c", ACT_CANCEL, "Mailbox Jobs: cancel the selected queued job (asks first)" },
+	{ 'r', "r", ACT_RETRY, "Mailbox Jobs: queue a failed, partial or cancelled job again" },
+	{ 't', "t", ACT_TOP, "Mailbox Jobs: move the selected queued job to the top" },
+	{ 'b', "b", ACT_BOTTOM, "Mailbox Jobs: move the selected queued job to the bottom" },
 	{ 'q', "q", ACT_QUIT, "quit (running jobs stop at a checkpoint and stay queued)" },
 	{ 3, "Ctrl-C", ACT_QUIT, "quit" },
 	{ KEY_F(10), "F10", ACT_QUIT, "quit" },
@@ -234,6 +239,48 @@ static void *engine_main(void *arg)
 
 /* --- keys --------------------------------------------------------------------- */
 
+/* Actions on the selected job: they change the store, which the engine
+ * reads; every destructive one asks first. */
+static void job_action(struct ui *u, enum action a)
+{
+	struct view *v = &u->views[VIEW_JOBS];
+	if (u->cur != VIEW_JOBS || v->cursor >= v->rows.n) {
+		snprintf(u->status, sizeof u->status, " select a job in Mailbox Jobs (key 1) first");
+		return;
+	}
+	int64_t id = v->rows.v[v->cursor].id;
+	struct err e;
+	enum st s = ST_OK;
+	switch (a) {
+	case ACT_CANCEL:
+		u->confirm_cancel = id;
+		snprintf(u->status, sizeof u->status, " cancel job %lld? y/n", (long long)id);
+		return;
+	case ACT_RETRY: s = store_job_retry(u->st, id, &e); break;
+	case ACT_TOP: s = store_job_move(u->st, id, true, &e); break;
+	case ACT_BOTTOM: s = store_job_move(u->st, id, false, &e); break;
+	default: return;
+	}
+	if (s)
+		snprintf(u->status, sizeof u->status, " %s", e.msg);
+	else
+		snprintf(u->status, sizeof u->status, " job %lld %s", (long long)id,
+		         a == ACT_RETRY ? "queued again" : a == ACT_TOP ? "moved to the top" : "moved to the bottom");
+}
+
+static void answer_confirm(struct ui *u, int ch)
+{
+	int64_t id = u->confirm_cancel;
+	u->confirm_cancel = 0;
+	struct err e;
+	if (ch != 'y' && ch != 'Y')
+		snprintf(u->status, sizeof u->status, " job %lld left as it was", (long long)id);
+	else if (store_job_cancel(u->st, id, &e))
+		snprintf(u->status, sizeof u->status, " %s", e.msg);
+	else
+		snprintf(u->status, sizeof u->status, " job %lld cancelled", (long long)id);
+}
+
 static void act(struct ui *u, enum action a)
 {
 	struct view *v = &u->views[u->cur];
@@ -250,6 +297,12 @@ static void act(struct ui *u, enum action a)
 	case ACT_HOME: v->cursor = 0; break;
 	case ACT_END: v->cursor = v->rows.n ? v->rows.n - 1 : 0; break;
 	case ACT_QUIT: u->quit = true; break;
+	case ACT_CANCEL:
+	case ACT_RETRY:
+	case ACT_TOP:
+	case ACT_BOTTOM:
+		job_action(u, a);
+		break;
 	}
 	if (v->cursor < v->rows.n)
 		v->cursor_id = v->rows.v[v->cursor].id;
@@ -290,6 +343,10 @@ int console_run(const struct console_opts *o)
 		int ch = getch();
 		if (ch == ERR || ch == KEY_RESIZE)
 			continue;
+		if (u.confirm_cancel) {
+			answer_confirm(&u, ch);
+			continue;
+		}
 		u.status[0] = '\0';
 		for (size_t i = 0; i < countof(keys); i++)
 			if (keys[i].key == ch) {
