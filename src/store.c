@@ -1134,6 +1134,24 @@ enum st store_pass_end(struct store *s, int64_t pass_id, const char *result, int
 	return step_done(s, st, e, "record pass");
 }
 
+enum st store_sample_minutes(struct store *s, int limit,
+                             void (*fn)(void *ctx, int64_t minute, int64_t items, int64_t bytes),
+                             void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT m, i, b FROM (SELECT ts/60*60 AS m, sum(items) AS i, sum(bytes) AS b FROM samples "
+		"GROUP BY m ORDER BY m DESC LIMIT ?) ORDER BY m";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int(st, 1, limit);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "throughput history");
+}
+
 enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_t bytes,
                      struct err *e)
 {

@@ -203,6 +203,11 @@ enum st store_pass_end(struct store *s, int64_t pass_id, const char *result, int
                        int64_t bytes, int64_t skipped, int64_t failed, int64_t reflagged,
                        struct err *e);
 
+/* Throughput per minute, newest last, at most limit minutes. */
+enum st store_sample_minutes(struct store *s, int limit,
+                             void (*fn)(void *ctx, int64_t minute, int64_t items, int64_t bytes),
+                             void *ctx, struct err *e);
+
 enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_t bytes,
                      struct err *e);
 

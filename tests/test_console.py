@@ -10,6 +10,7 @@ Run: MAILFERRY=./mailferry python3 tests/test_console.py   (exit 0 pass, 77 skip
 """
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -76,6 +77,14 @@ def main(c):
             tmux(sock, 'send-keys', '-t', 'mf', '2')
             ok, text = wait_for(sock, lambda t: 'TIME     LEVEL' in t and 'pass finished' in t, 15)
             c.check(ok, 'key 2 opens the Event log with the passes', text)
+            tmux(sock, 'send-keys', '-t', 'mf', '3')
+            ok, text = wait_for(sock, lambda t: 'Summary of all jobs' in t and
+                                re.search(r'completed\s+2\b', t) and re.search(r'Messages copied\s+80\b', t), 15)
+            c.check(ok, 'key 3 opens the Summary: 2 jobs completed, 80 messages copied', text)
+            tmux(sock, 'send-keys', '-t', 'mf', '4')
+            ok, text = wait_for(sock, lambda t: 'MESSAGES/MIN' in t and '#' in t and
+                                sum(map(int, re.findall(r'(\d+) msg/min', t))) == 80, 15)
+            c.check(ok, 'key 4 opens Metrics: bars per minute adding up to the 80 messages', text)
             tmux(sock, 'send-keys', '-t', 'mf', '?')
             ok, text = wait_for(sock, lambda t: 'Keys (the same in every view)' in t and 'Event log' in t, 15)
             c.check(ok, '? opens Help, written from the key table', text)

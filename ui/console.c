@@ -69,9 +69,54 @@ static void add_event_row(void *ctx, int64_t ts, int level, int64_t job, const c
 	                                      (long long)job, msg));
 }
 
+/* Summary: jobs by state and what they copied. */
+struct ui;
+static void load_summary(struct ui *u, struct rows *r);
+
+/* Metrics: one bar per minute of throughput samples. */
+struct minute { int64_t t, items, bytes; };
+struct metrics {
+	struct rows *rows;
+	int width;
+	struct minute *v;
+	size_t n, cap;
+};
+
+static void collect_minute(void *ctx, int64_t minute, int64_t items, int64_t bytes)
+{
+	struct metrics *mx = ctx;
+	mx->v = x_grow(mx->v, mx->n, &mx->cap, sizeof *mx->v, 64);
+	mx->v[mx->n++] = (struct minute){ minute, items, bytes };
+}
+
+static void draw_chart(struct metrics *mx)
+{
+	int64_t peak = 1;
+	for (size_t i = 0; i < mx->n; i++)
+		if (mx->v[i].items > peak)
+			peak = mx->v[i].items;
+	int bar_max = mx->width - 40 > 10 ? mx->width - 40 : 10;
+	for (size_t i = 0; i < mx->n; i++) {
+		time_t t = (time_t)mx->v[i].t;
+		struct tm tm;
+		char when[16];
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%H:%M", &tm);
+		int len = (int)(mx->v[i].items * bar_max / peak);
+		if (len == 0 && mx->v[i].items > 0)
+			len = 1;
+		char *bar = x_malloc((size_t)len + 1);
+		memset(bar, '#', (size_t)len);
+		bar[len] = '\0';
+		rows_add(mx->rows, mx->v[i].t, x_asprintf("%s %7lld msg/min %8.1f MB  %s", when,
+		         (long long)mx->v[i].items, (double)mx->v[i].bytes / 1e6, bar));
+		free(bar);
+	}
+}
+
 /* --- views ------------------------------------------------------------------ */
 
-enum view_id { VIEW_JOBS, VIEW_EVENTS, VIEW_HELP, VIEW__COUNT };
+enum view_id { VIEW_JOBS, VIEW_EVENTS, VIEW_SUMMARY, VIEW_METRICS, VIEW_HELP, VIEW__COUNT };
 
 struct view {
 	const char *name;
@@ -98,7 +143,7 @@ struct ui {
 };
 
 /* The key table: one source for dispatch and for the Help screen. */
-enum action { ACT_JOBS, ACT_EVENTS, ACT_HELP, ACT_UP, ACT_DOWN, ACT_PGUP, ACT_PGDN, ACT_HOME,
+enum action { ACT_JOBS, ACT_EVENTS, ACT_SUMMARY, ACT_METRICS, ACT_HELP, ACT_UP, ACT_DOWN, ACT_PGUP, ACT_PGDN, ACT_HOME,
               ACT_END, ACT_QUIT, ACT_CANCEL, ACT_RETRY, ACT_TOP, ACT_BOTTOM };
 
 static const struct keybind {
@@ -111,6 +156,10 @@ static const struct keybind {
 	{ KEY_F(1), "F1", ACT_JOBS, "Mailbox Jobs" },
 	{ '2', "2", ACT_EVENTS, "Event log: what the engine did" },
 	{ KEY_F(2), "F2", ACT_EVENTS, "Event log" },
+	{ '3', "3", ACT_SUMMARY, "Summary: jobs by state, messages and bytes copied" },
+	{ KEY_F(3), "F3", ACT_SUMMARY, "Summary" },
+	{ '4', "4", ACT_METRICS, "Metrics: messages per minute, as a chart" },
+	{ KEY_F(4), "F4", ACT_METRICS, "Metrics" },
 	{ '?', "?", ACT_HELP, "this help" },
 	{ KEY_UP, "Up", ACT_UP, "previous row" },
 	{ 'k', "k", ACT_UP, "previous row" },
@@ -129,6 +178,24 @@ static const struct keybind {
 	{ KEY_F(10), "F10", ACT_QUIT, "quit" },
 };
 
+static void load_summary(struct ui *u, struct rows *r)
+{
+	int64_t c[7], items = 0, bytes = 0;
+	struct err e;
+	if (store_job_counts(u->st, c, &e) || store_run_totals(u->st, 0, &items, &bytes, &e)) {
+		snprintf(u->status, sizeof u->status, "%s", e.msg);
+		return;
+	}
+	int64_t total = 0;
+	for (int i = 0; i < 7; i++)
+		total += c[i];
+	rows_add(r, 1, x_asprintf("  Mailbox jobs          %lld", (long long)total));
+	for (int i = 0; i < 7; i++)
+		rows_add(r, 2 + i, x_asprintf("    %-18s  %lld", job_state_name((enum job_state)i), (long long)c[i]));
+	rows_add(r, 10, x_asprintf("  Messages copied       %lld", (long long)items));
+	rows_add(r, 11, x_asprintf("  Data copied           %.1f MB", (double)bytes / 1e6));
+}
+
 static void load_view(struct ui *u, enum view_id id)
 {
 	struct view *v = &u->views[id];
@@ -143,6 +210,17 @@ static void load_view(struct ui *u, enum view_id id)
 		if (store_event_each(u->st, 0, 500, add_event_row, &v->rows, &e))
 			snprintf(u->status, sizeof u->status, "%s", e.msg);
 		break;
+	case VIEW_SUMMARY:
+		load_summary(u, &v->rows);
+		break;
+	case VIEW_METRICS: {
+		struct metrics mx = { .rows = &v->rows, .width = getmaxx(stdscr) };
+		if (store_sample_minutes(u->st, 500, collect_minute, &mx, &e))
+			snprintf(u->status, sizeof u->status, "%s", e.msg);
+		draw_chart(&mx);
+		free(mx.v);
+		break;
+	}
 	case VIEW_HELP:
 		for (size_t i = 0; i < countof(keys); i++)
 			rows_add(&v->rows, (int64_t)i, x_asprintf("  %-6s %s", keys[i].name, keys[i].help));
@@ -289,6 +367,8 @@ static void act(struct ui *u, enum action a)
 	switch (a) {
 	case ACT_JOBS: u->cur = VIEW_JOBS; break;
 	case ACT_EVENTS: u->cur = VIEW_EVENTS; break;
+	case ACT_SUMMARY: u->cur = VIEW_SUMMARY; break;
+	case ACT_METRICS: u->cur = VIEW_METRICS; break;
 	case ACT_HELP: u->cur = VIEW_HELP; break;
 	case ACT_UP: if (v->cursor > 0) v->cursor--; break;
 	case ACT_DOWN: if (v->cursor + 1 < v->rows.n) v->cursor++; break;
@@ -319,6 +399,9 @@ int console_run(const struct console_opts *o)
 	u.views[VIEW_JOBS] = (struct view){ .name = "1 Mailbox Jobs",
 		.title = "   ID  STATE      PASS      SOURCE -> TARGET  PROGRESS" };
 	u.views[VIEW_EVENTS] = (struct view){ .name = "2 Event log", .title = "TIME     LEVEL  JOB   WHAT" };
+	u.views[VIEW_SUMMARY] = (struct view){ .name = "3 Summary", .title = "Summary of all jobs" };
+	u.views[VIEW_METRICS] = (struct view){ .name = "4 Metrics",
+		.title = "TIME   MESSAGES/MIN         DATA  (one bar per minute)" };
 	u.views[VIEW_HELP] = (struct view){ .name = "? Help", .title = "Keys (the same in every view):" };
 	/* Signals go to this thread only: block them before the engine starts. */
 	sigset_t set;
