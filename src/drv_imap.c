@@ -859,6 +859,10 @@ static enum st di_subjects(struct drv *d, struct drv_msg **msgs, size_t n, char 
  * transaction, which for Dovecot costs a fraction of one per message. */
 #define MULTI_MAX 64
 #define MULTI_BYTES (8u << 20)
+/* Larger messages travel alone: a refusal (an unannounced size limit, say)
+ * then concerns one message, and batching gains nothing for them anyway.
+ * Empty messages too, which some servers refuse. */
+#define MULTI_MSG_MAX (256u << 10)
 
 static void di_append_start(struct drv *d, const char *folder, drv_append_done fn, void *ctx)
 {
@@ -961,7 +965,9 @@ static enum st di_append_begin(struct drv *d, const struct drv_msg *meta, uint64
                                size_t token, struct err *e)
 {
 	d->ap = x_grow(d->ap, d->atail, &d->acap, sizeof *d->ap, 256);
-	if (d->batch_open && d->batch_count < MULTI_MAX && d->batch_bytes + size <= MULTI_BYTES) {
+	bool batchable = d->multi && size > 0 && size <= MULTI_MSG_MAX;
+	if (batchable && d->batch_open && d->batch_count < MULTI_MAX &&
+	    d->batch_bytes + size <= MULTI_BYTES) {
 		/* Another message of the open MULTIAPPEND command. */
 		d->ap[d->atail].tag = d->batch_tag;
 		d->ap[d->atail].token = token;
@@ -983,7 +989,7 @@ static enum st di_append_begin(struct drv *d, const struct drv_msg *meta, uint64
 	 * 4096 bytes; anything else waits for the server's "+". */
 	bool nonsync = d->literal_plus || (d->literal_minus && size <= 4096);
 	append_message_head(d, meta, size, nonsync);
-	if (d->multi) {
+	if (batchable) {
 		d->batch_open = true;
 		d->batch_tag = tag;
 		d->batch_count = 1;

@@ -1,10 +1,9 @@
 #!/usr/bin/python3
 """A target that enforces a size limit without announcing it (no
-APPENDLIMIT): the oversize message is only refused when it arrives, in the
-middle of a batch of messages sent in one MULTIAPPEND command, which the
-server then refuses whole.  mailferry must send the batch again message by
-message, so that every other message is copied, and report exactly the
-oversize one as skipped, with folder, subject and size.
+APPENDLIMIT): the oversize message is only refused when it arrives, between
+MULTIAPPEND batches of small messages.  Every other message must be copied,
+and exactly the oversize one reported as skipped, with folder, subject and
+size.
 
 Run: MAILFERRY=./mailferry python3 tests/test_limits.py   (exit 0 pass, 77 skip, 1 fail)
 """
