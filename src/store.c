@@ -250,6 +250,36 @@ static enum st step_done(struct store *s, sqlite3_stmt *st, struct err *e, const
 	return ST_OK;
 }
 
+/* Runs a statement whose parameters are all integers (deletes and the
+ * like); what names it in errors. */
+static enum st exec_ints(struct store *s, const char *sql, const int64_t *args, int nargs,
+                         const char *what, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	for (int i = 0; i < nargs; i++)
+		sqlite3_bind_int64(st, i + 1, args[i]);
+	return step_done(s, st, e, what);
+}
+
+/* Steps a bound statement and collects column 0, in query order, as
+ * uint32 values into *out (caller frees). */
+static enum st collect_u32(struct store *s, sqlite3_stmt *st, uint32_t **out, size_t *n,
+                           const char *what, struct err *e)
+{
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = x_grow(*out, *n, &cap, sizeof **out, 16);
+		(*out)[(*n)++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, what);
+}
+
 /* --- endpoints ----------------------------------------------------------- */
 void endpoint_free(struct endpoint *ep)
 {
@@ -879,22 +909,14 @@ enum st store_map_set_flags(struct store *s, int64_t folder_id, uint32_t src_uid
 enum st store_map_del(struct store *s, int64_t folder_id, uint32_t src_uid, struct err *e)
 {
 	static const char sql[] = "DELETE FROM messages WHERE folder_id=? AND src_uid=?";
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	sqlite3_bind_int64(st, 1, folder_id);
-	sqlite3_bind_int64(st, 2, src_uid);
-	return step_done(s, st, e, "forget copied message");
+	const int64_t args[] = { folder_id, src_uid };
+	return exec_ints(s, sql, args, 2, "forget copied message", e);
 }
 
 enum st store_map_clear(struct store *s, int64_t folder_id, struct err *e)
 {
 	static const char sql[] = "DELETE FROM messages WHERE folder_id=?";
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	sqlite3_bind_int64(st, 1, folder_id);
-	return step_done(s, st, e, "clear message map");
+	return exec_ints(s, sql, &folder_id, 1, "clear message map", e);
 }
 
 enum st store_journal_add(struct store *s, int64_t folder_id, const struct journal_entry *j,
@@ -918,12 +940,8 @@ enum st store_journal_add(struct store *s, int64_t folder_id, const struct journ
 enum st store_journal_del(struct store *s, int64_t folder_id, uint32_t src_uid, struct err *e)
 {
 	static const char sql[] = "DELETE FROM journal WHERE folder_id=? AND src_uid=?";
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	sqlite3_bind_int64(st, 1, folder_id);
-	sqlite3_bind_int64(st, 2, src_uid);
-	return step_done(s, st, e, "journal");
+	const int64_t args[] = { folder_id, src_uid };
+	return exec_ints(s, sql, args, 2, "journal", e);
 }
 
 enum st store_journal_load(struct store *s, int64_t folder_id, struct journal_entry **out,
@@ -1007,14 +1025,7 @@ enum st store_skipped_without_subject(struct store *s, int64_t job_id, int64_t f
 		return ST_STORE;
 	sqlite3_bind_int64(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, folder_id);
-	size_t cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*out = x_grow(*out, *n, &cap, sizeof **out, 16);
-		(*out)[(*n)++] = (uint32_t)sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list skipped items");
+	return collect_u32(s, st, out, n, "list skipped items", e);
 }
 
 enum st store_skipped_set_subject(struct store *s, int64_t job_id, int64_t folder_id,
@@ -1042,14 +1053,7 @@ enum st store_skipped_uids(struct store *s, int64_t folder_id, uint32_t **out, s
 	if (!st)
 		return ST_STORE;
 	sqlite3_bind_int64(st, 1, folder_id);
-	size_t cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*out = x_grow(*out, *n, &cap, sizeof **out, 16);
-		(*out)[(*n)++] = (uint32_t)sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list skipped items");
+	return collect_u32(s, st, out, n, "list skipped items", e);
 }
 
 void store_event(struct store *s, enum event_level lvl, int64_t job_id, const char *fmt, ...)
