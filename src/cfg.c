@@ -9,88 +9,93 @@
 #include "cfg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <libconfig.h>
 
-enum cfg_type { CFG_STRING, CFG_INT, CFG_BOOL };
+static bool separator_ok(const char *v);
 
-/* Extra checks a string key needs beyond its type. */
-enum cfg_check {
-	CHK_NONE,
-	CHK_PATH,        /* "~/" and "$XDG_DATA_HOME" are expanded; not empty */
-	CHK_PATH_OPT,    /* same, but "" means "none" (NULL) */
-	CHK_LOG_LEVEL,   /* one of log_level_names */
-	CHK_SEPARATOR,   /* exactly one usable ASCII character */
+static const char *const log_level_names[] = {
+	"error", "warn", "info", "debug", "trace", NULL,
 };
 
-struct cfg_key {
-	const char *name;
-	enum cfg_type type;
-	size_t offset;          /* of the field in struct cfg */
-	const char *def_str;    /* CFG_STRING; NULL allowed for CHK_PATH_OPT */
-	long long def_int;      /* CFG_INT, CFG_BOOL */
-	long long min, max;     /* CFG_INT */
-	enum cfg_check check;
-	const char *doc;        /* one line, also the comment in the example */
-};
-
+/* One row per key: KEY_<TYPE>(name, tab, flags, ..., help).  The help text
+ * must also appear in data/mailferry.conf.example (tst_cfg checks it). */
 #define F(field) offsetof(struct cfg, field)
+#define KEY_INT(name, tab, fl, def, lo, hi, help) \
+	{ #name, CFG_TAB_##tab, CFG_INT, fl, F(name), NULL, def, lo, hi, NULL, NULL, NULL, help }
+#define KEY_BOOL(name, tab, fl, def, help) \
+	{ #name, CFG_TAB_##tab, CFG_BOOL, fl, F(name), NULL, def, 0, 1, NULL, NULL, NULL, help }
+#define KEY_PATH(name, tab, fl, def, help) \
+	{ #name, CFG_TAB_##tab, CFG_PATH, fl, F(name), def, 0, 0, 0, NULL, NULL, NULL, help }
+#define KEY_ENUM(name, tab, fl, def, values, help) \
+	{ #name, CFG_TAB_##tab, CFG_ENUM, fl, F(name), def, 0, 0, 0, values, NULL, NULL, help }
+#define KEY_STRING(name, tab, fl, def, valid, rule, help) \
+	{ #name, CFG_TAB_##tab, CFG_STRING, fl, F(name), def, 0, 0, 0, NULL, valid, rule, help }
 
-static const struct cfg_key cfg_keys[] = {
-	{ "store_path", CFG_STRING, F(store_path),
-	  "$XDG_DATA_HOME/mailferry/mailferry.db", 0, 0, 0, CHK_PATH,
-	  "SQLite database holding endpoints, jobs, progress and events." },
-	{ "log_path", CFG_STRING, F(log_path),
-	  NULL, 0, 0, 0, CHK_PATH_OPT,
-	  "Diagnostic log file; unset or \"\" for none." },
-	{ "log_level", CFG_STRING, F(log_level),
-	  "info", 0, 0, 0, CHK_LOG_LEVEL,
-	  "Detail of the diagnostic log: error, warn, info, debug or trace." },
-	{ "secrets_path", CFG_STRING, F(secrets_path),
-	  "$XDG_DATA_HOME/mailferry/secrets", 0, 0, 0, CHK_PATH,
-	  "File (mode 0600) keeping passwords given with --password-stdin." },
-	{ "workers", CFG_INT, F(workers),
-	  NULL, 4, 1, 256, CHK_NONE,
-	  "Mailboxes migrated in parallel by \"mailferry run\"." },
-	{ "max_connections_per_server", CFG_INT, F(max_connections_per_server),
-	  NULL, 10, 1, 1000, CHK_NONE,
-	  "Default limit of simultaneous connections to one endpoint." },
-	{ "batch_messages", CFG_INT, F(batch_messages),
-	  NULL, 256, 1, 100000, CHK_NONE,
-	  "Messages fetched and appended per copy batch." },
-	{ "batch_bytes_mb", CFG_INT, F(batch_bytes_mb),
-	  NULL, 16, 1, 4096, CHK_NONE,
-	  "Megabytes of message data in flight per batch." },
-	{ "timeout_s", CFG_INT, F(timeout_s),
-	  NULL, 60, 1, 86400, CHK_NONE,
-	  "Seconds without any network progress before a connection is dropped." },
-	{ "retry_max", CFG_INT, F(retry_max),
-	  NULL, 5, 0, 1000, CHK_NONE,
-	  "Reconnect attempts per pass after transient errors." },
-	{ "bad_item_limit", CFG_INT, F(bad_item_limit),
-	  NULL, 50, 0, 1000000, CHK_NONE,
-	  "A job fails when more items than this could not be copied." },
-	{ "separator_char", CFG_STRING, F(separator_char),
-	  "_", 0, 0, 0, CHK_SEPARATOR,
-	  "Replaces the target's hierarchy separator inside source folder names." },
-	{ "verify_after_copy", CFG_BOOL, F(verify_after_copy),
-	  NULL, 1, 0, 1, CHK_NONE,
-	  "Compare source and target after each full or delta pass (true/false)." },
+static const struct cfg_key key_table[] = {
+	KEY_PATH(store_path, GENERAL, CFG_RESTART, "$XDG_DATA_HOME/mailferry/mailferry.db",
+		 "SQLite database holding endpoints, jobs, progress and events."),
+	KEY_PATH(log_path, GENERAL, CFG_RESTART | CFG_OPTIONAL, NULL,
+		 "Diagnostic log file; unset or \"\" for none."),
+	KEY_ENUM(log_level, GENERAL, CFG_RESTART, "info", log_level_names,
+		 "Detail of the diagnostic log: error, warn, info, debug or trace."),
+	KEY_PATH(secrets_path, GENERAL, 0, "$XDG_DATA_HOME/mailferry/secrets",
+		 "File (mode 0600) keeping passwords given with --password-stdin."),
+	KEY_INT(workers, WORKERS, CFG_RESTART, 4, 1, 256,
+		"Mailboxes migrated in parallel by \"mailferry run\"."),
+	KEY_INT(max_connections_per_server, WORKERS, 0, 10, 1, 1000,
+		"Default limit of simultaneous connections to one endpoint."),
+	KEY_INT(timeout_s, WORKERS, 0, 60, 1, 86400,
+		"Seconds without any network progress before a connection is dropped."),
+	KEY_INT(retry_max, WORKERS, 0, 5, 0, 1000,
+		"Reconnect attempts per pass after transient errors."),
+	KEY_INT(batch_messages, MAILBOXES, 0, 256, 1, 100000,
+		"Messages fetched and appended per copy batch."),
+	KEY_INT(batch_bytes_mb, MAILBOXES, 0, 16, 1, 4096,
+		"Megabytes of message data in flight per batch."),
+	KEY_STRING(separator_char, MAILBOXES, 0, "_", separator_ok,
+		   N_("a single printable ASCII character other than space, '*' and '%'"),
+		   "Replaces the target's hierarchy separator inside source folder names."),
+	KEY_INT(bad_item_limit, ACTIVITIES, 0, 50, 0, 1000000,
+		"A job fails when more items than this could not be copied."),
+	KEY_BOOL(verify_after_copy, ACTIVITIES, 0, 1,
+		 "Compare source and target after each full or delta pass (true/false)."),
 };
 
 #undef F
 
-static const char *const log_level_names[] = {
-	"error", "warn", "info", "debug", "trace",
+static const char *const tab_names[CFG_TAB__COUNT] = {
+	[CFG_TAB_GENERAL] = "General",
+	[CFG_TAB_ACTIVITIES] = "Activities",
+	[CFG_TAB_MAILBOXES] = "Mailboxes",
+	[CFG_TAB_WORKERS] = "Workers",
+	[CFG_TAB_SCRIPTS] = "Scripts",
+	[CFG_TAB_NOTIFICATIONS] = "Notifications",
 };
+
+/* One printable ASCII byte: it is spliced into IMAP folder names, where '*'
+ * and '%' are LIST wildcards and a space or a multi-byte character would be
+ * a surprising rename. */
+static bool separator_ok(const char *v)
+{
+	return strlen(v) == 1 && v[0] > ' ' && v[0] <= '~' &&
+	       v[0] != '*' && v[0] != '%';
+}
+
+static bool is_text_type(enum cfg_type t)
+{
+	return t == CFG_STRING || t == CFG_ENUM || t == CFG_PATH;
+}
 
 static char **str_field(struct cfg *c, const struct cfg_key *k)
 {
@@ -100,6 +105,39 @@ static char **str_field(struct cfg *c, const struct cfg_key *k)
 static int *int_field(struct cfg *c, const struct cfg_key *k)
 {
 	return (int *)(void *)((char *)c + k->offset);
+}
+
+static const char *str_value(const struct cfg *c, const struct cfg_key *k)
+{
+	return *(char *const *)(const void *)((const char *)c + k->offset);
+}
+
+static int int_value(const struct cfg *c, const struct cfg_key *k)
+{
+	return *(const int *)(const void *)((const char *)c + k->offset);
+}
+
+const struct cfg_key *cfg_keys(size_t *n)
+{
+	*n = countof(key_table);
+	return key_table;
+}
+
+const char *cfg_tab_name(enum cfg_tab t)
+{
+	if ((unsigned)t >= (unsigned)CFG_TAB__COUNT)
+		return "?";
+	return tab_names[t];
+}
+
+bool cfg_tab_from_name(const char *name, enum cfg_tab *t)
+{
+	for (size_t i = 0; i < countof(tab_names); i++)
+		if (strcasecmp(name, tab_names[i]) == 0) {
+			*t = (enum cfg_tab)i;
+			return true;
+		}
+	return false;
 }
 
 /* --- default locations ------------------------------------------------------ */
@@ -160,15 +198,15 @@ static char *expand_path(const char *s)
 	return x_strdup(s);
 }
 
-/* --- loading ---------------------------------------------------------------- */
+/* --- values: the one place that validates and stores ------------------------ */
 
 void cfg_free(struct cfg *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < countof(cfg_keys); i++) {
-		if (cfg_keys[i].type == CFG_STRING) {
-			char **p = str_field(c, &cfg_keys[i]);
+	for (size_t i = 0; i < countof(key_table); i++) {
+		if (is_text_type(key_table[i].type)) {
+			char **p = str_field(c, &key_table[i]);
 			free(*p);
 			*p = NULL;
 		}
@@ -176,13 +214,14 @@ void cfg_free(struct cfg *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* v has passed value_ok (or is a default). */
 static void set_string(struct cfg *c, const struct cfg_key *k, const char *v)
 {
 	char **p = str_field(c, k);
 	free(*p);
-	if (!v || ((k->check == CHK_PATH_OPT) && !*v))
+	if (!v || (k->type == CFG_PATH && (k->flags & CFG_OPTIONAL) && !*v))
 		*p = NULL;
-	else if (k->check == CHK_PATH || k->check == CHK_PATH_OPT)
+	else if (k->type == CFG_PATH)
 		*p = expand_path(v);
 	else
 		*p = x_strdup(v);
@@ -191,20 +230,85 @@ static void set_string(struct cfg *c, const struct cfg_key *k, const char *v)
 static void set_defaults(struct cfg *c)
 {
 	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < countof(cfg_keys); i++) {
-		const struct cfg_key *k = &cfg_keys[i];
-		if (k->type == CFG_STRING)
+	for (size_t i = 0; i < countof(key_table); i++) {
+		const struct cfg_key *k = &key_table[i];
+		if (is_text_type(k->type))
 			set_string(c, k, k->def_str);
 		else
 			*int_field(c, k) = (int)k->def_int;
 	}
 }
 
-static const struct cfg_key *find_key(const char *name)
+static bool in_list(const char *const *list, const char *v)
 {
-	for (size_t i = 0; i < countof(cfg_keys); i++)
-		if (strcmp(cfg_keys[i].name, name) == 0)
-			return &cfg_keys[i];
+	for (; list && *list; list++)
+		if (strcmp(*list, v) == 0)
+			return true;
+	return false;
+}
+
+/* Whether a value of the key's type is allowed: text s for text types,
+ * number i for CFG_INT and CFG_BOOL. */
+static bool value_ok(const struct cfg_key *k, const char *s, long long i)
+{
+	switch (k->type) {
+	case CFG_INT:
+	case CFG_BOOL:
+		return i >= k->min && i <= k->max;
+	case CFG_PATH:
+		return *s || (k->flags & CFG_OPTIONAL);
+	case CFG_ENUM:
+		return in_list(k->values, s);
+	case CFG_STRING:
+		return !k->valid || k->valid(s);
+	}
+	return false;
+}
+
+void cfg_allowed_text(const struct cfg_key *k, char *buf, size_t n)
+{
+	struct sbuf b;
+
+	sb_init(&b);
+	switch (k->type) {
+	case CFG_INT:
+		sb_printf(&b, _("a whole number from %lld to %lld"), k->min, k->max);
+		break;
+	case CFG_BOOL:
+		sb_adds(&b, _("true or false"));
+		break;
+	case CFG_PATH:
+		sb_adds(&b, (k->flags & CFG_OPTIONAL) ? _("a file path, or \"\" for none")
+						      : _("a file path (not empty)"));
+		break;
+	case CFG_ENUM:
+		sb_adds(&b, _("one of "));
+		for (const char *const *v = k->values; v && *v; v++)
+			sb_printf(&b, "%s%s", v == k->values ? "" : ", ", *v);
+		break;
+	case CFG_STRING:
+		sb_adds(&b, k->rule ? _(k->rule) : _("a string"));
+		break;
+	}
+	snprintf(buf, n, "%s", b.data ? b.data : "");
+	sb_free(&b);
+}
+
+void cfg_default_text(const struct cfg_key *k, char *buf, size_t n)
+{
+	if (is_text_type(k->type))
+		snprintf(buf, n, "%s", k->def_str ? k->def_str : "");
+	else if (k->type == CFG_BOOL)
+		snprintf(buf, n, "%s", k->def_int ? "true" : "false");
+	else
+		snprintf(buf, n, "%lld", k->def_int);
+}
+
+const struct cfg_key *cfg_key_find(const char *name)
+{
+	for (size_t i = 0; i < countof(key_table); i++)
+		if (strcmp(key_table[i].name, name) == 0)
+			return &key_table[i];
 	return NULL;
 }
 
@@ -238,25 +342,36 @@ static const char *suggest_key(const char *name)
 {
 	const char *best = NULL;
 	size_t best_d = 3;   /* more than two edits is not a typo */
-	for (size_t i = 0; i < countof(cfg_keys); i++) {
-		size_t d = edit_distance(name, cfg_keys[i].name);
+	for (size_t i = 0; i < countof(key_table); i++) {
+		size_t d = edit_distance(name, key_table[i].name);
 		if (d < best_d) {
 			best_d = d;
-			best = cfg_keys[i].name;
+			best = key_table[i].name;
 		}
 	}
 	return best;
 }
 
-static const char *type_name(enum cfg_type t)
+/* "LOC: unknown setting "x" (did you mean "y"?)"; loc is a file:line or
+ * empty. */
+static enum st unknown_key(const char *loc, const char *name, struct err *e)
 {
-	switch (t) {
-	case CFG_STRING: return _("a string in double quotes");
-	case CFG_INT: return _("an integer");
-	case CFG_BOOL: return _("true or false");
-	}
-	return "?";
+	const char *hint = suggest_key(name);
+	const char *sep = *loc ? ": " : "";
+	if (hint)
+		return err_set(e, ST_CONFIG,
+			       _("%s%sunknown setting \"%s\" (did you mean \"%s\"?)"),
+			       loc, sep, name, hint);
+	return err_set(e, ST_CONFIG, _("%s%sunknown setting \"%s\""), loc, sep, name);
 }
+
+/* How a value of the type is written in the file, for type mismatches. */
+static const char *syntax_hint(enum cfg_type t)
+{
+	return is_text_type(t) ? _("written in double quotes") : _("written without quotes");
+}
+
+/* --- loading ---------------------------------------------------------------- */
 
 /* "file:line" for a message.  libconfig records the name of an @include'd
  * file as written in the directive; resolve a relative one against the
@@ -280,96 +395,60 @@ static void where(const config_setting_t *s, const char *path,
 		  (unsigned)config_setting_source_line(s), path, buf, size);
 }
 
-static enum st check_string(const struct cfg_key *k, const char *v,
-			    const char *loc, struct err *e)
+/* Reads the setting's value if its libconfig type fits the key: text into
+ * *s, numbers into *i.  0 and 1 are accepted for booleans: the documented
+ * default of verify_after_copy used to be 1 and people copy it that way. */
+static bool setting_value(const struct cfg_key *k, const config_setting_t *s,
+			  const char **str, long long *i)
 {
-	switch (k->check) {
-	case CHK_NONE:
-	case CHK_PATH_OPT:
-		return ST_OK;
-	case CHK_PATH:
-		if (!*v)
-			return err_set(e, ST_CONFIG, _("%s: %s must not be empty"),
-				       loc, k->name);
-		return ST_OK;
-	case CHK_LOG_LEVEL:
-		for (size_t i = 0; i < countof(log_level_names); i++)
-			if (strcmp(v, log_level_names[i]) == 0)
-				return ST_OK;
-		return err_set(e, ST_CONFIG,
-			       _("%s: %s must be error, warn, info, debug or trace, not \"%s\""),
-			       loc, k->name, v);
-	case CHK_SEPARATOR:
-		/* One printable ASCII byte: it is spliced into IMAP folder
-		 * names, where '*' and '%' are LIST wildcards and a space or a
-		 * multi-byte character would be a surprising rename. */
-		if (strlen(v) != 1 || v[0] <= ' ' || v[0] > '~' ||
-		    v[0] == '*' || v[0] == '%')
-			return err_set(e, ST_CONFIG,
-				       _("%s: %s must be a single printable ASCII character other than space, '*' and '%%', not \"%s\""),
-				       loc, k->name, v);
-		return ST_OK;
+	int t = config_setting_type(s);
+
+	if (is_text_type(k->type)) {
+		if (t != CONFIG_TYPE_STRING)
+			return false;
+		*str = config_setting_get_string(s);
+		return true;
 	}
-	return ST_OK;
+	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+		*i = config_setting_get_int64(s);
+	else if (t == CONFIG_TYPE_BOOL && k->type == CFG_BOOL)
+		*i = config_setting_get_bool(s);
+	else
+		return false;
+	return true;
 }
 
 static enum st apply_setting(struct cfg *c, const config_setting_t *s,
 			     const char *path, struct err *e)
 {
-	char loc[PATH_MAX + 32];
+	char loc[PATH_MAX + 32], allowed[256];
 	const char *name = config_setting_name(s);
 	where(s, path, loc, sizeof(loc));
 
 	if (!name)
 		return err_set(e, ST_CONFIG, _("%s: expected \"name = value;\""), loc);
-	const struct cfg_key *k = find_key(name);
-	if (!k) {
-		const char *hint = suggest_key(name);
-		if (hint)
-			return err_set(e, ST_CONFIG,
-				       _("%s: unknown setting \"%s\" (did you mean \"%s\"?)"),
-				       loc, name, hint);
-		return err_set(e, ST_CONFIG, _("%s: unknown setting \"%s\""), loc, name);
-	}
+	const struct cfg_key *k = cfg_key_find(name);
+	if (!k)
+		return unknown_key(loc, name, e);
 
-	int t = config_setting_type(s);
-	switch (k->type) {
-	case CFG_STRING: {
-		if (t != CONFIG_TYPE_STRING)
-			break;
-		const char *v = config_setting_get_string(s);
-		enum st rc = check_string(k, v, loc, e);
-		if (rc != ST_OK)
-			return rc;
-		set_string(c, k, v);
-		return ST_OK;
+	const char *str = "";
+	long long i = 0;
+	cfg_allowed_text(k, allowed, sizeof(allowed));
+	if (!setting_value(k, s, &str, &i))
+		return err_set(e, ST_CONFIG, _("%s: %s must be %s, %s"),
+			       loc, k->name, allowed, syntax_hint(k->type));
+	if (!value_ok(k, str, i)) {
+		if (is_text_type(k->type))
+			return err_set(e, ST_CONFIG, _("%s: %s must be %s, not \"%s\""),
+				       loc, k->name, allowed, str);
+		return err_set(e, ST_CONFIG, _("%s: %s must be %s, not %lld"),
+			       loc, k->name, allowed, i);
 	}
-	case CFG_INT:
-	case CFG_BOOL: {
-		long long v;
-		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
-			v = config_setting_get_int64(s);
-		else if (t == CONFIG_TYPE_BOOL && k->type == CFG_BOOL)
-			v = config_setting_get_bool(s);
-		else
-			break;
-		/* 0 and 1 are accepted for booleans: the documented default
-		 * of verify_after_copy is 1 and people copy it that way. */
-		if (v < k->min || v > k->max) {
-			if (k->type == CFG_BOOL)
-				return err_set(e, ST_CONFIG,
-					       _("%s: %s must be true or false"),
-					       loc, k->name);
-			return err_set(e, ST_CONFIG,
-				       _("%s: %s must be between %lld and %lld, not %lld"),
-				       loc, k->name, k->min, k->max, v);
-		}
-		*int_field(c, k) = (int)v;
-		return ST_OK;
-	}
-	}
-	return err_set(e, ST_CONFIG, _("%s: %s must be %s"),
-		       loc, k->name, type_name(k->type));
+	if (is_text_type(k->type))
+		set_string(c, k, str);
+	else
+		*int_field(c, k) = (int)i;
+	return ST_OK;
 }
 
 static enum st read_file(struct cfg *c, const char *path, struct err *e)
@@ -440,5 +519,305 @@ enum st cfg_load(struct cfg *c, const char *path, bool required, struct err *e)
 	enum st rc = read_file(c, path, e);
 	if (rc != ST_OK)
 		cfg_free(c);   /* on error c is empty: nothing half-applied leaks */
+	return rc;
+}
+
+/* --- reading and editing values ------------------------------------------- */
+
+bool cfg_get_text(const struct cfg *c, const char *key, char *buf, size_t n)
+{
+	const struct cfg_key *k = cfg_key_find(key);
+
+	if (n)
+		buf[0] = '\0';
+	if (!k)
+		return false;
+	if (is_text_type(k->type)) {
+		const char *v = str_value(c, k);
+		snprintf(buf, n, "%s", v ? v : "");
+	} else if (k->type == CFG_BOOL) {
+		snprintf(buf, n, "%s", int_value(c, k) ? "true" : "false");
+	} else {
+		snprintf(buf, n, "%d", int_value(c, k));
+	}
+	return true;
+}
+
+bool cfg_is_default(const struct cfg *c, const struct cfg_key *k)
+{
+	if (!is_text_type(k->type))
+		return int_value(c, k) == k->def_int;
+
+	const char *v = str_value(c, k);
+	if (!k->def_str || !v)
+		return !k->def_str && !v;
+	if (k->type != CFG_PATH)
+		return strcmp(v, k->def_str) == 0;
+	char *def = expand_path(k->def_str);
+	bool same = strcmp(v, def) == 0;
+	free(def);
+	return same;
+}
+
+/* A whole decimal number and nothing else ("12", "-3"; not "12k", " 12",
+ * "0x10"): a typo in a setting must not turn into a surprising value. */
+static bool parse_whole(const char *s, long long *out)
+{
+	const char *p = s + (*s == '-' || *s == '+');
+	if (!*p || strspn(p, "0123456789") != strlen(p))
+		return false;
+	errno = 0;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_bool(const char *s, long long *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < countof(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return true;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+enum st cfg_set(struct cfg *c, const char *key, const char *value, struct err *e)
+{
+	const struct cfg_key *k = cfg_key_find(key);
+	if (!k)
+		return unknown_key("", key, e);
+
+	long long i = 0;
+	bool parsed = true;
+	if (k->type == CFG_INT)
+		parsed = parse_whole(value, &i);
+	else if (k->type == CFG_BOOL)
+		parsed = parse_bool(value, &i);
+	if (!parsed || !value_ok(k, value, i)) {
+		char allowed[256];
+		cfg_allowed_text(k, allowed, sizeof(allowed));
+		return err_set(e, ST_CONFIG, _("%s: must be %s, not \"%s\""),
+			       k->name, allowed, value);
+	}
+	if (is_text_type(k->type))
+		set_string(c, k, value);
+	else
+		*int_field(c, k) = (int)i;
+	return ST_OK;
+}
+
+/* --- saving ----------------------------------------------------------------- */
+
+#ifndef DOCDIR
+#define DOCDIR "/usr/share/doc/mailferry"
+#endif
+
+/* A libconfig string literal.  Control bytes become \xNN escapes (which
+ * libconfig reads back); other bytes, UTF-8 included, go through as they
+ * are. */
+static void add_quoted(struct sbuf *b, const char *s)
+{
+	sb_addc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			sb_printf(b, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			sb_printf(b, "\\x%02x", *p);
+		else
+			sb_addc(b, (char)*p);
+	}
+	sb_addc(b, '"');
+}
+
+static void add_setting(struct sbuf *b, const struct cfg *c, const struct cfg_key *k)
+{
+	bool def = cfg_is_default(c, k);
+
+	/* At its default a key is left commented out, so that a later change
+	 * of the built-in default (or of $XDG_DATA_HOME) still applies. */
+	sb_printf(b, "\n# %s\n%s%s = ", k->help, def ? "# " : "", k->name);
+	if (is_text_type(k->type)) {
+		const char *v = def ? k->def_str : str_value(c, k);
+		add_quoted(b, v ? v : "");
+	} else if (k->type == CFG_BOOL) {
+		sb_adds(b, int_value(c, k) ? "true" : "false");
+	} else {
+		sb_printf(b, "%d", int_value(c, k));
+	}
+	sb_adds(b, ";\n");
+}
+
+static void render(const struct cfg *c, struct sbuf *b)
+{
+	sb_printf(b,
+		"# mailferry.conf - saved by mailferry %s.\n"
+		"#\n"
+		"# Written by \"mailferry config set\" or the console's Settings view,\n"
+		"# which rewrite the whole file: comments and @include lines added by\n"
+		"# hand are not kept.  Settings at their default are commented out.\n"
+		"# Every setting is explained in %s/mailferry.conf.example\n"
+		"# and in mailferry(1); \"mailferry config show\" lists them.\n",
+		PACKAGE_VERSION, DOCDIR);
+	for (int t = 0; t < CFG_TAB__COUNT; t++) {
+		bool header = false;
+		for (size_t i = 0; i < countof(key_table); i++) {
+			if (key_table[i].tab != (enum cfg_tab)t)
+				continue;
+			if (!header)
+				sb_printf(b, "\n# --- %s ---\n", tab_names[t]);
+			header = true;
+			add_setting(b, c, &key_table[i]);
+		}
+	}
+}
+
+static enum st save_error(struct err *e, const char *path, const char *what,
+			  const char *obj, int errnum)
+{
+	return err_set(e, ST_CONFIG, _("%s: cannot save the configuration: %s %s: %s"),
+		       path, what, obj, strerror(errnum));
+}
+
+/* mkdir -p with mode 0700 (the configuration directory is private). */
+static enum st make_dirs(const char *dir, const char *path, struct err *e)
+{
+	char *p = x_strdup(dir);
+	enum st rc = ST_OK;
+
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char saved = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			rc = save_error(e, path, _("cannot create the directory"), p, errno);
+			break;
+		}
+		*s = saved;
+		if (!saved)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* Writes text to a new file next to target with target's permissions (and
+ * owner, when allowed), fsync'ed; *tmp receives its name (caller frees). */
+static enum st write_temp(const char *dir, const char *target, const char *text,
+			  size_t len, char **tmp, struct err *e)
+{
+	struct stat st;
+	bool exists = stat(target, &st) == 0;
+	if (exists && S_ISDIR(st.st_mode))
+		return err_set(e, ST_CONFIG, _("%s: is a directory"), target);
+
+	const char *base = strrchr(target, '/');
+	*tmp = x_asprintf("%s/.%s.XXXXXX", dir, base ? base + 1 : target);
+	int fd = mkstemp(*tmp);
+	if (fd < 0) {
+		enum st rc = save_error(e, target, _("cannot create a file in"), dir, errno);
+		free(*tmp);
+		*tmp = NULL;
+		return rc;
+	}
+	/* mkstemp makes 0600, which also suits a new file: the configuration
+	 * names where the secrets are. */
+	int errnum = 0;
+	if (exists) {
+		if (fchown(fd, st.st_uid, st.st_gid) != 0) {
+			/* Only root may give a file away; others keep their own. */
+		}
+		if (fchmod(fd, st.st_mode & 07777) != 0)
+			errnum = errno;
+	}
+	if (!errnum && (!write_all(fd, text, len) || fsync(fd) != 0))
+		errnum = errno;
+	if (close(fd) != 0 && !errnum)
+		errnum = errno;
+	if (errnum) {
+		unlink(*tmp);
+		free(*tmp);
+		*tmp = NULL;
+		return save_error(e, target, _("cannot write a file in"), dir, errnum);
+	}
+	return ST_OK;
+}
+
+/* After a rename, the directory entry is durable only once the directory
+ * itself is synced.  Some file systems refuse fsync on a directory; the
+ * rename has happened by then, so that is not reported as a failure. */
+static void sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/* The file to replace: path itself, or what a symbolic link at path points
+ * to (renaming over the link would replace the link by a file). */
+static char *save_target(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char *real = realpath(path, NULL);
+		if (real)
+			return real;
+	}
+	return x_strdup(path);
+}
+
+enum st cfg_save(const struct cfg *c, const char *path, struct err *e)
+{
+	char *target = save_target(path);
+	const char *slash = strrchr(target, '/');
+	char *dir = !slash ? x_strdup(".") :
+		    slash == target ? x_strdup("/") :
+		    x_strndup(target, (size_t)(slash - target));
+	struct sbuf text;
+	char *tmp = NULL;
+
+	sb_init(&text);
+	render(c, &text);
+	enum st rc = make_dirs(dir, target, e);
+	if (rc == ST_OK)
+		rc = write_temp(dir, target, text.data, text.len, &tmp, e);
+	if (rc == ST_OK && rename(tmp, target) != 0) {
+		rc = save_error(e, target, _("cannot replace the file in"), dir, errno);
+		unlink(tmp);
+	}
+	if (rc == ST_OK)
+		sync_dir(dir);
+	free(tmp);
+	sb_free(&text);
+	free(dir);
+	free(target);
 	return rc;
 }
