@@ -365,6 +365,14 @@ static enum st unknown_key(const char *loc, const char *name, struct err *e)
 	return err_set(e, ST_CONFIG, _("%s%sunknown setting \"%s\""), loc, sep, name);
 }
 
+const struct cfg_key *cfg_key_lookup(const char *name, struct err *e)
+{
+	const struct cfg_key *k = cfg_key_find(name);
+	if (!k)
+		unknown_key("", name, e);
+	return k;
+}
+
 /* How a value of the type is written in the file, for type mismatches. */
 static const char *syntax_hint(enum cfg_type t)
 {
@@ -595,9 +603,9 @@ static bool parse_bool(const char *s, long long *out)
 
 enum st cfg_set(struct cfg *c, const char *key, const char *value, struct err *e)
 {
-	const struct cfg_key *k = cfg_key_find(key);
+	const struct cfg_key *k = cfg_key_lookup(key, e);
 	if (!k)
-		return unknown_key("", key, e);
+		return ST_CONFIG;
 
 	long long i = 0;
 	bool parsed = true;

@@ -84,6 +84,9 @@ struct cfg_key {
 const struct cfg_key *cfg_keys(size_t *n);
 /* The key called name, or NULL. */
 const struct cfg_key *cfg_key_find(const char *name);
+/* The same, but when there is none, e says so (ST_CONFIG) and suggests a
+ * key close to name: "unknown setting "wrokers" (did you mean "workers"?)". */
+const struct cfg_key *cfg_key_lookup(const char *name, struct err *e);
 /* "General", "Activities", ...; and back, case-insensitively (false when
  * name is no tab). */
 const char *cfg_tab_name(enum cfg_tab t);

@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "about.h"
 #include "cfg.h"
 #include "common.h"
 #include "console.h"
@@ -35,7 +37,7 @@ static const char usage_text[] = N_(
 	"  -c, --config FILE     configuration file (default: $XDG_CONFIG_HOME/mailferry/mailferry.conf)\n"
 	"  -s, --store FILE      SQLite store (default: store_path from the configuration)\n"
 	"  -v, --verbose         more diagnostics on stderr (repeat for more)\n"
-	"  -h, --help            this text;  -V, --version  the version\n"
+	"  -h, --help            this text;  -V, --version  the version (with -v: as 'about')\n"
 	"\n"
 	"Endpoints:\n"
 	"  endpoint add NAME URL --user ADMIN PASSWORD-SOURCE [--insecure] [--auth plain|login|xoauth2]\n"
@@ -52,6 +54,12 @@ static const char usage_text[] = N_(
 	"  verify SRC DST MAILBOX [--deep]          compare source and target\n"
 	"  jobs [--all] | events [--job ID] [--limit N] | skipped [--job ID]\n"
 	"  console [--workers N] [--no-engine]      full-screen console; runs the queue meanwhile\n"
+	"\n"
+	"Settings (in the configuration file in use, -c or the default):\n"
+	"  config show [--tab TAB]     every setting: value, default, what it does, by tab\n"
+	"                              (TAB: general, activities, mailboxes, workers, scripts, notifications)\n"
+	"  config get KEY | config set KEY VALUE   one setting; set checks it and saves the file\n"
+	"  about                       version, build, libraries and files in use\n"
 	"\n"
 	"Pass options:\n"
 	"  --pass full|delta|prestage|trial|verify-credentials   (default full)\n"
@@ -71,6 +79,7 @@ static void on_signal(int sig)
 
 struct app {
 	struct cfg cfg;
+	char *config_path;     /* the file in use: -c, MAILFERRY_CONFIG or the default */
 	char *store_path;
 	struct store *st;
 	int verbose;
@@ -688,6 +697,116 @@ static int cmd_report(struct app *a, int argc, char **argv, const char *what)
 	return s ? fail(&e) : 0;
 }
 
+/* --- config and about ---------------------------------------------------- */
+
+static void show_key(const struct cfg *c, const struct cfg_key *k)
+{
+	char value[PATH_MAX + 1], def[PATH_MAX + 1], allowed[256];
+	cfg_get_text(c, k->name, value, sizeof value);
+	cfg_default_text(k, def, sizeof def);
+	cfg_allowed_text(k, allowed, sizeof allowed);
+	printf("  %s = %s%s\n", k->name, *value ? value : "(none)",
+	       cfg_is_default(c, k) ? "   [default]" : "");
+	printf("      %s\n", k->help);
+	printf("      Allowed: %s.  Default: %s.%s\n", allowed, *def ? def : "(none)",
+	       (k->flags & CFG_RESTART) ? "  Needs an engine restart." : "");
+}
+
+/* Prints the keys of one tab; false when it has none. */
+static bool show_tab(const struct cfg *c, enum cfg_tab t, bool always)
+{
+	size_t n;
+	const struct cfg_key *keys = cfg_keys(&n);
+	bool any = false;
+	for (size_t i = 0; i < n; i++) {
+		if (keys[i].tab != t)
+			continue;
+		if (!any)
+			printf("\n%s\n", cfg_tab_name(t));
+		any = true;
+		show_key(c, &keys[i]);
+	}
+	if (!any && always)
+		printf("\n%s\n  (no settings yet)\n", cfg_tab_name(t));
+	return any;
+}
+
+static int config_show(struct app *a, int argc, char **argv)
+{
+	enum cfg_tab only = CFG_TAB__COUNT;
+	if (argc == 4 && !strcmp(argv[2], "--tab")) {
+		if (!cfg_tab_from_name(argv[3], &only))
+			return usage_error("unknown tab '%s' (general, activities, mailboxes, workers, "
+			                   "scripts or notifications)", argv[3]);
+	} else if (argc != 2) {
+		return usage_error("%s", "config show takes only --tab TAB");
+	}
+	bool exists = access(a->config_path, F_OK) == 0;
+	printf("Settings from %s%s\n", a->config_path,
+	       exists ? "" : " (not found: built-in defaults)");
+	for (int t = 0; t < CFG_TAB__COUNT; t++)
+		if (only == CFG_TAB__COUNT || only == (enum cfg_tab)t)
+			show_tab(&a->cfg, (enum cfg_tab)t, only != CFG_TAB__COUNT);
+	return 0;
+}
+
+static int config_set(struct app *a, const char *key, const char *value)
+{
+	struct err e;
+	err_clear(&e);
+	enum st s = cfg_set(&a->cfg, key, value, &e);
+	if (!s)
+		s = cfg_save(&a->cfg, a->config_path, &e);
+	if (s)
+		return fail(&e);
+	char text[PATH_MAX + 1];
+	cfg_get_text(&a->cfg, key, text, sizeof text);
+	printf("%s = %s (saved in %s)\n", key, text, a->config_path);
+	return 0;
+}
+
+static int cmd_config(struct app *a, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	if (!strcmp(sub, "show"))
+		return config_show(a, argc, argv);
+	if (!strcmp(sub, "set") && argc == 4)
+		return config_set(a, argv[2], argv[3]);
+	if (!strcmp(sub, "get") && argc == 3) {
+		char text[PATH_MAX + 1];
+		struct err e;
+		err_clear(&e);
+		if (!cfg_key_lookup(argv[2], &e))
+			return fail(&e);
+		cfg_get_text(&a->cfg, argv[2], text, sizeof text);
+		printf("%s\n", text);
+		return 0;
+	}
+	return usage_error("%s", "use config show [--tab TAB], config get KEY or config set KEY VALUE");
+}
+
+/* ncurses' own version call, declared here rather than by including
+ * <curses.h>, whose macros (clear, move, timeout, ...) would leak into the
+ * whole command line.  The binary links ncurses for the console; libmf
+ * (about.c) does not, so this line is added here. */
+extern const char *curses_version(void);
+
+static void print_about_line(void *ctx, const char *label, const char *value)
+{
+	(void)ctx;
+	printf("%-14s %s\n", label, value);
+}
+
+static int cmd_about(struct app *a, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_error("%s", "about takes no arguments");
+	about_lines(a->config_path, a->store_path, print_about_line, NULL);
+	print_about_line(NULL, "ncurses", curses_version());
+	return 0;
+}
+
 /* --- start-up ------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -709,6 +828,7 @@ int main(int argc, char **argv)
 	const char *config_path = getenv("MAILFERRY_CONFIG");
 	const char *store_path = getenv("MAILFERRY_STORE");
 	bool config_given = config_path != NULL;
+	bool want_version = false;
 	int c;
 	/* "+": stop at the command; its own options are parsed later. */
 	while ((c = getopt_long(argc, argv, "+c:s:vhV", opts, NULL)) != -1) {
@@ -717,19 +837,37 @@ int main(int argc, char **argv)
 		case 's': store_path = optarg; break;
 		case 'v': a.verbose++; break;
 		case 'h': fputs(_(usage_text), stdout); return 0;
-		case 'V': printf("mailferry %s (%s)\n", PACKAGE_VERSION, curl_version()); return 0;
+		case 'V': want_version = true; break;
 		default: return st_exit_code(ST_USAGE);
 		}
+	}
+	/* -V alone answers at once; with -v it becomes "about", which needs
+	 * the configuration to name the files in use. */
+	if (want_version && !a.verbose) {
+		printf("mailferry %s (%s)\n", PACKAGE_VERSION, curl_version());
+		return 0;
+	}
+	static char about_cmd[] = "about";
+	char *about_argv[] = { about_cmd, NULL };
+	if (want_version) {
+		argv = about_argv;
+		argc = 1;
+		optind = 0;
+		a.verbose = 0;   /* no diagnostics on stderr for a version query */
 	}
 	if (optind >= argc)
 		return usage_error("%s", "no command given");
 	struct err e;
 	err_clear(&e);
-	char *default_cfg = config_path ? NULL : cfg_default_path();
-	enum st s = cfg_load(&a.cfg, config_path ? config_path : default_cfg, config_given, &e);
-	free(default_cfg);
-	if (s)
+	a.config_path = config_path ? x_strdup(config_path) : cfg_default_path();
+	/* "config set" creates a file given with -c that does not exist yet. */
+	bool creating = optind + 1 < argc && !strcmp(argv[optind], "config") &&
+	                !strcmp(argv[optind + 1], "set");
+	enum st s = cfg_load(&a.cfg, a.config_path, config_given && !creating, &e);
+	if (s) {
+		free(a.config_path);
 		return fail(&e);
+	}
 	a.store_path = x_strdup(store_path ? store_path : a.cfg.store_path);
 	enum log_level lvl = a.verbose >= 3 ? LOG_TRACE : a.verbose == 2 ? LOG_DEBUG :
 	                     a.verbose == 1 ? LOG_INFO : LOG_WARN;
@@ -772,6 +910,10 @@ int main(int argc, char **argv)
 		rc = cmd_report(&a, sub_argc, sub_argv, cmd);
 	else if (!strcmp(cmd, "console"))
 		rc = cmd_console(&a, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "config"))
+		rc = cmd_config(&a, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "about"))
+		rc = cmd_about(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "help"))
 		rc = (fputs(_(usage_text), stdout), 0);
 	else
@@ -779,6 +921,7 @@ int main(int argc, char **argv)
 	store_close(&a.st);
 	curl_global_cleanup();
 	cfg_free(&a.cfg);
+	free(a.config_path);
 	free(a.store_path);
 	log_close();
 	return rc;
