@@ -1,11 +1,12 @@
 /* cfg.c - mailferry.conf via libconfig.
  *
- * cfg_keys[] below is the single description of the configuration: name,
- * type, default, limits and a one-line doc per key.  Defaults, validation
- * and error messages all come from it, and tests/unit/tst_cfg.c checks that
- * data/mailferry.conf.example documents exactly these keys with these docs
- * and defaults, so adding a key here without documenting it fails the
- * tests. */
+ * key_table[] below is the single description of the configuration: name,
+ * Settings tab, type, default, limits, restart flag and a one-line help per
+ * key.  Defaults, validation (the same for a file and for cfg_set), error
+ * messages, the saved file and "mailferry config show" all come from it,
+ * and tests/unit/tst_cfg.c checks that data/mailferry.conf.example
+ * documents exactly these keys with these help lines and defaults, so
+ * adding a key here without documenting it fails the tests. */
 #include "cfg.h"
 
 #include <errno.h>
