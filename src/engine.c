@@ -17,8 +17,14 @@
 #include "migrate.h"
 #include "secret.h"
 
+/* How a job stopped at a checkpoint ends: back in the queue, or paused. */
+enum stop_as { STOP_REQUEUE, STOP_PAUSE_ADMIN, STOP_PAUSE_SHUTDOWN };
+
+static enum st run_job(struct store *st, const struct cfg *cfg, struct job *job,
+                       volatile int *cancel, const volatile int *stop_as, struct err *e);
 static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
-                                     volatile int *cancel, struct err *e);
+                                     volatile int *cancel, const volatile int *stop_as,
+                                     struct err *e);
 
 /* An advisory lock file next to the store.  The kernel drops it when the
  * process dies, so a kill -9 never leaves a stale lock behind.  Returns the
@@ -40,6 +46,14 @@ static int lock_file(const char *store_path, const char *name)
 enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
                        volatile int *cancel, struct err *e)
 {
+	return run_job(st, cfg, job, cancel, NULL, e);
+}
+
+/* stop_as (NULL: requeue) is read when the job has stopped at a checkpoint,
+ * so whoever set *cancel can say how it should end. */
+static enum st run_job(struct store *st, const struct cfg *cfg, struct job *job,
+                       volatile int *cancel, const volatile int *stop_as, struct err *e)
+{
 	char lock_name[48];
 	snprintf(lock_name, sizeof lock_name, "pair-%lld", (long long)job->pair_id);
 	int lock = lock_file(store_path(st), lock_name);
@@ -55,14 +69,31 @@ enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
 	if (store_job_close_interrupted(st, job->pair_id, job->id, why, &ie))
 		log_warn("%s", ie.msg);
 	free(why);
-	enum st r = engine_run_job_locked(st, cfg, job, cancel, e);
+	enum st r = engine_run_job_locked(st, cfg, job, cancel, stop_as, e);
 	if (lock >= 0)
 		close(lock);
 	return r;
 }
 
+/* Records the end of a job stopped at a checkpoint. */
+static void finish_stopped(struct store *st, struct job *job, enum stop_as how)
+{
+	struct err fe;
+	enum st r;
+	if (how == STOP_REQUEUE) {
+		r = store_job_finish(st, job, JOB_QUEUED, NULL, &fe);
+	} else {
+		r = store_job_finish_paused(st, job, how == STOP_PAUSE_ADMIN ? "admin" : "shutdown", &fe);
+		store_event(st, EV_INFO, job->id, how == STOP_PAUSE_ADMIN ? "paused by admin" :
+		            "paused: the engine was stopped");
+	}
+	if (r)
+		log_error("%s", fe.msg);
+}
+
 static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
-                                     volatile int *cancel, struct err *e)
+                                     volatile int *cancel, const volatile int *stop_as,
+                                     struct err *e)
 {
 	struct endpoint src = { 0 }, dst = { 0 };
 	char *src_secret = NULL, *dst_secret = NULL;
@@ -88,13 +119,15 @@ static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, st
 	else if (s == ST_PARTIAL)
 		state = JOB_PARTIAL;
 	else if (s == ST_CANCELED)
-		state = JOB_QUEUED;   /* stopped at a checkpoint: resumes next run */
+		state = JOB_QUEUED;   /* stopped at a checkpoint: resumes next run, or paused */
 	else
 		state = JOB_FAILED;
 	if (s && s != ST_PARTIAL && s != ST_CANCELED)
 		store_event(st, EV_ERROR, job->id, "job failed (%s): %s", st_name(s), e->msg);
 	struct err fe;
-	if (store_job_finish(st, job, state, s && s != ST_CANCELED ? e->msg : NULL, &fe))
+	if (s == ST_CANCELED)
+		finish_stopped(st, job, stop_as ? (enum stop_as)*stop_as : STOP_REQUEUE);
+	else if (store_job_finish(st, job, state, s ? e->msg : NULL, &fe))
 		log_error("%s", fe.msg);
 	secret_free(src_secret);
 	secret_free(dst_secret);
@@ -116,12 +149,25 @@ static int severity(enum st s)
 	}
 }
 
+/* One per worker thread.  The main thread sets cancel (and first stop_as)
+ * to stop the worker's current job at its next checkpoint: for a pause
+ * command on that job, or to pass on the global cancel. */
+struct slot {
+	struct pool *pool;
+	volatile int cancel;        /* what migrate polls at its checkpoints */
+	volatile int stop_as;       /* enum stop_as */
+	int64_t job_id;             /* running now, 0 = none; under pool.lock */
+	int64_t cmd_id;             /* the pause command to close; under pool.lock */
+};
+
 struct pool {
 	const struct engine_opts *o;
 	pthread_mutex_t lock;
 	enum st worst;
 	struct err worst_err;
 	atomic_int active;
+	struct slot *slots;
+	int n;
 };
 
 static void pool_note(struct pool *p, enum st s, const struct err *e)
@@ -134,9 +180,30 @@ static void pool_note(struct pool *p, enum st s, const struct err *e)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Publishes (job_id != 0) or retires the job a worker runs.  Retiring
+ * returns the pause command to close, if one was acted on. */
+static int64_t slot_set_job(struct slot *w, int64_t job_id)
+{
+	struct pool *p = w->pool;
+	pthread_mutex_lock(&p->lock);
+	int64_t cmd = w->cmd_id;
+	if (job_id) {
+		/* A global cancel stays in force; anything else starts afresh. */
+		w->stop_as = STOP_REQUEUE;
+		w->cancel = p->o->cancel && *p->o->cancel;
+		if (w->cancel && p->o->pause_on_cancel)
+			w->stop_as = STOP_PAUSE_SHUTDOWN;
+	}
+	w->job_id = job_id;
+	w->cmd_id = 0;
+	pthread_mutex_unlock(&p->lock);
+	return cmd;
+}
+
 static void *worker(void *arg)
 {
-	struct pool *p = arg;
+	struct slot *w = arg;
+	struct pool *p = w->pool;
 	struct store *st = NULL;
 	struct err e;
 	err_clear(&e);
@@ -164,16 +231,64 @@ static void *worker(void *arg)
 			continue;
 		}
 		err_clear(&e);
-		s = engine_run_job(st, p->o->cfg, &job, p->o->cancel, &e);
+		slot_set_job(w, job.id);
+		s = run_job(st, p->o->cfg, &job, &w->cancel, &w->stop_as, &e);
+		bool paused_by_admin = s == ST_CANCELED && w->stop_as == STOP_PAUSE_ADMIN;
+		int64_t cmd = slot_set_job(w, 0);
+		struct err ce;
+		if (cmd && store_command_done(st, cmd, &ce))
+			log_warn("%s", ce.msg);
 		if (s == ST_UNAVAIL && job.state == JOB_RUNNING && strstr(e.msg, "another mailferry"))
 			usleep(1000000); /* its mailbox is busy elsewhere: do not spin */
-		else
+		else if (!paused_by_admin)  /* a pause asked for is no failure of the run */
 			pool_note(p, s, &e);
 		job_free(&job);
 	}
 	store_close(&st);
 	atomic_fetch_sub(&p->active, 1);
 	return NULL;
+}
+
+/* Passes the global cancel on to each worker's job. */
+static void pool_cancel(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < p->n; i++) {
+		struct slot *w = &p->slots[i];
+		if (p->o->pause_on_cancel && w->stop_as == STOP_REQUEUE)
+			w->stop_as = STOP_PAUSE_SHUTDOWN;
+		w->cancel = 1;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Acts on pending pause commands for jobs this process runs; the store
+ * settles those whose job runs nowhere.  Commands for jobs running in
+ * another process are left to that process's engine. */
+static void pool_commands(struct pool *p, struct store *st)
+{
+	struct command *c = NULL;
+	size_t n = 0;
+	struct err e;
+	if (store_command_pending(st, "pause", &c, &n, &e)) {
+		log_warn("%s", e.msg);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	for (size_t k = 0; k < n; k++)
+		for (int i = 0; i < p->n; i++) {
+			struct slot *w = &p->slots[i];
+			if (w->job_id != c[k].job_id || w->cmd_id)
+				continue;
+			w->stop_as = STOP_PAUSE_ADMIN;   /* before cancel: read once it stops */
+			w->cmd_id = c[k].id;
+			w->cancel = 1;
+			log_info("job %lld: pausing at its next checkpoint", (long long)c[k].job_id);
+		}
+	pthread_mutex_unlock(&p->lock);
+	free(c);
+	if (store_command_settle(st, &e))
+		log_warn("%s", e.msg);
 }
 
 static void print_progress(struct store *st, int64_t since, int64_t t0_ms, bool final)
@@ -227,18 +342,25 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 		log_info("endpoint %s limits parallel mailboxes to %d", tight, limit);
 	}
 	free(tight);
-	struct pool p = { .o = o, .worst = ST_OK };
+	struct pool p = { .o = o, .worst = ST_OK, .n = n };
 	pthread_mutex_init(&p.lock, NULL);
 	atomic_store(&p.active, n);
+	p.slots = x_calloc((size_t)n, sizeof *p.slots);
 	pthread_t *th = x_calloc((size_t)n, sizeof *th);
 	int64_t since = clock_now() - 1, t0 = clock_mono_ms();
-	for (int i = 0; i < n; i++)
-		if (pthread_create(&th[i], NULL, worker, &p) != 0) {
+	for (int i = 0; i < n; i++) {
+		p.slots[i].pool = &p;
+		if (pthread_create(&th[i], NULL, worker, &p.slots[i]) != 0) {
 			atomic_fetch_sub(&p.active, 1);
 			th[i] = 0;
 		}
-	while (atomic_load(&p.active) > 0) {
+	}
+	for (unsigned tick = 0; atomic_load(&p.active) > 0; tick++) {
 		usleep(250000);
+		if (o->cancel && *o->cancel)
+			pool_cancel(&p);
+		if (tick % 2 == 1)
+			pool_commands(&p, st);
 		if (o->progress && isatty(STDERR_FILENO))
 			print_progress(st, since, t0, false);
 	}
@@ -248,6 +370,7 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 	if (o->progress)
 		print_progress(st, since, t0, true);
 	free(th);
+	free(p.slots);
 	store_close(&st);
 	if (run_lock >= 0)
 		close(run_lock);

@@ -4,9 +4,13 @@
  * Threads: engine_run_queue starts `workers` threads; each opens its own
  * store connection and claims jobs one at a time (store_job_claim is a
  * single UPDATE, so no job runs twice).  The calling thread prints the
- * progress line.  Setting *cancel makes every worker stop at its next
- * checkpoint; their jobs go back to the queue and resume later without
- * duplicates (see migrate.h).
+ * progress line and, about twice a second, reads the store's pending
+ * commands: a 'pause' for a job one of its workers runs stops that job at
+ * its next checkpoint and ends it paused (each worker has its own stop flag
+ * for this).  Pauses for jobs no process runs are settled there too.
+ * Setting *cancel makes every worker stop at its next checkpoint; their
+ * jobs go back to the queue (or are paused, with pause_on_cancel) and
+ * resume later without duplicates (see migrate.h).
  *
  * The engine never touches the terminal beyond the optional progress line
  * on stderr; the console (ui/) reads the store. */
@@ -23,6 +27,7 @@ struct engine_opts {
 	int workers;
 	bool progress;              /* progress line on stderr */
 	volatile int *cancel;
+	bool pause_on_cancel;       /* jobs stopped by *cancel end paused, not queued */
 };
 
 /* Runs one claimed job to its end state and records it in the store.

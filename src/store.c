@@ -75,9 +75,116 @@ static const char *const steps[] = {
 	"CREATE TABLE blackouts("
 	"  id INTEGER PRIMARY KEY, site TEXT, mailbox_id INTEGER, tz TEXT, start_ts INTEGER,"
 	"  end_ts INTEGER, weekly INTEGER NOT NULL DEFAULT 0, mode TEXT);",
+	/* 1 -> 2: forests, delegation, scheduling fields, and a store-wide
+	 * revision so the console re-reads only what changed. */
+	"CREATE TABLE forests("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	"  role TEXT NOT NULL CHECK(role IN ('source','target','tenant')),"
+	"  dir_url TEXT, dir_bind_dn TEXT, dir_secret_ref TEXT, dir_base_dn TEXT, dir_filter TEXT,"
+	"  scope TEXT, allow_postpone INTEGER NOT NULL DEFAULT 0,"
+	"  blackout_mode TEXT NOT NULL DEFAULT 'entire' CHECK(blackout_mode IN ('entire','initial','final')),"
+	"  created INTEGER NOT NULL);"
+	/* Backstop for the check in code (which gives the friendlier message). */
+	"CREATE UNIQUE INDEX forests_one_target ON forests(role) WHERE role IN ('target','tenant');"
+	"ALTER TABLE endpoints ADD COLUMN forest_id INTEGER REFERENCES forests(id) ON DELETE CASCADE;"
+	"CREATE INDEX endpoints_forest ON endpoints(forest_id);"
+	/* Listing by endpoint uses the UNIQUE(endpoint_id, login) index. */
+	"ALTER TABLE mailboxes ADD COLUMN site TEXT;"
+	"ALTER TABLE mailboxes ADD COLUMN database TEXT;"
+	"ALTER TABLE mailboxes ADD COLUMN kind TEXT;"
+	"ALTER TABLE mailboxes ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX mailboxes_rev ON mailboxes(rev);"
+	"ALTER TABLE jobs ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN pos INTEGER;"          /* second key of the queue order */
+	"ALTER TABLE jobs ADD COLUMN start_after INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN suspend_ready INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN notify_user INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN paused_by TEXT;"
+	"CREATE INDEX jobs_rev ON jobs(rev);"
+	"CREATE INDEX jobs_order ON jobs(priority, pos);"
+	"CREATE INDEX jobs_queue ON jobs(state, priority, pos);"
+	/* Foreign-key children need an index or every cascade scans them. */
+	"CREATE INDEX jobs_pair ON jobs(pair_id);"
+	"CREATE INDEX passes_job ON passes(job_id);"
+	"CREATE INDEX pairs_dst ON pairs(dst_ep, dst_user);"
+	/* The source mailbox's row, kept by the job triggers: the console's
+	 * job list joins it by rowid instead of by (endpoint, login). */
+	"ALTER TABLE pairs ADD COLUMN src_mailbox_id INTEGER;"
+	"CREATE INDEX commands_pending ON commands(done, verb);"
+	"CREATE TABLE delegates("
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  delegate_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  rights TEXT, origin TEXT, PRIMARY KEY(mailbox_id, delegate_id)) WITHOUT ROWID;"
+	"CREATE INDEX delegates_delegate ON delegates(delegate_id);"
+	"ALTER TABLE blackouts ADD COLUMN name TEXT;"
+	"CREATE TABLE revs(id INTEGER PRIMARY KEY CHECK(id = 1), rev INTEGER NOT NULL);"
+	"INSERT INTO revs VALUES(1, 0);"
+	/* Every insert or update of a job or mailbox takes the next revision.
+	 * The inner UPDATE changes rev, so the WHEN stops the recursion. */
+	"CREATE TRIGGER jobs_rev_ins AFTER INSERT ON jobs BEGIN"
+	"  UPDATE revs SET rev = rev + 1 WHERE id = 1;"
+	"  UPDATE jobs SET rev = (SELECT rev FROM revs WHERE id = 1), pos = coalesce(NEW.pos, NEW.id)"
+	"    WHERE id = NEW.id;"
+	"END;"
+	"CREATE TRIGGER jobs_rev_upd AFTER UPDATE ON jobs WHEN NEW.rev = OLD.rev BEGIN"
+	"  UPDATE revs SET rev = rev + 1 WHERE id = 1;"
+	"  UPDATE jobs SET rev = (SELECT rev FROM revs WHERE id = 1) WHERE id = NEW.id;"
+	"END;"
+	"CREATE TRIGGER mailboxes_rev_ins AFTER INSERT ON mailboxes BEGIN"
+	"  UPDATE revs SET rev = rev + 1 WHERE id = 1;"
+	"  UPDATE mailboxes SET rev = (SELECT rev FROM revs WHERE id = 1) WHERE id = NEW.id;"
+	"END;"
+	"CREATE TRIGGER mailboxes_rev_upd AFTER UPDATE ON mailboxes WHEN NEW.rev = OLD.rev BEGIN"
+	"  UPDATE revs SET rev = rev + 1 WHERE id = 1;"
+	"  UPDATE mailboxes SET rev = (SELECT rev FROM revs WHERE id = 1) WHERE id = NEW.id;"
+	"END;"
+	/* A mailbox's delegate count is part of its row: a no-op update gives
+	 * it a new revision. */
+	"CREATE TRIGGER delegates_ins AFTER INSERT ON delegates BEGIN"
+	"  UPDATE mailboxes SET kind = kind WHERE id = NEW.mailbox_id;"
+	"END;"
+	"CREATE TRIGGER delegates_del AFTER DELETE ON delegates BEGIN"
+	"  UPDATE mailboxes SET kind = kind WHERE id = OLD.mailbox_id;"
+	"END;"
+	/* The source mailbox shows its latest job's state (and exists as soon
+	 * as a job for it is queued).  The job's own timestamps come from
+	 * clock_now(), so tests faking the clock see consistent times. */
+	"CREATE TRIGGER jobs_mailbox_ins AFTER INSERT ON jobs BEGIN"
+	"  INSERT INTO mailboxes(endpoint_id, login, status, last_pass)"
+	"    SELECT src_ep, src_user, NEW.state, NEW.created FROM pairs WHERE id = NEW.pair_id"
+	"    ON CONFLICT(endpoint_id, login) DO UPDATE SET status = excluded.status,"
+	"      last_pass = excluded.last_pass;"
+	"  UPDATE pairs SET src_mailbox_id = (SELECT id FROM mailboxes m"
+	"    WHERE m.endpoint_id = pairs.src_ep AND m.login = pairs.src_user) WHERE id = NEW.pair_id;"
+	"END;"
+	"CREATE TRIGGER jobs_mailbox_upd AFTER UPDATE OF state ON jobs"
+	"  WHEN NEW.state IS NOT OLD.state BEGIN"
+	"  INSERT INTO mailboxes(endpoint_id, login, status, last_pass)"
+	"    SELECT src_ep, src_user, NEW.state,"
+	"      max(NEW.created, coalesce(NEW.started, 0), coalesce(NEW.finished, 0))"
+	"    FROM pairs WHERE id = NEW.pair_id"
+	"    ON CONFLICT(endpoint_id, login) DO UPDATE SET status = excluded.status,"
+	"      last_pass = excluded.last_pass;"
+	"  UPDATE pairs SET src_mailbox_id = (SELECT id FROM mailboxes m"
+	"    WHERE m.endpoint_id = pairs.src_ep AND m.login = pairs.src_user) WHERE id = NEW.pair_id;"
+	"END;"
+	/* Existing rows: a position and a revision each (the triggers above),
+	 * and a mailbox row for every job's source with its latest state. */
+	"UPDATE jobs SET pos = id;"
+	"UPDATE mailboxes SET kind = kind;"
+	"INSERT INTO mailboxes(endpoint_id, login, status, last_pass)"
+	"  SELECT p.src_ep, p.src_user, j.state,"
+	"    max(j.created, coalesce(j.started, 0), coalesce(j.finished, 0))"
+	"  FROM jobs j JOIN pairs p ON p.id = j.pair_id"
+	"  WHERE j.id IN (SELECT max(id) FROM jobs GROUP BY pair_id) ORDER BY j.id"
+	"  ON CONFLICT(endpoint_id, login) DO UPDATE SET status = excluded.status,"
+	"    last_pass = excluded.last_pass;"
+	"UPDATE pairs SET src_mailbox_id = (SELECT id FROM mailboxes m"
+	"  WHERE m.endpoint_id = pairs.src_ep AND m.login = pairs.src_user);",
 };
 
-#define STMT_CACHE 64
+/* Every static SQL string of this file fits (x_die says so otherwise). */
+#define STMT_CACHE 160
 
 struct store {
 	sqlite3 *db;
@@ -130,6 +237,8 @@ static enum st exec_sql(struct store *s, const char *sql, struct err *e)
 	}
 	return ST_OK;
 }
+
+_Static_assert(countof(steps) == STORE_SCHEMA_VERSION, "one schema step per version");
 
 static enum st migrate_schema(struct store *s, struct err *e)
 {
@@ -280,6 +389,81 @@ static enum st collect_u32(struct store *s, sqlite3_stmt *st, uint32_t **out, si
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, what);
 }
 
+/* Like collect_u32, for int64 values. */
+static enum st collect_i64(struct store *s, sqlite3_stmt *st, int64_t **out, size_t *n,
+                           const char *what, struct err *e)
+{
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = x_grow(*out, *n, &cap, sizeof **out, 16);
+		(*out)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, what);
+}
+
+/* Binds an id where 0 means "none" (SQL NULL), as for optional references. */
+static void bind_id(sqlite3_stmt *st, int i, int64_t id)
+{
+	if (id)
+		sqlite3_bind_int64(st, i, id);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Makes a group of writes atomic whether or not the caller has a
+ * transaction open: BEGIN IMMEDIATE at top level (so the write lock is
+ * taken up front and the busy timeout applies), a savepoint inside the
+ * caller's transaction.  tx_end commits, or rolls back when r != ST_OK, and
+ * returns r (or the commit's error). */
+static enum st tx_begin(struct store *s, bool *outer, struct err *e)
+{
+	*outer = sqlite3_get_autocommit(s->db) != 0;
+	return exec_sql(s, *outer ? "BEGIN IMMEDIATE" : "SAVEPOINT mf_tx", e);
+}
+
+static enum st tx_end(struct store *s, bool outer, enum st r, struct err *e)
+{
+	if (r) {
+		exec_sql(s, outer ? "ROLLBACK" : "ROLLBACK TO mf_tx; RELEASE mf_tx", NULL);
+		return r;
+	}
+	r = exec_sql(s, outer ? "COMMIT" : "RELEASE mf_tx", e);
+	if (r)
+		exec_sql(s, outer ? "ROLLBACK" : "ROLLBACK TO mf_tx; RELEASE mf_tx", NULL);
+	return r;
+}
+
+/* A value of a small fixed vocabulary (NULL-terminated list)? */
+static bool one_of(const char *v, const char *const *set)
+{
+	for (; v && *set; set++)
+		if (!strcmp(v, *set))
+			return true;
+	return false;
+}
+
+/* Reads one integer (column 0) of a one-row query, its parameter (if it
+ * has one) bound to arg; *found false when there is no row. */
+static enum st query_int(struct store *s, const char *sql, int64_t arg, int64_t *out, bool *found,
+                         const char *what, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	if (sqlite3_bind_parameter_count(st) > 0)
+		sqlite3_bind_int64(st, 1, arg);
+	int rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	if (*found)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, what);
+}
+
 /* --- endpoints ----------------------------------------------------------- */
 void endpoint_free(struct endpoint *ep)
 {
@@ -296,7 +480,7 @@ enum st store_endpoint_add(struct store *s, const struct endpoint *ep, struct er
 {
 	static const char sql[] =
 		"INSERT INTO endpoints(name,url,admin_user,secret_ref,auth_mech,login_template,"
-		"insecure,max_connections,created) VALUES(?,?,?,?,?,?,?,?,?)";
+		"insecure,max_connections,created,forest_id) VALUES(?,?,?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
@@ -309,8 +493,12 @@ enum st store_endpoint_add(struct store *s, const struct endpoint *ep, struct er
 	sqlite3_bind_int(st, 7, ep->insecure);
 	sqlite3_bind_int(st, 8, ep->max_connections > 0 ? ep->max_connections : 10);
 	sqlite3_bind_int64(st, 9, clock_now());
+	bind_id(st, 10, ep->forest_id);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return err_set(e, ST_CONFIG, "endpoint %s: forest %lld does not exist", ep->name,
+		               (long long)ep->forest_id);
 	if (rc == SQLITE_CONSTRAINT)
 		return err_set(e, ST_CONFIG, "an endpoint named '%s' exists already", ep->name);
 	if (rc != SQLITE_DONE)
@@ -318,7 +506,8 @@ enum st store_endpoint_add(struct store *s, const struct endpoint *ep, struct er
 	return ST_OK;
 }
 
-#define EP_COLS "id,name,url,admin_user,secret_ref,auth_mech,login_template,insecure,max_connections"
+#define EP_COLS "id,name,url,admin_user,secret_ref,auth_mech,login_template,insecure,max_connections," \
+	"coalesce(forest_id,0)"
 
 static void endpoint_from_row(sqlite3_stmt *st, struct endpoint *ep)
 {
@@ -331,6 +520,7 @@ static void endpoint_from_row(sqlite3_stmt *st, struct endpoint *ep)
 	ep->login_template = col_text(st, 6);
 	ep->insecure = sqlite3_column_int(st, 7) != 0;
 	ep->max_connections = sqlite3_column_int(st, 8);
+	ep->forest_id = sqlite3_column_int64(st, 9);
 }
 
 enum st store_endpoint_get(struct store *s, const char *name, struct endpoint *out, struct err *e)
@@ -470,8 +660,8 @@ enum st store_job_add(struct store *s, struct job *j, struct err *e)
 {
 	static const char sql[] =
 		"INSERT INTO jobs(pair_id,state,priority,pass,prestage_days,trial_items,include_re,"
-		"exclude_re,folder_map,max_size,bad_item_limit,sep_char,created) "
-		"VALUES(?,'queued',?,?,?,?,?,?,?,?,?,?,?)";
+		"exclude_re,folder_map,max_size,bad_item_limit,sep_char,created,start_after,"
+		"suspend_ready,notify_user) VALUES(?,'queued',?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 	enum st r = store_pair_get(s, j->src_ep, j->src_user, j->dst_ep, j->dst_user, &j->pair_id, e);
 	if (r)
 		return r;
@@ -491,6 +681,9 @@ enum st store_job_add(struct store *s, struct job *j, struct err *e)
 	sqlite3_bind_int(st, 10, j->o.bad_item_limit);
 	bind_text(st, 11, sep);
 	sqlite3_bind_int64(st, 12, clock_now());
+	bind_id(st, 13, j->start_after);
+	sqlite3_bind_int(st, 14, j->suspend_ready);
+	sqlite3_bind_int(st, 15, j->notify_user);
 	r = step_done(s, st, e, "add job");
 	if (!r)
 		j->id = sqlite3_last_insert_rowid(s->db);
@@ -501,7 +694,8 @@ enum st store_job_add(struct store *s, struct job *j, struct err *e)
 #define JOB_COLS "j.id,j.pair_id,p.src_ep,p.dst_ep,p.src_user,p.dst_user,j.state,j.priority," \
 	"j.pass,j.prestage_days,j.trial_items,j.include_re,j.exclude_re,j.folder_map,j.max_size," \
 	"j.bad_item_limit,j.sep_char,j.items_done,j.bytes_done,j.items_skipped,j.items_failed," \
-	"j.flags_updated,j.attempts,j.error"
+	"j.flags_updated,j.attempts,j.error,coalesce(j.start_after,0),j.suspend_ready,j.notify_user"
+#define JOB_NCOLS 27
 
 static void job_from_row(sqlite3_stmt *st, struct job *j)
 {
@@ -533,6 +727,9 @@ static void job_from_row(sqlite3_stmt *st, struct job *j)
 	j->flags_updated = sqlite3_column_int64(st, 21);
 	j->attempts = sqlite3_column_int(st, 22);
 	j->error = col_text(st, 23);
+	j->start_after = sqlite3_column_int64(st, 24);
+	j->suspend_ready = sqlite3_column_int(st, 25) != 0;
+	j->notify_user = sqlite3_column_int(st, 26) != 0;
 }
 
 enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *e)
@@ -556,10 +753,10 @@ enum st store_job_claim(struct store *s, struct job *out, bool *found, struct er
 {
 	/* One statement, so two workers can never claim the same job. */
 	static const char sql[] =
-		"UPDATE jobs SET state='running', started=?, attempts=attempts+1, error=NULL "
+		"UPDATE jobs SET state='running', started=?1, attempts=attempts+1, error=NULL, paused_by=NULL "
 		"WHERE id=(SELECT j.id FROM jobs j JOIN pairs p ON p.id=j.pair_id "
 		"  JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
-		"  WHERE j.state='queued' "
+		"  WHERE j.state='queued' AND (j.start_after IS NULL OR j.start_after<=?1) "
 		/* never two jobs of one mailbox pair at once */
 		"  AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.pair_id=j.pair_id AND r.state='running') "
 		/* each running job holds one connection on each endpoint */
@@ -567,7 +764,7 @@ enum st store_job_claim(struct store *s, struct job *out, bool *found, struct er
 		"       AND (rp.src_ep=es.id OR rp.dst_ep=es.id)) < es.max_connections "
 		"  AND (SELECT count(*) FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
 		"       AND (rp.src_ep=ed.id OR rp.dst_ep=ed.id)) < ed.max_connections "
-		"  ORDER BY j.priority, j.id LIMIT 1) "
+		"  ORDER BY j.priority, j.pos LIMIT 1) "
 		"RETURNING id";
 	*found = false;
 	sqlite3_stmt *st = prep(s, sql, e);
@@ -769,7 +966,8 @@ enum st store_job_each(struct store *s, bool all, void (*fn)(void *ctx, const st
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct job j;
 		job_from_row(st, &j);
-		fn(ctx, &j, (const char *)sqlite3_column_text(st, 24), (const char *)sqlite3_column_text(st, 25));
+		fn(ctx, &j, (const char *)sqlite3_column_text(st, JOB_NCOLS),
+		   (const char *)sqlite3_column_text(st, JOB_NCOLS + 1));
 		job_free(&j);
 	}
 	sqlite3_reset(st);
@@ -1168,4 +1366,1014 @@ enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_
 	sqlite3_bind_int64(st, 3, items);
 	sqlite3_bind_int64(st, 4, bytes);
 	return step_done(s, st, e, "sample");
+}
+
+/* --- forests ---------------------------------------------------------------- */
+static const char *const forest_roles[] = { "source", "target", "tenant", NULL };
+static const char *const blackout_modes[] = { "entire", "initial", "final", NULL };
+
+void forest_free(struct forest *f)
+{
+	free(f->name);
+	free(f->role);
+	free(f->dir_url);
+	free(f->dir_bind_dn);
+	free(f->dir_secret_ref);
+	free(f->dir_base_dn);
+	free(f->dir_filter);
+	free(f->scope);
+	free(f->blackout_mode);
+	memset(f, 0, sizeof *f);
+}
+
+/* What the schema's CHECKs would refuse, said so an admin can fix it, and
+ * the one-target/one-tenant rule naming the forest that is in the way. */
+static enum st forest_check(struct store *s, const struct forest *f, struct err *e)
+{
+	static const char sql[] = "SELECT name FROM forests WHERE role=? AND id<>?";
+	if (!f->name || !*f->name)
+		return err_set(e, ST_CONFIG, "a forest needs a name");
+	if (!one_of(f->role, forest_roles))
+		return err_set(e, ST_CONFIG, "forest %s: role '%s' is not source, target or tenant",
+		               f->name, f->role ? f->role : "");
+	if (f->blackout_mode && !one_of(f->blackout_mode, blackout_modes))
+		return err_set(e, ST_CONFIG, "forest %s: blackout mode '%s' is not entire, initial or final",
+		               f->name, f->blackout_mode);
+	if (!strcmp(f->role, "source"))
+		return ST_OK;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, f->role);
+	sqlite3_bind_int64(st, 2, f->id);
+	int rc = sqlite3_step(st);
+	char *other = rc == SQLITE_ROW ? col_text(st, 0) : NULL;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(s, e, "read forests");
+	if (!other)
+		return ST_OK;
+	err_set(e, ST_CONFIG, "there is already a %s forest, %s", f->role, other);
+	free(other);
+	return ST_CONFIG;
+}
+
+/* Binds the fields shared by add and update as parameters 1..10. */
+static void forest_bind(sqlite3_stmt *st, const struct forest *f)
+{
+	bind_text(st, 1, f->name);
+	bind_text(st, 2, f->role);
+	bind_text(st, 3, f->dir_url);
+	bind_text(st, 4, f->dir_bind_dn);
+	bind_text(st, 5, f->dir_secret_ref);
+	bind_text(st, 6, f->dir_base_dn);
+	bind_text(st, 7, f->dir_filter);
+	bind_text(st, 8, f->scope);
+	sqlite3_bind_int(st, 9, f->allow_postpone);
+	bind_text(st, 10, f->blackout_mode ? f->blackout_mode : "entire");
+}
+
+static enum st forest_write_result(struct store *s, const struct forest *f, int rc, struct err *e)
+{
+	if (rc == SQLITE_CONSTRAINT)
+		return err_set(e, ST_CONFIG, "a forest named '%s' exists already", f->name);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "write forest");
+}
+
+enum st store_forest_add(struct store *s, struct forest *f, struct err *e)
+{
+	static const char sql[] =
+		"INSERT INTO forests(name,role,dir_url,dir_bind_dn,dir_secret_ref,dir_base_dn,dir_filter,"
+		"scope,allow_postpone,blackout_mode,created) VALUES(?,?,?,?,?,?,?,?,?,?,?)";
+	f->id = 0;
+	enum st r = forest_check(s, f, e);
+	if (r)
+		return r;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	forest_bind(st, f);
+	sqlite3_bind_int64(st, 11, clock_now());
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	r = forest_write_result(s, f, rc, e);
+	if (!r)
+		f->id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+enum st store_forest_update(struct store *s, const struct forest *f, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE forests SET name=?,role=?,dir_url=?,dir_bind_dn=?,dir_secret_ref=?,dir_base_dn=?,"
+		"dir_filter=?,scope=?,allow_postpone=?,blackout_mode=? WHERE id=?";
+	enum st r = forest_check(s, f, e);
+	if (r)
+		return r;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	forest_bind(st, f);
+	sqlite3_bind_int64(st, 11, f->id);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	r = forest_write_result(s, f, rc, e);
+	if (!r && sqlite3_changes(s->db) == 0)
+		return err_set(e, ST_CONFIG, "forest %lld no longer exists", (long long)f->id);
+	return r;
+}
+
+#define FOREST_COLS "id,name,role,dir_url,dir_bind_dn,dir_secret_ref,dir_base_dn,dir_filter,scope," \
+	"allow_postpone,blackout_mode"
+
+static void forest_from_row(sqlite3_stmt *st, struct forest *f)
+{
+	f->id = sqlite3_column_int64(st, 0);
+	f->name = col_text(st, 1);
+	f->role = col_text(st, 2);
+	f->dir_url = col_text(st, 3);
+	f->dir_bind_dn = col_text(st, 4);
+	f->dir_secret_ref = col_text(st, 5);
+	f->dir_base_dn = col_text(st, 6);
+	f->dir_filter = col_text(st, 7);
+	f->scope = col_text(st, 8);
+	f->allow_postpone = sqlite3_column_int(st, 9) != 0;
+	f->blackout_mode = col_text(st, 10);
+}
+
+/* Runs a forest query bound to either a name or an id; one row or none. */
+static enum st forest_get(struct store *s, const char *sql, const char *name, int64_t id,
+                          struct forest *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	if (name)
+		bind_text(st, 1, name);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		forest_from_row(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return ST_OK;
+	if (rc != SQLITE_DONE)
+		return db_err(s, e, "read forest");
+	if (name)
+		return err_set(e, ST_CONFIG, "no forest named '%s' (see 'mailferry forest list')", name);
+	return err_set(e, ST_CONFIG, "forest %lld does not exist", (long long)id);
+}
+
+enum st store_forest_get(struct store *s, const char *name, struct forest *out, struct err *e)
+{
+	static const char sql[] = "SELECT " FOREST_COLS " FROM forests WHERE name=?";
+	return forest_get(s, sql, name, 0, out, e);
+}
+
+enum st store_forest_get_id(struct store *s, int64_t id, struct forest *out, struct err *e)
+{
+	static const char sql[] = "SELECT " FOREST_COLS " FROM forests WHERE id=?";
+	return forest_get(s, sql, NULL, id, out, e);
+}
+
+enum st store_forest_each(struct store *s, void (*fn)(void *ctx, const struct forest *f),
+                          void *ctx, struct err *e)
+{
+	static const char sql[] = "SELECT " FOREST_COLS " FROM forests ORDER BY name";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct forest f;
+		forest_from_row(st, &f);
+		fn(ctx, &f);
+		forest_free(&f);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list forests");
+}
+
+/* Rows that refer to a forest's endpoints, mailboxes or jobs without a
+ * foreign key (history tables): deleted before the forest, whose own
+ * delete cascades through endpoints, mailboxes, delegates, pairs, jobs,
+ * passes, skipped items, folders, maps and the journal. */
+static const char *const forest_history_sql[] = {
+	"DELETE FROM events WHERE job_id IN (SELECT j.id FROM jobs j JOIN pairs p ON p.id=j.pair_id "
+	"  WHERE p.src_ep IN (SELECT id FROM endpoints WHERE forest_id=?1) "
+	"     OR p.dst_ep IN (SELECT id FROM endpoints WHERE forest_id=?1))",
+	"DELETE FROM commands WHERE job_id IN (SELECT j.id FROM jobs j JOIN pairs p ON p.id=j.pair_id "
+	"  WHERE p.src_ep IN (SELECT id FROM endpoints WHERE forest_id=?1) "
+	"     OR p.dst_ep IN (SELECT id FROM endpoints WHERE forest_id=?1))",
+	"DELETE FROM samples WHERE endpoint_id IN (SELECT id FROM endpoints WHERE forest_id=?1)",
+	"DELETE FROM blackouts WHERE mailbox_id IN (SELECT m.id FROM mailboxes m "
+	"  JOIN endpoints e ON e.id=m.endpoint_id WHERE e.forest_id=?1)",
+	"DELETE FROM forests WHERE id=?1",
+};
+
+enum st store_forest_remove(struct store *s, int64_t id, struct err *e)
+{
+	struct forest f;
+	enum st r = store_forest_get_id(s, id, &f, e);
+	if (r)
+		return r;
+	bool target = !strcmp(f.role, "target");
+	forest_free(&f);
+	if (target)
+		return err_set(e, ST_CONFIG, "the target forest can't be deleted");
+	bool outer;
+	if ((r = tx_begin(s, &outer, e)))
+		return r;
+	for (size_t i = 0; !r && i < countof(forest_history_sql); i++)
+		r = exec_ints(s, forest_history_sql[i], &id, 1, "remove forest", e);
+	return tx_end(s, outer, r, e);
+}
+
+enum st store_endpoint_set_forest(struct store *s, const char *endpoint_name, int64_t forest_id,
+                                  struct err *e)
+{
+	static const char sql[] = "UPDATE endpoints SET forest_id=? WHERE name=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_id(st, 1, forest_id);
+	bind_text(st, 2, endpoint_name);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return err_set(e, ST_CONFIG, "endpoint %s: forest %lld does not exist", endpoint_name,
+		               (long long)forest_id);
+	if (rc != SQLITE_DONE)
+		return db_err(s, e, "set endpoint forest");
+	if (sqlite3_changes(s->db) == 0)
+		return err_set(e, ST_CONFIG, "no endpoint named '%s'", endpoint_name);
+	return ST_OK;
+}
+
+/* --- job rows, queue order, pause and resume ---------------------------------- */
+/* Endpoint names are not joined per row (the console lists 100 000 jobs
+ * and SQLite's per-row cost is what limits it): see struct ep_names. */
+#define JOB_ROW_COLS \
+	"SELECT j.id, j.state, j.pass, j.priority, j.pos, p.src_ep, p.src_user, p.dst_ep, p.dst_user," \
+	" j.items_done, j.bytes_done, j.items_skipped, j.items_failed, j.current_folder," \
+	" coalesce(j.started,0), coalesce(j.finished,0), j.created, coalesce(j.start_after,0)," \
+	" j.error, j.paused_by, j.attempts, j.suspend_ready, j.notify_user, j.rev," \
+	" coalesce(m.size_bytes,-1), coalesce(m.items,-1) " \
+	"FROM jobs j JOIN pairs p ON p.id=j.pair_id LEFT JOIN mailboxes m ON m.id=p.src_mailbox_id "
+
+/* Endpoint id -> name for one listing, read once (there are few). */
+struct ep_names {
+	int64_t *ids;
+	char **names;
+	size_t n;
+};
+
+static enum st ep_names_load(struct store *s, struct ep_names *t, struct err *e)
+{
+	static const char sql[] = "SELECT id, name FROM endpoints ORDER BY id";
+	size_t cap_i = 0, cap_n = 0;
+	memset(t, 0, sizeof *t);
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		t->ids = x_grow(t->ids, t->n, &cap_i, sizeof *t->ids, 8);
+		t->names = x_grow(t->names, t->n, &cap_n, sizeof *t->names, 8);
+		t->ids[t->n] = sqlite3_column_int64(st, 0);
+		t->names[t->n++] = col_text(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list endpoints");
+}
+
+static const char *ep_name(const struct ep_names *t, int64_t id)
+{
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->ids[mid] == id)
+			return t->names[mid];
+		if (t->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return "?";
+}
+
+static void ep_names_free(struct ep_names *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->names[i]);
+	free(t->names);
+	free(t->ids);
+}
+
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static void job_row_from(sqlite3_stmt *st, const struct ep_names *eps, struct job_row *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->state = state_parse(col_str(st, 1));
+	const char *pass = col_str(st, 2);
+	if (!pass || !pass_kind_parse(pass, &r->pass))
+		r->pass = PASS_FULL;
+	r->priority = sqlite3_column_int(st, 3);
+	r->queue_pos = sqlite3_column_int64(st, 4);
+	r->src_endpoint = ep_name(eps, sqlite3_column_int64(st, 5));
+	r->src_user = col_str(st, 6);
+	r->dst_endpoint = ep_name(eps, sqlite3_column_int64(st, 7));
+	r->dst_user = col_str(st, 8);
+	r->items_done = sqlite3_column_int64(st, 9);
+	r->bytes_done = sqlite3_column_int64(st, 10);
+	r->items_skipped = sqlite3_column_int64(st, 11);
+	r->items_failed = sqlite3_column_int64(st, 12);
+	r->current_folder = col_str(st, 13);
+	r->started = sqlite3_column_int64(st, 14);
+	r->finished = sqlite3_column_int64(st, 15);
+	r->created = sqlite3_column_int64(st, 16);
+	r->start_after = sqlite3_column_int64(st, 17);
+	r->error = col_str(st, 18);
+	r->paused_by = col_str(st, 19);
+	r->attempts = sqlite3_column_int(st, 20);
+	r->suspend_ready = sqlite3_column_int(st, 21) != 0;
+	r->notify_user = sqlite3_column_int(st, 22) != 0;
+	r->rev = sqlite3_column_int64(st, 23);
+	r->src_size_bytes = sqlite3_column_int64(st, 24);
+	r->src_items = sqlite3_column_int64(st, 25);
+}
+
+enum st store_rev(struct store *s, int64_t *rev, struct err *e)
+{
+	static const char sql[] = "SELECT rev FROM revs WHERE id=?";
+	bool found;
+	*rev = 0;
+	return query_int(s, sql, 1, rev, &found, "read revision", e);
+}
+
+enum st store_job_rows(struct store *s, int64_t since_rev,
+                       void (*fn)(void *ctx, const struct job_row *r), void *ctx,
+                       int64_t *max_rev, struct err *e)
+{
+	/* Two statements: a full read walks the queue-order index; a refresh
+	 * finds the few changed rows through the revision index and sorts them. */
+	static const char all[] = JOB_ROW_COLS "ORDER BY j.priority, j.pos";
+	static const char changed[] = JOB_ROW_COLS "WHERE j.rev>? ORDER BY j.priority, j.pos";
+	/* The revision is read first: a change landing during the walk is then
+	 * seen again next time rather than missed. */
+	int64_t rev = 0;
+	struct ep_names eps;
+	enum st r = store_rev(s, &rev, e);
+	if (r || (r = ep_names_load(s, &eps, e)))
+		return r;
+	sqlite3_stmt *st = prep(s, since_rev > 0 ? changed : all, e);
+	if (!st) {
+		ep_names_free(&eps);
+		return ST_STORE;
+	}
+	if (since_rev > 0)
+		sqlite3_bind_int64(st, 1, since_rev);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct job_row row;
+		job_row_from(st, &eps, &row);
+		fn(ctx, &row);
+	}
+	sqlite3_reset(st);
+	ep_names_free(&eps);
+	if (rc != SQLITE_DONE)
+		return db_err(s, e, "list jobs");
+	if (max_rev)
+		*max_rev = rev;
+	return ST_OK;
+}
+
+enum st store_job_total(struct store *s, int64_t *n, struct err *e)
+{
+	static const char sql[] = "SELECT count(*) FROM jobs";
+	bool found;
+	*n = 0;
+	return query_int(s, sql, 0, n, &found, "count jobs", e);
+}
+
+/* The state of job id; ST_CONFIG when there is no such job. */
+static enum st job_state_of(struct store *s, int64_t id, enum job_state *state, struct err *e)
+{
+	static const char sql[] = "SELECT state FROM jobs WHERE id=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*state = state_parse(col_str(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return ST_OK;
+	return rc == SQLITE_DONE ? err_set(e, ST_CONFIG, "no job %lld", (long long)id)
+	                         : db_err(s, e, "read job");
+}
+
+/* Swaps the queue places (priority, position) of two jobs. */
+static enum st job_swap_places(struct store *s, int64_t a, int64_t b, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE jobs SET priority=o.priority, pos=o.pos FROM (SELECT id, priority, pos FROM jobs "
+		"WHERE id IN (?1,?2)) AS o WHERE jobs.id IN (?1,?2) AND o.id<>jobs.id";
+	const int64_t args[] = { a, b };
+	return exec_ints(s, sql, args, 2, "move job", e);
+}
+
+enum st store_job_move_step(struct store *s, int64_t id, bool up, struct err *e)
+{
+	static const char before[] =
+		"SELECT n.id FROM jobs j, jobs n WHERE j.id=? AND n.state='queued' "
+		"AND (n.priority, n.pos) < (j.priority, j.pos) ORDER BY n.priority DESC, n.pos DESC LIMIT 1";
+	static const char after[] =
+		"SELECT n.id FROM jobs j, jobs n WHERE j.id=? AND n.state='queued' "
+		"AND (n.priority, n.pos) > (j.priority, j.pos) ORDER BY n.priority, n.pos LIMIT 1";
+	bool outer, found = false;
+	enum job_state state = JOB_QUEUED;
+	enum st r = tx_begin(s, &outer, e);
+	if (r)
+		return r;
+	r = job_state_of(s, id, &state, e);
+	if (!r && state != JOB_QUEUED)
+		r = err_set(e, ST_CONFIG, "job %lld cannot be moved: it is %s, and only queued jobs can",
+		            (long long)id, job_state_name(state));
+	int64_t other = 0;
+	if (!r)
+		r = query_int(s, up ? before : after, id, &other, &found, "move job", e);
+	if (!r && found)
+		r = job_swap_places(s, id, other, e);
+	return tx_end(s, outer, r, e);
+}
+
+/* Is a pause command for job id still waiting for its engine? */
+static enum st pause_pending(struct store *s, int64_t id, bool *pending, struct err *e)
+{
+	static const char sql[] = "SELECT id FROM commands WHERE done=0 AND verb='pause' AND job_id=?";
+	int64_t cmd;
+	return query_int(s, sql, id, &cmd, pending, "read commands", e);
+}
+
+enum st store_job_pause(struct store *s, int64_t id, struct err *e)
+{
+	static const char pause_now[] =
+		"UPDATE jobs SET state='paused', paused_by='admin' WHERE id=? AND state='queued'";
+	static const char ask[] = "INSERT INTO commands(job_id, ts, verb) VALUES(?,?,'pause')";
+	bool outer, pending = false;
+	enum job_state state = JOB_QUEUED;
+	enum st r = tx_begin(s, &outer, e);
+	if (r)
+		return r;
+	r = job_state_of(s, id, &state, e);
+	if (!r && state == JOB_QUEUED) {
+		r = exec_ints(s, pause_now, &id, 1, "pause job", e);
+		if (!r)
+			store_event(s, EV_INFO, id, "paused by admin");
+	} else if (!r && state == JOB_RUNNING) {
+		r = pause_pending(s, id, &pending, e);
+		const int64_t args[] = { id, clock_now() };
+		if (!r && !pending)
+			r = exec_ints(s, ask, args, 2, "pause job", e);
+		if (!r && !pending)
+			store_event(s, EV_INFO, id, "pause requested by admin: the job stops at its next "
+			            "checkpoint");
+	} else if (!r && state == JOB_PAUSED) {
+		r = err_set(e, ST_CONFIG, "job %lld is already paused", (long long)id);
+	} else if (!r) {
+		r = err_set(e, ST_CONFIG, "job %lld cannot be paused: it is %s, and only queued or running "
+		            "jobs can", (long long)id, job_state_name(state));
+	}
+	return tx_end(s, outer, r, e);
+}
+
+enum st store_job_resume(struct store *s, int64_t id, struct err *e)
+{
+	static const char resume[] =
+		"UPDATE jobs SET state='queued', paused_by=NULL WHERE id=? AND state='paused'";
+	static const char withdraw[] =
+		"UPDATE commands SET done=1 WHERE done=0 AND verb='pause' AND job_id=?";
+	bool outer, pending = false;
+	enum job_state state = JOB_QUEUED;
+	enum st r = tx_begin(s, &outer, e);
+	if (r)
+		return r;
+	r = job_state_of(s, id, &state, e);
+	if (!r && state == JOB_RUNNING)
+		r = pause_pending(s, id, &pending, e);
+	if (!r && state == JOB_PAUSED) {
+		r = exec_ints(s, resume, &id, 1, "resume job", e);
+		if (!r)
+			store_event(s, EV_INFO, id, "resumed by admin");
+	} else if (!r && pending) {
+		r = exec_ints(s, withdraw, &id, 1, "resume job", e);
+		if (!r)
+			store_event(s, EV_INFO, id, "pause withdrawn by admin before it took effect");
+	} else if (!r) {
+		r = err_set(e, ST_CONFIG, "job %lld cannot be resumed: it is %s, not paused",
+		            (long long)id, job_state_name(state));
+	}
+	return tx_end(s, outer, r, e);
+}
+
+enum st store_job_finish_paused(struct store *s, const struct job *j, const char *by,
+                                struct err *e)
+{
+	static const char sql[] = "UPDATE jobs SET paused_by=? WHERE id=?";
+	bool outer;
+	enum st r = tx_begin(s, &outer, e);
+	if (r)
+		return r;
+	r = store_job_finish(s, j, JOB_PAUSED, NULL, e);
+	sqlite3_stmt *st = r ? NULL : prep(s, sql, e);
+	if (!r && !st)
+		r = ST_STORE;
+	if (!r) {
+		bind_text(st, 1, by);
+		sqlite3_bind_int64(st, 2, j->id);
+		r = step_done(s, st, e, "pause job");
+	}
+	return tx_end(s, outer, r, e);
+}
+
+enum st store_pass_each(struct store *s, int64_t job_id,
+                        void (*fn)(void *ctx, int64_t id, const char *kind, int64_t started,
+                                   int64_t finished, const char *result, int64_t copied,
+                                   int64_t bytes, int64_t skipped, int64_t failed,
+                                   int64_t reflagged),
+                        void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT id, kind, started, coalesce(finished,0), result, coalesce(copied,0), "
+		"coalesce(bytes,0), coalesce(skipped,0), coalesce(failed,0), coalesce(reflagged,0) "
+		"FROM passes WHERE job_id=? ORDER BY id";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), col_str(st, 1), sqlite3_column_int64(st, 2),
+		   sqlite3_column_int64(st, 3), col_str(st, 4), sqlite3_column_int64(st, 5),
+		   sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7), sqlite3_column_int64(st, 8),
+		   sqlite3_column_int64(st, 9));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list passes");
+}
+
+/* --- commands ------------------------------------------------------------------ */
+enum st store_command_pending(struct store *s, const char *verb, struct command **out, size_t *n,
+                              struct err *e)
+{
+	static const char sql[] =
+		"SELECT id, ts, coalesce(job_id,0) FROM commands WHERE done=0 AND verb=? ORDER BY id";
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, verb);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = x_grow(*out, *n, &cap, sizeof **out, 8);
+		struct command *c = &(*out)[(*n)++];
+		c->id = sqlite3_column_int64(st, 0);
+		c->ts = sqlite3_column_int64(st, 1);
+		c->job_id = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return ST_OK;
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return db_err(s, e, "read commands");
+}
+
+enum st store_command_done(struct store *s, int64_t id, struct err *e)
+{
+	static const char sql[] = "UPDATE commands SET done=1 WHERE id=?";
+	return exec_ints(s, sql, &id, 1, "close command", e);
+}
+
+/* Pause commands whose job is no longer running: the job either left its
+ * worker as queued (stopped by a cancel, or its process died and it was
+ * requeued) and is paused now, or it ended and there is nothing to pause. */
+static const char *const settle_sql[] = {
+	"INSERT INTO events(ts, level, job_id, message) SELECT ?1, 2, id, 'paused by admin' "
+	"FROM jobs WHERE state='queued' AND id IN (SELECT job_id FROM commands "
+	"WHERE done=0 AND verb='pause')",
+	"UPDATE jobs SET state='paused', paused_by='admin' WHERE state='queued' AND id IN "
+	"(SELECT job_id FROM commands WHERE done=0 AND verb='pause')",
+	"UPDATE commands SET done=1 WHERE done=0 AND verb='pause' AND NOT EXISTS "
+	"(SELECT 1 FROM jobs j WHERE j.id=commands.job_id AND j.state='running')",
+};
+
+enum st store_command_settle(struct store *s, struct err *e)
+{
+	static const char any[] = "SELECT count(*) FROM commands WHERE done=0";
+	int64_t n = 0, now = clock_now();
+	bool found, outer;
+	/* The common case, nothing pending, stays a read. */
+	enum st r = query_int(s, any, 0, &n, &found, "read commands", e);
+	if (r || n == 0)
+		return r;
+	if ((r = tx_begin(s, &outer, e)))
+		return r;
+	for (size_t i = 0; !r && i < countof(settle_sql); i++)
+		r = exec_ints(s, settle_sql[i], &now, 1, "settle commands", e);
+	return tx_end(s, outer, r, e);
+}
+
+/* --- mailboxes --------------------------------------------------------------- */
+static const char *const mailbox_kinds[] = { "user", "shared", "room", "equipment", NULL };
+
+/* Binds a count where -1 (unknown) is SQL NULL. */
+static void bind_count(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v >= 0)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+enum st store_mailbox_upsert(struct store *s, const struct mailbox_row *m, int64_t *id,
+                             struct err *e)
+{
+	static const char sql[] =
+		"INSERT INTO mailboxes(endpoint_id,login,address,display_name,site,database,kind,"
+		"size_bytes,items,folders) VALUES(?,?,?,?,?,?,?,?,?,?) "
+		"ON CONFLICT(endpoint_id, login) DO UPDATE SET "
+		"address=coalesce(excluded.address,address), "
+		"display_name=coalesce(excluded.display_name,display_name), "
+		"site=coalesce(excluded.site,site), database=coalesce(excluded.database,database), "
+		"kind=coalesce(excluded.kind,kind), size_bytes=coalesce(excluded.size_bytes,size_bytes), "
+		"items=coalesce(excluded.items,items), folders=coalesce(excluded.folders,folders) "
+		"RETURNING id";
+	if (!m->login || !*m->login)
+		return err_set(e, ST_CONFIG, "a mailbox needs a login");
+	if (m->kind && !one_of(m->kind, mailbox_kinds))
+		return err_set(e, ST_CONFIG, "mailbox %s: kind '%s' is not user, shared, room or equipment",
+		               m->login, m->kind);
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, m->endpoint_id);
+	bind_text(st, 2, m->login);
+	bind_text(st, 3, m->address);
+	bind_text(st, 4, m->display_name);
+	bind_text(st, 5, m->site);
+	bind_text(st, 6, m->database);
+	bind_text(st, 7, m->kind);
+	bind_count(st, 8, m->size_bytes);
+	bind_count(st, 9, m->items);
+	bind_count(st, 10, m->folders);
+	int rc = sqlite3_step(st);
+	int64_t got = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return err_set(e, ST_CONFIG, "mailbox %s: endpoint %lld does not exist", m->login,
+		               (long long)m->endpoint_id);
+	if (rc != SQLITE_DONE)
+		return db_err(s, e, "write mailbox");
+	if (id)
+		*id = got;
+	return ST_OK;
+}
+
+#define MAILBOX_ROW_COLS \
+	"SELECT m.id, m.endpoint_id, e.name, coalesce(e.forest_id,0), m.login, m.address," \
+	" m.display_name, m.site, m.database, m.kind, coalesce(m.size_bytes,-1)," \
+	" coalesce(m.items,-1), coalesce(m.folders,-1), m.status, coalesce(m.last_pass,0)," \
+	" (SELECT count(*) FROM delegates d WHERE d.mailbox_id=m.id), m.rev " \
+	"FROM mailboxes m JOIN endpoints e ON e.id=m.endpoint_id "
+
+static void mailbox_row_from(sqlite3_stmt *st, struct mailbox_row *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->endpoint_id = sqlite3_column_int64(st, 1);
+	r->endpoint = col_str(st, 2);
+	r->forest_id = sqlite3_column_int64(st, 3);
+	r->login = col_str(st, 4);
+	r->address = col_str(st, 5);
+	r->display_name = col_str(st, 6);
+	r->site = col_str(st, 7);
+	r->database = col_str(st, 8);
+	r->kind = col_str(st, 9);
+	r->size_bytes = sqlite3_column_int64(st, 10);
+	r->items = sqlite3_column_int64(st, 11);
+	r->folders = sqlite3_column_int64(st, 12);
+	r->status = col_str(st, 13);
+	r->last_pass = sqlite3_column_int64(st, 14);
+	r->delegates = sqlite3_column_int64(st, 15);
+	r->rev = sqlite3_column_int64(st, 16);
+}
+
+enum st store_mailbox_rows(struct store *s, int64_t forest_id, int64_t since_rev,
+                           void (*fn)(void *ctx, const struct mailbox_row *r), void *ctx,
+                           int64_t *max_rev, struct err *e)
+{
+	static const char sql[] = MAILBOX_ROW_COLS
+		"WHERE (?1=0 OR e.forest_id=?1) AND m.rev>?2 ORDER BY e.name, m.login";
+	int64_t rev = 0;
+	enum st r = store_rev(s, &rev, e);
+	if (r)
+		return r;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, forest_id);
+	sqlite3_bind_int64(st, 2, since_rev);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct mailbox_row row;
+		mailbox_row_from(st, &row);
+		fn(ctx, &row);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s, e, "list mailboxes");
+	if (max_rev)
+		*max_rev = rev;
+	return ST_OK;
+}
+
+enum st store_mailbox_total(struct store *s, int64_t *n, struct err *e)
+{
+	static const char sql[] = "SELECT count(*) FROM mailboxes";
+	bool found;
+	*n = 0;
+	return query_int(s, sql, 0, n, &found, "count mailboxes", e);
+}
+
+enum st store_mailbox_id(struct store *s, int64_t endpoint_id, const char *login, int64_t *id,
+                         struct err *e)
+{
+	static const char sql[] = "SELECT id FROM mailboxes WHERE endpoint_id=? AND login=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	bind_text(st, 2, login);
+	int rc = sqlite3_step(st);
+	*id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return ST_OK;
+	return rc == SQLITE_DONE ? err_set(e, ST_CONFIG, "no mailbox '%s' on endpoint %lld", login,
+	                                   (long long)endpoint_id)
+	                         : db_err(s, e, "read mailbox");
+}
+
+/* --- delegation ------------------------------------------------------------- */
+enum st store_delegate_add(struct store *s, int64_t mailbox_id, int64_t delegate_id,
+                           const char *rights, const char *origin, struct err *e)
+{
+	static const char sql[] =
+		"INSERT INTO delegates(mailbox_id,delegate_id,rights,origin) VALUES(?,?,?,?) "
+		"ON CONFLICT(mailbox_id,delegate_id) DO UPDATE SET rights=excluded.rights, "
+		"origin=excluded.origin";
+	if (mailbox_id == delegate_id)
+		return err_set(e, ST_CONFIG, "mailbox %lld cannot be its own delegate", (long long)mailbox_id);
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, delegate_id);
+	bind_text(st, 3, rights);
+	bind_text(st, 4, origin);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return err_set(e, ST_CONFIG, "delegation %lld -> %lld: no such mailbox",
+		               (long long)mailbox_id, (long long)delegate_id);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "add delegate");
+}
+
+enum st store_delegate_each(struct store *s, int64_t forest_id,
+                            void (*fn)(void *ctx, int64_t mailbox_id, const char *login,
+                                       const char *display, int64_t delegate_id,
+                                       const char *delegate_login, const char *delegate_display,
+                                       const char *rights),
+                            void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT m.id, m.login, m.display_name, g.id, g.login, g.display_name, d.rights "
+		"FROM delegates d JOIN mailboxes m ON m.id=d.mailbox_id "
+		"JOIN mailboxes g ON g.id=d.delegate_id JOIN endpoints e ON e.id=m.endpoint_id "
+		"WHERE ?1=0 OR e.forest_id=?1 ORDER BY m.login, g.login";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, forest_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), col_str(st, 1), col_str(st, 2),
+		   sqlite3_column_int64(st, 3), col_str(st, 4), col_str(st, 5), col_str(st, 6));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list delegates");
+}
+
+enum st store_delegate_set(struct store *s, int64_t mailbox_id, int64_t **ids, size_t *n,
+                           struct err *e)
+{
+	/* UNION (not UNION ALL) drops ids already reached, so cycles end. */
+	static const char sql[] =
+		"WITH RECURSIVE linked(id) AS (SELECT ?1 UNION "
+		"  SELECT d.delegate_id FROM delegates d JOIN linked l ON d.mailbox_id=l.id UNION "
+		"  SELECT d.mailbox_id FROM delegates d JOIN linked l ON d.delegate_id=l.id) "
+		"SELECT id FROM linked ORDER BY id";
+	*ids = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	return collect_i64(s, st, ids, n, "delegation set", e);
+}
+
+/* --- blackouts ----------------------------------------------------------------- */
+void blackout_free(struct blackout *b)
+{
+	free(b->name);
+	free(b->site);
+	free(b->login);
+	free(b->tz);
+	free(b->mode);
+	memset(b, 0, sizeof *b);
+}
+
+/* An IANA zone name that exists in the system's database; no absolute
+ * paths or "..", so the name cannot point outside it. */
+static bool tz_exists(const char *tz)
+{
+	if (!*tz || tz[0] == '/' || strstr(tz, ".."))
+		return false;
+	const char *dir = getenv("TZDIR");
+	char *path = x_asprintf("%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
+	struct stat sb;
+	bool ok = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+	free(path);
+	return ok;
+}
+
+static enum st blackout_check(const struct blackout *b, struct err *e)
+{
+	if (!b->name || !*b->name)
+		return err_set(e, ST_CONFIG, "blackout: the name is empty");
+	if (b->end_ts <= b->start_ts)
+		return err_set(e, ST_CONFIG, "blackout %s: the end must be after the start", b->name);
+	if (b->tz && !tz_exists(b->tz))
+		return err_set(e, ST_CONFIG, "blackout %s: time zone '%s' is unknown (an IANA name such "
+		               "as Europe/Paris)", b->name, b->tz);
+	if (b->mode && !one_of(b->mode, blackout_modes))
+		return err_set(e, ST_CONFIG, "blackout %s: mode '%s' is not entire, initial or final",
+		               b->name, b->mode);
+	if (b->weekly && b->end_ts - b->start_ts > 7 * 86400)
+		return err_set(e, ST_CONFIG, "blackout %s: a weekly window cannot last more than a week",
+		               b->name);
+	return ST_OK;
+}
+
+static void blackout_bind(sqlite3_stmt *st, const struct blackout *b)
+{
+	bind_text(st, 1, b->name);
+	bind_text(st, 2, b->site);
+	bind_id(st, 3, b->mailbox_id);
+	bind_text(st, 4, b->tz);
+	sqlite3_bind_int64(st, 5, b->start_ts);
+	sqlite3_bind_int64(st, 6, b->end_ts);
+	sqlite3_bind_int(st, 7, b->weekly);
+	bind_text(st, 8, b->mode);
+}
+
+/* The mailbox a blackout names must exist (blackouts have no foreign key:
+ * v1 created the table without one). */
+static enum st blackout_mailbox_check(struct store *s, const struct blackout *b, struct err *e)
+{
+	static const char sql[] = "SELECT id FROM mailboxes WHERE id=?";
+	int64_t id;
+	bool found;
+	if (!b->mailbox_id)
+		return ST_OK;
+	enum st r = query_int(s, sql, b->mailbox_id, &id, &found, "read mailbox", e);
+	if (!r && !found)
+		r = err_set(e, ST_CONFIG, "blackout %s: mailbox %lld does not exist", b->name,
+		            (long long)b->mailbox_id);
+	return r;
+}
+
+enum st store_blackout_add(struct store *s, struct blackout *b, struct err *e)
+{
+	static const char sql[] =
+		"INSERT INTO blackouts(name,site,mailbox_id,tz,start_ts,end_ts,weekly,mode) "
+		"VALUES(?,?,?,?,?,?,?,?)";
+	enum st r = blackout_check(b, e);
+	if (!r)
+		r = blackout_mailbox_check(s, b, e);
+	if (r)
+		return r;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	blackout_bind(st, b);
+	r = step_done(s, st, e, "add blackout");
+	if (!r)
+		b->id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+enum st store_blackout_update(struct store *s, const struct blackout *b, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE blackouts SET name=?,site=?,mailbox_id=?,tz=?,start_ts=?,end_ts=?,weekly=?,mode=? "
+		"WHERE id=?";
+	enum st r = blackout_check(b, e);
+	if (!r)
+		r = blackout_mailbox_check(s, b, e);
+	if (r)
+		return r;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	blackout_bind(st, b);
+	sqlite3_bind_int64(st, 9, b->id);
+	r = step_done(s, st, e, "update blackout");
+	if (!r && sqlite3_changes(s->db) == 0)
+		return err_set(e, ST_CONFIG, "no blackout %lld", (long long)b->id);
+	return r;
+}
+
+enum st store_blackout_remove(struct store *s, int64_t id, struct err *e)
+{
+	static const char sql[] = "DELETE FROM blackouts WHERE id=?";
+	enum st r = exec_ints(s, sql, &id, 1, "remove blackout", e);
+	if (!r && sqlite3_changes(s->db) == 0)
+		return err_set(e, ST_CONFIG, "no blackout %lld (see 'mailferry blackout list')", (long long)id);
+	return r;
+}
+
+#define BLACKOUT_COLS \
+	"SELECT b.id, b.name, b.site, coalesce(b.mailbox_id,0), m.login, b.tz, b.start_ts, b.end_ts," \
+	" b.weekly, b.mode FROM blackouts b LEFT JOIN mailboxes m ON m.id=b.mailbox_id "
+
+static void blackout_from_row(sqlite3_stmt *st, struct blackout *b)
+{
+	b->id = sqlite3_column_int64(st, 0);
+	b->name = col_text(st, 1);
+	b->site = col_text(st, 2);
+	b->mailbox_id = sqlite3_column_int64(st, 3);
+	b->login = col_text(st, 4);
+	b->tz = col_text(st, 5);
+	b->start_ts = sqlite3_column_int64(st, 6);
+	b->end_ts = sqlite3_column_int64(st, 7);
+	b->weekly = sqlite3_column_int(st, 8) != 0;
+	b->mode = col_text(st, 9);
+}
+
+enum st store_blackout_get(struct store *s, int64_t id, struct blackout *out, struct err *e)
+{
+	static const char sql[] = BLACKOUT_COLS "WHERE b.id=?";
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		blackout_from_row(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return ST_OK;
+	return rc == SQLITE_DONE ? err_set(e, ST_CONFIG, "no blackout %lld", (long long)id)
+	                         : db_err(s, e, "read blackout");
+}
+
+enum st store_blackout_each(struct store *s, void (*fn)(void *ctx, const struct blackout *b),
+                            void *ctx, struct err *e)
+{
+	static const char sql[] = BLACKOUT_COLS "ORDER BY b.start_ts, b.id";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct blackout b;
+		blackout_from_row(st, &b);
+		fn(ctx, &b);
+		blackout_free(&b);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list blackouts");
 }

@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -38,6 +38,7 @@ struct endpoint {
 	char *login_template;   /* NULL = SASL authzid */
 	bool insecure;          /* TLS verification off (explicit) */
 	int max_connections;
+	int64_t forest_id;      /* 0 = in no forest */
 };
 void endpoint_free(struct endpoint *ep);
 enum st store_endpoint_add(struct store *s, const struct endpoint *ep, struct err *e);
@@ -48,6 +49,44 @@ enum st store_endpoint_remove(struct store *s, const char *name, struct err *e);
 /* Calls fn for every endpoint, ordered by name. */
 enum st store_endpoint_each(struct store *s, void (*fn)(void *ctx, const struct endpoint *ep),
                             void *ctx, struct err *e);
+/* Puts an endpoint in a forest (forest_id 0: in none). */
+enum st store_endpoint_set_forest(struct store *s, const char *endpoint_name, int64_t forest_id,
+                                  struct err *e);
+
+/* --- forests --------------------------------------------------------------
+ * A forest is a directory (an AD forest, an LDAP tree, a cloud tenant) whose
+ * endpoints and mailboxes migrate together.  At most one forest has the
+ * role 'target' and at most one the role 'tenant'. */
+struct forest {
+	int64_t id;
+	char *name;
+	char *role;             /* "source", "target" or "tenant" */
+	char *dir_url;          /* ldap[s]://host, NULL = no directory */
+	char *dir_bind_dn;
+	char *dir_secret_ref;   /* a secret reference as for endpoints, never the secret */
+	char *dir_base_dn;
+	char *dir_filter;
+	char *scope;            /* newline-separated OUs/sites to include; NULL or "" = all */
+	bool allow_postpone;    /* users may postpone their own migration */
+	char *blackout_mode;    /* "entire", "initial" or "final" (NULL: "entire") */
+};
+void forest_free(struct forest *f);
+/* Sets f->id.  ST_CONFIG for a duplicate name, an unknown role or blackout
+ * mode, or a second target/tenant ("there is already a target forest, X"). */
+enum st store_forest_add(struct store *s, struct forest *f, struct err *e);
+/* Rewrites every field of forest f->id (same checks as add). */
+enum st store_forest_update(struct store *s, const struct forest *f, struct err *e);
+/* ST_CONFIG "no forest named X" when missing; *out owned by the caller. */
+enum st store_forest_get(struct store *s, const char *name, struct forest *out, struct err *e);
+enum st store_forest_get_id(struct store *s, int64_t id, struct forest *out, struct err *e);
+/* Calls fn for every forest, ordered by name; f is valid during the call. */
+enum st store_forest_each(struct store *s, void (*fn)(void *ctx, const struct forest *f),
+                          void *ctx, struct err *e);
+/* Removes a forest with, in one transaction, its endpoints and everything
+ * hanging off them: mailboxes, delegations, pairs, jobs, passes, maps,
+ * events, commands, samples and the blackouts of its mailboxes.  The target
+ * forest cannot be removed (ST_CONFIG). */
+enum st store_forest_remove(struct store *s, int64_t id, struct err *e);
 
 /* --- jobs ---------------------------------------------------------------- */
 enum pass_kind { PASS_FULL, PASS_DELTA, PASS_PRESTAGE, PASS_TRIAL, PASS_VERIFY_CREDENTIALS };
@@ -81,6 +120,10 @@ struct job {
 	int64_t items_done, bytes_done, items_skipped, items_failed, flags_updated;
 	int attempts;
 	char *error;
+	/* Scheduling, set at store_job_add (zero: none). */
+	int64_t start_after;    /* not claimed before this unix time */
+	bool suspend_ready;     /* stop short of cutover when ready (for the scheduler) */
+	bool notify_user;       /* tell the mailbox owner (for the scheduler) */
 };
 void job_free(struct job *j);
 
@@ -105,6 +148,22 @@ enum st store_job_start(struct store *s, struct job *j, struct err *e);
 enum st store_job_cancel(struct store *s, int64_t id, struct err *e);   /* queued, paused */
 enum st store_job_retry(struct store *s, int64_t id, struct err *e);    /* failed, partial, cancelled */
 enum st store_job_move(struct store *s, int64_t id, bool to_top, struct err *e); /* queued */
+/* Moves a queued job one place up (earlier) or down in the queue order
+ * (priority, then position) by swapping it with its neighbour among the
+ * queued jobs; at either end nothing changes. */
+enum st store_job_move_step(struct store *s, int64_t id, bool up, struct err *e);
+/* Pause: a queued job is paused at once; for a running job a 'pause'
+ * command is recorded and the engine running it (in any process) stops it
+ * at its next checkpoint and marks it paused (store_job_get tells which
+ * happened).  Other states: ST_CONFIG with the reason. */
+enum st store_job_pause(struct store *s, int64_t id, struct err *e);
+/* Paused -> queued, keeping its place in the queue.  A running job whose
+ * pause is still pending has the pause withdrawn.  Else ST_CONFIG. */
+enum st store_job_resume(struct store *s, int64_t id, struct err *e);
+/* Ends a job stopped at a checkpoint as paused; by says who asked
+ * ("admin", "shutdown") and is kept in jobs.paused_by. */
+enum st store_job_finish_paused(struct store *s, const struct job *j, const char *by,
+                                struct err *e);
 /* Jobs left "running" by a killed process go back to the queue. */
 enum st store_job_requeue_orphans(struct store *s, struct err *e);
 enum st store_job_finish(struct store *s, const struct job *j, enum job_state state,
@@ -121,6 +180,139 @@ enum st store_run_totals(struct store *s, int64_t since, int64_t *items, int64_t
                          struct err *e);
 enum st store_job_each(struct store *s, bool all, void (*fn)(void *ctx, const struct job *j,
                        const char *src_ep, const char *dst_ep), void *ctx, struct err *e);
+
+/* Job rows for the console.  fn is called for every job whose revision is
+ * above since_rev (0: every job), in queue order (priority, position).
+ * The strings in *r are owned by the store and valid only during the call.
+ * *max_rev (may be NULL) gets the highest revision in the store, to pass as
+ * since_rev next time.  Deleted jobs are not reported: compare
+ * store_job_total with the number of rows held. */
+struct job_row {
+	int64_t id;
+	enum job_state state;
+	enum pass_kind pass;
+	int priority;
+	int64_t queue_pos;          /* second key of the queue order */
+	const char *src_endpoint, *src_user, *dst_endpoint, *dst_user;
+	int64_t items_done, bytes_done, items_skipped, items_failed;
+	const char *current_folder; /* NULL when not inside a folder */
+	int64_t started, finished, created, start_after;   /* unix times, 0 = never */
+	const char *error;          /* NULL when none */
+	const char *paused_by;      /* NULL unless paused: "admin", "shutdown" */
+	int attempts;
+	bool suspend_ready, notify_user;
+	int64_t rev;
+	int64_t src_size_bytes, src_items;   /* the source mailbox's known size, -1 unknown */
+};
+enum st store_job_rows(struct store *s, int64_t since_rev,
+                       void (*fn)(void *ctx, const struct job_row *r), void *ctx,
+                       int64_t *max_rev, struct err *e);
+enum st store_job_total(struct store *s, int64_t *n, struct err *e);
+/* The store-wide revision: every insert or update of a job or a mailbox
+ * takes the next value (triggers in the schema, so no writer can forget). */
+enum st store_rev(struct store *s, int64_t *rev, struct err *e);
+
+/* Passes of a job, oldest first (strings valid during the call; finished
+ * 0 and result NULL while the pass runs). */
+enum st store_pass_each(struct store *s, int64_t job_id,
+                        void (*fn)(void *ctx, int64_t id, const char *kind, int64_t started,
+                                   int64_t finished, const char *result, int64_t copied,
+                                   int64_t bytes, int64_t skipped, int64_t failed,
+                                   int64_t reflagged),
+                        void *ctx, struct err *e);
+
+/* --- commands: requests to whichever engine runs a job ---------------------
+ * The console and the CLI write them; every engine (any process) polls. */
+struct command {
+	int64_t id;
+	int64_t ts;
+	int64_t job_id;
+};
+/* Pending commands with this verb ("pause"), oldest first; *out owned by
+ * the caller (free()). */
+enum st store_command_pending(struct store *s, const char *verb, struct command **out, size_t *n,
+                              struct err *e);
+enum st store_command_done(struct store *s, int64_t id, struct err *e);
+/* Settles pause commands no engine can act on: jobs no longer running are
+ * paused if queued (a pause that raced with the job leaving its worker),
+ * and the command is closed; commands of vanished jobs are closed. */
+enum st store_command_settle(struct store *s, struct err *e);
+
+/* --- mailboxes ------------------------------------------------------------
+ * One row per mailbox known on an endpoint: imported from a directory or a
+ * CSV, or created when a job for it is queued.  status and last_pass follow
+ * the mailbox's latest job (triggers on jobs). */
+struct mailbox_row {
+	int64_t id;
+	int64_t endpoint_id;
+	const char *endpoint;       /* rows only */
+	int64_t forest_id;          /* rows only; 0 = none */
+	const char *login, *address, *display_name, *site, *database;
+	const char *kind;           /* "user", "shared", "room", "equipment" (NULL: unknown) */
+	int64_t size_bytes, items, folders;   /* -1 = unknown */
+	const char *status;         /* rows only: state of its latest job, NULL if none */
+	int64_t last_pass;          /* rows only */
+	int64_t delegates;          /* rows only: how many delegates it has */
+	int64_t rev;                /* rows only */
+};
+/* Adds or updates the mailbox (endpoint_id, login): NULL strings and -1
+ * numbers leave what is stored; status is not touched.  *id (may be NULL)
+ * gets the row id.  ST_CONFIG for an unknown kind or a missing login. */
+enum st store_mailbox_upsert(struct store *s, const struct mailbox_row *m, int64_t *id,
+                             struct err *e);
+/* Like store_job_rows, for mailboxes of one forest (0 = all), ordered by
+ * endpoint name then login.  Strings valid during the call only. */
+enum st store_mailbox_rows(struct store *s, int64_t forest_id, int64_t since_rev,
+                           void (*fn)(void *ctx, const struct mailbox_row *r), void *ctx,
+                           int64_t *max_rev, struct err *e);
+enum st store_mailbox_total(struct store *s, int64_t *n, struct err *e);
+/* The mailbox id of (endpoint_id, login); ST_CONFIG when unknown. */
+enum st store_mailbox_id(struct store *s, int64_t endpoint_id, const char *login, int64_t *id,
+                         struct err *e);
+
+/* --- delegation -------------------------------------------------------------
+ * delegate_id has rights (e.g. "FullAccess;SendAs") on mailbox_id; origin
+ * says where that was learnt ("csv", "directory"). */
+enum st store_delegate_add(struct store *s, int64_t mailbox_id, int64_t delegate_id,
+                           const char *rights, const char *origin, struct err *e);
+/* Every delegation among mailboxes of a forest (0 = all); strings valid
+ * during the call. */
+enum st store_delegate_each(struct store *s, int64_t forest_id,
+                            void (*fn)(void *ctx, int64_t mailbox_id, const char *login,
+                                       const char *display, int64_t delegate_id,
+                                       const char *delegate_login, const char *delegate_display,
+                                       const char *rights),
+                            void *ctx, struct err *e);
+/* The delegation-linked set of mailbox_id: every mailbox reachable through
+ * delegations in either direction, itself included, sorted by id (so they
+ * can be queued together).  *ids owned by the caller (free()). */
+enum st store_delegate_set(struct store *s, int64_t mailbox_id, int64_t **ids, size_t *n,
+                           struct err *e);
+
+/* --- blackout times ---------------------------------------------------------
+ * Windows in which no migration runs (for a site, a mailbox, or everyone). */
+struct blackout {
+	int64_t id;
+	char *name;
+	char *site;             /* NULL = every site */
+	int64_t mailbox_id;     /* 0 = not for one mailbox */
+	char *login;            /* read only: the mailbox's login, for display */
+	char *tz;               /* IANA zone the window was given in; NULL = local time */
+	int64_t start_ts, end_ts;   /* unix times */
+	bool weekly;            /* repeats every week */
+	char *mode;             /* "entire", "initial", "final"; NULL = the forest's */
+};
+void blackout_free(struct blackout *b);
+/* Validation (ST_CONFIG, naming the field): name non-empty, end after start,
+ * tz a zone under /usr/share/zoneinfo ($TZDIR) or NULL, known mode, and an
+ * existing mailbox.  add sets b->id. */
+enum st store_blackout_add(struct store *s, struct blackout *b, struct err *e);
+enum st store_blackout_update(struct store *s, const struct blackout *b, struct err *e);
+enum st store_blackout_remove(struct store *s, int64_t id, struct err *e);
+enum st store_blackout_get(struct store *s, int64_t id, struct blackout *out, struct err *e);
+/* Ordered by start; b valid during the call. */
+enum st store_blackout_each(struct store *s, void (*fn)(void *ctx, const struct blackout *b),
+                            void *ctx, struct err *e);
 
 /* --- folders and the message map ------------------------------------------ */
 struct folder_row {

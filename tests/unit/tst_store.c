@@ -1,4 +1,6 @@
-/* tst_store.c - the store: schema creation, endpoints, job claim, maps,
+/* tst_store.c - the store: schema creation and the v1 -> v2 upgrade,
+ * endpoints, forests, job claim and queue order, pause/resume commands,
+ * revisions and row listings, mailboxes, delegation, blackouts, maps,
  * journal, and that a newer schema is refused. */
 #include "store.h"
 
@@ -11,6 +13,644 @@
 
 /* The structs take owned (non-const) strings; these tests lend literals. */
 #define S(lit) ((char *)(lit))
+
+/* The v1 schema as mailferry created it before v2 (steps[0] of store.c),
+ * to check that such a store upgrades in place. */
+static const char v1_sql[] =
+	"CREATE TABLE endpoints("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL DEFAULT 'imap',"
+	"  url TEXT NOT NULL, admin_user TEXT, secret_ref TEXT, auth_mech TEXT,"
+	"  login_template TEXT, insecure INTEGER NOT NULL DEFAULT 0,"
+	"  max_connections INTEGER NOT NULL DEFAULT 10, created INTEGER NOT NULL);"
+	"CREATE TABLE mailboxes("
+	"  id INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,"
+	"  login TEXT NOT NULL, address TEXT, display_name TEXT, size_bytes INTEGER, items INTEGER,"
+	"  folders INTEGER, status TEXT, last_pass INTEGER, UNIQUE(endpoint_id, login));"
+	"CREATE TABLE pairs("
+	"  id INTEGER PRIMARY KEY, src_ep INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,"
+	"  src_user TEXT NOT NULL, dst_ep INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,"
+	"  dst_user TEXT NOT NULL, UNIQUE(src_ep, src_user, dst_ep, dst_user));"
+	"CREATE TABLE jobs("
+	"  id INTEGER PRIMARY KEY, pair_id INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,"
+	"  state TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 100, pass TEXT NOT NULL,"
+	"  prestage_days INTEGER NOT NULL DEFAULT 0, trial_items INTEGER NOT NULL DEFAULT 0,"
+	"  include_re TEXT, exclude_re TEXT, folder_map TEXT, max_size INTEGER NOT NULL DEFAULT 0,"
+	"  bad_item_limit INTEGER NOT NULL DEFAULT 50, sep_char TEXT NOT NULL DEFAULT '_',"
+	"  items_done INTEGER NOT NULL DEFAULT 0, bytes_done INTEGER NOT NULL DEFAULT 0,"
+	"  items_skipped INTEGER NOT NULL DEFAULT 0, items_failed INTEGER NOT NULL DEFAULT 0,"
+	"  flags_updated INTEGER NOT NULL DEFAULT 0, current_folder TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+	"  error TEXT, created INTEGER NOT NULL, started INTEGER, finished INTEGER);"
+	"CREATE INDEX jobs_state ON jobs(state, priority, id);"
+	"CREATE TABLE passes("
+	"  id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL, started INTEGER NOT NULL, finished INTEGER, result TEXT,"
+	"  copied INTEGER, bytes INTEGER, skipped INTEGER, failed INTEGER, reflagged INTEGER);"
+	"CREATE TABLE folders("
+	"  id INTEGER PRIMARY KEY, pair_id INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,"
+	"  src_name TEXT NOT NULL, dst_name TEXT, src_uidvalidity INTEGER NOT NULL DEFAULT 0,"
+	"  dst_uidvalidity INTEGER NOT NULL DEFAULT 0, src_uidnext INTEGER NOT NULL DEFAULT 0,"
+	"  src_modseq INTEGER NOT NULL DEFAULT 0, UNIQUE(pair_id, src_name));"
+	"CREATE TABLE messages("
+	"  folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,"
+	"  src_uid INTEGER NOT NULL, dst_uid INTEGER NOT NULL, size INTEGER NOT NULL,"
+	"  flags TEXT NOT NULL DEFAULT '', hash BLOB, src_id TEXT, dst_id TEXT,"
+	"  PRIMARY KEY(folder_id, src_uid)) WITHOUT ROWID;"
+	"CREATE TABLE journal("
+	"  folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,"
+	"  src_uid INTEGER NOT NULL, dst_uidvalidity INTEGER NOT NULL, dst_uidnext INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL, created INTEGER NOT NULL, PRIMARY KEY(folder_id, src_uid)) WITHOUT ROWID;"
+	"CREATE TABLE skipped("
+	"  id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  folder_id INTEGER NOT NULL, folder TEXT NOT NULL, src_uid INTEGER NOT NULL, subject TEXT,"
+	"  size INTEGER, reason TEXT NOT NULL, ts INTEGER NOT NULL, UNIQUE(job_id, folder_id, src_uid));"
+	"CREATE TABLE events("
+	"  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, level INTEGER NOT NULL, job_id INTEGER,"
+	"  message TEXT NOT NULL);"
+	"CREATE INDEX events_job ON events(job_id, id);"
+	"CREATE TABLE samples("
+	"  ts INTEGER NOT NULL, endpoint_id INTEGER, items INTEGER NOT NULL, bytes INTEGER NOT NULL);"
+	"CREATE TABLE commands("
+	"  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, verb TEXT NOT NULL, job_id INTEGER,"
+	"  arg TEXT, done INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE blackouts("
+	"  id INTEGER PRIMARY KEY, site TEXT, mailbox_id INTEGER, tz TEXT, start_ts INTEGER,"
+	"  end_ts INTEGER, weekly INTEGER NOT NULL DEFAULT 0, mode TEXT);";
+
+static void tz_env(void) { unsetenv("TZDIR"); }
+
+struct seen {
+	int n;
+	int64_t ids[32];
+	int64_t size[32];
+	char status[32][16];
+	int64_t delegates[32];
+};
+
+static void see_job(void *ctx, const struct job_row *r)
+{
+	struct seen *v = ctx;
+	if (v->n < 32) {
+		v->ids[v->n] = r->id;
+		v->size[v->n] = r->src_size_bytes;
+		snprintf(v->status[v->n], sizeof v->status[0], "%s", job_state_name(r->state));
+	}
+	v->n++;
+}
+
+static void see_mailbox(void *ctx, const struct mailbox_row *r)
+{
+	struct seen *v = ctx;
+	if (v->n < 32) {
+		v->ids[v->n] = r->id;
+		v->size[v->n] = r->size_bytes;
+		snprintf(v->status[v->n], sizeof v->status[0], "%s", r->status ? r->status : "-");
+		v->delegates[v->n] = r->delegates;
+	}
+	v->n++;
+}
+
+static struct seen job_rows(struct store *s, int64_t since, int64_t *max_rev)
+{
+	struct seen v = { 0 };
+	struct err e;
+	if (store_job_rows(s, since, see_job, &v, max_rev, &e))
+		v.n = -1;
+	return v;
+}
+
+static struct seen mailbox_rows(struct store *s, int64_t forest, int64_t since, int64_t *max_rev)
+{
+	struct seen v = { 0 };
+	struct err e;
+	if (store_mailbox_rows(s, forest, since, see_mailbox, &v, max_rev, &e))
+		v.n = -1;
+	return v;
+}
+
+static int64_t user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	sqlite3_open(path, &db);
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_upgrade(const char *dir)
+{
+	char *path = x_asprintf("%s/v1.db", dir);
+	sqlite3 *db;
+	sqlite3_open(path, &db);
+	int rc = sqlite3_exec(db, v1_sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "PRAGMA user_version=1;"
+			"INSERT INTO endpoints(id,name,url,created) VALUES(1,'src','imap://a',0),(2,'dst','imap://b',0);"
+			"INSERT INTO pairs(id,src_ep,src_user,dst_ep,dst_user) VALUES(1,1,'u1',2,'u1'),(2,1,'u2',2,'u2');"
+			"INSERT INTO jobs(id,pair_id,state,pass,created,started,finished) VALUES"
+			"  (1,1,'completed','full',100,110,120),(2,2,'failed','full',130,135,136),"
+			"  (3,1,'queued','delta',140,NULL,NULL);"
+			"INSERT INTO mailboxes(endpoint_id,login,size_bytes,items) VALUES(1,'u1',5000,50);"
+			"INSERT INTO blackouts(site,start_ts,end_ts) VALUES('HQ',1,2);",
+			NULL, NULL, NULL);
+	sqlite3_close(db);
+	check(rc == SQLITE_OK, "a v1 store with jobs, a mailbox and a blackout");
+	struct store *s = NULL;
+	struct err e;
+	check(store_open(path, &s, &e) == 0, "v1 store opens (upgrading): %s", e.msg);
+	check(user_version(path) == 2, "upgraded to schema version 2");
+	int64_t max_rev = 0, n = 0;
+	struct seen v = job_rows(s, 0, &max_rev);
+	check(v.n == 3 && v.ids[0] == 1 && v.ids[2] == 3 && max_rev > 0,
+	      "old jobs listed in queue order with a revision (%d rows, rev %lld)", v.n, (long long)max_rev);
+	check(v.size[0] == 5000 && v.size[1] == -1, "job rows carry the source mailbox size (-1 unknown)");
+	v = mailbox_rows(s, 0, 0, NULL);
+	check(v.n == 2 && !strcmp(v.status[0], "queued") && !strcmp(v.status[1], "failed"),
+	      "mailboxes backfilled with their latest job's state (%s, %s)", v.status[0], v.status[1]);
+	check(store_mailbox_total(s, &n, &e) == 0 && n == 2, "two mailboxes");
+	struct blackout b;
+	check(store_blackout_get(s, 1, &b, &e) == 0 && !strcmp(b.site, "HQ") && !b.name,
+	      "old blackout kept (no name yet)");
+	blackout_free(&b);
+	struct forest f = { .name = S("t"), .role = S("target") };
+	check(store_forest_add(s, &f, &e) == 0, "forests usable after the upgrade");
+	struct job c;
+	bool found;
+	check(store_job_claim(s, &c, &found, &e) == 0 && found && c.id == 3, "old queued job claimable");
+	job_free(&c);
+	store_close(&s);
+	check(store_open(path, &s, &e) == 0 && user_version(path) == 2, "reopening does not upgrade again");
+	store_close(&s);
+	free(path);
+}
+
+struct fcount { int n; int64_t last_forest; };
+
+static void count_forest(void *ctx, const struct forest *f)
+{
+	struct fcount *c = ctx;
+	c->n++;
+	c->last_forest = f->id;
+}
+
+static void count_endpoint(void *ctx, const struct endpoint *ep)
+{
+	struct fcount *c = ctx;
+	c->n++;
+	if (!strcmp(ep->name, "src"))
+		c->last_forest = ep->forest_id;
+}
+
+static void test_forests(struct store *s, int64_t *old_id, int64_t *new_id)
+{
+	struct err e;
+	struct forest t = { .name = S("corp-new"), .role = S("target") };
+	check(store_forest_add(s, &t, &e) == 0 && t.id > 0, "target forest added");
+	struct forest t2 = { .name = S("other"), .role = S("target") };
+	check(store_forest_add(s, &t2, &e) == ST_CONFIG &&
+	      strstr(e.msg, "there is already a target forest, corp-new"), "second target refused: %s", e.msg);
+	struct forest ten = { .name = S("cloud"), .role = S("tenant") };
+	check(store_forest_add(s, &ten, &e) == 0, "one tenant forest");
+	ten.name = S("cloud2");
+	check(store_forest_add(s, &ten, &e) == ST_CONFIG && strstr(e.msg, "tenant forest, cloud"),
+	      "second tenant refused");
+	struct forest bad = { .name = S("x"), .role = S("boss") };
+	check(store_forest_add(s, &bad, &e) == ST_CONFIG && strstr(e.msg, "role"), "unknown role refused");
+	bad.role = S("source");
+	bad.blackout_mode = S("sometimes");
+	check(store_forest_add(s, &bad, &e) == ST_CONFIG && strstr(e.msg, "blackout mode"),
+	      "unknown blackout mode refused");
+	struct forest o = { .name = S("corp-old"), .role = S("source"), .dir_url = S("ldap://dc1"),
+	                    .scope = S("OU=Paris\nOU=Lyon"), .allow_postpone = true };
+	check(store_forest_add(s, &o, &e) == 0, "source forest added");
+	struct forest dup = o;
+	check(store_forest_add(s, &dup, &e) == ST_CONFIG && strstr(e.msg, "exists"), "duplicate name refused");
+	struct forest g;
+	check(store_forest_get(s, "corp-old", &g, &e) == 0 && !strcmp(g.scope, "OU=Paris\nOU=Lyon") &&
+	      g.allow_postpone && !strcmp(g.blackout_mode, "entire"), "forest read back, default mode entire");
+	free(g.dir_filter);
+	g.dir_filter = x_strdup("(objectClass=user)");
+	check(store_forest_update(s, &g, &e) == 0, "forest updated");
+	forest_free(&g);
+	check(store_forest_get_id(s, o.id, &g, &e) == 0 && !strcmp(g.dir_filter, "(objectClass=user)"),
+	      "update stored");
+	free(g.role);
+	g.role = x_strdup("target");
+	check(store_forest_update(s, &g, &e) == ST_CONFIG && strstr(e.msg, "corp-new"),
+	      "update to a second target refused");
+	forest_free(&g);
+	check(store_forest_get(s, "nope", &g, &e) == ST_CONFIG && strstr(e.msg, "nope"), "missing forest named");
+	struct fcount fc = { 0 };
+	check(store_forest_each(s, count_forest, &fc, &e) == 0 && fc.n == 3, "three forests listed");
+	check(store_forest_remove(s, t.id, &e) == ST_CONFIG &&
+	      strstr(e.msg, "the target forest can't be deleted"), "target forest cannot be removed");
+
+	struct endpoint ep = { .name = S("src"), .url = S("imap://127.0.0.1:1"), .secret_ref = S("env:PW"),
+	                       .forest_id = o.id };
+	check(store_endpoint_add(s, &ep, &e) == 0, "endpoint added in a forest");
+	ep.name = S("dst");
+	ep.forest_id = 0;
+	check(store_endpoint_add(s, &ep, &e) == 0, "endpoint without a forest");
+	check(store_endpoint_set_forest(s, "dst", t.id, &e) == 0, "endpoint moved into the target forest");
+	check(store_endpoint_set_forest(s, "nope", t.id, &e) == ST_CONFIG, "unknown endpoint named");
+	check(store_endpoint_set_forest(s, "dst", 999, &e) == ST_CONFIG && strstr(e.msg, "999"),
+	      "unknown forest refused");
+	ep.name = S("bad");
+	ep.forest_id = 999;
+	check(store_endpoint_add(s, &ep, &e) == ST_CONFIG && strstr(e.msg, "forest"),
+	      "endpoint add with an unknown forest refused: %s", e.msg);
+	fc = (struct fcount){ 0 };
+	check(store_endpoint_each(s, count_endpoint, &fc, &e) == 0 && fc.n == 2 && fc.last_forest == o.id,
+	      "endpoint list gives the forest");
+	*old_id = o.id;
+	*new_id = t.id;
+}
+
+struct deleg { int n; char pair[64]; };
+
+static void see_delegate(void *ctx, int64_t mailbox_id, const char *login, const char *display,
+                         int64_t delegate_id, const char *delegate_login,
+                         const char *delegate_display, const char *rights)
+{
+	(void)mailbox_id, (void)display, (void)delegate_id, (void)delegate_display;
+	struct deleg *d = ctx;
+	if (d->n++ == 0)
+		snprintf(d->pair, sizeof d->pair, "%s<-%s:%s", login, delegate_login, rights ? rights : "");
+}
+
+/* alice, bob, carol, dave on endpoint 1 (src); returns their ids. */
+static void test_mailboxes(struct store *s, int64_t forest, int64_t target, int64_t ids[4])
+{
+	struct err e;
+	const char *logins[] = { "alice", "bob", "carol", "dave" };
+	for (int i = 0; i < 4; i++) {
+		struct mailbox_row m = { .endpoint_id = 1, .login = logins[i], .display_name = "Ann Ñandú",
+		                         .kind = "user", .size_bytes = 1000 * (i + 1), .items = 10,
+		                         .folders = -1, .site = "Paris" };
+		check(store_mailbox_upsert(s, &m, &ids[i], &e) == 0 && ids[i] > 0, "mailbox %s stored", logins[i]);
+	}
+	struct mailbox_row bad = { .endpoint_id = 1, .login = "x", .kind = "robot", .size_bytes = -1,
+	                           .items = -1, .folders = -1 };
+	check(store_mailbox_upsert(s, &bad, NULL, &e) == ST_CONFIG && strstr(e.msg, "robot"), "unknown kind refused");
+	bad.kind = NULL;
+	bad.endpoint_id = 77;
+	check(store_mailbox_upsert(s, &bad, NULL, &e) == ST_CONFIG, "unknown endpoint refused");
+	int64_t rev = 0, n = 0;
+	struct seen v = mailbox_rows(s, 0, 0, &rev);
+	check(v.n == 4 && v.size[0] == 1000 && rev > 0, "four mailbox rows, rev %lld", (long long)rev);
+	check(mailbox_rows(s, forest, 0, NULL).n == 4 && mailbox_rows(s, target, 0, NULL).n == 0,
+	      "mailbox rows filtered by forest");
+	check(mailbox_rows(s, 0, rev, NULL).n == 0, "nothing changed since the last revision");
+	struct mailbox_row upd = { .endpoint_id = 1, .login = "alice", .size_bytes = 5555, .items = -1,
+	                           .folders = 3 };
+	int64_t again = 0;
+	check(store_mailbox_upsert(s, &upd, &again, &e) == 0 && again == ids[0], "upsert keeps the row id");
+	v = mailbox_rows(s, 0, rev, &rev);
+	check(v.n == 1 && v.ids[0] == ids[0] && v.size[0] == 5555, "only the changed mailbox is re-read");
+	check(store_mailbox_total(s, &n, &e) == 0 && n == 4, "mailbox total");
+	int64_t id;
+	check(store_mailbox_id(s, 1, "carol", &id, &e) == 0 && id == ids[2], "mailbox id by login");
+
+	check(store_delegate_add(s, ids[0], ids[1], "FullAccess", "csv", &e) == 0 &&
+	      store_delegate_add(s, ids[2], ids[1], "SendAs", "csv", &e) == 0, "delegations added");
+	check(store_delegate_add(s, ids[0], ids[0], NULL, NULL, &e) == ST_CONFIG, "self-delegation refused");
+	check(store_delegate_add(s, ids[0], 9999, NULL, NULL, &e) == ST_CONFIG, "unknown delegate refused");
+	v = mailbox_rows(s, 0, rev, &rev);
+	check(v.n == 2 && v.delegates[0] == 1, "delegated mailboxes get a new revision and a count");
+	int64_t *set;
+	size_t k;
+	check(store_delegate_set(s, ids[0], &set, &k, &e) == 0 && k == 3 && set[0] == ids[0] &&
+	      set[2] == ids[2], "alice's delegation-linked set is alice, bob, carol (through bob)");
+	free(set);
+	check(store_delegate_set(s, ids[3], &set, &k, &e) == 0 && k == 1 && set[0] == ids[3],
+	      "dave stands alone");
+	free(set);
+	struct deleg d = { 0 };
+	check(store_delegate_each(s, forest, see_delegate, &d, &e) == 0 && d.n == 2 &&
+	      !strcmp(d.pair, "alice<-bob:FullAccess"), "delegations listed (%s)", d.pair);
+	d = (struct deleg){ 0 };
+	check(store_delegate_each(s, target, see_delegate, &d, &e) == 0 && d.n == 0, "none in the target");
+}
+
+static int64_t queue(struct store *s, const char *user, int64_t start_after)
+{
+	struct job j = { .src_ep = 1, .dst_ep = 2, .src_user = S(user), .dst_user = S(user),
+	                 .priority = 100, .start_after = start_after, .notify_user = true };
+	struct err e;
+	return store_job_add(s, &j, &e) ? -1 : j.id;
+}
+
+struct pass_seen { int n; int64_t copied; char result[16]; };
+
+static void see_pass(void *ctx, int64_t id, const char *kind, int64_t started, int64_t finished,
+                     const char *result, int64_t copied, int64_t bytes, int64_t skipped,
+                     int64_t failed, int64_t reflagged)
+{
+	(void)id, (void)kind, (void)started, (void)finished, (void)bytes, (void)skipped, (void)failed,
+	(void)reflagged;
+	struct pass_seen *p = ctx;
+	p->n++;
+	p->copied = copied;
+	snprintf(p->result, sizeof p->result, "%s", result ? result : "");
+}
+
+static void test_jobs(struct store *s, const int64_t mb[4])
+{
+	struct err e;
+	(void)mb;
+	clock_set_fake(1000000);
+	int64_t a = queue(s, "alice", 0), x = queue(s, "erin", 0);
+	int64_t rev = 0, n = 0;
+	struct seen v = job_rows(s, 0, &rev);
+	check(v.n == 2 && v.ids[0] == a && v.size[0] == 5555 && v.size[1] == -1,
+	      "job rows with the source mailbox's size");
+	check(store_job_total(s, &n, &e) == 0 && n == 2, "job total");
+	v = mailbox_rows(s, 0, 0, NULL);
+	check(v.n == 5 && !strcmp(v.status[0], "queued") && !strcmp(v.status[4], "queued"),
+	      "queued mailboxes show up (erin created), status queued");
+	struct job c;
+	bool found;
+	check(store_job_claim(s, &c, &found, &e) == 0 && found && c.id == a && c.notify_user, "alice claimed");
+	v = job_rows(s, rev, &rev);
+	check(v.n == 1 && v.ids[0] == a && !strcmp(v.status[0], "running"), "only the claimed job re-read");
+	v = mailbox_rows(s, 0, 0, NULL);
+	check(!strcmp(v.status[0], "running"), "alice's mailbox is running");
+
+	/* start_after: not before its time (fake clock). */
+	int64_t later = queue(s, "dave", 1000000 + 3600);
+	struct job c2;
+	check(store_job_claim(s, &c2, &found, &e) == 0 && found && c2.id == x, "erin claimed");
+	job_free(&c2);
+	check(store_job_claim(s, &c2, &found, &e) == 0 && !found, "dave not claimed before start_after");
+	clock_set_fake(1000000 + 3600);
+	check(store_job_claim(s, &c2, &found, &e) == 0 && found && c2.id == later && c2.start_after > 0,
+	      "dave claimed at start_after");
+	job_free(&c2);
+
+	/* Pause and resume. */
+	check(store_job_pause(s, a, &e) == 0, "pause of a running job accepted");
+	struct job g;
+	store_job_get(s, a, &g, &e);
+	check(g.state == JOB_RUNNING, "running job keeps running until its checkpoint");
+	job_free(&g);
+	struct command *cmds;
+	size_t k;
+	check(store_job_pause(s, a, &e) == 0 && store_command_pending(s, "pause", &cmds, &k, &e) == 0 &&
+	      k == 1 && cmds[0].job_id == a, "one pending pause command");
+	int64_t cmd = k ? cmds[0].id : 0;
+	free(cmds);
+	check(store_job_resume(s, a, &e) == 0 && store_command_pending(s, "pause", &cmds, &k, &e) == 0 &&
+	      k == 0, "resume withdraws a pending pause");
+	free(cmds);
+	check(store_job_pause(s, a, &e) == 0 && store_command_pending(s, "pause", &cmds, &k, &e) == 0 && k == 1,
+	      "paused again");
+	cmd = k ? cmds[0].id : 0;
+	free(cmds);
+	check(store_command_settle(s, &e) == 0 && store_command_pending(s, "pause", &cmds, &k, &e) == 0 &&
+	      k == 1, "settle leaves a running job's pause to its engine");
+	free(cmds);
+	c.items_done = 5;
+	check(store_job_finish_paused(s, &c, "admin", &e) == 0 && store_command_done(s, cmd, &e) == 0,
+	      "engine ends it paused");
+	v = job_rows(s, rev, &rev);
+	bool seen_paused = false;
+	for (int i = 0; i < v.n && i < 32; i++)
+		seen_paused |= v.ids[i] == a && !strcmp(v.status[i], "paused");
+	check(seen_paused, "paused job re-read (%d rows since %lld)", v.n, (long long)rev);
+	store_job_get(s, a, &g, &e);
+	check(g.state == JOB_PAUSED && g.items_done == 5, "job paused with its counts");
+	job_free(&g);
+	check(store_job_pause(s, a, &e) == ST_CONFIG && strstr(e.msg, "already paused"), "pause twice: %s", e.msg);
+	check(store_job_resume(s, a, &e) == 0, "resume");
+	store_job_get(s, a, &g, &e);
+	check(g.state == JOB_QUEUED, "resumed job queued");
+	job_free(&g);
+	check(store_job_resume(s, a, &e) == ST_CONFIG && strstr(e.msg, "not paused"),
+	      "resume of a queued job refused: %s", e.msg);
+	check(store_job_pause(s, a, &e) == 0, "pause a queued job");
+	store_job_get(s, a, &g, &e);
+	check(g.state == JOB_PAUSED, "queued job paused at once");
+	job_free(&g);
+	store_job_finish(s, &c, JOB_COMPLETED, NULL, &e);
+	check(store_job_pause(s, a, &e) == ST_CONFIG && strstr(e.msg, "completed"),
+	      "completed job cannot be paused: %s", e.msg);
+	check(store_job_pause(s, 424242, &e) == ST_CONFIG && strstr(e.msg, "424242"), "unknown job named");
+	job_free(&c);
+
+	/* A pause that raced with its job leaving the worker (requeued). */
+	check(store_job_pause(s, x, &e) == 0, "pause erin (running)");
+	store_job_get(s, x, &g, &e);
+	store_job_finish(s, &g, JOB_QUEUED, NULL, &e);   /* stopped by a cancel, say */
+	job_free(&g);
+	check(store_command_settle(s, &e) == 0, "settle");
+	store_job_get(s, x, &g, &e);
+	check(g.state == JOB_PAUSED && store_command_pending(s, "pause", &cmds, &k, &e) == 0 && k == 0,
+	      "a requeued job with a pending pause is paused and the command closed");
+	free(cmds);
+	job_free(&g);
+
+	/* Queue order, one step at a time. */
+	int64_t q1 = queue(s, "q1", 0), q2 = queue(s, "q2", 0), q3 = queue(s, "q3", 0);
+	check(store_job_move_step(s, q3, true, &e) == 0, "q3 up");
+	v = job_rows(s, 0, NULL);
+	int i1 = -1, i2 = -1, i3 = -1;
+	for (int i = 0; i < v.n && i < 32; i++) {
+		if (v.ids[i] == q1) i1 = i;
+		if (v.ids[i] == q2) i2 = i;
+		if (v.ids[i] == q3) i3 = i;
+	}
+	check(i1 < i3 && i3 < i2, "order q1, q3, q2");
+	check(store_job_move_step(s, q1, true, &e) == 0 && store_job_move_step(s, q2, false, &e) == 0,
+	      "moving past either end changes nothing");
+	check(store_job_move_step(s, q1, false, &e) == 0, "q1 down");
+	v = job_rows(s, 0, NULL);
+	for (int i = 0; i < v.n && i < 32; i++) {
+		if (v.ids[i] == q1) i1 = i;
+		if (v.ids[i] == q3) i3 = i;
+	}
+	check(i3 < i1, "q3 now before q1");
+	check(store_job_move_step(s, later, true, &e) == ST_CONFIG && strstr(e.msg, "only queued"),
+	      "a running job cannot be moved");
+
+	/* Passes. */
+	int64_t pass;
+	check(store_pass_begin(s, later, "full", &pass, &e) == 0 &&
+	      store_pass_end(s, pass, "ok", 42, 4200, 1, 0, 3, &e) == 0, "pass recorded");
+	struct pass_seen ps = { 0 };
+	check(store_pass_each(s, later, see_pass, &ps, &e) == 0 && ps.n == 1 && ps.copied == 42 &&
+	      !strcmp(ps.result, "ok"), "pass listed");
+	clock_set_fake(0);
+}
+
+struct bcount { int n; char login[16]; };
+
+static void see_blackout(void *ctx, const struct blackout *b)
+{
+	struct bcount *c = ctx;
+	if (b->login)
+		snprintf(c->login, sizeof c->login, "%s", b->login);
+	c->n++;
+}
+
+static void test_blackouts(struct store *s, const int64_t mb[4])
+{
+	struct err e;
+	tz_env();
+	struct blackout b = { .name = S("month end"), .site = S("Paris"), .tz = S("Europe/Paris"),
+	                      .start_ts = 1000, .end_ts = 2000, .weekly = true };
+	check(store_blackout_add(s, &b, &e) == 0 && b.id > 0, "blackout added: %s", e.msg);
+	struct blackout m = { .name = S("ceo"), .mailbox_id = mb[3], .start_ts = 500, .end_ts = 600,
+	                      .mode = S("final") };
+	check(store_blackout_add(s, &m, &e) == 0, "blackout for one mailbox");
+	struct blackout bad = b;
+	bad.tz = S("Mars/Olympus");
+	check(store_blackout_add(s, &bad, &e) == ST_CONFIG && strstr(e.msg, "time zone"), "unknown zone: %s", e.msg);
+	bad.tz = S("../../etc/passwd");
+	check(store_blackout_add(s, &bad, &e) == ST_CONFIG, "zone outside the database refused");
+	bad = b;
+	bad.end_ts = bad.start_ts;
+	check(store_blackout_add(s, &bad, &e) == ST_CONFIG && strstr(e.msg, "end"), "end not after start");
+	bad = b;
+	bad.name = S("");
+	check(store_blackout_add(s, &bad, &e) == ST_CONFIG && strstr(e.msg, "name"), "empty name");
+	bad = b;
+	bad.mailbox_id = 99999;
+	check(store_blackout_add(s, &bad, &e) == ST_CONFIG && strstr(e.msg, "mailbox"), "unknown mailbox");
+	bad = b;
+	bad.mode = S("half");
+	check(store_blackout_add(s, &bad, &e) == ST_CONFIG && strstr(e.msg, "mode"), "unknown mode");
+	struct bcount c = { 0 };
+	check(store_blackout_each(s, see_blackout, &c, &e) == 0 && c.n == 2 && !strcmp(c.login, "dave"),
+	      "blackouts listed with the mailbox login");
+	b.end_ts = 3000;
+	b.tz = NULL;
+	check(store_blackout_update(s, &b, &e) == 0, "blackout updated");
+	struct blackout g;
+	check(store_blackout_get(s, b.id, &g, &e) == 0 && g.end_ts == 3000 && !g.tz && g.weekly &&
+	      !strcmp(g.name, "month end"), "update stored");
+	blackout_free(&g);
+	check(store_blackout_remove(s, b.id, &e) == 0, "blackout removed");
+	check(store_blackout_remove(s, b.id, &e) == ST_CONFIG, "removing it twice is an error");
+}
+
+static int64_t count_rows(struct store *s, const char *path, const char *sql)
+{
+	(void)s;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	sqlite3_open(path, &db);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_forest_remove(struct store *s, const char *path, int64_t forest)
+{
+	struct err e;
+	store_event(s, EV_INFO, 1, "history of job 1");
+	int64_t n;
+	check(store_forest_remove(s, forest, &e) == 0, "source forest removed");
+	check(store_job_total(s, &n, &e) == 0 && n == 0, "its jobs are gone");
+	check(store_mailbox_total(s, &n, &e) == 0 && n == 0, "its mailboxes are gone");
+	check(count_rows(s, path, "SELECT count(*) FROM endpoints") == 1, "the target's endpoint stays");
+	check(count_rows(s, path, "SELECT count(*) FROM events WHERE job_id IS NOT NULL") == 0 &&
+	      count_rows(s, path, "SELECT count(*) FROM passes") == 0 &&
+	      count_rows(s, path, "SELECT count(*) FROM delegates") == 0 &&
+	      count_rows(s, path, "SELECT count(*) FROM blackouts") == 0 &&
+	      count_rows(s, path, "SELECT count(*) FROM commands") == 0 &&
+	      count_rows(s, path, "SELECT count(*) FROM pairs") == 0,
+	      "events, passes, delegations, blackouts, commands and pairs are gone too");
+	check(store_forest_remove(s, forest, &e) == ST_CONFIG, "removing it twice is an error");
+}
+
+static void count_only(void *ctx, const struct job_row *r)
+{
+	int64_t *n = ctx;
+	*n += r->id > 0;
+}
+
+/* 100 000 jobs: a full read for the console must stay far below its
+ * 250 ms refresh; the numbers are printed for the record. */
+static void test_rows_speed(const char *dir)
+{
+	char *path = x_asprintf("%s/big.db", dir);
+	struct store *s = NULL;
+	struct err e;
+	check(store_open(path, &s, &e) == 0, "big store");
+	struct endpoint ep = { .name = S("src"), .url = S("imap://h"), .secret_ref = S("env:PW") };
+	store_endpoint_add(s, &ep, &e);
+	ep.name = S("dst");
+	store_endpoint_add(s, &ep, &e);
+	int64_t t0 = clock_mono_ms();
+	store_begin(s, &e);
+	bool ok = true;
+	for (int i = 0; i < 100000 && ok; i++) {
+		char user[32];
+		snprintf(user, sizeof user, "user%06d", i);
+		struct job j = { .src_ep = 1, .dst_ep = 2, .src_user = user, .dst_user = user, .priority = 100 };
+		ok = store_job_add(s, &j, &e) == 0;
+	}
+	ok = ok && store_commit(s, &e) == 0;
+	int64_t t_seed = clock_mono_ms() - t0;
+	check(ok, "100000 jobs seeded in one transaction (%lld ms)", (long long)t_seed);
+	int64_t n = 0, rev = 0, best = 1 << 30;
+	for (int round = 0; round < 3; round++) {
+		n = 0;
+		t0 = clock_mono_ms();
+		store_job_rows(s, 0, count_only, &n, &rev, &e);
+		int64_t t = clock_mono_ms() - t0;
+		if (t < best)
+			best = t;
+	}
+	check(n == 100000, "full read: %lld rows, best of 3: %lld ms", (long long)n, (long long)best);
+	check(best < 500, "full read well within a refresh");
+	struct job c;
+	bool found;
+	store_job_claim(s, &c, &found, &e);
+	job_free(&c);
+	n = 0;
+	t0 = clock_mono_ms();
+	store_job_rows(s, rev, count_only, &n, &rev, &e);
+	check(n == 1, "refresh after one change: %lld row in %lld ms", (long long)n,
+	      (long long)(clock_mono_ms() - t0));
+	t0 = clock_mono_ms();
+	store_job_total(s, &n, &e);
+	check(n == 100000, "job total in %lld ms", (long long)(clock_mono_ms() - t0));
+	store_close(&s);
+	free(path);
+}
+
+static void test_v2(const char *dir)
+{
+	test_upgrade(dir);
+	char *path = x_asprintf("%s/v2.db", dir);
+	struct store *s = NULL;
+	struct err e;
+	check(store_open(path, &s, &e) == 0, "fresh v2 store");
+	int64_t forest = 0, target = 0, mb[4] = { 0 };
+	test_forests(s, &forest, &target);
+	test_mailboxes(s, forest, target, mb);
+	test_jobs(s, mb);
+	test_blackouts(s, mb);
+	struct blackout keep = { .name = S("dave's"), .mailbox_id = mb[3], .start_ts = 1, .end_ts = 2 };
+	store_blackout_add(s, &keep, &e);
+	int64_t running = queue(s, "carol", 0);
+	store_job_pause(s, running, &e);
+	test_forest_remove(s, path, forest);
+	store_close(&s);
+	free(path);
+	test_rows_speed(dir);
+}
 
 int main(void)
 {
@@ -102,6 +742,7 @@ int main(void)
 	fputs("this is not sqlite, just text that is long enough to be a header.........", fp);
 	fclose(fp);
 	check(store_open(junk, &s, &e) == ST_STORE && strstr(e.msg, junk), "corrupt store named: %s", e.msg);
+	test_v2(dir);
 	char *cmd = x_asprintf("rm -rf %s", dir);
 	if (system(cmd) != 0)
 		check(0, "cleanup");
