@@ -487,7 +487,7 @@ static void draw_statusbar(struct ui *u)
 	attroff(ui_attr(u, C_BAR));
 }
 
-static void draw(struct ui *u)
+void console_draw(struct ui *u)
 {
 	getmaxyx(stdscr, u->h, u->w);
 	curs_set(0);
@@ -795,7 +795,7 @@ static void on_key(struct ui *u, int ch)
 
 /* --- setup and the loop ------------------------------------------------------------------------ */
 
-static void init_views(struct ui *u)
+void console_views_init(struct ui *u)
 {
 	static const struct {
 		enum view_id id;
@@ -826,7 +826,7 @@ static void init_views(struct ui *u)
 	}
 }
 
-static void console_views_free(struct ui *u)
+void console_views_free(struct ui *u)
 {
 	for (int i = 0; i < V__COUNT; i++) {
 		struct view *v = &u->views[i];
@@ -837,6 +837,15 @@ static void console_views_free(struct ui *u)
 	}
 }
 
+/* The big tables (jobs, mailboxes) are read once at start-up; after that
+ * opening their views reads only the rows that changed. */
+void console_preload(struct ui *u)
+{
+	static const enum view_id big[] = { V_MAILBOXES, V_JOBS };
+	for (size_t i = 0; i < countof(big); i++)
+		ui_reload(u, big[i]);
+}
+
 int console_run(const struct console_opts *o)
 {
 	struct ui u = { .o = o, .cur = V_JOBS, .back = V_JOBS };
@@ -845,7 +854,7 @@ int console_run(const struct console_opts *o)
 		fprintf(stderr, "mailferry: %s\n", e.msg);
 		return st_exit_code(e.code);
 	}
-	init_views(&u);
+	console_views_init(&u);
 	/* Signals go to this thread only: block them before the engine starts. */
 	sigset_t set;
 	sigemptyset(&set);
@@ -867,6 +876,7 @@ int console_run(const struct console_opts *o)
 	init_colors(&u);
 	getmaxyx(stdscr, u.h, u.w);
 	timeout(250);   /* the shown view refreshes four times a second */
+	console_preload(&u);
 	ui_switch(&u, V_JOBS);
 	int64_t next_refresh = 0;
 	while (!u.quit) {
@@ -881,7 +891,7 @@ int console_run(const struct console_opts *o)
 		}
 		if (u.mode == M_DIALOG && u.dialog && u.dialog->poll)
 			u.dialog->poll(&u, u.dialog);
-		draw(&u);
+		console_draw(&u);
 		int ch = getch();
 		if (ch == ERR)
 			continue;
@@ -897,7 +907,7 @@ int console_run(const struct console_opts *o)
 		/* Jobs stop at their next checkpoint: queued again, or paused. */
 		ui_say(&u, "stopping: running jobs finish their current step...");
 		u.mode = M_NORMAL;
-		draw(&u);
+		console_draw(&u);
 		u.cancel = 1;
 		pthread_join(u.engine, NULL);
 	}

@@ -180,6 +180,7 @@ void tbl_remove(struct tbl *t, int64_t id)
 	if (t->ops->row_free)
 		t->ops->row_free(row_at(t, i));
 	idmap_del(&t->index, id);
+	idmap_del(&t->sel, id);
 	size_t last = t->n - 1;
 	if (i != last) {
 		memcpy(row_at(t, i), row_at(t, last), sz);

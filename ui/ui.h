@@ -177,6 +177,12 @@ int ui_field(struct ui_dialog *d, const char *label, enum ff_kind kind, const ch
 int ui_button(struct ui_dialog *d, const char *label, int id);
 
 void ui_switch(struct ui *u, enum view_id v);
+/* For the console and the headless benchmark: names and ops of the views,
+ * one frame drawn, and the views' memory freed. */
+void console_views_init(struct ui *u);
+void console_preload(struct ui *u);
+void console_draw(struct ui *u);
+void console_views_free(struct ui *u);
 /* Reloads a view's data now (after an action changed the store). */
 void ui_reload(struct ui *u, enum view_id v);
 
