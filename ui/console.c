@@ -521,13 +521,11 @@ void console_draw(struct ui *u)
 static void *engine_main(void *arg)
 {
 	struct ui *u = arg;
-	struct engine_opts eo = { .cfg = u->o->cfg, .store_path = u->o->store_path,
-	                          .workers = u->o->workers, .progress = false, .cancel = &u->cancel };
 	struct err e;
 	/* Runs the queue, then looks again now and then for new jobs. */
 	while (!u->cancel) {
 		atomic_store(&u->engine_busy, 1);
-		enum st s = engine_run_queue(&eo, &e);
+		enum st s = engine_run_queue(&u->eo, &e);
 		atomic_store(&u->engine_busy, 0);
 		if (s && s != ST_PARTIAL && s != ST_CANCELED)
 			log_warn("console engine: %s", e.msg);
@@ -862,6 +860,8 @@ int console_run(const struct console_opts *o)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	u.eo = (struct engine_opts){ .cfg = o->cfg, .store_path = o->store_path, .workers = o->workers,
+	                             .progress = false, .cancel = &u.cancel };
 	if (o->run_engine && pthread_create(&u.engine, NULL, engine_main, &u) == 0)
 		u.engine_started = true;
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -905,9 +905,12 @@ int console_run(const struct console_opts *o)
 		ui_dialog_close(&u);
 	if (u.engine_started) {
 		/* Jobs stop at their next checkpoint: queued again, or paused. */
-		ui_say(&u, "stopping: running jobs finish their current step...");
+		ui_say(&u, "stopping: running jobs finish their current step and %s...",
+		       u.pause_on_quit ? "are paused" : "stay queued");
 		u.mode = M_NORMAL;
 		console_draw(&u);
+		u.eo.pause_on_cancel = u.pause_on_quit;
+		atomic_thread_fence(memory_order_seq_cst);
 		u.cancel = 1;
 		pthread_join(u.engine, NULL);
 	}

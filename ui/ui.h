@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "common.h"
 #include "console.h"
+#include "engine.h"
 #include "form.h"
 #include "store.h"
 #include "tbl.h"
@@ -143,6 +144,7 @@ struct ui {
 	int h, w;
 	/* the engine thread */
 	pthread_t engine;
+	struct engine_opts eo;  /* the engine thread's options (pause_on_cancel set at quit) */
 	bool engine_started;
 	atomic_int engine_busy;
 	volatile int cancel;
