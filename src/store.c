@@ -1724,7 +1724,7 @@ enum st store_job_rows(struct store *s, int64_t since_rev,
 	/* Two statements: a full read walks the queue-order index; a refresh
 	 * finds the few changed rows through the revision index and sorts them. */
 	static const char all[] = JOB_ROW_COLS "ORDER BY j.priority, j.pos";
-	static const char changed[] = JOB_ROW_COLS "WHERE j.rev>? ORDER BY j.priority, j.pos";
+	static const char changed[] = JOB_ROW_COLS "WHERE j.rev>? ORDER BY +j.priority, +j.pos";
 	/* The revision is read first: a change landing during the walk is then
 	 * seen again next time rather than missed. */
 	int64_t rev = 0;
@@ -1760,6 +1760,32 @@ enum st store_job_total(struct store *s, int64_t *n, struct err *e)
 	bool found;
 	*n = 0;
 	return query_int(s, sql, 0, n, &found, "count jobs", e);
+}
+
+enum st store_job_row(struct store *s, int64_t id, void (*fn)(void *ctx, const struct job_row *r),
+                      void *ctx, struct err *e)
+{
+	static const char sql[] = JOB_ROW_COLS "WHERE j.id=?";
+	struct ep_names eps;
+	enum st r = ep_names_load(s, &eps, e);
+	if (r)
+		return r;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st) {
+		ep_names_free(&eps);
+		return ST_STORE;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		struct job_row row;
+		job_row_from(st, &eps, &row);
+		fn(ctx, &row);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	ep_names_free(&eps);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read job");
 }
 
 /* The state of job id; ST_CONFIG when there is no such job. */

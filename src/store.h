@@ -207,6 +207,9 @@ struct job_row {
 enum st store_job_rows(struct store *s, int64_t since_rev,
                        void (*fn)(void *ctx, const struct job_row *r), void *ctx,
                        int64_t *max_rev, struct err *e);
+/* The row of one job (fn is not called when there is no such job). */
+enum st store_job_row(struct store *s, int64_t id, void (*fn)(void *ctx, const struct job_row *r),
+                      void *ctx, struct err *e);
 enum st store_job_total(struct store *s, int64_t *n, struct err *e);
 /* The store-wide revision: every insert or update of a job or a mailbox
  * takes the next value (triggers in the schema, so no writer can forget). */
