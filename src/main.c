@@ -1170,8 +1170,10 @@ static void print_mailbox(void *ctx, const struct mailbox_row *m)
 {
 	(void)ctx;
 	char when[32], size[32] = "-", items[32] = "-";
-	if (m->size_bytes >= 0)
-		snprintf(size, sizeof size, "%.1fMB", (double)m->size_bytes / 1e6);
+	if (m->size_bytes >= 1000000)
+		snprintf(size, sizeof size, "%.1f MB", (double)m->size_bytes / 1e6);
+	else if (m->size_bytes >= 0)
+		snprintf(size, sizeof size, "%.1f kB", (double)m->size_bytes / 1e3);
 	if (m->items >= 0)
 		snprintf(items, sizeof items, "%lld", (long long)m->items);
 	printf("%-12s %-24s %-9s %-10s %10s %8s %-10s %-16s %lld delegates  %s\n", m->endpoint, m->login,
