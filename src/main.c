@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
@@ -19,6 +20,7 @@
 #include "cfg.h"
 #include "common.h"
 #include "console.h"
+#include "csv.h"
 #include "driver.h"
 #include "engine.h"
 #include "imap.h"
@@ -41,18 +43,32 @@ static const char usage_text[] = N_(
 	"\n"
 	"Endpoints:\n"
 	"  endpoint add NAME URL --user ADMIN PASSWORD-SOURCE [--insecure] [--auth plain|login|xoauth2]\n"
-	"               [--login-template T] [--max-connections N]\n"
+	"               [--login-template T] [--max-connections N] [--forest NAME]\n"
 	"      URL is imap://host[:port] (STARTTLS when offered) or imaps://host[:port].\n"
 	"      PASSWORD-SOURCE: --password-file FILE (mode 600) | --password-env VAR |\n"
 	"                       --password-cmd CMD | --password-stdin (kept in the secrets file)\n"
 	"  endpoint list | endpoint remove NAME | endpoint test NAME [--mailbox USER]\n"
 	"\n"
+	"Forests, mailboxes, blackout times:\n"
+	"  forest add NAME --role source|target|tenant [--directory URL] [--bind-dn DN]\n"
+	"             [--base-dn DN] [--filter F] [--scope OU]... [--blackout-mode entire|initial|final]\n"
+	"  forest list | forest remove NAME --yes   (removes its endpoints, mailboxes and jobs)\n"
+	"  mailbox import FILE.csv [--endpoint NAME] | mailbox list [--forest NAME]\n"
+	"      CSV header: login,address,display_name,site,database,kind,size_bytes,items,folders,\n"
+	"      delegates (';'-separated logins); any subset with login; all or nothing\n"
+	"  blackout add NAME --start 'YYYY-MM-DD HH:MM' --end 'YYYY-MM-DD HH:MM' [--tz ZONE]\n"
+	"               [--site S] [--mailbox LOGIN] [--weekly]\n"
+	"  blackout list | blackout remove ID\n"
+	"\n"
 	"Jobs (MAILBOX is user or source_user=target_user):\n"
-	"  queue SRC DST MAILBOX... [PASS-OPTIONS] [--priority N]\n"
+	"  queue SRC DST MAILBOX... [PASS-OPTIONS] [--priority N] [--start-at 'YYYY-MM-DD HH:MM']\n"
+	"        [--suspend-when-ready] [--notify-user]\n"
 	"  run [--workers N]           run the queue until it is empty\n"
 	"  migrate SRC DST MAILBOX [PASS-OPTIONS]   one mailbox in the foreground\n"
 	"  verify SRC DST MAILBOX [--deep]          compare source and target\n"
-	"  jobs [--all] | events [--job ID] [--limit N] | skipped [--job ID]\n"
+	"  jobs [--all] | job show ID | events [--job ID] [--limit N] | skipped [--job ID]\n"
+	"  pause JOB...   queued: paused now; running: stops at its next checkpoint, then paused\n"
+	"  resume JOB...  paused -> queued (same place in the queue)\n"
 	"  console [--workers N] [--no-engine]      full-screen console; runs the queue meanwhile\n"
 	"\n"
 	"Settings (in the configuration file in use, -c or the default):\n"
@@ -131,8 +147,10 @@ static int cmd_endpoint_add(struct app *a, int argc, char **argv)
 		{ "auth", required_argument, NULL, 'a' },
 		{ "login-template", required_argument, NULL, 't' },
 		{ "max-connections", required_argument, NULL, 'm' },
+		{ "forest", required_argument, NULL, 'F' },
 		{ 0 }
 	};
+	const char *forest = NULL;
 	struct endpoint ep = { .max_connections = a->cfg.max_connections_per_server };
 	char *ref = NULL;
 	int sources = 0, c;
@@ -149,6 +167,7 @@ static int cmd_endpoint_add(struct app *a, int argc, char **argv)
 		case 'a': ep.auth_mech = optarg; break;
 		case 't': ep.login_template = optarg; break;
 		case 'm': ep.max_connections = atoi(optarg); break;
+		case 'F': forest = optarg; break;
 		default: free(ref); return st_exit_code(ST_USAGE);
 		}
 	}
@@ -177,6 +196,12 @@ static int cmd_endpoint_add(struct app *a, int argc, char **argv)
 		return usage_error("unknown --auth '%s' (plain, login or xoauth2)", ep.auth_mech);
 	}
 	enum st s = open_store(a, &e);
+	if (!s && forest) {
+		struct forest f;
+		if (!(s = store_forest_get(a->st, forest, &f, &e)))
+			ep.forest_id = f.id;
+		forest_free(&f);
+	}
 	if (!s && from_stdin) {
 		char line[4096];
 		if (!fgets(line, sizeof line, stdin)) {
@@ -294,6 +319,8 @@ static int cmd_endpoint(struct app *a, int argc, char **argv)
 struct pass_args {
 	struct job_opts o;
 	int priority;
+	int64_t start_after;
+	bool suspend_ready, notify_user;
 	bool deep;
 	int workers;
 	bool all;
@@ -303,7 +330,11 @@ struct pass_args {
 };
 
 enum { O_PASS = 1000, O_PRESTAGE, O_TRIAL, O_INCLUDE, O_EXCLUDE, O_MAXSIZE, O_BADLIMIT, O_SEPCHAR,
-       O_FOLDERMAP, O_PRIORITY, O_DEEP, O_WORKERS, O_ALL, O_JOB, O_LIMIT };
+       O_FOLDERMAP, O_PRIORITY, O_DEEP, O_WORKERS, O_ALL, O_JOB, O_LIMIT, O_START_AT, O_SUSPEND,
+       O_NOTIFY };
+
+static bool parse_when(const char *s, const char *tz, int64_t *out);
+static const char *fmt_when(int64_t ts, const char *tz, char buf[32]);
 
 static bool parse_int(const char *s, long long min, long long max, long long *out)
 {
@@ -346,6 +377,9 @@ static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pa
 		{ "all", no_argument, NULL, O_ALL },
 		{ "job", required_argument, NULL, O_JOB },
 		{ "limit", required_argument, NULL, O_LIMIT },
+		{ "start-at", required_argument, NULL, O_START_AT },
+		{ "suspend-when-ready", no_argument, NULL, O_SUSPEND },
+		{ "notify-user", no_argument, NULL, O_NOTIFY },
 		{ 0 }
 	};
 	memset(p, 0, sizeof *p);
@@ -423,6 +457,12 @@ static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pa
 				return usage_error("bad --limit '%s'", optarg);
 			p->limit = (int)v;
 			break;
+		case O_START_AT:
+			if (!parse_when(optarg, NULL, &p->start_after))
+				return usage_error("bad --start-at '%s' (YYYY-MM-DD HH:MM, local time)", optarg);
+			break;
+		case O_SUSPEND: p->suspend_ready = true; break;
+		case O_NOTIFY: p->notify_user = true; break;
 		default:
 			return st_exit_code(ST_USAGE);
 		}
@@ -484,6 +524,9 @@ static enum st make_job(struct app *a, const char *src, const char *dst, const c
 	j->src_user = eq ? x_strndup(mailbox, (size_t)(eq - mailbox)) : x_strdup(mailbox);
 	j->dst_user = x_strdup(eq ? eq + 1 : mailbox);
 	j->priority = p->priority;
+	j->start_after = p->start_after;
+	j->suspend_ready = p->suspend_ready;
+	j->notify_user = p->notify_user;
 	j->o = p->o;
 	j->o.include = p->o.include ? x_strdup(p->o.include) : NULL;
 	j->o.exclude = p->o.exclude ? x_strdup(p->o.exclude) : NULL;
@@ -511,8 +554,10 @@ static int cmd_queue(struct app *a, int argc, char **argv)
 		if (!s)
 			s = store_job_add(a->st, &j, &e);
 		if (!s) {
-			printf("job %lld queued: %s -> %s (%s pass)\n", (long long)j.id, j.src_user,
-			       j.dst_user, pass_kind_name(j.o.pass));
+			char when[32];
+			printf("job %lld queued: %s -> %s (%s pass)%s%s\n", (long long)j.id, j.src_user,
+			       j.dst_user, pass_kind_name(j.o.pass), j.start_after ? ", not before " : "",
+			       j.start_after ? fmt_when(j.start_after, NULL, when) : "");
 			queued++;
 		}
 		job_free(&j);
@@ -807,6 +852,695 @@ static int cmd_about(struct app *a, int argc, char **argv)
 	return 0;
 }
 
+
+/* --- times ------------------------------------------------------------------ */
+
+/* Runs mktime/localtime in zone tz (NULL: the local zone) by switching TZ
+ * for the call; the CLI is single-threaded. */
+static char *tz_push(const char *tz)
+{
+	const char *cur = getenv("TZ");
+	char *saved = cur ? x_strdup(cur) : NULL;
+	if (tz) {
+		setenv("TZ", tz, 1);
+		tzset();
+	}
+	return saved;
+}
+
+static void tz_pop(const char *tz, char *saved)
+{
+	if (tz) {
+		if (saved)
+			setenv("TZ", saved, 1);
+		else
+			unsetenv("TZ");
+		tzset();
+	}
+	free(saved);
+}
+
+/* 'YYYY-MM-DD HH:MM' in zone tz -> unix time. */
+static bool parse_when(const char *s, const char *tz, int64_t *out)
+{
+	struct tm tm = { 0 };
+	const char *end = strptime(s, "%Y-%m-%d %H:%M", &tm);
+	if (!end || *end)
+		return false;
+	tm.tm_isdst = -1;
+	char *saved = tz_push(tz);
+	time_t t = mktime(&tm);
+	tz_pop(tz, saved);
+	if (t == (time_t)-1)
+		return false;
+	*out = (int64_t)t;
+	return true;
+}
+
+/* Unix time -> 'YYYY-MM-DD HH:MM' in zone tz; "-" for 0. */
+static const char *fmt_when(int64_t ts, const char *tz, char buf[32])
+{
+	if (!ts)
+		return "-";
+	time_t t = (time_t)ts;
+	struct tm tm;
+	char *saved = tz_push(tz);
+	localtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%d %H:%M", &tm);
+	tz_pop(tz, saved);
+	return buf;
+}
+
+static bool parse_id(const char *s, int64_t *id)
+{
+	long long v;
+	if (!parse_int(s, 1, INT64_MAX, &v))
+		return false;
+	*id = v;
+	return true;
+}
+
+/* --- pause / resume ------------------------------------------------------- */
+
+static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
+{
+	if (argc < 2)
+		return usage_error("%s", pause ? "pause needs JOB..." : "resume needs JOB...");
+	struct err e;
+	err_clear(&e);
+	if (open_store(a, &e))
+		return fail(&e);
+	int rc = 0;
+	for (int i = 1; i < argc; i++) {
+		int64_t id;
+		if (!parse_id(argv[i], &id))
+			return usage_error("bad job id '%s'", argv[i]);
+		enum st s = pause ? store_job_pause(a->st, id, &e) : store_job_resume(a->st, id, &e);
+		struct job j;
+		if (!s)
+			s = store_job_get(a->st, id, &j, &e);
+		if (s) {
+			rc = fail(&e);
+			continue;
+		}
+		if (pause && j.state == JOB_RUNNING)
+			printf("job %lld: pause requested; it stops at its next checkpoint\n", (long long)id);
+		else if (pause)
+			printf("job %lld paused\n", (long long)id);
+		else if (j.state == JOB_RUNNING)
+			printf("job %lld: pending pause withdrawn; it keeps running\n", (long long)id);
+		else
+			printf("job %lld resumed (queued)\n", (long long)id);
+		job_free(&j);
+	}
+	return rc;
+}
+
+/* --- forest ----------------------------------------------------------------- */
+
+static int cmd_forest_add(struct app *a, int argc, char **argv)
+{
+	enum { F_ROLE = 1, F_DIR, F_BIND, F_BASE, F_FILTER, F_SCOPE, F_MODE, F_POSTPONE };
+	static const struct option opts[] = {
+		{ "role", required_argument, NULL, F_ROLE },
+		{ "directory", required_argument, NULL, F_DIR },
+		{ "bind-dn", required_argument, NULL, F_BIND },
+		{ "base-dn", required_argument, NULL, F_BASE },
+		{ "filter", required_argument, NULL, F_FILTER },
+		{ "scope", required_argument, NULL, F_SCOPE },
+		{ "blackout-mode", required_argument, NULL, F_MODE },
+		{ "allow-postpone", no_argument, NULL, F_POSTPONE },
+		{ 0 }
+	};
+	struct forest f = { 0 };
+	struct sbuf scope;
+	sb_init(&scope);
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case F_ROLE: f.role = optarg; break;
+		case F_DIR: f.dir_url = optarg; break;
+		case F_BIND: f.dir_bind_dn = optarg; break;
+		case F_BASE: f.dir_base_dn = optarg; break;
+		case F_FILTER: f.dir_filter = optarg; break;
+		case F_SCOPE: sb_printf(&scope, "%s%s", scope.len ? "\n" : "", optarg); break;
+		case F_MODE: f.blackout_mode = optarg; break;
+		case F_POSTPONE: f.allow_postpone = true; break;
+		default: sb_free(&scope); return st_exit_code(ST_USAGE);
+		}
+	}
+	if (argc - optind != 1 || !f.role) {
+		sb_free(&scope);
+		return usage_error("%s", "forest add needs NAME and --role source|target|tenant");
+	}
+	f.name = argv[optind];
+	f.scope = scope.data;
+	struct err e;
+	err_clear(&e);
+	enum st s = open_store(a, &e);
+	if (!s)
+		s = store_forest_add(a->st, &f, &e);
+	sb_free(&scope);
+	if (s)
+		return fail(&e);
+	printf("forest %s added (%s)\n", f.name, f.role);
+	return 0;
+}
+
+static void print_forest(void *ctx, const struct forest *f)
+{
+	(void)ctx;
+	printf("%-20s %-7s %-30s base=%s%s\n", f->name, f->role, f->dir_url ? f->dir_url : "-",
+	       f->dir_base_dn ? f->dir_base_dn : "-", f->allow_postpone ? " postpone-allowed" : "");
+}
+
+static int cmd_forest(struct app *a, int argc, char **argv)
+{
+	struct err e;
+	err_clear(&e);
+	if (argc < 2)
+		return usage_error("%s", "forest needs a subcommand: add, list, remove");
+	const char *sub = argv[1];
+	if (!strcmp(sub, "add"))
+		return cmd_forest_add(a, argc - 1, argv + 1);
+	if (!strcmp(sub, "list")) {
+		if (argc != 2)
+			return usage_error("%s", "forest list takes no arguments");
+		if (open_store(a, &e) || store_forest_each(a->st, print_forest, NULL, &e))
+			return fail(&e);
+		return 0;
+	}
+	if (strcmp(sub, "remove"))
+		return usage_error("unknown forest subcommand '%s'", sub);
+	const char *name = NULL;
+	bool yes = false;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--yes"))
+			yes = true;
+		else if (!name)
+			name = argv[i];
+		else
+			return usage_error("unexpected argument '%s'", argv[i]);
+	}
+	if (!name)
+		return usage_error("%s", "forest remove needs NAME");
+	struct forest f;
+	if (open_store(a, &e) || store_forest_get(a->st, name, &f, &e))
+		return fail(&e);
+	enum st s = ST_OK;
+	if (strcmp(f.role, "target") && !yes)
+		s = err_set(&e, ST_USAGE, "forest remove %s deletes its endpoints, mailboxes, jobs and "
+		            "their history: add --yes to confirm", name);
+	else
+		s = store_forest_remove(a->st, f.id, &e);
+	forest_free(&f);
+	if (s)
+		return fail(&e);
+	printf("forest %s removed with its endpoints, mailboxes and jobs\n", name);
+	return 0;
+}
+
+/* --- mailbox ---------------------------------------------------------------- */
+
+/* The endpoint of an import: the one named, or the only one there is. */
+struct ep_pick { int n; int64_t id; };
+
+static void pick_endpoint(void *ctx, const struct endpoint *ep)
+{
+	struct ep_pick *p = ctx;
+	p->n++;
+	p->id = ep->id;
+}
+
+static enum st import_endpoint(struct app *a, const char *name, int64_t *id, struct err *e)
+{
+	if (name) {
+		struct endpoint ep;
+		enum st s = store_endpoint_get(a->st, name, &ep, e);
+		*id = ep.id;
+		endpoint_free(&ep);
+		return s;
+	}
+	struct ep_pick p = { 0 };
+	enum st s = store_endpoint_each(a->st, pick_endpoint, &p, e);
+	if (!s && p.n != 1)
+		return err_set(e, ST_USAGE, "there are %d endpoints: say which one the mailboxes are on "
+		               "with --endpoint NAME", p.n);
+	*id = p.id;
+	return s;
+}
+
+enum col { C_LOGIN, C_ADDRESS, C_DISPLAY, C_SITE, C_DATABASE, C_KIND, C_SIZE, C_ITEMS, C_FOLDERS,
+           C_DELEGATES, C__COUNT };
+static const char *const col_names[C__COUNT] = { "login", "address", "display_name", "site",
+	"database", "kind", "size_bytes", "items", "folders", "delegates" };
+
+struct import {
+	const char *file;
+	int64_t endpoint_id;
+	int col[C__COUNT];          /* field index of each known column, -1 when absent */
+	size_t ncols;
+	/* Delegations are resolved after every row is in, so a row may name a
+	 * delegate that comes later in the file. */
+	struct pending { int line; int64_t mailbox; char *delegates; } *pend;
+	size_t npend, cap;
+	int rows, links;
+};
+
+static enum st import_header(struct import *im, char **f, size_t n, struct err *e)
+{
+	for (int k = 0; k < C__COUNT; k++)
+		im->col[k] = -1;
+	for (size_t i = 0; i < n; i++) {
+		int k = 0;
+		while (k < C__COUNT && strcasecmp(f[i], col_names[k]))
+			k++;
+		if (k == C__COUNT)
+			return err_set(e, ST_CONFIG, "%s:1: unknown column '%s' (known: login, address, "
+			               "display_name, site, database, kind, size_bytes, items, folders, "
+			               "delegates)", im->file, f[i]);
+		if (im->col[k] >= 0)
+			return err_set(e, ST_CONFIG, "%s:1: column '%s' appears twice", im->file, f[i]);
+		im->col[k] = (int)i;
+	}
+	if (im->col[C_LOGIN] < 0)
+		return err_set(e, ST_CONFIG, "%s:1: the header has no 'login' column", im->file);
+	im->ncols = n;
+	return ST_OK;
+}
+
+/* A field of the row, NULL when the column is absent or the field empty. */
+static const char *field(const struct import *im, char **f, enum col k)
+{
+	return im->col[k] >= 0 && *f[im->col[k]] ? f[im->col[k]] : NULL;
+}
+
+static enum st import_count(const struct import *im, char **f, enum col k, int line, int64_t *out,
+                            struct err *e)
+{
+	const char *v = field(im, f, k);
+	long long n;
+	*out = -1;
+	if (v && !parse_int(v, 0, INT64_MAX, &n))
+		return err_set(e, ST_CONFIG, "%s:%d: %s '%s' is not a whole number", im->file, line,
+		               col_names[k], v);
+	if (v)
+		*out = n;
+	return ST_OK;
+}
+
+static enum st import_row(struct app *a, struct import *im, char **f, size_t n, int line,
+                          struct err *e)
+{
+	if (n != im->ncols)
+		return err_set(e, ST_CONFIG, "%s:%d: %zu fields, but the header has %zu", im->file, line,
+		               n, im->ncols);
+	struct mailbox_row m = { .endpoint_id = im->endpoint_id, .login = field(im, f, C_LOGIN),
+	                         .address = field(im, f, C_ADDRESS), .display_name = field(im, f, C_DISPLAY),
+	                         .site = field(im, f, C_SITE), .database = field(im, f, C_DATABASE),
+	                         .kind = field(im, f, C_KIND) };
+	if (!m.login)
+		return err_set(e, ST_CONFIG, "%s:%d: the login is empty", im->file, line);
+	enum st s = import_count(im, f, C_SIZE, line, &m.size_bytes, e);
+	if (!s)
+		s = import_count(im, f, C_ITEMS, line, &m.items, e);
+	if (!s)
+		s = import_count(im, f, C_FOLDERS, line, &m.folders, e);
+	int64_t id = 0;
+	if (!s && (s = store_mailbox_upsert(a->st, &m, &id, e)))
+		err_prefix(e, "%s:%d", im->file, line);
+	const char *dl = field(im, f, C_DELEGATES);
+	if (!s && dl) {
+		im->pend = x_grow(im->pend, im->npend, &im->cap, sizeof *im->pend, 16);
+		im->pend[im->npend++] = (struct pending){ line, id, x_strdup(dl) };
+	}
+	im->rows += !s;
+	return s;
+}
+
+static enum st import_delegates(struct app *a, struct import *im, const struct pending *p,
+                                struct err *e)
+{
+	char *save = NULL;
+	for (char *tok = strtok_r(p->delegates, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+		tok += strspn(tok, " \t");
+		size_t len = strlen(tok);
+		while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+			tok[--len] = '\0';
+		if (!len)
+			continue;
+		int64_t id;
+		if (store_mailbox_id(a->st, im->endpoint_id, tok, &id, e))
+			return err_set(e, ST_CONFIG, "%s:%d: delegate '%s' is not a known mailbox (not in "
+			               "the file nor in the store)", im->file, p->line, tok);
+		enum st s = store_delegate_add(a->st, p->mailbox, id, NULL, "csv", e);
+		if (s) {
+			err_prefix(e, "%s:%d", im->file, p->line);
+			return s;
+		}
+		im->links++;
+	}
+	return ST_OK;
+}
+
+static enum st import_text(struct app *a, struct import *im, const char *text, size_t len,
+                           struct err *e)
+{
+	struct csv c;
+	char **f;
+	size_t n;
+	int line, r;
+	csv_init(&c, text, len);
+	r = csv_next(&c, &f, &n, &line, e);
+	if (r == 0)
+		return err_set(e, ST_CONFIG, "%s: empty file (a header row is needed)", im->file);
+	enum st s = r < 0 ? ST_CONFIG : import_header(im, f, n, e);
+	csv_fields_free(f, n);
+	while (!s && (r = csv_next(&c, &f, &n, &line, e)) != 0) {
+		s = r < 0 ? ST_CONFIG : import_row(a, im, f, n, line, e);
+		csv_fields_free(f, n);
+	}
+	if (s && r < 0)
+		err_prefix(e, "%s:%d", im->file, line);
+	for (size_t i = 0; !s && i < im->npend; i++)
+		s = import_delegates(a, im, &im->pend[i], e);
+	return s;
+}
+
+static bool read_file(const char *path, struct sbuf *out)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return false;
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+		sb_add(out, buf, n);
+	bool ok = !ferror(fp);
+	fclose(fp);
+	return ok;
+}
+
+static int cmd_mailbox_import(struct app *a, int argc, char **argv)
+{
+	const char *file = NULL, *endpoint = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--endpoint") && i + 1 < argc)
+			endpoint = argv[++i];
+		else if (!file)
+			file = argv[i];
+		else
+			return usage_error("unexpected argument '%s'", argv[i]);
+	}
+	if (!file)
+		return usage_error("%s", "mailbox import needs FILE.csv");
+	struct err e;
+	err_clear(&e);
+	struct sbuf text;
+	sb_init(&text);
+	if (!read_file(file, &text)) {
+		sb_free(&text);
+		err_set(&e, ST_CONFIG, "cannot read %s: %s", file, strerror(errno));
+		return fail(&e);
+	}
+	struct import im = { .file = file };
+	enum st s = open_store(a, &e);
+	if (!s)
+		s = import_endpoint(a, endpoint, &im.endpoint_id, &e);
+	/* One transaction: a bad line leaves nothing of the file behind. */
+	if (!s && !(s = store_begin(a->st, &e))) {
+		s = import_text(a, &im, text.data ? text.data : "", text.len, &e);
+		if (!s)
+			s = store_commit(a->st, &e);
+		else
+			store_rollback(a->st);
+	}
+	for (size_t i = 0; i < im.npend; i++)
+		free(im.pend[i].delegates);
+	free(im.pend);
+	sb_free(&text);
+	if (s)
+		return fail(&e);
+	printf("%d mailboxes imported from %s (%d delegations)\n", im.rows, file, im.links);
+	return 0;
+}
+
+static void print_mailbox(void *ctx, const struct mailbox_row *m)
+{
+	(void)ctx;
+	char when[32], size[32] = "-", items[32] = "-";
+	if (m->size_bytes >= 1000000)
+		snprintf(size, sizeof size, "%.1f MB", (double)m->size_bytes / 1e6);
+	else if (m->size_bytes >= 0)
+		snprintf(size, sizeof size, "%.1f kB", (double)m->size_bytes / 1e3);
+	if (m->items >= 0)
+		snprintf(items, sizeof items, "%lld", (long long)m->items);
+	printf("%-12s %-24s %-9s %-10s %10s %8s %-10s %-16s %lld delegates  %s\n", m->endpoint, m->login,
+	       m->kind ? m->kind : "-", m->site ? m->site : "-", size, items,
+	       m->status ? m->status : "-", fmt_when(m->last_pass, NULL, when),
+	       (long long)m->delegates, m->display_name ? m->display_name : "");
+}
+
+static int cmd_mailbox(struct app *a, int argc, char **argv)
+{
+	struct err e;
+	err_clear(&e);
+	if (argc < 2)
+		return usage_error("%s", "mailbox needs a subcommand: import, list");
+	if (!strcmp(argv[1], "import"))
+		return cmd_mailbox_import(a, argc, argv);
+	if (strcmp(argv[1], "list"))
+		return usage_error("unknown mailbox subcommand '%s'", argv[1]);
+	const char *forest = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--forest") && i + 1 < argc)
+			forest = argv[++i];
+		else
+			return usage_error("unexpected argument '%s'", argv[i]);
+	}
+	if (open_store(a, &e))
+		return fail(&e);
+	int64_t fid = 0;
+	if (forest) {
+		struct forest f;
+		if (store_forest_get(a->st, forest, &f, &e))
+			return fail(&e);
+		fid = f.id;
+		forest_free(&f);
+	}
+	if (store_mailbox_rows(a->st, fid, 0, print_mailbox, NULL, NULL, &e))
+		return fail(&e);
+	return 0;
+}
+
+/* --- blackout --------------------------------------------------------------- */
+
+struct mb_find { struct app *a; const char *login; int64_t id; int n; };
+
+static void find_mailbox(void *ctx, const struct endpoint *ep)
+{
+	struct mb_find *f = ctx;
+	int64_t id;
+	struct err e;
+	if (!store_mailbox_id(f->a->st, ep->id, f->login, &id, &e)) {
+		f->id = id;
+		f->n++;
+	}
+}
+
+/* LOGIN on whichever endpoint has it (it must be only one). */
+static enum st mailbox_by_login(struct app *a, const char *login, int64_t *id, struct err *e)
+{
+	struct mb_find f = { a, login, 0, 0 };
+	enum st s = store_endpoint_each(a->st, find_mailbox, &f, e);
+	if (!s && f.n == 0)
+		s = err_set(e, ST_CONFIG, "no mailbox '%s' (see 'mailferry mailbox list')", login);
+	if (!s && f.n > 1)
+		s = err_set(e, ST_CONFIG, "mailbox '%s' exists on %d endpoints", login, f.n);
+	*id = f.id;
+	return s;
+}
+
+static int cmd_blackout_add(struct app *a, int argc, char **argv)
+{
+	enum { B_START = 1, B_END, B_TZ, B_SITE, B_MAILBOX, B_WEEKLY, B_MODE };
+	static const struct option opts[] = {
+		{ "start", required_argument, NULL, B_START },
+		{ "end", required_argument, NULL, B_END },
+		{ "tz", required_argument, NULL, B_TZ },
+		{ "site", required_argument, NULL, B_SITE },
+		{ "mailbox", required_argument, NULL, B_MAILBOX },
+		{ "weekly", no_argument, NULL, B_WEEKLY },
+		{ "mode", required_argument, NULL, B_MODE },
+		{ 0 }
+	};
+	struct blackout b = { 0 };
+	const char *start = NULL, *end = NULL, *login = NULL;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case B_START: start = optarg; break;
+		case B_END: end = optarg; break;
+		case B_TZ: b.tz = optarg; break;
+		case B_SITE: b.site = optarg; break;
+		case B_MAILBOX: login = optarg; break;
+		case B_WEEKLY: b.weekly = true; break;
+		case B_MODE: b.mode = optarg; break;
+		default: return st_exit_code(ST_USAGE);
+		}
+	}
+	if (argc - optind != 1 || !start || !end)
+		return usage_error("%s", "blackout add needs NAME, --start 'YYYY-MM-DD HH:MM' and --end "
+		                   "'YYYY-MM-DD HH:MM'");
+	b.name = argv[optind];
+	if (!parse_when(start, b.tz, &b.start_ts))
+		return usage_error("bad --start '%s' (YYYY-MM-DD HH:MM)", start);
+	if (!parse_when(end, b.tz, &b.end_ts))
+		return usage_error("bad --end '%s' (YYYY-MM-DD HH:MM)", end);
+	struct err e;
+	err_clear(&e);
+	enum st s = open_store(a, &e);
+	if (!s && login)
+		s = mailbox_by_login(a, login, &b.mailbox_id, &e);
+	if (!s)
+		s = store_blackout_add(a->st, &b, &e);
+	if (s)
+		return fail(&e);
+	printf("blackout %lld added: %s\n", (long long)b.id, b.name);
+	return 0;
+}
+
+static void print_blackout(void *ctx, const struct blackout *b)
+{
+	(void)ctx;
+	char from[32], to[32];
+	printf("%-4lld %-20s %s .. %s %-16s site=%s mailbox=%s%s%s%s\n", (long long)b->id,
+	       b->name ? b->name : "-", fmt_when(b->start_ts, b->tz, from), fmt_when(b->end_ts, b->tz, to),
+	       b->tz ? b->tz : "local", b->site ? b->site : "*", b->login ? b->login : "*",
+	       b->weekly ? " weekly" : "", b->mode ? " mode=" : "", b->mode ? b->mode : "");
+}
+
+static int cmd_blackout(struct app *a, int argc, char **argv)
+{
+	struct err e;
+	err_clear(&e);
+	if (argc < 2)
+		return usage_error("%s", "blackout needs a subcommand: add, list, remove");
+	if (!strcmp(argv[1], "add"))
+		return cmd_blackout_add(a, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list")) {
+		if (argc != 2)
+			return usage_error("%s", "blackout list takes no arguments");
+		if (open_store(a, &e) || store_blackout_each(a->st, print_blackout, NULL, &e))
+			return fail(&e);
+		return 0;
+	}
+	if (strcmp(argv[1], "remove"))
+		return usage_error("unknown blackout subcommand '%s'", argv[1]);
+	int64_t id;
+	if (argc != 3 || !parse_id(argv[2], &id))
+		return usage_error("%s", "blackout remove needs ID (see 'mailferry blackout list')");
+	if (open_store(a, &e) || store_blackout_remove(a->st, id, &e))
+		return fail(&e);
+	printf("blackout %lld removed\n", (long long)id);
+	return 0;
+}
+
+/* --- job show --------------------------------------------------------------- */
+
+static void print_pass(void *ctx, int64_t id, const char *kind, int64_t started, int64_t finished,
+                       const char *result, int64_t copied, int64_t bytes, int64_t skipped,
+                       int64_t failed, int64_t reflagged)
+{
+	(void)ctx;
+	char from[32], to[32];
+	printf("  pass %-4lld %-9s %s .. %s  %-12s %lld copied (%.1f MB), %lld re-flagged, "
+	       "%lld skipped, %lld failed\n", (long long)id, kind, fmt_when(started, NULL, from),
+	       fmt_when(finished, NULL, to), result ? result : "running", (long long)copied,
+	       (double)bytes / 1e6, (long long)reflagged, (long long)skipped, (long long)failed);
+}
+
+static void print_job_skipped(void *ctx, int64_t job, const char *folder, uint32_t uid,
+                              const char *subject, uint64_t size, const char *reason)
+{
+	(void)ctx, (void)job;
+	printf("  \"%s\" UID %u, %llu bytes, \"%s\": %s\n", folder, uid, (unsigned long long)size,
+	       subject ? subject : "", reason);
+}
+
+static void print_job_event(void *ctx, int64_t ts, int level, int64_t job, const char *msg)
+{
+	(void)ctx, (void)job;
+	static const char *const lv[] = { "ERROR", "WARN", "INFO" };
+	char when[32];
+	printf("  %s %-5s %s\n", fmt_when(ts, NULL, when), lv[level < 0 || level > 2 ? 2 : level], msg);
+}
+
+/* The job_row of one job, for its names and times. */
+struct one_row { int64_t id; bool found; };
+
+static void print_job_row(void *ctx, const struct job_row *r)
+{
+	struct one_row *o = ctx;
+	if (r->id != o->id)
+		return;
+	o->found = true;
+	char t1[32], t2[32], t3[32], t4[32];
+	printf("job %lld: %s\n", (long long)r->id, job_state_name(r->state));
+	printf("  mailbox      %s:%s -> %s:%s\n", r->src_endpoint, r->src_user, r->dst_endpoint,
+	       r->dst_user);
+	printf("  pass         %s, priority %d, attempts %d\n", pass_kind_name(r->pass), r->priority,
+	       r->attempts);
+	printf("  created      %s   start after %s\n", fmt_when(r->created, NULL, t1),
+	       fmt_when(r->start_after, NULL, t2));
+	printf("  started      %s   finished %s\n", fmt_when(r->started, NULL, t3),
+	       fmt_when(r->finished, NULL, t4));
+	printf("  progress     %lld messages, %.1f MB, %lld skipped, %lld failed%s%s\n",
+	       (long long)r->items_done, (double)r->bytes_done / 1e6, (long long)r->items_skipped,
+	       (long long)r->items_failed, r->current_folder ? ", in " : "",
+	       r->current_folder ? r->current_folder : "");
+	if (r->src_items >= 0 || r->src_size_bytes >= 0)
+		printf("  source size  %lld messages, %.1f MB\n", (long long)r->src_items,
+		       (double)r->src_size_bytes / 1e6);
+	printf("  options      suspend when ready: %s, notify user: %s\n", r->suspend_ready ? "yes" : "no",
+	       r->notify_user ? "yes" : "no");
+	if (r->paused_by)
+		printf("  paused by    %s\n", r->paused_by);
+	if (r->error)
+		printf("  error        %s\n", r->error);
+}
+
+static int cmd_job(struct app *a, int argc, char **argv)
+{
+	int64_t id;
+	if (argc != 3 || strcmp(argv[1], "show") || !parse_id(argv[2], &id))
+		return usage_error("%s", "job needs 'show ID'");
+	struct err e;
+	err_clear(&e);
+	struct one_row o = { id, false };
+	struct job j;
+	enum st s = open_store(a, &e);
+	if (!s && !(s = store_job_get(a->st, id, &j, &e)))
+		job_free(&j);
+	if (!s)
+		s = store_job_rows(a->st, 0, print_job_row, &o, NULL, &e);
+	if (!s) {
+		printf("passes:\n");
+		s = store_pass_each(a->st, id, print_pass, NULL, &e);
+	}
+	if (!s) {
+		printf("skipped items:\n");
+		s = store_skipped_each(a->st, id, print_job_skipped, NULL, &e);
+	}
+	if (!s) {
+		printf("last events:\n");
+		s = store_event_each(a->st, id, 15, print_job_event, NULL, &e);
+	}
+	return s ? fail(&e) : 0;
+}
+
 /* --- start-up ------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -908,6 +1642,16 @@ int main(int argc, char **argv)
 		rc = cmd_verify(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "jobs") || !strcmp(cmd, "events") || !strcmp(cmd, "skipped"))
 		rc = cmd_report(&a, sub_argc, sub_argv, cmd);
+	else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume"))
+		rc = cmd_pause_resume(&a, sub_argc, sub_argv, !strcmp(cmd, "pause"));
+	else if (!strcmp(cmd, "forest"))
+		rc = cmd_forest(&a, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "mailbox"))
+		rc = cmd_mailbox(&a, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "blackout"))
+		rc = cmd_blackout(&a, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "job"))
+		rc = cmd_job(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "console"))
 		rc = cmd_console(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "config"))
