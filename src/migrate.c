@@ -322,8 +322,10 @@ static enum st copy_messages(struct mig_ctx *m, struct side *src, struct side *d
 	size_t journaled = 0;
 	while (!s && c.finished < n) {
 		bool stopping = m->cancel && *m->cancel;
-		/* Keep half a chunk journaled ahead of the requests. */
-		if (journaled < n && journaled - c.requested < chunk_max / 2 && !stopping) {
+		/* Journal the next chunk when less than half a chunk is left in
+		 * flight: enough to keep the pipeline full, and a stop (pause,
+		 * quit) waits for at most a chunk and a half of copies. */
+		if (journaled < n && journaled - c.finished < chunk_max / 2 && !stopping) {
 			size_t k = journaled;
 			uint64_t bytes = 0;
 			while (k < n && k - journaled < chunk_max &&

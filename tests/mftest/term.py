@@ -38,6 +38,8 @@ class Term:
     def start(self):
         self.tmux('new-session', '-d', '-s', 'mf', '-x', str(self.width), '-y', str(self.height),
                   'sh ' + shlex.quote(self.wrapper))
+        # Escape followed quickly by a key must stay two keys, not Meta-key.
+        self.tmux('set-option', '-g', 'escape-time', '0', check=False)
         return self
 
     def __enter__(self):
