@@ -664,8 +664,8 @@ static int cmd_console(struct app *a, int argc, char **argv)
 	/* The engine's diagnostics must not write over the screen. */
 	log_close();
 	log_open(a->cfg.log_path, LOG_INFO, false);
-	struct console_opts o = { .cfg = &a->cfg, .store_path = a->store_path, .workers = workers,
-	                          .run_engine = engine };
+	struct console_opts o = { .cfg = &a->cfg, .config_path = a->config_path, .store_path = a->store_path,
+	                          .workers = workers, .run_engine = engine };
 	return console_run(&o);
 }
 
