@@ -189,6 +189,7 @@ static bool set_done(struct ui *u, struct ui_dialog *d, int button)
 	ui_say(u, "%s = %s saved to %s; %s", c->k->name, text, s->path,
 	       (c->k->flags & CFG_RESTART) ? "takes effect at the next start" : "used from the next job");
 	fill_rows(u, v);
+	tbl_arrange(&v->tbl);
 	return true;
 }
 
