@@ -54,7 +54,7 @@ def exactly_once(c, what, src, dst, user):
 
 
 def state_in_row(text, user):
-    m = re.search(r'^\s*\d+\s+(\w+)\s', row_of(text, user[:7] + ' ') or row_of(text, user))
+    m = re.search(r'^\s*\*?\s*\d+\s+(\w+)\s', row_of(text, user[:7] + ' ') or row_of(text, user))
     return m.group(1) if m else ''
 
 
