@@ -70,6 +70,7 @@ static const char usage_text[] = N_(
 	"  pause JOB...   queued: paused now; running: stops at its next checkpoint, then paused\n"
 	"  resume JOB...  paused -> queued (same place in the queue)\n"
 	"  console [--workers N] [--no-engine]      full-screen console; runs the queue meanwhile\n"
+	"  console --keys              every key and \":\" command of the console, by view\n"
 	"\n"
 	"Settings (in the configuration file in use, -c or the default):\n"
 	"  config show [--tab TAB]     every setting: value, default, what it does, by tab\n"
@@ -708,7 +709,10 @@ static int cmd_console(struct app *a, int argc, char **argv)
 		long long v;
 		if (!strcmp(argv[i], "--no-engine"))
 			engine = false;
-		else if (!strcmp(argv[i], "--workers") && i + 1 < argc && parse_int(argv[i + 1], 1, 256, &v))
+		else if (!strcmp(argv[i], "--keys") && argc == 2) {
+			console_print_keys(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc && parse_int(argv[i + 1], 1, 256, &v))
 			workers = (int)v, i++;
 		else
 			return usage_error("unexpected argument '%s' for console", argv[i]);

@@ -835,6 +835,37 @@ void console_views_free(struct ui *u)
 	}
 }
 
+void console_print_keys(FILE *out)
+{
+	struct ui u = { 0 };
+	console_views_init(&u);
+	fprintf(out, "%-8s %-14s %-40s %s\n", "KEY", "COMMAND", "VIEWS", "WHAT IT DOES");
+	for (size_t i = 0; i < ui_nkeys; i++) {
+		const struct keybind *k = &ui_keys[i];
+		char views[400] = "";
+		/* Keys of (nearly) every list are named by what they miss. */
+		int shown = 0;
+		for (int v = 0; v < V__COUNT; v++)
+			shown += (k->views & VM(v)) != 0;
+		bool most = shown >= V__COUNT - 3 && k->views != VM_ALL;
+		if (k->views == VM_ALL)
+			snprintf(views, sizeof views, "all");
+		else {
+			if (most)
+				snprintf(views, sizeof views, "every list");
+			for (int v = 0; v < V__COUNT; v++)
+				if (!(k->views & VM(v)) == most) {
+					size_t len = strlen(views);
+					snprintf(views + len, sizeof views - len, "%s%s", !len ? "" : most && !strchr(views, ',') &&
+					         !strstr(views, " but ") ? " but " : ", ", u.views[v].name);
+				}
+		}
+		char cmd[40];
+		snprintf(cmd, sizeof cmd, "%s%s", k->name ? ":" : "", k->name ? k->name : "-");
+		fprintf(out, "%-8s %-14s %-40s %s\n", k->keyname, cmd, views, k->help);
+	}
+}
+
 /* The big tables (jobs, mailboxes) are read once at start-up; after that
  * opening their views reads only the rows that changed. */
 void console_preload(struct ui *u)

@@ -14,6 +14,8 @@
 #include "cfg.h"
 #include "common.h"
 
+#include <stdio.h>
+
 struct console_opts {
 	const struct cfg *cfg;
 	const char *config_path;    /* the file Settings saves to */
@@ -21,6 +23,10 @@ struct console_opts {
 	int workers;
 	bool run_engine;        /* run queued jobs while the console is open */
 };
+
+/* The key table as text (key, command, views, what it does), for
+ * "mailferry console --keys" and the manual; needs no terminal. */
+void console_print_keys(FILE *out);
 
 /* Runs until the user quits; returns a process exit code. */
 int console_run(const struct console_opts *o);
