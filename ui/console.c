@@ -791,6 +791,54 @@ static void on_key(struct ui *u, int ch)
 	act(u, k, NULL);
 }
 
+/* --- key-to-screen latency (MAILFERRY_LATENCY_LOG) --------------------------------
+ * For the benchmark: the time from a key read to the next frame drawn,
+ * summarised into the named file when the console exits. */
+
+static int64_t mono_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static void latency_key(struct ui *u)
+{
+	if (u->lat_path)
+		u->key_us = mono_us();
+}
+
+static void latency_frame(struct ui *u)
+{
+	if (!u->lat_path || !u->key_us)
+		return;
+	u->lat = x_grow(u->lat, u->nlat, &u->latcap, sizeof *u->lat, 256);
+	u->lat[u->nlat++] = mono_us() - u->key_us;
+	u->key_us = 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void latency_report(struct ui *u)
+{
+	if (!u->lat_path)
+		return;
+	FILE *f = fopen(u->lat_path, "w");
+	if (f && u->nlat) {
+		qsort(u->lat, u->nlat, sizeof *u->lat, cmp_i64);
+		fprintf(f, "keys %zu median_ms %.2f p95_ms %.2f max_ms %.2f\n", u->nlat, (double)u->lat[u->nlat / 2] / 1e3,
+		        (double)u->lat[u->nlat * 95 / 100] / 1e3, (double)u->lat[u->nlat - 1] / 1e3);
+	} else if (f)
+		fprintf(f, "keys 0\n");
+	if (f)
+		fclose(f);
+	free(u->lat);
+}
+
 /* --- setup and the loop ------------------------------------------------------------------------ */
 
 void console_views_init(struct ui *u)
@@ -877,7 +925,7 @@ void console_preload(struct ui *u)
 
 int console_run(const struct console_opts *o)
 {
-	struct ui u = { .o = o, .cur = V_JOBS, .back = V_JOBS };
+	struct ui u = { .o = o, .cur = V_JOBS, .back = V_JOBS, .lat_path = getenv("MAILFERRY_LATENCY_LOG") };
 	struct err e;
 	if (store_open(o->store_path, &u.st, &e)) {
 		fprintf(stderr, "mailferry: %s\n", e.msg);
@@ -923,9 +971,11 @@ int console_run(const struct console_opts *o)
 		if (u.mode == M_DIALOG && u.dialog && u.dialog->poll)
 			u.dialog->poll(&u, u.dialog);
 		console_draw(&u);
+		latency_frame(&u);
 		int ch = getch();
 		if (ch == ERR)
 			continue;
+		latency_key(&u);
 		if (ch == KEY_RESIZE) {
 			getmaxyx(stdscr, u.h, u.w);
 			continue;
@@ -946,6 +996,7 @@ int console_run(const struct console_opts *o)
 		pthread_join(u.engine, NULL);
 	}
 	endwin();
+	latency_report(&u);
 	console_views_free(&u);
 	store_close(&u.st);
 	return 0;

@@ -150,6 +150,9 @@ struct ui {
 	volatile int cancel;
 	bool pause_on_quit;
 	int64_t detail_job;     /* the job the detail view shows */
+	const char *lat_path;   /* MAILFERRY_LATENCY_LOG: key-to-screen times go there */
+	int64_t key_us, *lat;
+	size_t nlat, latcap;
 	int64_t forest_id;      /* the forest the Mailboxes view shows; 0: all */
 };
 
