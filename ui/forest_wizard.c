@@ -116,6 +116,24 @@ char *forest_scope_join(const char *typed)
 	return out;
 }
 
+void forest_scope_text(const char *scope, char *buf, size_t n)
+{
+	if (!scope || !*scope) {
+		snprintf(buf, n, "all mailboxes (no OU or site chosen)");
+		return;
+	}
+	size_t k = 0;
+	for (const char *s = scope; *s && k + 3 < n; s++)
+		if (*s == '\n') {
+			if (s[1]) {
+				buf[k++] = ',';
+				buf[k++] = ' ';
+			}
+		} else
+			buf[k++] = *s;
+	buf[k] = '\0';
+}
+
 /* --- the connection test --------------------------------------------------------- */
 
 static char *dup_or_null(const char *s) { return s ? x_strdup(s) : NULL; }
@@ -164,7 +182,7 @@ static void mail_test(struct conn_test *t)
 	if (!secret)
 		s = secret_resolve(t->ep.secret_ref, t->secrets_path, &secret, &e);
 	if (!s)
-		s = drv_imap_login(&t->ep, secret, t->ep.admin_user, "test", t->timeout_s, &im, &e);
+		s = drv_imap_login(&t->ep, secret, t->ep.admin_user, "login as", t->timeout_s, &im, &e);
 	wipe_free(secret);
 	if (s) {
 		t->mail = H_FAIL;
@@ -378,7 +396,10 @@ static void summary_fill(struct ui_dialog *d, struct wiz *w)
 	form_set(&d->fields[w->sum[5]], b);
 	form_set(&d->fields[w->sum[6]], val(d, w->dirpw)[0] ? "typed; stored in the secrets file"
 	                                : val(d, w->dirurl)[0] ? "none (anonymous bind)" : "-");
-	form_set(&d->fields[w->sum[7]], val(d, w->scope)[0] ? val(d, w->scope) : "all mailboxes");
+	char *scope = forest_scope_join(val(d, w->scope));
+	forest_scope_text(scope, b, sizeof b);
+	free(scope);
+	form_set(&d->fields[w->sum[7]], b);
 	snprintf(b, sizeof b, "%s%s%s", val(d, w->basedn)[0] ? val(d, w->basedn) : "-",
 	         val(d, w->filter)[0] ? "  filter " : "", val(d, w->filter));
 	form_set(&d->fields[w->sum[8]], b);
@@ -595,6 +616,16 @@ static bool finish(struct ui *u, struct ui_dialog *d, struct wiz *w)
 	return true;
 }
 
+/* A test still running when the wizard closes goes on in the view, which
+ * joins it when it ends: closing never waits for the network. */
+static void release_test(struct ui *u, struct wiz *w)
+{
+	if (w->test && !conn_test_finished(w->test)) {
+		forests_adopt_test(u, w->test);
+		w->test = NULL;
+	}
+}
+
 static bool typed_anything(const struct ui_dialog *d, const struct wiz *w)
 {
 	for (int i = w->name; i <= w->filter; i++)
@@ -607,6 +638,7 @@ static void discard_answer(struct ui *u, bool yes, void *ctx)
 {
 	(void)ctx;
 	if (yes) {
+		release_test(u, u->dialog->ctx);
 		ui_dialog_close(u);
 		ui_say(u, "no forest added");
 	} else
@@ -643,6 +675,7 @@ static bool wiz_done(struct ui *u, struct ui_dialog *d, int button)
 		return finish(u, d, w);
 	default:     /* Cancel, Esc */
 		if (!typed_anything(d, w)) {
+			release_test(u, w);
 			ui_say(u, "no forest added");
 			return true;
 		}

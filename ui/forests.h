@@ -59,6 +59,8 @@ extern const char *const forest_mail_schemes[], *const forest_dir_schemes[];
 /* "OU=A, OU=B" (or one per line) as the store keeps a scope: one per line,
  * trimmed; "" for all.  Caller frees. */
 char *forest_scope_join(const char *typed);
+/* A stored scope for the screen: "A, B", or "all mailboxes ...". */
+void forest_scope_text(const char *scope, char *buf, size_t n);
 
 /* Role names as the store keeps them and as the console shows them. */
 extern const char *const forest_roles[];        /* "source", "target", "tenant" */

@@ -561,24 +561,6 @@ static void draw_endpoints(struct ui *u, const struct fv *p, const struct f_row 
 		attroff(ui_attr(u, C_ERROR));
 }
 
-static void scope_text(const char *scope, char *buf, size_t n)
-{
-	if (!scope || !*scope) {
-		snprintf(buf, n, "all mailboxes (no OU or site chosen)");
-		return;
-	}
-	size_t k = 0;
-	for (const char *s = scope; *s && k + 3 < n; s++)
-		if (*s == '\n') {
-			if (s[1]) {
-				buf[k++] = ',';
-				buf[k++] = ' ';
-			}
-		} else
-			buf[k++] = *s;
-	buf[k] = '\0';
-}
-
 static void draw_forest_tab(struct ui *u, const struct fv *p, const struct forest *f, int tab, int y, int w)
 {
 	const struct endpoint *ep = main_endpoint(p, f);
@@ -605,7 +587,7 @@ static void draw_forest_tab(struct ui *u, const struct fv *p, const struct fores
 		kv_line(u, y + 8, w, "Filter", nz(f->dir_filter), false);
 		break;
 	case TAB_MAILBOXES: {
-		scope_text(f->scope, b, sizeof b);
+		forest_scope_text(f->scope, b, sizeof b);
 		kv_line(u, y, w, "OUs / sites included", b, false);
 		int64_t n = 0;
 		for (size_t i = 0; i < p->ne; i++)
@@ -790,8 +772,8 @@ static bool same(const char *a, const char *b)
 static enum st endpoint_update_pending(struct store *s, const struct endpoint *ep, struct err *e)
 {
 	(void)s;
-	return err_set(e, ST_CONFIG, "changing endpoint %s needs store_endpoint_update, which this build's store "
-	               "lacks: its settings are unchanged", ep->name);
+	(void)ep;
+	return err_set(e, ST_CONFIG, "not saved: the store can't update endpoints yet");
 }
 
 static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
@@ -845,14 +827,16 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 	int fail_field = ed->name;
 	if (!s && !(s = store_begin(u->st, &e))) {
 		s = store_forest_update(u->st, &f, &e);
-		bool changed = !same(ep.url, ed->ep.url) || !same(ep.admin_user, ed->ep.admin_user) ||
-		               !same(ep.auth_mech, ed->ep.auth_mech) || ep.insecure != ed->ep.insecure ||
-		               ep.max_connections != ed->ep.max_connections || !same(ep.secret_ref, ed->ep.secret_ref);
+		/* The first endpoint field that changed is the one a refusal names. */
+		int changed = !same(ep.url, ed->ep.url) ? ed->url : !same(ep.admin_user, ed->ep.admin_user) ? ed->user
+		              : !same(ep.auth_mech, ed->ep.auth_mech) ? ed->auth : ep.insecure != ed->ep.insecure ? ed->tls
+		              : ep.max_connections != ed->ep.max_connections ? ed->maxc
+		              : !same(ep.secret_ref, ed->ep.secret_ref) ? ed->pw : -1;
 		if (!s && !ed->ep.id && ep.url[0]) {
 			fail_field = ed->url;
 			s = store_endpoint_add(u->st, &ep, &e);
-		} else if (!s && ed->ep.id && changed) {
-			fail_field = ed->url;
+		} else if (!s && ed->ep.id && changed >= 0) {
+			fail_field = changed;
 			s = endpoint_update_pending(u->st, &ep, &e);
 		}
 		if (!s)
@@ -1000,7 +984,7 @@ static void edit_open(struct ui *u, struct view *v, int tab)
 	ed->basedn = ui_field(d, "Base DN", FF_TEXT, f->dir_base_dn ? f->dir_base_dn : "", "where mailboxes are looked for");
 	ed->filter = ui_field(d, "Filter", FF_TEXT, f->dir_filter ? f->dir_filter : "", "LDAP filter for mailbox owners");
 	char sc[FORM_VALUE_MAX];
-	scope_text(f->scope, sc, sizeof sc);
+	forest_scope_text(f->scope, sc, sizeof sc);
 	ed->scope = ui_field(d, "OUs / sites", FF_TEXT, f->scope && *f->scope ? sc : "",
 	                     "comma-separated (or one per line in a CSV import); empty: all mailboxes");
 	char where[300];
