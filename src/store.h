@@ -42,6 +42,8 @@ struct endpoint {
 };
 void endpoint_free(struct endpoint *ep);
 enum st store_endpoint_add(struct store *s, const struct endpoint *ep, struct err *e);
+/* Rewrites every field of endpoint ep->id (same checks as add). */
+enum st store_endpoint_update(struct store *s, const struct endpoint *ep, struct err *e);
 /* ST_CONFIG with "no endpoint named X" when missing. */
 enum st store_endpoint_get(struct store *s, const char *name, struct endpoint *out, struct err *e);
 enum st store_endpoint_get_id(struct store *s, int64_t id, struct endpoint *out, struct err *e);

@@ -763,19 +763,6 @@ static bool same(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-/* Stand-in for the store function this view needs:
- *   enum st store_endpoint_update(struct store *s, const struct endpoint *ep, struct err *e);
- *   // rewrites every field of endpoint ep->id (same checks as add)
- * The store has none yet, and removing then adding the endpoint would give
- * it a new id and drop its mailboxes and jobs, so changed endpoint settings
- * are refused with this message until it exists. */
-static enum st endpoint_update_pending(struct store *s, const struct endpoint *ep, struct err *e)
-{
-	(void)s;
-	(void)ep;
-	return err_set(e, ST_CONFIG, "not saved: the store can't update endpoints yet");
-}
-
 static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 {
 	if (!edit_check_all(d, ed))
@@ -837,7 +824,7 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 			s = store_endpoint_add(u->st, &ep, &e);
 		} else if (!s && ed->ep.id && changed >= 0) {
 			fail_field = changed;
-			s = endpoint_update_pending(u->st, &ep, &e);
+			s = store_endpoint_update(u->st, &ep, &e);
 		}
 		if (!s)
 			s = store_commit(u->st, &e);

@@ -267,6 +267,27 @@ static void test_forests(struct store *s, int64_t *old_id, int64_t *new_id)
 	fc = (struct fcount){ 0 };
 	check(store_endpoint_each(s, count_endpoint, &fc, &e) == 0 && fc.n == 2 && fc.last_forest == o.id,
 	      "endpoint list gives the forest");
+	/* Update keeps the id; same refusals as add. */
+	struct endpoint got;
+	check(store_endpoint_get(s, "dst", &got, &e) == 0, "endpoint read back");
+	int64_t dst_id = got.id;
+	struct endpoint up = got;
+	up.url = S("imaps://mail.example:993");
+	up.max_connections = 25;
+	up.insecure = true;
+	check(store_endpoint_update(s, &up, &e) == 0, "endpoint updated");
+	endpoint_free(&got);
+	check(store_endpoint_get(s, "dst", &got, &e) == 0 && got.id == dst_id && got.max_connections == 25 &&
+	      got.insecure && strcmp(got.url, "imaps://mail.example:993") == 0 && got.forest_id == t.id,
+	      "update kept the id and the forest, changed URL, TLS and connections");
+	up = got;
+	up.name = S("src");
+	check(store_endpoint_update(s, &up, &e) == ST_CONFIG && strstr(e.msg, "exists already"),
+	      "renaming onto another endpoint's name refused: %s", e.msg);
+	up.name = S("dst");
+	up.id = 9999;
+	check(store_endpoint_update(s, &up, &e) == ST_CONFIG && strstr(e.msg, "9999"), "unknown endpoint id named");
+	endpoint_free(&got);
 	*old_id = o.id;
 	*new_id = t.id;
 }
