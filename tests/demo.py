@@ -19,6 +19,7 @@ from mftest.dovecot import Dovecot, SOURCE_SPECIAL, TARGET_SPECIAL  # noqa: E402
 from mftest import corpus                                           # noqa: E402
 
 USERS = ['user%03d' % i for i in range(1, 6)]
+DISPLAY = ['Anna Svensson', 'Björn Åkesson', 'Chloé Dubois', '山田 太郎', 'Support desk']
 
 
 def say(text):
@@ -48,22 +49,36 @@ def main():
         print('source %s, target %s (work folder %s)' % (src.url, dst.url, work))
         say('Filling %d source mailboxes with sample mail' % len(USERS))
         total = 0
+        counts = {}
         for i, user in enumerate(USERS):
             man = corpus.fill(src, user, seed=i + 1, target_sep='.', big=False)
+            counts[user] = man.total()
             total += man.total()
         print('%d messages in %d mailboxes' % (total, len(USERS)))
-        for name, server in (('source', src), ('target', dst)):
+        say('Registering a source and a target forest with their IMAP endpoints '
+            '(the passwords stay in files only you can read)')
+        for name, server, forest in (('source', src, 'old.example'), ('target', dst, 'new.example')):
+            mf('forest', 'add', forest, '--role', name)
             pw = os.path.join(work, name + '.pw')
             with open(os.open(pw, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
                 f.write(server.admin_password + '\n')
-            say('Registering the %s endpoint (the password stays in a file only you can read)' % name)
-            mf('endpoint', 'add', name, server.url, '--user', server.admin, '--password-file', pw)
+            mf('endpoint', 'add', name, server.url, '--user', server.admin, '--password-file', pw,
+               '--forest', forest)
         mf('endpoint', 'list')
+        say('Importing the mailbox list (sites, sizes, a delegate) from a CSV file')
+        csv = os.path.join(work, 'mailboxes.csv')
+        with open(csv, 'w') as f:
+            f.write('login,address,display_name,site,database,kind,items,delegates\n')
+            for i, (user, name) in enumerate(zip(USERS, DISPLAY)):
+                f.write('%s,%s@old.example,%s,%s,DB%02d,%s,%d,%s\n' % (
+                    user, user, name, 'Paris' if i % 2 else 'Zürich', 1 + i % 3,
+                    'shared' if i == 4 else 'user', counts[user], USERS[0] if i == 1 else ''))
+        mf('mailbox', 'import', csv, '--endpoint', 'source')
         mf('queue', 'source', 'target', *USERS)
         if sys.stdin.isatty() and sys.stdout.isatty() and \
                 os.environ.get('MAILFERRY_DEMO_CONSOLE') != '0':
             say('Opening the console: its engine migrates the queued mailboxes while you watch '
-                '(1 jobs, 2 event log, ? help, q quit)')
+                '(3 jobs, 2 mailboxes, 1 forests, 9 event log, ? help, q quit)')
             time.sleep(2)
             mf('console', '--workers', '4')
         say('Running whatever is still queued with 4 workers (headless)')
