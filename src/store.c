@@ -2112,6 +2112,24 @@ enum st store_mailbox_upsert(struct store *s, const struct mailbox_row *m, int64
 	return ST_OK;
 }
 
+enum st store_mailbox_summary(struct store *s, void (*fn)(void *ctx, const char *site, const char *status,
+                              int64_t mailboxes, int64_t items, int64_t bytes),
+                              void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT site, status, count(*), sum(max(coalesce(items,0),0)), sum(max(coalesce(size_bytes,0),0)) "
+		"FROM mailboxes GROUP BY site, status ORDER BY site, status";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, col_str(st, 0), col_str(st, 1), sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+		   sqlite3_column_int64(st, 4));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "summarise mailboxes");
+}
+
 #define MAILBOX_ROW_COLS \
 	"SELECT m.id, m.endpoint_id, e.name, coalesce(e.forest_id,0), m.login, m.address," \
 	" m.display_name, m.site, m.database, m.kind, coalesce(m.size_bytes,-1)," \

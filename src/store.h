@@ -271,6 +271,11 @@ enum st store_mailbox_rows(struct store *s, int64_t forest_id, int64_t since_rev
                            void (*fn)(void *ctx, const struct mailbox_row *r), void *ctx,
                            int64_t *max_rev, struct err *e);
 enum st store_mailbox_total(struct store *s, int64_t *n, struct err *e);
+/* Mailboxes counted by site and status (NULL: none yet / not queued),
+ * with their known items and bytes, ordered by site then status. */
+enum st store_mailbox_summary(struct store *s, void (*fn)(void *ctx, const char *site, const char *status,
+                              int64_t mailboxes, int64_t items, int64_t bytes),
+                              void *ctx, struct err *e);
 /* The mailbox id of (endpoint_id, login); ST_CONFIG when unknown. */
 enum st store_mailbox_id(struct store *s, int64_t endpoint_id, const char *login, int64_t *id,
                          struct err *e);
