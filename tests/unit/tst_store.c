@@ -304,6 +304,19 @@ static void see_delegate(void *ctx, int64_t mailbox_id, const char *login, const
 		snprintf(d->pair, sizeof d->pair, "%s<-%s:%s", login, delegate_login, rights ? rights : "");
 }
 
+struct summ { int groups; int64_t mailboxes, items, bytes; char site[32]; bool null_status; };
+
+static void see_summary(void *ctx, const char *site, const char *status, int64_t m, int64_t i, int64_t b)
+{
+	struct summ *s = ctx;
+	s->groups++;
+	s->mailboxes += m;
+	s->items += i;
+	s->bytes += b;
+	snprintf(s->site, sizeof s->site, "%s", site ? site : "");
+	s->null_status = status == NULL;
+}
+
 /* alice, bob, carol, dave on endpoint 1 (src); returns their ids. */
 static void test_mailboxes(struct store *s, int64_t forest, int64_t target, int64_t ids[4])
 {
@@ -356,6 +369,11 @@ static void test_mailboxes(struct store *s, int64_t forest, int64_t target, int6
 	      !strcmp(d.pair, "alice<-bob:FullAccess"), "delegations listed (%s)", d.pair);
 	d = (struct deleg){ 0 };
 	check(store_delegate_each(s, target, see_delegate, &d, &e) == 0 && d.n == 0, "none in the target");
+	struct summ sm = { 0 };
+	enum st sr = store_mailbox_summary(s, see_summary, &sm, &e);
+	check(sr == 0 && sm.groups == 1 && sm.mailboxes == 4 &&
+	      sm.bytes == 5555 + 2000 + 3000 + 4000 && sm.items == 40 && !strcmp(sm.site, "Paris") && sm.null_status,
+	      "summary: one group (Paris, not queued), 4 mailboxes, 40 items, %lld bytes", (long long)sm.bytes);
 }
 
 static int64_t queue(struct store *s, const char *user, int64_t start_after)
