@@ -256,6 +256,35 @@ def job_actions(c, mf):
             'the store agrees: job %d first in the queue, %s paused (%s, %s)' % (last, ids[:2], order, paused))
 
 
+def colours(c, mf):
+    """Colours by default; NO_COLOR gives attributes only (bold, reverse)."""
+    colour = re.compile(r'\x1b\[[0-9;]*(3[0-7]|4[0-7]|38;5;\d+|48;5;\d+)[;m]')
+    with term.Term(mf, 'console --no-engine', 100, 30) as t:
+        ok, _ = t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        raw = t.screen_with_attributes()
+        c.check(ok and colour.search(raw), 'the console uses colours on a colour terminal', raw[:400])
+        t.keys('q')
+        t.wait_exit(20)
+    with term.Term(mf, 'console --no-engine', 100, 30, env={'NO_COLOR': '1'}) as t:
+        ok, _ = t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        raw = t.screen_with_attributes()
+        c.check(ok and not colour.search(raw) and re.search(r'\x1b\[[0-9;]*7m', raw),
+                'NO_COLOR: no colour, reverse video for the bars', raw[:400])
+        t.keys('q')
+        t.wait_exit(20)
+
+
+def keys_documented(c, mf):
+    """Every ':' command of the key table is in the manual."""
+    r = mf.run('console', '--keys')
+    names = re.findall(r'^\S+\s+:(\S+)', r.text, re.M)
+    with open(os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'mailferry.1')) as f:
+        man = f.read().replace('\\-', '-')
+    missing = [n for n in names if ':' + n not in man and n not in ('forests', 'mailboxes')]
+    c.check(r.rc == 0 and len(names) > 30 and not missing,
+            'console --keys lists %d commands, all in the manual (missing: %s)' % (len(names), missing), r)
+
+
 def main(c):
     fixtures.require()
     if not term.TMUX:
@@ -264,7 +293,9 @@ def main(c):
     mf = cli.Mailferry()
     try:
         with fixtures.pair(checks=c) as (src, dst):
+            keys_documented(c, mf)
             views_and_live_progress(c, mf, src, dst)
+            colours(c, mf)
             job_actions(c, mf)
             pause_resume_and_quit(c, mf, src, dst)
             quit_pauses(c, mf, src, dst)

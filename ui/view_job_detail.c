@@ -36,6 +36,16 @@ static void add_skipped(void *ctx, int64_t job, const char *folder, uint32_t uid
 	kv_add(v, label, "%s, \"%s\": %s", by, subject ? subject : "(subject unknown)", reason);
 }
 
+/* The latest verify verdict among a job's events ("... 0 missing, 0 extra,
+ * 0 differ ..."). */
+static void find_verdict(void *ctx, int64_t ts, int level, int64_t job, const char *msg)
+{
+	(void)ts, (void)level, (void)job;
+	char *v = ctx;
+	if (msg && strstr(msg, " missing, ") && strstr(msg, " extra, "))
+		snprintf(v, 512, "%s", msg);
+}
+
 static void add_event(void *ctx, int64_t ts, int level, int64_t job, const char *msg)
 {
 	(void)job;
@@ -118,6 +128,10 @@ static void detail_open(struct ui *u, struct view *v)
 	kv_add(v, "Attempts", "%d", j.attempts);
 	if (j.error)
 		kv_add(v, "Error", "%s", j.error);
+	char verdict[512] = "";
+	if (store_event_each(u->st, j.id, 0, find_verdict, verdict, &e))
+		ui_error(u, "%s", e.msg);
+	kv_add(v, "Verify verdict", "%s", verdict[0] ? verdict : "not verified yet (verify_after_copy, or mailferry verify)");
 	kv_add(v, "", "%s", "");
 	kv_add(v, "PASSES", "%s", "");
 	if (store_pass_each(u->st, j.id, add_pass, v, &e))

@@ -54,6 +54,10 @@ class Term:
     def screen(self):
         return self.tmux('capture-pane', '-p', '-t', 'mf', check=False).stdout
 
+    def screen_with_attributes(self):
+        """The screen with its SGR escape sequences (colours, bold, reverse)."""
+        return self.tmux('capture-pane', '-p', '-e', '-t', 'mf', check=False).stdout
+
     def line(self, n):
         lines = self.screen().split('\n')
         return lines[n] if n < len(lines) else ''
