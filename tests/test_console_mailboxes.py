@@ -300,21 +300,36 @@ def check_delegation(c, sock, mf):
     c.check(ok and 'Add to migration' not in text, '+ again: refused, all already in the queue', text)
 
 
-def check_small_screen(c, sock):
+def check_small_screen(c, sock, mf):
     tmux(sock, 'resize-window', '-t', 'mf', '-x', '80', '-y', '24', check=False)
     keys(sock, '2')
     ok, text = wait_for(sock, lambda t: len(rows(t)) == 9 and max(map(len, t.splitlines())) <= 80)
     c.check(ok and re.search(r'user002\s+山田太郎\s+Tokyo\s+DB02\s+1\.5 GB\s+30,000 queued\s+0$',
                              row(text, 'user002')),
             '80x24: the rows fit, cut after the delegates column', text)
-    keys(sock, 'End', '+')                              # user009, the one never queued
+    keys(sock, ':', 'filter not queued', 'Enter')
+    ok, text = wait_for(sock, lambda t: rows(t) == ['user009'] and 'showing not queued: 1' in status_line(t))
+    c.check(ok, ':filter not queued leaves user009 alone', text)
+    keys(sock, ':', 'forest cloud', 'Enter')
+    ok, text = wait_for(sock, lambda t: 'Mailboxes of cloud' in t and 'No mailboxes' in t)
+    c.check(ok and not rows(text), ':forest cloud: the target forest has no mailboxes yet', text)
+    keys(sock, 'F')
+    ok, text = wait_for(sock, lambda t: 'forest: corp (source)' in t)
+    keys(sock, 'Down', 'Down', 'Enter')
+    ok, text = wait_for(sock, lambda t: 'Mailboxes of corp' in t and rows(t) == ['user009'])
+    c.check(ok, 'F then corp in the menu: back to the source forest', text)
+    keys(sock, 'End', '+')
     ok, text = wait_for(sock, lambda t: 'Add to migration queue' in t)
     lines = text.splitlines()
     c.check(ok and 'Queue user009 (Lab Gerät): 1 job.' in text and any('[ OK ] [ Cancel ]' in ln for ln in lines) and
             any('Notify user' in ln for ln in lines) and len(lines) <= 24,
             '80x24: the dialog fits with every field and its buttons', text)
-    keys(sock, 'Escape')
-    ok, text = wait_for(sock, lambda t: 'nothing queued' in t)
+    keys(sock, 'Tab', 'Tab', 'Tab', '2020-01-01 08:00', 'Tab', 'Tab', 'Tab', 'Tab', 'Enter')
+    ok, text = wait_for(sock, lambda t: '1 job queued (id 9)' in t)
+    c.check(ok and 'the start time is past, so they start now' in status_line(text),
+            'a start time in the past is taken as now, with a note', text)
+    last = jobs_in_store(mf.store)[-1]
+    c.check(last[0] == 'user009' and last[5] == 0, 'in the store: user009 with no start time (now)', last)
 
 
 def main(c):
@@ -348,7 +363,7 @@ def main(c):
             check_cancel(c, sock, mf)
             check_queue_selection(c, sock, mf)
             check_delegation(c, sock, mf)
-            check_small_screen(c, sock)
+            check_small_screen(c, sock, mf)
             keys(sock, 'q')
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline and tmux(sock, 'has-session', '-t', 'mf', check=False).returncode == 0:

@@ -372,5 +372,5 @@ static bool dlg_act(struct ui *u, struct view *v, enum action a, const char *arg
 
 const struct view_ops view_delegation_ops = {
 	.open = dlg_open, .tick = dlg_refresh, .act = dlg_act, .close = dlg_close,
-	.empty = "No delegations: import mailboxes with a delegates column (mailferry mailbox import FILE.csv).",
+	.empty = "No delegations: mailboxes imported with a delegates column show here.",
 };

@@ -141,7 +141,7 @@ static void note_forest(void *ctx, const struct forest *f)
 {
 	struct mbx_state *s = ctx;
 	s->forests = x_grow(s->forests, s->nforests, &s->forestcap, sizeof *s->forests, 8);
-	s->forests[s->nforests++] = (struct forest_item){ f->id, x_asprintf("%s (%s)", f->name, f->role ? f->role : "?"),
+	s->forests[s->nforests++] = (struct forest_item){ f->id, x_asprintf("forest: %s (%s)", f->name, f->role ? f->role : "?"),
 	                                                  x_strdup(f->name) };
 }
 
@@ -412,5 +412,5 @@ static bool mbx_act(struct ui *u, struct view *v, enum action a, const char *arg
 
 const struct view_ops view_mailboxes_ops = {
 	.open = mbx_open, .tick = mbx_refresh, .act = mbx_act, .close = mbx_close,
-	.empty = "No mailboxes: import them (mailferry mailbox import FILE.csv) or read the forest's directory.",
+	.empty = "No mailboxes: import a CSV (mailferry mailbox import), or F: other forest",
 };
