@@ -352,7 +352,7 @@ static void item_of(const struct mbx_ui *m, struct queue_item *it)
 static void open_queue(struct ui *u, struct view *v)
 {
 	struct tbl *t = &v->tbl;
-	char what[200];
+	char what[200] = "";
 	size_t n = 0;
 	struct queue_item *items;
 	if (tbl_selected_count(t)) {
