@@ -62,6 +62,8 @@ const struct keybind ui_keys[] = {
 	{ KEY_F(6), "F6", ACT_SORT, 0, TV & ~VM(V_HELP), NULL, "sort" },
 	{ 'g', "g", ACT_GROUP, 0, VM(V_MAILBOXES), "group", "group by site, database, status or kind" },
 	{ KEY_F(5), "F5", ACT_GROUP, 0, VM(V_MAILBOXES) | VM(V_JOBS), NULL, "group" },
+	{ 'F', "F", ACT_FOREST, 0, VM(V_MAILBOXES) | VM(V_DELEGATION), "forest",
+	  "show the mailboxes of one forest or of all (:forest NAME)" },
 	{ ' ', "Space", ACT_SELECT, 0, VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_DELEGATION), "select",
 	  "select or unselect the row (on a group line: the whole group)" },
 	{ 'S', "S", ACT_SELECT_RANGE, 0, VM(V_MAILBOXES) | VM(V_JOBS), "select-range",

@@ -43,6 +43,7 @@ enum action {
 	ACT_NEW, ACT_EDIT, ACT_DELETE, ACT_TEST,
 	ACT_QUEUE, ACT_PAUSE, ACT_RESUME, ACT_CANCEL, ACT_RETRY, ACT_TOP, ACT_BOTTOM, ACT_MOVE_UP, ACT_MOVE_DOWN,
 	ACT_TAB_NEXT, ACT_TAB_PREV, ACT_PERIOD, ACT_SAVE,
+	ACT_FOREST,             /* choose the forest a view shows (u->forest_id) */
 };
 
 /* One key binding.  The same table dispatches keys, runs ":name" commands
