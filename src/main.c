@@ -55,7 +55,7 @@ static const char usage_text[] = N_(
 	"  forest list | forest remove NAME --yes   (removes its endpoints, mailboxes and jobs)\n"
 	"  mailbox import FILE.csv [--endpoint NAME] | mailbox list [--forest NAME]\n"
 	"      CSV header: login,address,display_name,site,database,kind,size_bytes,items,folders,\n"
-	"      delegates (';'-separated logins); any subset with login; all or nothing\n"
+	"      delegates (';'-separated LOGIN or LOGIN=RIGHTS); any subset with login; all or nothing\n"
 	"  blackout add NAME --start 'YYYY-MM-DD HH:MM' --end 'YYYY-MM-DD HH:MM' [--tz ZONE]\n"
 	"               [--site S] [--mailbox LOGIN] [--weekly]\n"
 	"  blackout list | blackout remove ID\n"
@@ -1194,11 +1194,15 @@ static enum st import_delegates(struct app *a, struct import *im, const struct p
 			tok[--len] = '\0';
 		if (!len)
 			continue;
+		/* LOGIN or LOGIN=RIGHTS (e.g. bob=FullAccess+SendAs). */
+		char *rights = strchr(tok, '=');
+		if (rights)
+			*rights++ = '\0';
 		int64_t id;
 		if (store_mailbox_id(a->st, im->endpoint_id, tok, &id, e))
 			return err_set(e, ST_CONFIG, "%s:%d: delegate '%s' is not a known mailbox (not in "
 			               "the file nor in the store)", im->file, p->line, tok);
-		enum st s = store_delegate_add(a->st, p->mailbox, id, NULL, "csv", e);
+		enum st s = store_delegate_add(a->st, p->mailbox, id, rights && *rights ? rights : NULL, "csv", e);
 		if (s) {
 			err_prefix(e, "%s:%d", im->file, p->line);
 			return s;

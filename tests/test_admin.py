@@ -104,6 +104,16 @@ def run_checks(c, mf):
     after = mf.run('mailbox', 'list').out
     c.check(after == before and 'zed' not in after,
             'nothing from a malformed file is stored (not even its good lines)', after)
+    rights = write(mf, 'rights.csv', 'login,delegates\nmia,\nnoah,mia=SendAs+FullAccess;alice\n')
+    r = mf.run('mailbox', 'import', rights, '--endpoint', 'src')
+    c.check(r.rc == 0 and '2 delegations' in r.out, 'delegates with rights: LOGIN=RIGHTS', r)
+    import sqlite3
+    db = sqlite3.connect(mf.store)
+    got = sorted(db.execute("SELECT g.login, coalesce(d.rights, '') FROM delegates d "
+                            "JOIN mailboxes m ON m.id=d.mailbox_id JOIN mailboxes g ON g.id=d.delegate_id "
+                            "WHERE m.login='noah'").fetchall())
+    db.close()
+    c.check(got == [('alice', ''), ('mia', 'SendAs+FullAccess')], 'rights stored per delegate: %s' % got)
     r = mf.run('mailbox', 'import', os.path.join(mf.dir, 'absent.csv'), '--endpoint', 'src')
     c.check(r.rc == 78 and 'absent.csv' in r.err, 'missing file: exit 78', r)
     r = mf.run('mailbox', 'import', good)
