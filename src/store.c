@@ -94,6 +94,8 @@ static const char *const steps[] = {
 	"ALTER TABLE mailboxes ADD COLUMN kind TEXT;"
 	"ALTER TABLE mailboxes ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX mailboxes_rev ON mailboxes(rev);"
+	/* Covers the Summary's GROUP BY site, status with its sums. */
+	"CREATE INDEX mailboxes_summary ON mailboxes(site, status, items, size_bytes);"
 	"ALTER TABLE jobs ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE jobs ADD COLUMN pos INTEGER;"          /* second key of the queue order */
 	"ALTER TABLE jobs ADD COLUMN start_after INTEGER;"
@@ -2110,6 +2112,21 @@ enum st store_mailbox_upsert(struct store *s, const struct mailbox_row *m, int64
 	if (id)
 		*id = got;
 	return ST_OK;
+}
+
+enum st store_mailbox_counts(struct store *s, void (*fn)(void *ctx, int64_t endpoint_id, int64_t mailboxes),
+                             void *ctx, struct err *e)
+{
+	/* Walks the UNIQUE(endpoint_id, login) index only. */
+	static const char sql[] = "SELECT endpoint_id, count(*) FROM mailboxes GROUP BY endpoint_id";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "count mailboxes");
 }
 
 enum st store_mailbox_summary(struct store *s, void (*fn)(void *ctx, const char *site, const char *status,

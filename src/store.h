@@ -271,6 +271,9 @@ enum st store_mailbox_rows(struct store *s, int64_t forest_id, int64_t since_rev
                            void (*fn)(void *ctx, const struct mailbox_row *r), void *ctx,
                            int64_t *max_rev, struct err *e);
 enum st store_mailbox_total(struct store *s, int64_t *n, struct err *e);
+/* How many mailboxes each endpoint has (endpoints without any: no call). */
+enum st store_mailbox_counts(struct store *s, void (*fn)(void *ctx, int64_t endpoint_id, int64_t mailboxes),
+                             void *ctx, struct err *e);
 /* Mailboxes counted by site and status (NULL: none yet / not queued),
  * with their known items and bytes, ordered by site then status. */
 enum st store_mailbox_summary(struct store *s, void (*fn)(void *ctx, const char *site, const char *status,

@@ -356,7 +356,13 @@ void tbl_arrange(struct tbl *t)
 	sorting.t = t;
 	sorting.sort_keys = t->sort_col >= 0 && !t->ops->cols[t->sort_col].cmp ? make_keys(t, t->sort_col, c, nc) : NULL;
 	sorting.group_keys = t->group_col >= 0 ? make_keys(t, t->group_col, c, nc) : NULL;
+	/* Rows often arrive in the order shown (the queue from the store):
+	 * one linear check spares the sort. */
+	bool sorted = true;
 	if (t->sort_col >= 0 || t->group_col >= 0)
+		for (size_t i = 1; i < nc && sorted; i++)
+			sorted = cmp_vis(&c[i - 1], &c[i]) <= 0;
+	if (!sorted)
 		qsort(c, nc, sizeof *c, cmp_vis);
 	/* vis: rows, with a header before each group. */
 	groups_clear(t);

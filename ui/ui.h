@@ -219,6 +219,30 @@ bool ui_table_act(struct ui *u, struct view *v, enum action a, const char *arg);
  * jobs and says what happened in the status line (view_jobs.c). */
 void jobs_apply(struct ui *u, enum action a, const int64_t *ids, size_t n);
 
+/* The queued and running jobs as Mailbox Jobs holds them (brought up to
+ * date first: only changed rows are read), in queue order; the strings are
+ * valid during the call.  For the Schedule. */
+struct job_brief {
+	int64_t id;
+	enum job_state state;
+	int priority;
+	int64_t queue_pos;
+	const char *src_ep, *src_user, *dst_ep, *dst_user;
+	int64_t src_size, bytes_done, start_after, started;
+};
+void jobs_each_active(struct ui *u, void (*fn)(void *ctx, const struct job_brief *b), void *ctx);
+
+/* Mailboxes as the Mailboxes view holds them (every forest): sync brings
+ * them up to date (only changed rows are read); find looks one up by id
+ * (strings valid until the next sync).  For Delegation. */
+struct mailbox_brief {
+	int64_t id, endpoint_id, forest_id;
+	int status;                 /* enum job_state, -1: never queued */
+	const char *login, *address;
+};
+void mailboxes_sync(struct ui *u);
+bool mailboxes_find(struct ui *u, int64_t id, struct mailbox_brief *out);
+
 /* Label/value tables (kv.c): Summary, About, job detail. */
 void kv_begin(struct view *v);
 void kv_add(struct view *v, const char *label, const char *fmt, ...) PRINTF_LIKE(3, 4);

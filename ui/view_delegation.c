@@ -28,19 +28,10 @@ struct dlg_ui {
 	int status, dstatus;        /* enum job_state, -1: never queued (from the mailbox map) */
 };
 
-/* What the view knows of each mailbox of the forest, by id: enough to
- * show its status and to queue it.  Kept in a struct tbl used only as an
- * id-keyed store (never arranged or drawn). */
-struct mbx_info {
-	int64_t id, endpoint_id;
-	int status;
-	char *strs;
-	const char *login, *address;
-};
-
-static int64_t info_id(const void *r) { return ((const struct mbx_info *)r)->id; }
-static void info_free(void *r) { free(((struct mbx_info *)r)->strs); }
-static const struct tbl_ops info_ops = { NULL, 0, sizeof(struct mbx_info), info_id, info_free, NULL, -1 };
+/* A set of mailbox ids (a struct tbl used only as an id-keyed set). */
+struct id_only { int64_t id; };
+static int64_t idonly_id(const void *r) { return ((const struct id_only *)r)->id; }
+static const struct tbl_ops info_ops = { NULL, 0, sizeof(struct id_only), idonly_id, NULL, NULL, -1 };
 
 #define D(r) ((const struct dlg_ui *)(r))
 
@@ -93,36 +84,23 @@ static const struct tbl_ops ops = {
 };
 
 struct dlg_state {
-	struct tbl info;            /* mailbox id -> struct mbx_info */
-	int64_t rev, info_rev, total;
+	int64_t rev, total, loaded_ms;
 	int64_t loaded_forest;
 	size_t nmailboxes;          /* distinct mailboxes in the delegations */
-	size_t info_changed;        /* mailbox rows read by the last refresh */
 	char forest[128];           /* its name, for the title */
 };
 
 /* --- loading ---------------------------------------------------------------------------- */
 
-static void put_info(void *ctx, const struct mailbox_row *r)
+/* A mailbox's status from the rows Mailboxes holds (-1: not known). */
+static int info_status(struct ui *u, int64_t id)
 {
-	struct dlg_state *s = ctx;
-	s->info_changed++;
-	struct mbx_info *m = tbl_upsert(&s->info, r->id);
-	const char *src[2] = { r->login, r->address };
-	const char **const dst[2] = { &m->login, &m->address };
-	m->strs = ui_pack_strings(2, src, dst);
-	m->id = r->id;
-	m->endpoint_id = r->endpoint_id;
-	m->status = queue_status_parse(r->status);
-}
-
-static int info_status(const struct dlg_state *s, int64_t id)
-{
-	const struct mbx_info *m = tbl_find(&s->info, id);
-	return m ? m->status : -1;
+	struct mailbox_brief m;
+	return mailboxes_find(u, id, &m) ? m.status : -1;
 }
 
 struct load_ctx {
+	struct ui *u;
 	struct view *v;
 	struct tbl seen;            /* distinct mailbox ids, for the title */
 };
@@ -131,7 +109,6 @@ static void put_link(void *ctx, int64_t mailbox_id, const char *login, const cha
                      const char *dlogin, const char *ddisplay, const char *rights)
 {
 	struct load_ctx *l = ctx;
-	struct dlg_state *s = l->v->priv;
 	struct dlg_ui *d = tbl_upsert(&l->v->tbl, mailbox_id << 32 | (delegate_id & 0xFFFFFFFF));
 	const char *src[5] = { login, display, dlogin, ddisplay, rights };
 	const char **const dst[5] = { &d->login, &d->name, &d->dlogin, &d->dname, &d->rights };
@@ -139,12 +116,12 @@ static void put_link(void *ctx, int64_t mailbox_id, const char *login, const cha
 	d->id = mailbox_id << 32 | (delegate_id & 0xFFFFFFFF);
 	d->mailbox_id = mailbox_id;
 	d->delegate_id = delegate_id;
-	d->status = info_status(s, mailbox_id);
-	d->dstatus = info_status(s, delegate_id);
+	d->status = info_status(l->u, mailbox_id);
+	d->dstatus = info_status(l->u, delegate_id);
 	for (int k = 0; k < 2; k++) {
 		int64_t id = k ? delegate_id : mailbox_id;
 		if (!tbl_find(&l->seen, id))
-			((struct mbx_info *)tbl_upsert(&l->seen, id))->id = id;
+			((struct id_only *)tbl_upsert(&l->seen, id))->id = id;
 	}
 }
 
@@ -159,37 +136,31 @@ static void forest_title(struct ui *u, struct dlg_state *s)
 	}
 }
 
-/* The mailboxes changed since the last look are read; the delegations
- * again only when some did: delegations have no revision of their own, but
- * adding or removing one moves its mailbox's. */
-static void dlg_refresh(struct ui *u, struct view *v)
+/* Statuses come from the rows Mailboxes holds (kept up to date by
+ * revision); the delegations are read again when the store changed, and
+ * while jobs copy (the revision moves all the time) at most every
+ * min_gap_ms. */
+static void dlg_load(struct ui *u, struct view *v, int64_t min_gap_ms)
 {
 	struct dlg_state *s = v->priv;
 	struct err e;
-	int64_t rev = 0, total = 0;
+	int64_t rev = 0, total = 0, now = clock_mono_ms();
 	if (store_rev(u->st, &rev, &e) || store_mailbox_total(u->st, &total, &e)) {
 		ui_error(u, "%s", e.msg);
 		return;
 	}
 	bool reload = s->loaded_forest != u->forest_id || total < s->total;
-	if (!reload && rev == s->rev)
+	if (!reload && (rev == s->rev || now - s->loaded_ms < min_gap_ms))
 		return;
 	if (reload) {
-		tbl_clear(&s->info);
-		s->info_rev = 0;
 		s->loaded_forest = u->forest_id;
 		forest_title(u, s);
 	}
 	s->total = total;
 	s->rev = rev;
-	s->info_changed = 0;
-	if (store_mailbox_rows(u->st, u->forest_id, s->info_rev, put_info, s, &s->info_rev, &e)) {
-		ui_error(u, "%s", e.msg);
-		return;
-	}
-	if (!s->info_changed && !reload)
-		return;
-	struct load_ctx l = { .v = v };
+	s->loaded_ms = now;
+	mailboxes_sync(u);
+	struct load_ctx l = { .u = u, .v = v };
 	tbl_init(&l.seen, &info_ops);
 	tbl_clear(&v->tbl);
 	if (store_delegate_each(u->st, u->forest_id, put_link, &l, &e))
@@ -201,13 +172,15 @@ static void dlg_refresh(struct ui *u, struct view *v)
 	         s->forest, v->tbl.n, s->nmailboxes);
 }
 
+static void dlg_refresh(struct ui *u, struct view *v) { dlg_load(u, v, 0); }
+static void dlg_tick(struct ui *u, struct view *v) { dlg_load(u, v, 1000); }
+
 static void dlg_open(struct ui *u, struct view *v)
 {
 	if (!v->has_tbl) {
 		tbl_init(&v->tbl, &ops);
 		v->has_tbl = true;
 		struct dlg_state *s = x_calloc(1, sizeof *s);
-		tbl_init(&s->info, &info_ops);
 		s->loaded_forest = -1;
 		v->priv = s;
 	}
@@ -220,7 +193,6 @@ static void dlg_close(struct ui *u, struct view *v)
 	struct dlg_state *s = v->priv;
 	if (!s)
 		return;
-	tbl_free(&s->info);
 	free(s);
 	v->priv = NULL;
 }
@@ -240,7 +212,7 @@ static bool add_set(struct ui *u, int64_t mailbox_id, struct tbl *seen, int64_t 
 	for (size_t i = 0; i < k; i++) {
 		if (tbl_find(seen, set[i]))
 			continue;
-		((struct mbx_info *)tbl_upsert(seen, set[i]))->id = set[i];
+		((struct id_only *)tbl_upsert(seen, set[i]))->id = set[i];
 		*ids = x_grow(*ids, *n, cap, sizeof **ids, 16);
 		(*ids)[(*n)++] = set[i];
 	}
@@ -250,7 +222,6 @@ static bool add_set(struct ui *u, int64_t mailbox_id, struct tbl *seen, int64_t 
 
 static void queue_sets(struct ui *u, struct view *v)
 {
-	struct dlg_state *s = v->priv;
 	struct tbl seen;
 	tbl_init(&seen, &info_ops);
 	int64_t *ids = NULL;
@@ -276,10 +247,12 @@ static void queue_sets(struct ui *u, struct view *v)
 	}
 	struct queue_item *items = x_calloc(n ? n : 1, sizeof *items);
 	size_t k = 0;
+	mailboxes_sync(u);
 	for (size_t i = 0; i < n; i++) {
-		const struct mbx_info *m = tbl_find(&s->info, ids[i]);
-		if (m)      /* a delegate in another forest is not ours to queue */
-			items[k++] = (struct queue_item){ m->id, m->endpoint_id, m->login, m->address, m->status };
+		struct mailbox_brief m;
+		/* A delegate in another forest is not ours to queue. */
+		if (mailboxes_find(u, ids[i], &m) && (!u->forest_id || m.forest_id == u->forest_id))
+			items[k++] = (struct queue_item){ m.id, m.endpoint_id, m.login, m.address, m.status };
 	}
 	char what[200];
 	if (rows == 1 && cur && !tbl_selected_count(&v->tbl))
@@ -371,6 +344,6 @@ static bool dlg_act(struct ui *u, struct view *v, enum action a, const char *arg
 }
 
 const struct view_ops view_delegation_ops = {
-	.open = dlg_open, .tick = dlg_refresh, .act = dlg_act, .close = dlg_close,
+	.open = dlg_open, .tick = dlg_tick, .act = dlg_act, .close = dlg_close,
 	.empty = "No delegations: mailboxes imported with a delegates column show here.",
 };

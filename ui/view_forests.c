@@ -152,12 +152,12 @@ static void put_endpoint(void *ctx, const struct endpoint *ep)
 	p->ep_mbx[p->ne++] = 0;
 }
 
-static void count_mailbox(void *ctx, const struct mailbox_row *m)
+static void count_mailboxes(void *ctx, int64_t endpoint_id, int64_t n)
 {
 	struct fv *p = ctx;
 	for (size_t i = 0; i < p->ne; i++)
-		if (p->eps[i].id == m->endpoint_id) {
-			p->ep_mbx[i]++;
+		if (p->eps[i].id == endpoint_id) {
+			p->ep_mbx[i] = n;
 			return;
 		}
 }
@@ -310,7 +310,7 @@ static void forests_open(struct ui *u, struct view *v)
 	data_free(p);
 	struct err e;
 	if (store_forest_each(u->st, put_forest, p, &e) || store_endpoint_each(u->st, put_endpoint, p, &e) ||
-	    store_mailbox_rows(u->st, 0, 0, count_mailbox, p, NULL, &e))
+	    store_mailbox_counts(u->st, count_mailboxes, p, &e))
 		ui_error(u, "%s", e.msg);
 	rows_build(v);
 	title_set(v);

@@ -273,6 +273,45 @@ static void jobs_close(struct ui *u, struct view *v)
 	v->priv = NULL;
 }
 
+/* --- the queue for other views ------------------------------------------------------ */
+
+static int cmp_queue_ptr(const void *a, const void *b)
+{
+	return cmp_queue(*(const struct job_ui *const *)a, *(const struct job_ui *const *)b);
+}
+
+void jobs_each_active(struct ui *u, void (*fn)(void *ctx, const struct job_brief *b), void *ctx)
+{
+	struct view *v = &u->views[V_JOBS];
+	if (!v->opened)
+		ui_reload(u, V_JOBS);
+	else
+		jobs_refresh(u, v);
+	const struct job_ui **act = x_malloc((v->tbl.n ? v->tbl.n : 1) * sizeof *act);
+	size_t n = 0;
+	for (size_t i = 0; i < v->tbl.n; i++) {
+		const struct job_ui *j = (const struct job_ui *)(v->tbl.rows + i * sizeof(struct job_ui));
+		if (j->state == JOB_QUEUED || j->state == JOB_RUNNING)
+			act[n++] = j;
+	}
+	bool sorted = true;     /* usually: rows are read in queue order */
+	for (size_t i = 1; i < n && sorted; i++)
+		sorted = cmp_queue(act[i - 1], act[i]) <= 0;
+	if (!sorted)
+		qsort(act, n, sizeof *act, cmp_queue_ptr);
+	for (size_t i = 0; i < n; i++) {
+		const struct job_ui *j = act[i];
+		struct job_brief b = {
+			.id = j->id, .state = j->state, .priority = j->priority, .queue_pos = j->queue_pos,
+			.src_ep = j->src_ep, .src_user = j->src_user, .dst_ep = j->dst_ep, .dst_user = j->dst_user,
+			.src_size = j->src_size, .bytes_done = j->bytes_done, .start_after = j->start_after,
+			.started = j->started,
+		};
+		fn(ctx, &b);
+	}
+	free(act);
+}
+
 /* --- actions ------------------------------------------------------------------------ */
 
 /* The jobs an action applies to: the selection, else the cursor row. */

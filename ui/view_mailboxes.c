@@ -109,7 +109,7 @@ struct forest_item {
 
 struct mbx_state {
 	int64_t rev, total;
-	int64_t loaded_forest;      /* the forest the rows are of */
+	int64_t loaded_forest;      /* the forest shown (0: all): a filter on the rows held */
 	int filter;
 	char *filter_labels[MF_COUNT];
 	struct forest_item *forests;
@@ -121,6 +121,8 @@ static bool mbx_filter(const void *r, void *ctx)
 {
 	const struct mbx_state *s = ctx;
 	int st = M(r)->status;
+	if (s->loaded_forest > 0 && M(r)->forest_id != s->loaded_forest)
+		return false;
 	if (s->filter == MF_ALL)
 		return true;
 	if (s->filter == MF_NOT_QUEUED)
@@ -205,19 +207,26 @@ static void mbx_refresh(struct ui *u, struct view *v)
 		ui_error(u, "%s", e.msg);
 		return;
 	}
-	if (total < s->total || (size_t)total < v->tbl.n || s->loaded_forest != u->forest_id) {
+	if (total < s->total || (size_t)total < v->tbl.n) {
 		tbl_clear(&v->tbl);
 		s->rev = 0;
+	}
+	/* Every forest's mailboxes are held; the forest shown is a filter, so
+	 * switching forests costs no store read. */
+	if (s->loaded_forest != u->forest_id) {
 		s->loaded_forest = u->forest_id;
+		v->tbl.changed = true;
 	}
 	s->total = total;
 	/* The store's revision moves with every job update: only then read. */
 	int64_t rev = 0;
 	if (s->rev && (store_rev(u->st, &rev, &e) || rev == s->rev)) {
+		if (v->tbl.changed)
+			tbl_arrange(&v->tbl);
 		update_title(u, v);
 		return;
 	}
-	if (store_mailbox_rows(u->st, u->forest_id, s->rev, put_row, v, &s->rev, &e))
+	if (store_mailbox_rows(u->st, 0, s->rev, put_row, v, &s->rev, &e))
 		ui_error(u, "%s", e.msg);
 	if (v->tbl.changed)
 		tbl_arrange(&v->tbl);
@@ -241,6 +250,24 @@ static void mbx_open(struct ui *u, struct view *v)
 	}
 	load_forests(u, v->priv);
 	mbx_refresh(u, v);
+}
+
+void mailboxes_sync(struct ui *u)
+{
+	struct view *v = &u->views[V_MAILBOXES];
+	if (!v->opened)
+		ui_reload(u, V_MAILBOXES);
+	else
+		mbx_refresh(u, v);
+}
+
+bool mailboxes_find(struct ui *u, int64_t id, struct mailbox_brief *out)
+{
+	const struct mbx_ui *m = u->views[V_MAILBOXES].has_tbl ? tbl_find(&u->views[V_MAILBOXES].tbl, id) : NULL;
+	if (!m)
+		return false;
+	*out = (struct mailbox_brief){ m->id, m->endpoint_id, m->forest_id, m->status, m->login, m->address };
+	return true;
 }
 
 static void mbx_close(struct ui *u, struct view *v)
@@ -278,7 +305,7 @@ static void set_forest(struct ui *u, struct view *v, int64_t id)
 	mbx_refresh(u, v);
 	tbl_arrange(&v->tbl);
 	update_title(u, v);
-	ui_say(u, "%zu mailboxes in %s", v->tbl.n, forest_name(s, id));
+	ui_say(u, "%zu mailboxes in %s", v->tbl.nvis - v->tbl.ngroups, forest_name(s, id));
 }
 
 /* The filter menu: statuses, then "forest: ..." entries. */

@@ -384,20 +384,48 @@ struct load_ctx {
 	int64_t pos;
 };
 
-static void put_job(void *ctx, const struct job_row *r)
+static char *put_str(char *w, const char *s)
+{
+	size_t k = strlen(s);
+	memcpy(w, s, k);
+	return w + k;
+}
+
+/* "login (src>dst)" or "login>target (src>dst)", then the source endpoint
+ * and the login after its NUL: one allocation, put together by hand as a
+ * big queue has 100 000 of them. */
+static char *make_label(const char *su, const char *du, const char *se, const char *de)
+{
+	bool same = strcmp(su, du) == 0;
+	size_t len = strlen(su) * 2 + (same ? 0 : 1 + strlen(du)) + strlen(se) * 2 + strlen(de) + 8;
+	char *label = x_malloc(len), *w = label;
+	w = put_str(w, su);
+	if (!same) {
+		*w++ = '>';
+		w = put_str(w, du);
+	}
+	w = put_str(w, " (");
+	w = put_str(w, se);
+	*w++ = '>';
+	w = put_str(w, de);
+	*w++ = ')';
+	*w++ = '\0';
+	w = put_str(w, se);
+	*w++ = '\0';
+	w = put_str(w, su);
+	*w = '\0';
+	return label;
+}
+
+static void put_job(void *ctx, const struct job_brief *r)
 {
 	struct load_ctx *c = ctx;
-	if (r->state != JOB_QUEUED && r->state != JOB_RUNNING)
-		return;
 	struct sj *j = tbl_upsert(&c->v->tbl, r->id);
-	const char *se = r->src_endpoint ? r->src_endpoint : "", *su = r->src_user ? r->src_user : "";
-	const char *de = r->dst_endpoint ? r->dst_endpoint : "", *du = r->dst_user ? r->dst_user : "";
-	/* label, then the endpoint and login after its NUL: one allocation. */
-	char *label = strcmp(su, du) == 0 ? x_asprintf("%s (%s>%s)%c%s%c%s", su, se, de, 0, se, 0, su)
-	                                  : x_asprintf("%s>%s (%s>%s)%c%s%c%s", su, du, se, de, 0, se, 0, su);
+	const char *se = r->src_ep, *su = r->src_user, *de = r->dst_ep, *du = r->dst_user;
+	char *label = make_label(su, du, se, de);
 	*j = (struct sj){
 		.id = r->id, .pos = ++c->pos, .label = label, .running = r->state == JOB_RUNNING,
-		.size_known = r->src_size_bytes >= 0, .size = r->src_size_bytes, .done = r->bytes_done,
+		.size_known = r->src_size >= 0, .size = r->src_size, .done = r->bytes_done,
 		.start_after = r->start_after, .started = r->started,
 	};
 	j->src_ep = label + strlen(label) + 1;
@@ -461,11 +489,13 @@ static void sched_load(struct ui *u, struct view *v)
 	s->need_mailboxes = false;
 	tbl_clear(&v->tbl);
 	struct load_ctx lc = { v, 0 };
-	if (store_rev(u->st, &s->rev, &e) || store_job_rows(u->st, 0, put_job, &lc, NULL, &e) ||
-	    store_blackout_each(u->st, put_window, s, &e)) {
+	/* The jobs come from Mailbox Jobs' rows, which are kept up to date by
+	 * revision: no full read of the queue here. */
+	if (store_rev(u->st, &s->rev, &e) || store_blackout_each(u->st, put_window, s, &e)) {
 		ui_error(u, "%s", e.msg);
 		return;
 	}
+	jobs_each_active(u, put_job, &lc);
 	if (s->need_mailboxes) {
 		if (store_mailbox_rows(u->st, 0, 0, put_mailbox, s, NULL, &e))
 			ui_error(u, "%s", e.msg);

@@ -115,10 +115,13 @@ static void time_view(struct ui *u, enum view_id v, const char *how)
 {
 	double t0 = now_ms();
 	ui_switch(u, v);
+	double t1 = now_ms();
 	console_draw(u);
 	char what[96];
 	snprintf(what, sizeof what, "open %s (%s)", u->views[v].name, how);
 	report(what, now_ms() - t0);
+	if (getenv("BENCH_SPLIT"))
+		printf("      (reading %.1f ms, drawing %.1f ms)\n", t1 - t0, now_ms() - t1);
 }
 
 static void time_table(struct ui *u, enum view_id vid)
@@ -230,8 +233,10 @@ int main(int argc, char **argv)
 		time_view(&u, all[i], "first time");
 	for (size_t i = 0; i < countof(all); i++)
 		time_view(&u, all[i], "again");
-	if (store_job_pause(u.st, n / 2, &e) || store_job_move(u.st, n / 3, true, &e))
-		die(&e);
+	/* Two queued jobs move (a re-run finds the store as the last run left it). */
+	for (int moved = 0, id = n / 2; moved < 2 && id < n; id++)
+		if (store_job_move(u.st, id, moved == 0, &e) == ST_OK)
+			moved++;
 	time_view(&u, V_JOBS, "after two jobs changed");
 	time_table(&u, V_JOBS);
 	time_table(&u, V_MAILBOXES);
