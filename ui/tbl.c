@@ -249,6 +249,9 @@ static struct {
 	char **group_keys;
 } sorting;
 
+/* The text buffers behind the keys of one arrange (freed at its end). */
+static char *keys_buffer;
+
 static int cmp_col(const struct tbl *t, int col, char **keys, uint32_t a, uint32_t b)
 {
 	const struct tbl_col *c = &t->ops->cols[col];
@@ -263,7 +266,7 @@ static int cmp_vis(const void *pa, const void *pb)
 	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
 	int r = 0;
 	if (t->group_col >= 0)
-		r = strcmp(sorting.group_keys[a], sorting.group_keys[b]);
+		r = cmp_col(t, t->group_col, sorting.group_keys, a, b);
 	if (!r && t->sort_col >= 0) {
 		r = cmp_col(t, t->sort_col, sorting.sort_keys, a, b);
 		if (t->sort_desc)
@@ -274,23 +277,32 @@ static int cmp_vis(const void *pa, const void *pb)
 	return r;
 }
 
+/* The cell text of column col for the candidate rows, indexed by row
+ * position: all in one buffer (100 000 small allocations would cost more
+ * than the sort). */
 static char **make_keys(const struct tbl *t, int col, const uint32_t *pos, size_t n)
 {
 	char **keys = x_calloc(t->n ? t->n : 1, sizeof *keys);
+	size_t *off = x_malloc((n ? n : 1) * sizeof *off);
+	struct sbuf b;
+	sb_init(&b);
 	char buf[512];
 	for (size_t i = 0; i < n; i++) {
 		tbl_cell(t, row_at(t, pos[i]), col, buf, sizeof buf);
-		keys[pos[i]] = x_strdup(buf);
+		off[i] = b.len;
+		sb_add(&b, buf, strlen(buf) + 1);
 	}
+	/* The buffer is handed back through keys_buffer; the caller frees it. */
+	for (size_t i = 0; i < n; i++)
+		keys[pos[i]] = b.data + off[i];
+	keys_buffer = b.data;
+	free(off);
 	return keys;
 }
 
 static void free_keys(const struct tbl *t, char **keys)
 {
-	if (!keys)
-		return;
-	for (size_t i = 0; i < t->n; i++)
-		free(keys[i]);
+	(void)t;
 	free(keys);
 }
 
@@ -354,8 +366,15 @@ void tbl_arrange(struct tbl *t)
 			c[k++] = c[i];
 	nc = k;
 	sorting.t = t;
+	char *sort_buf = NULL, *group_buf = NULL;
+	keys_buffer = NULL;
 	sorting.sort_keys = t->sort_col >= 0 && !t->ops->cols[t->sort_col].cmp ? make_keys(t, t->sort_col, c, nc) : NULL;
-	sorting.group_keys = t->group_col >= 0 ? make_keys(t, t->group_col, c, nc) : NULL;
+	sort_buf = keys_buffer;
+	keys_buffer = NULL;
+	sorting.group_keys = t->group_col >= 0 && !t->ops->cols[t->group_col].cmp ? make_keys(t, t->group_col, c, nc)
+	                                                                          : NULL;
+	group_buf = keys_buffer;
+	keys_buffer = NULL;
 	/* Rows often arrive in the order shown (the queue from the store):
 	 * one linear check spares the sort. */
 	bool sorted = true;
@@ -368,10 +387,12 @@ void tbl_arrange(struct tbl *t)
 	groups_clear(t);
 	t->nvis = 0;
 	for (size_t i = 0; i < nc; i++) {
-		if (sorting.group_keys &&
-		    (i == 0 || strcmp(sorting.group_keys[c[i]], sorting.group_keys[c[i - 1]]) != 0)) {
+		if (t->group_col >= 0 && (i == 0 || cmp_col(t, t->group_col, sorting.group_keys, c[i], c[i - 1]) != 0)) {
+			/* A group's name is the cell text of its first row. */
+			char key[512];
+			tbl_cell(t, row_at(t, c[i]), t->group_col, key, sizeof key);
 			t->groups = x_grow(t->groups, t->ngroups, &t->groupcap, sizeof *t->groups, 16);
-			t->groups[t->ngroups] = (struct tbl_group){ x_strdup(sorting.group_keys[c[i]]), 0 };
+			t->groups[t->ngroups] = (struct tbl_group){ x_strdup(key), 0 };
 			t->vis = x_grow(t->vis, t->nvis, &t->viscap, sizeof *t->vis, 256);
 			t->vis[t->nvis++] = TBL_HEADER | (uint32_t)t->ngroups;
 			t->ngroups++;
@@ -383,6 +404,8 @@ void tbl_arrange(struct tbl *t)
 	}
 	free_keys(t, sorting.sort_keys);
 	free_keys(t, sorting.group_keys);
+	free(sort_buf);
+	free(group_buf);
 	sorting.t = NULL;
 	free(c);
 	snprintf(t->prev_needle, sizeof t->prev_needle, "%s", t->needle);
