@@ -94,8 +94,6 @@ static const char *const steps[] = {
 	"ALTER TABLE mailboxes ADD COLUMN kind TEXT;"
 	"ALTER TABLE mailboxes ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX mailboxes_rev ON mailboxes(rev);"
-	/* Covers the Summary's GROUP BY site, status with its sums. */
-	"CREATE INDEX mailboxes_summary ON mailboxes(site, status, items, size_bytes);"
 	"ALTER TABLE jobs ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE jobs ADD COLUMN pos INTEGER;"          /* second key of the queue order */
 	"ALTER TABLE jobs ADD COLUMN start_after INTEGER;"

@@ -231,6 +231,8 @@ struct job_brief {
 	int64_t src_size, bytes_done, start_after, started;
 };
 void jobs_each_active(struct ui *u, void (*fn)(void *ctx, const struct job_brief *b), void *ctx);
+/* Jobs by state and what they copied, from the same rows.  For the Summary. */
+void jobs_totals(struct ui *u, int64_t counts[7], int64_t *items, int64_t *bytes);
 
 /* Mailboxes as the Mailboxes view holds them (every forest): sync brings
  * them up to date (only changed rows are read); find looks one up by id
@@ -241,6 +243,10 @@ struct mailbox_brief {
 	const char *login, *address;
 };
 void mailboxes_sync(struct ui *u);
+/* Every mailbox held (after a sync): site ("" when none), status, items
+ * and bytes (-1 unknown).  For the Summary. */
+void mailboxes_each(struct ui *u, void (*fn)(void *ctx, const char *site, int status, int64_t items,
+                                            int64_t bytes), void *ctx);
 bool mailboxes_find(struct ui *u, int64_t id, struct mailbox_brief *out);
 
 /* Label/value tables (kv.c): Summary, About, job detail. */

@@ -312,6 +312,24 @@ void jobs_each_active(struct ui *u, void (*fn)(void *ctx, const struct job_brief
 	free(act);
 }
 
+void jobs_totals(struct ui *u, int64_t counts[7], int64_t *items, int64_t *bytes)
+{
+	struct view *v = &u->views[V_JOBS];
+	if (!v->opened)
+		ui_reload(u, V_JOBS);
+	else
+		jobs_refresh(u, v);
+	memset(counts, 0, 7 * sizeof counts[0]);
+	*items = *bytes = 0;
+	for (size_t i = 0; i < v->tbl.n; i++) {
+		const struct job_ui *j = (const struct job_ui *)(v->tbl.rows + i * sizeof(struct job_ui));
+		if ((int)j->state >= 0 && (int)j->state < 7)
+			counts[j->state]++;
+		*items += j->items_done;
+		*bytes += j->bytes_done;
+	}
+}
+
 /* --- actions ------------------------------------------------------------------------ */
 
 /* The jobs an action applies to: the selection, else the cursor row. */

@@ -285,6 +285,17 @@ bool mailboxes_find(struct ui *u, int64_t id, struct mailbox_brief *out)
 	return true;
 }
 
+void mailboxes_each(struct ui *u, void (*fn)(void *ctx, const char *site, int status, int64_t items,
+                                            int64_t bytes), void *ctx)
+{
+	mailboxes_sync(u);
+	const struct tbl *t = &u->views[V_MAILBOXES].tbl;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct mbx_ui *m = (const struct mbx_ui *)(t->rows + i * sizeof *m);
+		fn(ctx, m->site, m->status, m->items, m->size);
+	}
+}
+
 static void mbx_close(struct ui *u, struct view *v)
 {
 	(void)u;
