@@ -246,7 +246,8 @@ static bool row_matches(const struct tbl *t, const void *row)
 static struct {
 	const struct tbl *t;
 	char **sort_keys;       /* cell text per row position, when the column has no cmp */
-	char **group_keys;
+	uint32_t *group_rank;   /* per row position: its group's place in the group order */
+	char **rep_keys;        /* group column text, while the groups are ordered */
 } sorting;
 
 /* The text buffers behind the keys of one arrange (freed at its end). */
@@ -266,7 +267,7 @@ static int cmp_vis(const void *pa, const void *pb)
 	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
 	int r = 0;
 	if (t->group_col >= 0)
-		r = cmp_col(t, t->group_col, sorting.group_keys, a, b);
+		r = sorting.group_rank[a] < sorting.group_rank[b] ? -1 : sorting.group_rank[a] > sorting.group_rank[b];
 	if (!r && t->sort_col >= 0) {
 		r = cmp_col(t, t->sort_col, sorting.sort_keys, a, b);
 		if (t->sort_desc)
@@ -304,6 +305,69 @@ static void free_keys(const struct tbl *t, char **keys)
 {
 	(void)t;
 	free(keys);
+}
+
+static int cmp_rep(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	return cmp_col(sorting.t, sorting.t->group_col, sorting.rep_keys, a, b);
+}
+
+static uint32_t hash_text(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Each candidate's group as a rank in the group column's order, indexed
+ * by row position, so that sorting compares integers: the distinct values
+ * are found through a hash of the cell text, and only they are ordered. */
+static uint32_t *group_ranks(const struct tbl *t, const uint32_t *c, size_t nc)
+{
+	keys_buffer = NULL;
+	char **keys = make_keys(t, t->group_col, c, nc);
+	char *buf = keys_buffer;
+	keys_buffer = NULL;
+	size_t cap = 16;
+	while (cap < nc * 2)
+		cap *= 2;
+	uint32_t *slot = x_calloc(cap, sizeof *slot);      /* representative index + 1 */
+	uint32_t *reps = x_malloc((nc ? nc : 1) * sizeof *reps);   /* a row position per group */
+	uint32_t *group = x_malloc((t->n ? t->n : 1) * sizeof *group);
+	size_t nreps = 0;
+	for (size_t i = 0; i < nc; i++) {
+		const char *k = keys[c[i]];
+		size_t j = hash_text(k) & (cap - 1);
+		while (slot[j] && strcmp(keys[reps[slot[j] - 1]], k) != 0)
+			j = (j + 1) & (cap - 1);
+		if (!slot[j]) {
+			reps[nreps] = c[i];
+			slot[j] = (uint32_t)++nreps;
+		}
+		group[c[i]] = slot[j] - 1;
+	}
+	/* Order the groups by the column (its cmp, else the text). */
+	uint32_t *order = x_malloc((nreps ? nreps : 1) * sizeof *order);
+	memcpy(order, reps, nreps * sizeof *order);
+	sorting.rep_keys = keys;
+	qsort(order, nreps, sizeof *order, cmp_rep);
+	uint32_t *rank_of = x_malloc((t->n ? t->n : 1) * sizeof *rank_of);
+	for (size_t r = 0; r < nreps; r++)
+		rank_of[order[r]] = (uint32_t)r;            /* indexed by the representative's position */
+	uint32_t *rank = x_malloc((t->n ? t->n : 1) * sizeof *rank);
+	for (size_t i = 0; i < nc; i++)
+		rank[c[i]] = rank_of[reps[group[c[i]]]];
+	sorting.rep_keys = NULL;
+	free(rank_of);
+	free(order);
+	free(group);
+	free(reps);
+	free(slot);
+	free(keys);
+	free(buf);
+	return rank;
 }
 
 /* Candidates: when the search only grew longer and no row changed, the
@@ -366,15 +430,12 @@ void tbl_arrange(struct tbl *t)
 			c[k++] = c[i];
 	nc = k;
 	sorting.t = t;
-	char *sort_buf = NULL, *group_buf = NULL;
+	char *sort_buf = NULL;
 	keys_buffer = NULL;
 	sorting.sort_keys = t->sort_col >= 0 && !t->ops->cols[t->sort_col].cmp ? make_keys(t, t->sort_col, c, nc) : NULL;
 	sort_buf = keys_buffer;
 	keys_buffer = NULL;
-	sorting.group_keys = t->group_col >= 0 && !t->ops->cols[t->group_col].cmp ? make_keys(t, t->group_col, c, nc)
-	                                                                          : NULL;
-	group_buf = keys_buffer;
-	keys_buffer = NULL;
+	sorting.group_rank = t->group_col >= 0 ? group_ranks(t, c, nc) : NULL;
 	/* Rows often arrive in the order shown (the queue from the store):
 	 * one linear check spares the sort. */
 	bool sorted = true;
@@ -387,7 +448,7 @@ void tbl_arrange(struct tbl *t)
 	groups_clear(t);
 	t->nvis = 0;
 	for (size_t i = 0; i < nc; i++) {
-		if (t->group_col >= 0 && (i == 0 || cmp_col(t, t->group_col, sorting.group_keys, c[i], c[i - 1]) != 0)) {
+		if (t->group_col >= 0 && (i == 0 || sorting.group_rank[c[i]] != sorting.group_rank[c[i - 1]])) {
 			/* A group's name is the cell text of its first row. */
 			char key[512];
 			tbl_cell(t, row_at(t, c[i]), t->group_col, key, sizeof key);
@@ -403,9 +464,9 @@ void tbl_arrange(struct tbl *t)
 		t->vis[t->nvis++] = c[i];
 	}
 	free_keys(t, sorting.sort_keys);
-	free_keys(t, sorting.group_keys);
+	free(sorting.group_rank);
+	sorting.group_rank = NULL;
 	free(sort_buf);
-	free(group_buf);
 	sorting.t = NULL;
 	free(c);
 	snprintf(t->prev_needle, sizeof t->prev_needle, "%s", t->needle);
