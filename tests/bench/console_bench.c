@@ -5,8 +5,9 @@
  * frame drawn into a curses screen written to /dev/null.
  *
  * Run: make bench-console   (or tests/bench/console_bench [N] [STORE])
- * Prints one line per operation and the worst case; exits 1 when an
- * operation takes longer than the 50 ms budget. */
+ * Everything runs in 3 rounds, each a new console on the same store;
+ * prints each operation's median and worst, and exits 1 when a median is
+ * over the 50 ms budget. */
 #include "config.h"
 
 #include <stdio.h>
@@ -99,29 +100,64 @@ static void seed(struct store *st, int n)
 	printf("seeded %d mailboxes and %d jobs in %.1f s\n", n, n, (now_ms() - t0) / 1e3);
 }
 
-static double worst;
-static int over;
+/* Each operation is timed in every round; the median of the rounds is
+ * what counts (a 2-core VM has noisy neighbours), the worst is shown too. */
+#define ROUNDS 3
+#define MAX_OPS 128
+static struct op {
+	char what[96];
+	double ms[ROUNDS];
+	int n;
+} ops[MAX_OPS];
+static int nops;
 
 static void report(const char *what, double ms)
 {
-	printf("  %-52s %8.1f ms%s\n", what, ms, ms > 50 ? "  OVER BUDGET" : "");
-	if (ms > worst)
-		worst = ms;
-	if (ms > 50)
-		over++;
+	int i = 0;
+	while (i < nops && strcmp(ops[i].what, what) != 0)
+		i++;
+	if (i == nops) {
+		if (nops == MAX_OPS)
+			return;
+		snprintf(ops[nops++].what, sizeof ops[0].what, "%s", what);
+	}
+	if (ops[i].n < ROUNDS)
+		ops[i].ms[ops[i].n++] = ms;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Prints every operation's median and worst; returns how many medians
+ * are over the budget. */
+static int print_ops(double *worst_median)
+{
+	int over = 0;
+	*worst_median = 0;
+	printf("  %-52s %9s %9s\n", "operation (each includes one frame drawn)", "median", "worst");
+	for (int i = 0; i < nops; i++) {
+		struct op *o = &ops[i];
+		qsort(o->ms, (size_t)o->n, sizeof o->ms[0], cmp_double);
+		double med = o->ms[o->n / 2], max = o->ms[o->n - 1];
+		printf("  %-52s %6.1f ms %6.1f ms%s\n", o->what, med, max, med > 50 ? "  OVER BUDGET" : "");
+		if (med > *worst_median)
+			*worst_median = med;
+		over += med > 50;
+	}
+	return over;
 }
 
 static void time_view(struct ui *u, enum view_id v, const char *how)
 {
 	double t0 = now_ms();
 	ui_switch(u, v);
-	double t1 = now_ms();
 	console_draw(u);
 	char what[96];
 	snprintf(what, sizeof what, "open %s (%s)", u->views[v].name, how);
 	report(what, now_ms() - t0);
-	if (getenv("BENCH_SPLIT"))
-		printf("      (reading %.1f ms, drawing %.1f ms)\n", t1 - t0, now_ms() - t1);
 }
 
 static void time_table(struct ui *u, enum view_id vid)
@@ -179,6 +215,55 @@ static void time_table(struct ui *u, enum view_id vid)
 	report(what, now_ms() - t0);
 }
 
+/* One console, as a person would meet it: start-up, every view opened
+ * twice, then sorting, searching and grouping the two big lists.
+ * Returns the start-up time. */
+static double run_round(const struct console_opts *o, int n)
+{
+	struct err e;
+	struct ui u = { .o = o, .cur = V_JOBS, .back = V_JOBS };
+	if (store_open(o->store_path, &u.st, &e))
+		die(&e);
+	FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
+	SCREEN *scr = newterm("xterm-256color", out, in);
+	if (!scr)
+		scr = newterm("xterm", out, in);
+	if (!scr) {
+		fprintf(stderr, "console_bench: no terminal description (install ncurses-base)\n");
+		exit(77);
+	}
+	set_term(scr);
+	resizeterm(50, 160);
+	u.h = 50;
+	u.w = 160;
+	console_views_init(&u);
+	/* Start-up reads the big tables once (as console_run does); every
+	 * later open only reads what changed. */
+	double t0 = now_ms();
+	console_preload(&u);
+	double startup = now_ms() - t0;
+	static const enum view_id all[] = { V_JOBS, V_MAILBOXES, V_FORESTS, V_BLACKOUTS, V_SUMMARY, V_SCHEDULE,
+	                                    V_METRICS, V_DELEGATION, V_EVENTS, V_SETTINGS, V_HELP, V_ABOUT };
+	for (size_t i = 0; i < countof(all); i++)
+		time_view(&u, all[i], "first time");
+	for (size_t i = 0; i < countof(all); i++)
+		time_view(&u, all[i], "again");
+	/* Two queued jobs move (a re-run finds the store as the last run left it). */
+	for (int moved = 0, id = n / 2; moved < 2 && id < n; id++)
+		if (store_job_move(u.st, id, moved == 0, &e) == ST_OK)
+			moved++;
+	time_view(&u, V_JOBS, "after two jobs changed");
+	time_table(&u, V_JOBS);
+	time_table(&u, V_MAILBOXES);
+	console_views_free(&u);
+	endwin();
+	delscreen(scr);
+	fclose(out);
+	fclose(in);
+	store_close(&u.st);
+	return startup;
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 100000;
@@ -206,45 +291,17 @@ int main(int argc, char **argv)
 	if (cfg_load(&cfg, NULL, false, &e))
 		die(&e);
 	struct console_opts o = { .cfg = &cfg, .store_path = path, .workers = 4 };
-	struct ui u = { .o = &o, .cur = V_JOBS, .back = V_JOBS };
-	if (store_open(path, &u.st, &e))
-		die(&e);
-	FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
-	SCREEN *scr = newterm("xterm-256color", out, in);
-	if (!scr)
-		scr = newterm("xterm", out, in);
-	if (!scr) {
-		fprintf(stderr, "console_bench: no terminal description (install ncurses-base)\n");
-		return 77;
-	}
-	resizeterm(50, 160);
-	u.h = 50;
-	u.w = 160;
-	console_views_init(&u);
-	printf("console on %d mailboxes and %d jobs, 160x50 screen, budget 50 ms per operation:\n", n, n);
-	/* Start-up reads the big tables once (as console_run does); every
-	 * later open only reads what changed. */
-	double t0 = now_ms();
-	console_preload(&u);
-	printf("  %-52s %8.1f ms (once, at start-up)\n", "start-up: load jobs and mailboxes", now_ms() - t0);
-	static const enum view_id all[] = { V_JOBS, V_MAILBOXES, V_FORESTS, V_BLACKOUTS, V_SUMMARY, V_SCHEDULE,
-	                                    V_METRICS, V_DELEGATION, V_EVENTS, V_SETTINGS, V_HELP, V_ABOUT };
-	for (size_t i = 0; i < countof(all); i++)
-		time_view(&u, all[i], "first time");
-	for (size_t i = 0; i < countof(all); i++)
-		time_view(&u, all[i], "again");
-	/* Two queued jobs move (a re-run finds the store as the last run left it). */
-	for (int moved = 0, id = n / 2; moved < 2 && id < n; id++)
-		if (store_job_move(u.st, id, moved == 0, &e) == ST_OK)
-			moved++;
-	time_view(&u, V_JOBS, "after two jobs changed");
-	time_table(&u, V_JOBS);
-	time_table(&u, V_MAILBOXES);
-	printf("worst: %.1f ms; %d operation%s over 50 ms\n", worst, over, over == 1 ? "" : "s");
-	console_views_free(&u);
-	endwin();
-	delscreen(scr);
-	store_close(&u.st);
+	printf("console on %d mailboxes and %d jobs, 160x50 screen, %d rounds, budget 50 ms per operation\n", n, n,
+	       ROUNDS);
+	double startup[ROUNDS];
+	for (int round = 0; round < ROUNDS; round++)
+		startup[round] = run_round(&o, n);
+	qsort(startup, ROUNDS, sizeof startup[0], cmp_double);
+	printf("  %-52s %6.1f ms %6.1f ms  (once, at start-up)\n", "start-up: load jobs and mailboxes",
+	       startup[ROUNDS / 2], startup[ROUNDS - 1]);
+	double worst;
+	int over = print_ops(&worst);
+	printf("worst median: %.1f ms; %d operation%s over 50 ms\n", worst, over, over == 1 ? "" : "s");
 	cfg_free(&cfg);
 	return over ? 1 : 0;
 }
