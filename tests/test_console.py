@@ -18,6 +18,7 @@ import os
 import re
 import sqlite3
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,6 +89,11 @@ def views_and_live_progress(c, mf, src, dst):
         ok, text = t.wait(lambda s: 'MESSAGES (chart)' in s and sum(
             int(m) for m in re.findall(r'^\d\d-\d\d \d\d:\d\d\s+(\d+)', s, re.M)) == 80, 15)
         c.check(ok, 'key 7 opens Metrics: per-minute rows adding up to the 80 messages', text)
+        done = sum(int(m) for m in re.findall(r'^\d\d-\d\d \d\d:\d\d\s+\d+\s+[\d.]+ \w+\s+(\d+)', text, re.M))
+        c.check(done == 2, 'and 2 mailboxes completed (%d)' % done, text)
+        t.keys('Right')
+        ok, text = t.wait(lambda s: 'Per hour over the last 72 hours' in s and re.search(r'\d\d-\d\d \d\d:00', s), 10)
+        c.check(ok, 'Right switches Metrics to hours', text)
         t.keys('3', '?')
         ok, text = t.wait(lambda s: 'Keys in Mailbox Jobs' in s and ':pause' in s and ':resume' in s, 15)
         c.check(ok, '? opens Help for Mailbox Jobs, written from the key table', text)
@@ -233,6 +239,13 @@ def job_actions(c, mf):
         t.keys('t')
         ok, text = t.wait(lambda s: 'job %d moved to the top' % last in s, 10)
         c.check(ok, 't moves it to the top', text)
+        t.keys('Enter')
+        ok, text = t.wait(lambda s: 'Job %d: user008 on src -> user008 on dst' % last in s and 'PASSES' in s and
+                          'Verify verdict' in s and 'EVENTS' in s, 10)
+        c.check(ok, 'Enter opens the job\'s detail: settings, passes, verdict, events', text)
+        t.keys('q')
+        ok, text = t.wait(lambda s: 'Mailbox Jobs: all jobs' in s, 10)
+        c.check(ok, 'q backs out of the detail to Mailbox Jobs', text)
         t.keys('Escape')
         # Select two jobs with Space and pause both at once.
         t.keys('/', 'C-u')
@@ -274,6 +287,31 @@ def colours(c, mf):
         t.wait_exit(20)
 
 
+def mouse(c, mf):
+    """Clicks (xterm's SGR mouse reports, typed into the terminal): the
+    toolbar opens a view; a double click on a row opens it."""
+    def click(t, x, y, times=1):
+        for _ in range(times):
+            for end in 'Mm':
+                t.tmux('send-keys', '-t', 'mf', '-l', '\x1b[<0;%d;%d%s' % (x + 1, y + 1, end))
+                time.sleep(0.02)
+    with term.Term(mf, 'console --no-engine', 110, 30, env={'TERM': 'xterm'}) as t:
+        ok, text = t.wait(lambda s: '3 Mailbox Jobs' in s and 'user002' in s, 20)
+        top = text.split('\n')[0]
+        click(t, top.index('5 Sum') + 1, 0)
+        ok, text = t.wait(lambda s: 'Summary of the project' in s, 10)
+        c.check(ok, 'a click on "5 Sum" in the toolbar opens the Summary', text)
+        click(t, t.line(0).index('3 ') + 1, 0)
+        ok, text = t.wait(lambda s: 'Mailbox Jobs: all jobs' in s, 10)
+        rows = text.split('\n')
+        y = next(i for i, l in enumerate(rows) if 'user002 (src' in l)
+        click(t, 10, y, times=2)
+        ok, text = t.wait(lambda s: 'Job 2: user002 on src' in s, 10)
+        c.check(ok, 'a double click on the user002 row opens its detail', text)
+        t.keys('q', 'q')
+        t.wait_exit(20)
+
+
 def keys_documented(c, mf):
     """Every ':' command of the key table is in the manual."""
     r = mf.run('console', '--keys')
@@ -296,6 +334,7 @@ def main(c):
             keys_documented(c, mf)
             views_and_live_progress(c, mf, src, dst)
             colours(c, mf)
+            mouse(c, mf)
             job_actions(c, mf)
             pause_resume_and_quit(c, mf, src, dst)
             quit_pauses(c, mf, src, dst)

@@ -38,7 +38,7 @@ const struct keybind ui_keys[] = {
 	{ 'i', "i", ACT_VIEW, V_ABOUT, VM_ALL, "about", "About: version, libraries, files" },
 	{ '?', "?", ACT_HELP, 0, VM_ALL, "help", "Help: the keys of the view you came from" },
 	{ KEY_F(1), "F1", ACT_HELP, 0, VM_ALL, NULL, "Help" },
-	{ 'q', "q", ACT_QUIT, 0, VM_ALL, "quit", "quit (asks what to do with running jobs)" },
+	{ 'q', "q", ACT_QUIT, 0, VM_ALL, "quit", "quit (asks what to do with running jobs); in Help, About and a job's detail: back" },
 	{ KEY_F(10), "F10", ACT_QUIT, 0, VM_ALL, NULL, "quit" },
 	{ 3, "Ctrl-C", ACT_QUIT, 0, VM_ALL, NULL, "quit" },
 	{ 27, "Esc", ACT_BACK, 0, VM_ALL, "back", "back to the previous view; clears the search" },
@@ -788,6 +788,11 @@ static void on_key(struct ui *u, int ch)
 		return;
 	if (k->act == ACT_CMDLINE) {
 		ui_prompt(u, ":", "", false, cmdline_fn, NULL);
+		return;
+	}
+	/* The q key backs out of Help, About and a job's detail (":quit" quits). */
+	if (ch == 'q' && (u->cur == V_HELP || u->cur == V_ABOUT || u->cur == V_JOB_DETAIL)) {
+		ui_switch(u, u->back);
 		return;
 	}
 	act(u, k, NULL);

@@ -219,18 +219,19 @@ bool ui_table_act(struct ui *u, struct view *v, enum action a, const char *arg);
  * jobs and says what happened in the status line (view_jobs.c). */
 void jobs_apply(struct ui *u, enum action a, const int64_t *ids, size_t n);
 
-/* The queued and running jobs as Mailbox Jobs holds them (brought up to
- * date first: only changed rows are read), in queue order; the strings are
- * valid during the call.  For the Schedule. */
+/* The jobs as Mailbox Jobs holds them (brought up to date first: only
+ * changed rows are read), in queue order; only the queued and running ones
+ * when active_only.  The strings are valid during the call.  For the
+ * Schedule and Metrics. */
 struct job_brief {
 	int64_t id;
 	enum job_state state;
 	int priority;
 	int64_t queue_pos;
 	const char *src_ep, *src_user, *dst_ep, *dst_user;
-	int64_t src_size, bytes_done, start_after, started;
+	int64_t src_size, bytes_done, start_after, started, finished;
 };
-void jobs_each_active(struct ui *u, void (*fn)(void *ctx, const struct job_brief *b), void *ctx);
+void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struct job_brief *b), void *ctx);
 /* Jobs by state and what they copied, from the same rows.  For the Summary. */
 void jobs_totals(struct ui *u, int64_t counts[7], int64_t *items, int64_t *bytes);
 

@@ -280,7 +280,7 @@ static int cmp_queue_ptr(const void *a, const void *b)
 	return cmp_queue(*(const struct job_ui *const *)a, *(const struct job_ui *const *)b);
 }
 
-void jobs_each_active(struct ui *u, void (*fn)(void *ctx, const struct job_brief *b), void *ctx)
+void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struct job_brief *b), void *ctx)
 {
 	struct view *v = &u->views[V_JOBS];
 	if (!v->opened)
@@ -291,7 +291,7 @@ void jobs_each_active(struct ui *u, void (*fn)(void *ctx, const struct job_brief
 	size_t n = 0;
 	for (size_t i = 0; i < v->tbl.n; i++) {
 		const struct job_ui *j = (const struct job_ui *)(v->tbl.rows + i * sizeof(struct job_ui));
-		if (j->state == JOB_QUEUED || j->state == JOB_RUNNING)
+		if (!active_only || j->state == JOB_QUEUED || j->state == JOB_RUNNING)
 			act[n++] = j;
 	}
 	bool sorted = true;     /* usually: rows are read in queue order */
@@ -305,7 +305,7 @@ void jobs_each_active(struct ui *u, void (*fn)(void *ctx, const struct job_brief
 			.id = j->id, .state = j->state, .priority = j->priority, .queue_pos = j->queue_pos,
 			.src_ep = j->src_ep, .src_user = j->src_user, .dst_ep = j->dst_ep, .dst_user = j->dst_user,
 			.src_size = j->src_size, .bytes_done = j->bytes_done, .start_after = j->start_after,
-			.started = j->started,
+			.started = j->started, .finished = j->finished,
 		};
 		fn(ctx, &b);
 	}

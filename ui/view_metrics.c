@@ -1,6 +1,7 @@
 /* view_metrics.c - Metrics: throughput history from the engine's samples as
  * a bar chart, one bar per minute, hour or day (Left/Right change the
- * period), with messages, data and mailboxes completed per bucket. */
+ * period), with messages, data and mailboxes completed per bucket (from
+ * the jobs' finish times). */
 #include "config.h"
 
 #include <stdio.h>
@@ -110,6 +111,15 @@ static void add_minute(void *ctx, int64_t minute, int64_t items, int64_t bytes)
 	r->bytes += bytes;
 }
 
+/* Mailboxes completed per bucket: jobs that ended completed or partial,
+ * by their finish time. */
+static void add_finished(void *ctx, const struct job_brief *b)
+{
+	struct m_load *l = ctx;
+	if ((b->state == JOB_COMPLETED || b->state == JOB_PARTIAL) && b->finished >= l->since)
+		bucket(l, b->finished)->completed++;
+}
+
 static void metrics_open(struct ui *u, struct view *v)
 {
 	if (!v->has_tbl) {
@@ -125,6 +135,7 @@ static void metrics_open(struct ui *u, struct view *v)
 	int minutes = (int)(periods[period].secs * periods[period].buckets / 60);
 	if (store_sample_minutes(u->st, minutes, add_minute, &l, &e))
 		ui_error(u, "%s", e.msg);
+	jobs_each(u, false, add_finished, &l);
 	int64_t peak = 0, items = 0, bytes = 0;
 	for (size_t i = 0; i < v->tbl.n; i++) {
 		struct m_row *r = (struct m_row *)(v->tbl.rows + i * sizeof *r);
@@ -170,7 +181,18 @@ static void metrics_close(struct ui *u, struct view *v)
 	v->priv = NULL;
 }
 
+/* New samples arrive once a minute per running job: a look every 2 s. */
+static void metrics_tick(struct ui *u, struct view *v)
+{
+	static int64_t last;
+	int64_t now = clock_mono_ms();
+	if (now - last < 2000)
+		return;
+	last = now;
+	metrics_open(u, v);
+}
+
 const struct view_ops view_metrics_ops = {
-	.open = metrics_open, .act = metrics_act, .close = metrics_close,
+	.open = metrics_open, .tick = metrics_tick, .act = metrics_act, .close = metrics_close,
 	.empty = "No throughput yet: the engine samples every minute while it copies.",
 };

@@ -495,7 +495,7 @@ static void sched_load(struct ui *u, struct view *v)
 		ui_error(u, "%s", e.msg);
 		return;
 	}
-	jobs_each_active(u, put_job, &lc);
+	jobs_each(u, true, put_job, &lc);
 	if (s->need_mailboxes) {
 		if (store_mailbox_rows(u->st, 0, 0, put_mailbox, s, NULL, &e))
 			ui_error(u, "%s", e.msg);
