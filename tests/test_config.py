@@ -197,8 +197,16 @@ def check_new_files(c, mf):
 def run_unprivileged(mf, *args):
     """As root, runs mailferry as nobody (root writes into any directory); the
     temp folder is opened for traversal meanwhile.  Returns a cli.Result."""
+    import shutil
     import subprocess
     argv = mf.argv(args, global_opts=False)
+    # The build tree may sit where nobody can reach it (CI clones into a
+    # mode-700 temp folder): run a copy of the binary from the test folder.
+    exe = os.path.join(mf.dir, 'mailferry-nobody')
+    if not os.path.exists(exe):
+        shutil.copy2(argv[0], exe)
+        os.chmod(exe, 0o755)
+    argv = [exe] + argv[1:]
     os.chmod(mf.dir, 0o711)
     try:
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
