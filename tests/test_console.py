@@ -26,16 +26,7 @@ from mftest import cli, corpus, fixtures, imapcheck, proxy, report, term   # noq
 from mftest.term import row_of                                             # noqa: E402
 
 
-class Via:
-    """A server seen through a proxy (endpoint URL), for slow migrations."""
-
-    def __init__(self, server, p):
-        self.host = '127.0.0.1'
-        self.port = p.port
-        self.url = 'imap://127.0.0.1:%d' % p.port
-        self.admin = server.admin
-        self.admin_password = server.admin_password
-        self.users = server.users
+Via = proxy.Via
 
 
 def job_state(mf, job):

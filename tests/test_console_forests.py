@@ -23,49 +23,21 @@ Run: MAILFERRY=./mailferry python3 tests/test_console_forests.py   (exit 0 pass,
 import os
 import re
 import shlex
-import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mftest import cli, fixtures, report          # noqa: E402
+from mftest.term import TMUX, tmux, screen, keys, typed, wait_for  # noqa: E402
 
-TMUX = shutil.which('tmux')
 CHECK = '\u2713'
 
 
-def tmux(sock, *args, check=True):
-    return subprocess.run([TMUX, '-L', sock, '-f', '/dev/null'] + list(args),
-                          capture_output=True, text=True, check=check)
 
 
-def screen(sock):
-    return tmux(sock, 'capture-pane', '-p', '-t', 'mf', check=False).stdout
 
-
-def keys(sock, *k):
-    for key in k:
-        tmux(sock, 'send-keys', '-t', 'mf', key)
-        time.sleep(0.08)
-
-
-def typed(sock, text):
-    tmux(sock, 'send-keys', '-t', 'mf', '-l', text)
-    time.sleep(0.1)
-
-
-def wait_for(sock, pred, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    text = ''
-    while time.monotonic() < deadline:
-        text = screen(sock)
-        if pred(text):
-            return True, text
-        time.sleep(0.15)
-    return False, text
 
 
 def row(text, name):

@@ -27,17 +27,15 @@ import csv
 import os
 import re
 import shlex
-import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mftest import cli, fixtures, report          # noqa: E402
+from mftest.term import TMUX, tmux, keys, screen, wait_for  # noqa: E402
 
-TMUX = shutil.which('tmux')
 
 # login, address, display name, site, database, kind, bytes, items, folders, delegates
 MAILBOXES = [
@@ -55,32 +53,8 @@ MAILBOXES = [
 ]
 
 
-def tmux(sock, *args, check=True):
-    return subprocess.run([TMUX, '-L', sock, '-f', '/dev/null'] + list(args),
-                          capture_output=True, text=True, check=check)
 
 
-def keys(sock, *k):
-    tmux(sock, 'send-keys', '-t', 'mf', *k)
-
-
-def screen(sock):
-    return tmux(sock, 'capture-pane', '-p', '-t', 'mf', check=False).stdout
-
-
-def wait_for(sock, pred, timeout=15.0):
-    """Polls the screen until pred(text) holds; returns (ok, last screen)."""
-    deadline = time.monotonic() + timeout
-    text = ''
-    while time.monotonic() < deadline:
-        text = screen(sock)
-        try:
-            if pred(text):
-                return True, text
-        except IndexError:
-            pass
-        time.sleep(0.1)
-    return False, text
 
 
 def row(text, login):

@@ -25,45 +25,20 @@ import calendar
 import os
 import re
 import shlex
-import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mftest import cli, report          # noqa: E402
+from mftest.term import TMUX, tmux, screen, wait_for, keys  # noqa: E402
 
-TMUX = shutil.which('tmux')
 MB = 1000 * 1000
 
 
-def tmux(sock, *args, check=True):
-    return subprocess.run([TMUX, '-L', sock, '-f', '/dev/null'] + list(args),
-                          capture_output=True, text=True, check=check)
 
 
-def screen(sock):
-    return tmux(sock, 'capture-pane', '-p', '-t', 'mf', check=False).stdout
-
-
-def wait_for(sock, pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    text = ''
-    while time.monotonic() < deadline:
-        text = screen(sock)
-        if pred(text):
-            return True, text
-        time.sleep(0.1)
-    return False, text
-
-
-def keys(sock, *k):
-    """Sends keys one by one (an Esc followed at once by a key would read as Alt)."""
-    for key in k:
-        tmux(sock, 'send-keys', '-t', 'mf', key)
-        time.sleep(0.05)
 
 
 def line_with(text, needle):

@@ -22,16 +22,7 @@ SEED = int(os.environ.get('MFTEST_SEED', '20261124'))
 KILLS = int(os.environ.get('MFTEST_KILLS', '12'))
 
 
-class Via:
-    """A server seen through a proxy (for endpoint URLs and imapcheck)."""
-
-    def __init__(self, server, p):
-        self.host = '127.0.0.1'
-        self.port = p.port
-        self.url = 'imap://127.0.0.1:%d' % p.port
-        self.admin = server.admin
-        self.admin_password = server.admin_password
-        self.users = server.users
+Via = proxy.Via
 
 
 def exact_check(c, what, src, suser, dst, duser):

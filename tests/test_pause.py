@@ -21,16 +21,7 @@ from mftest import cli, corpus, fixtures, imapcheck, proxy, report     # noqa: E
 MESSAGES = 4000
 
 
-class Via:
-    """A server seen through a proxy (slows the copy down so there is time to pause)."""
-
-    def __init__(self, server, p):
-        self.host = '127.0.0.1'
-        self.port = p.port
-        self.url = 'imap://127.0.0.1:%d' % p.port
-        self.admin = server.admin
-        self.admin_password = server.admin_password
-        self.users = server.users
+Via = proxy.Via
 
 
 def job_state(mf, job):

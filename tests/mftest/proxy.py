@@ -433,6 +433,20 @@ class Proxy:
             pass
 
 
+
+class Via:
+    """A server seen through a proxy: what endpoint_add and imapcheck need
+    (host, port, url, admin credentials, users) with the proxy's port."""
+
+    def __init__(self, server, p):
+        self.host = '127.0.0.1'
+        self.port = p.port
+        self.url = 'imap://127.0.0.1:%d' % p.port
+        self.admin = server.admin
+        self.admin_password = server.admin_password
+        self.users = server.users
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='python3 -m mftest.proxy', description=__doc__.split('\n')[0])
     ap.add_argument('--listen', type=int, default=0, help='port to listen on (0: any free port)')

@@ -24,7 +24,9 @@ class Term:
         self.width, self.height = width, height
         self.wrapper = os.path.join(mf.dir, 'term-%s.sh' % self.sock)
         with open(self.wrapper, 'w') as f:
-            merged = dict(mf.env())
+            # tmux sets TERM (and TMUX) for the pane: the caller's would
+            # break its keys, unless a test asks for one on purpose.
+            merged = {k: v for k, v in mf.env().items() if k not in ('TERM', 'TMUX', 'TMUX_PANE')}
             merged.update(env or {})
             for k, v in merged.items():
                 if k.isidentifier():
@@ -100,6 +102,44 @@ class Term:
         while time.monotonic() < deadline and self.alive():
             time.sleep(0.2)
         return not self.alive()
+
+
+# --- the same, for tests that drive a tmux server of their own by socket name
+
+def tmux(sock, *args, check=True):
+    return subprocess.run([TMUX, '-L', sock, '-f', '/dev/null'] + list(args),
+                          capture_output=True, text=True, check=check)
+
+
+def screen(sock):
+    return tmux(sock, 'capture-pane', '-p', '-t', 'mf', check=False).stdout
+
+
+def keys(sock, *k):
+    """Sends keys one by one (an Esc followed at once by a key would read as Alt)."""
+    for key in k:
+        tmux(sock, 'send-keys', '-t', 'mf', key)
+        time.sleep(0.05)
+
+
+def typed(sock, text):
+    tmux(sock, 'send-keys', '-t', 'mf', '-l', text)
+    time.sleep(0.1)
+
+
+def wait_for(sock, pred, timeout=15.0):
+    """Polls the screen until pred(text) holds; returns (ok, last screen)."""
+    deadline = time.monotonic() + timeout
+    text = ''
+    while time.monotonic() < deadline:
+        text = screen(sock)
+        try:
+            if pred(text):
+                return True, text
+        except (IndexError, ValueError):
+            pass
+        time.sleep(0.1)
+    return False, text
 
 
 def row_of(text, needle):
