@@ -11,6 +11,10 @@ and back; quitting while a job runs, choosing "pause" (the job is paused,
 resumed later from the CLI, nothing lost); and the job actions (cancel asks
 first, retry, moves) with the engine off.
 
+Covers ui/console.c (loop, key table, prompts, mouse), ui/draw.c (cells,
+tables, dialogs), ui/kv.c, and the views ui/view_jobs.c, view_job_detail.c,
+view_events.c, view_summary.c, view_metrics.c, view_help.c, view_about.c.
+
 Run: MAILFERRY=./mailferry python3 tests/test_console.py   (exit 0 pass, 77 skip, 1 fail)
 """
 

@@ -19,6 +19,9 @@ into the store (sqlite3), as this build has no `mailbox import`, `queue
   - each view at 80x24.
 
 Run: MAILFERRY=./mailferry python3 tests/test_console_sched.py   (0 pass, 77 skip, 1 fail)
+
+Covers ui/view_blackouts.c, ui/view_schedule.c, ui/view_settings.c and
+ui/tz.c.
 """
 
 import calendar
