@@ -476,16 +476,9 @@ void endpoint_free(struct endpoint *ep)
 	memset(ep, 0, sizeof *ep);
 }
 
-/* Same checks and messages as add; the id (and so the jobs, maps and
- * history that hang off it) stays. */
-enum st store_endpoint_update(struct store *s, const struct endpoint *ep, struct err *e)
+/* Parameters 1-8 of an endpoint INSERT or UPDATE: the fields the admin sets. */
+static void bind_endpoint(sqlite3_stmt *st, const struct endpoint *ep)
 {
-	static const char sql[] =
-		"UPDATE endpoints SET name=?, url=?, admin_user=?, secret_ref=?, auth_mech=?, login_template=?,"
-		" insecure=?, max_connections=?, forest_id=? WHERE id=?";
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
 	bind_text(st, 1, ep->name);
 	bind_text(st, 2, ep->url);
 	bind_text(st, 3, ep->admin_user);
@@ -494,19 +487,19 @@ enum st store_endpoint_update(struct store *s, const struct endpoint *ep, struct
 	bind_text(st, 6, ep->login_template);
 	sqlite3_bind_int(st, 7, ep->insecure);
 	sqlite3_bind_int(st, 8, ep->max_connections > 0 ? ep->max_connections : 10);
-	bind_id(st, 9, ep->forest_id);
-	sqlite3_bind_int64(st, 10, ep->id);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
+}
+
+/* The outcome of an endpoint write, in words for the admin. */
+static enum st endpoint_written(struct store *s, int rc, const struct endpoint *ep, const char *what,
+                                struct err *e)
+{
 	if (rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return err_set(e, ST_CONFIG, "endpoint %s: forest %lld does not exist", ep->name,
 		               (long long)ep->forest_id);
 	if (rc == SQLITE_CONSTRAINT)
 		return err_set(e, ST_CONFIG, "an endpoint named '%s' exists already", ep->name);
 	if (rc != SQLITE_DONE)
-		return db_err(s, e, "update endpoint");
-	if (sqlite3_changes(s->db) == 0)
-		return err_set(e, ST_CONFIG, "no endpoint %lld", (long long)ep->id);
+		return db_err(s, e, what);
 	return ST_OK;
 }
 
@@ -518,26 +511,33 @@ enum st store_endpoint_add(struct store *s, const struct endpoint *ep, struct er
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
-	bind_text(st, 1, ep->name);
-	bind_text(st, 2, ep->url);
-	bind_text(st, 3, ep->admin_user);
-	bind_text(st, 4, ep->secret_ref);
-	bind_text(st, 5, ep->auth_mech);
-	bind_text(st, 6, ep->login_template);
-	sqlite3_bind_int(st, 7, ep->insecure);
-	sqlite3_bind_int(st, 8, ep->max_connections > 0 ? ep->max_connections : 10);
+	bind_endpoint(st, ep);
 	sqlite3_bind_int64(st, 9, clock_now());
 	bind_id(st, 10, ep->forest_id);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return err_set(e, ST_CONFIG, "endpoint %s: forest %lld does not exist", ep->name,
-		               (long long)ep->forest_id);
-	if (rc == SQLITE_CONSTRAINT)
-		return err_set(e, ST_CONFIG, "an endpoint named '%s' exists already", ep->name);
-	if (rc != SQLITE_DONE)
-		return db_err(s, e, "add endpoint");
-	return ST_OK;
+	return endpoint_written(s, rc, ep, "add endpoint", e);
+}
+
+/* Same checks and messages as add; the id (and so the jobs, maps and
+ * history that hang off it) stays. */
+enum st store_endpoint_update(struct store *s, const struct endpoint *ep, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE endpoints SET name=?, url=?, admin_user=?, secret_ref=?, auth_mech=?, login_template=?,"
+		" insecure=?, max_connections=?, forest_id=? WHERE id=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_endpoint(st, ep);
+	bind_id(st, 9, ep->forest_id);
+	sqlite3_bind_int64(st, 10, ep->id);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	enum st r = endpoint_written(s, rc, ep, "update endpoint", e);
+	if (!r && sqlite3_changes(s->db) == 0)
+		return err_set(e, ST_CONFIG, "no endpoint %lld", (long long)ep->id);
+	return r;
 }
 
 #define EP_COLS "id,name,url,admin_user,secret_ref,auth_mech,login_template,insecure,max_connections," \
