@@ -968,7 +968,7 @@ int console_run(const struct console_opts *o)
 	while (!u.quit) {
 		int64_t now = clock_mono_ms();
 		struct view *v = &u.views[u.cur];
-		if (now >= next_refresh && u.mode != M_LINE) {
+		if (now >= next_refresh) {
 			if (v->ops->tick)
 				v->ops->tick(&u, v);
 			if (v->has_tbl && v->tbl.changed)
