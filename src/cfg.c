@@ -24,6 +24,9 @@
 #include <libconfig.h>
 
 static bool separator_ok(const char *v);
+static bool smtp_url_ok(const char *v);
+static bool address_ok(const char *v);
+static bool secret_ref_ok(const char *v);
 
 static const char *const log_level_names[] = {
 	"error", "warn", "info", "debug", "trace", NULL,
@@ -71,6 +74,23 @@ static const struct cfg_key key_table[] = {
 		"A job fails when more items than this could not be copied."),
 	KEY_BOOL(verify_after_copy, ACTIVITIES, 0, 1,
 		 "Compare source and target after each full or delta pass (true/false)."),
+	KEY_STRING(smtp_url, NOTIFICATIONS, 0, "", smtp_url_ok, N_("empty, or smtp://HOST[:PORT] or smtps://HOST[:PORT]"),
+		   "Mail server for notifications (STARTTLS when offered); empty: no e-mail is sent."),
+	KEY_STRING(smtp_user, NOTIFICATIONS, 0, "", NULL, NULL,
+		   "User name for the mail server; empty: no authentication."),
+	KEY_STRING(smtp_password, NOTIFICATIONS, 0, "", secret_ref_ok,
+		   N_("empty, or a password source: file:PATH, env:VAR, cmd:COMMAND or secret:NAME"),
+		   "Where the mail server's password comes from (never the password itself)."),
+	KEY_STRING(smtp_from, NOTIFICATIONS, 0, "mailferry@localhost", address_ok, N_("an e-mail address"),
+		   "Sender address of notifications."),
+	KEY_BOOL(smtp_insecure, NOTIFICATIONS, 0, 0,
+		 "Skip the mail server's TLS certificate check (true/false)."),
+	KEY_STRING(admin_email, NOTIFICATIONS, 0, "", address_ok, N_("empty, or e-mail addresses separated by commas"),
+		   "Admins told about failed jobs; empty: nobody."),
+	KEY_INT(notify_days_before, NOTIFICATIONS, 0, 3, 0, 60,
+		"Days before a scheduled migration its owner is told (0: not at all)."),
+	KEY_PATH(templates_dir, NOTIFICATIONS, CFG_OPTIONAL, NULL,
+		 "Folder of the notification templates; unset: the ones installed with mailferry."),
 };
 
 #undef F
@@ -91,6 +111,35 @@ static bool separator_ok(const char *v)
 {
 	return strlen(v) == 1 && v[0] > ' ' && v[0] <= '~' &&
 	       v[0] != '*' && v[0] != '%';
+}
+
+static bool smtp_url_ok(const char *v)
+{
+	return !v[0] || ((!strncmp(v, "smtp://", 7) || !strncmp(v, "smtps://", 8)) && v[strcspn(v, ":") + 3]);
+}
+
+/* Empty, or addresses separated by commas, each with something on both
+ * sides of its '@' (the server has the last word). */
+static bool address_ok(const char *v)
+{
+	for (const char *p = v; *p;) {
+		size_t n = strcspn(p, ",");
+		const char *at = memchr(p, '@', n);
+		while (n && p[0] == ' ')
+			p++, n--;
+		if (!at || at == p || at + 1 >= p + n || memchr(p, ' ', n))
+			return false;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+static bool secret_ref_ok(const char *v)
+{
+	return !v[0] || !strncmp(v, "file:", 5) || !strncmp(v, "env:", 4) || !strncmp(v, "cmd:", 4) ||
+	       !strncmp(v, "secret:", 7);
 }
 
 static bool is_text_type(enum cfg_type t)

@@ -28,6 +28,15 @@ struct cfg {
 	int bad_item_limit;        /* failed items before a job fails */
 	char *separator_char;      /* replaces a target separator in a source name; owned */
 	int verify_after_copy;     /* run verify after each full/delta pass */
+	/* Notifications (notify.h); strings owned, "" when unset. */
+	char *smtp_url;            /* smtp:// or smtps://; "" sends nothing */
+	char *smtp_user;
+	char *smtp_password;       /* a password reference (secret.h), never the password */
+	char *smtp_from;
+	int smtp_insecure;         /* TLS verification off (explicit) */
+	char *admin_email;         /* where failures go; "" for nobody */
+	int notify_days_before;
+	char *templates_dir;       /* NULL: the installed templates */
 };
 
 /* --- key metadata (the Settings view and "mailferry config") --------------

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "migrate.h"
+#include "notify.h"
 #include "secret.h"
 
 /* How a job stopped at a checkpoint ends: back in the queue, or paused. */
@@ -107,6 +108,8 @@ static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, st
 	if (!s) {
 		store_event(st, EV_INFO, job->id, "%s pass started: %s (%s) -> %s (%s)",
 		            pass_kind_name(job->o.pass), job->src_user, src.name, job->dst_user, dst.name);
+		if (job->attempts <= 1 && job->items_done == 0)    /* the first start, not a resume */
+			notify_job_event(st, cfg, job->id, "start");
 		struct mig_ctx m = {
 			.store = st, .cfg = cfg, .job = job, .src = &src, .dst = &dst,
 			.src_secret = src_secret, .dst_secret = dst_secret, .cancel = cancel,
@@ -129,6 +132,8 @@ static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, st
 		finish_stopped(st, job, stop_as ? (enum stop_as)*stop_as : STOP_REQUEUE);
 	else if (store_job_finish(st, job, state, s ? e->msg : NULL, &fe))
 		log_error("%s", fe.msg);
+	else
+		notify_job_event(st, cfg, job->id, state == JOB_FAILED ? "failed" : "complete");
 	secret_free(src_secret);
 	secret_free(dst_secret);
 	endpoint_free(&src);

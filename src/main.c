@@ -26,6 +26,7 @@
 #include "imap.h"
 #include "log.h"
 #include "migrate.h"
+#include "notify.h"
 #include "secret.h"
 #include "store.h"
 
@@ -77,6 +78,10 @@ static const char usage_text[] = N_(
 	"                              (TAB: general, activities, mailboxes, workers, scripts, notifications)\n"
 	"  config get KEY | config set KEY VALUE   one setting; set checks it and saves the file\n"
 	"  about                       version, build, libraries and files in use\n"
+	"\n"
+	"Notifications (smtp_url and friends in the configuration, Notifications tab):\n"
+	"  notify test ADDRESS         send a test message; prints the server's answer\n"
+	"  notify preview TEMPLATE [--job ID]   a template filled in (before, start, complete, failed)\n"
 	"\n"
 	"Pass options:\n"
 	"  --pass full|delta|prestage|trial|verify-credentials   (default full)\n"
@@ -1533,7 +1538,7 @@ static int cmd_job(struct app *a, int argc, char **argv)
 	if (!s && !(s = store_job_get(a->st, id, &j, &e)))
 		job_free(&j);
 	if (!s)
-		s = store_job_rows(a->st, 0, print_job_row, &o, NULL, &e);
+		s = store_job_row(a->st, id, print_job_row, &o, &e);
 	if (!s) {
 		printf("passes:\n");
 		s = store_pass_each(a->st, id, print_pass, NULL, &e);
@@ -1547,6 +1552,72 @@ static int cmd_job(struct app *a, int argc, char **argv)
 		s = store_event_each(a->st, id, 15, print_job_event, NULL, &e);
 	}
 	return s ? fail(&e) : 0;
+}
+
+/* --- notifications --------------------------------------------------------- */
+
+/* notify test ADDRESS: the seed's "send test email": success, or exactly
+ * what the server answered. */
+static int notify_test(struct app *a, const char *to)
+{
+	struct notify_vars v = { .n = 0 };
+	char host[256] = "localhost", date[64];
+	gethostname(host, sizeof host - 1);
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(date, sizeof date, "%Y-%m-%d %H:%M", &tm);
+	notify_set(&v, "host", host);
+	notify_set(&v, "date", date);
+	notify_set(&v, "admin", to);
+	struct err e;
+	err_clear(&e);
+	char *dir = notify_templates_dir(&a->cfg), *subject = NULL, *body = NULL, answer[256];
+	enum st s = notify_render(dir, "test", &v, &subject, &body, &e);
+	if (!s)
+		s = notify_send(&a->cfg, to, subject, body, answer, sizeof answer, &e);
+	free(dir);
+	free(subject);
+	free(body);
+	if (s)
+		return fail(&e);
+	printf("test message sent to %s through %s%s%s\n", to, a->cfg.smtp_url, answer[0] ? "; the server said: " : "",
+	       answer);
+	return 0;
+}
+
+/* notify preview TEMPLATE [--job ID]: the message as it would go out. */
+static int notify_preview(struct app *a, const char *name, int64_t job)
+{
+	struct err e;
+	err_clear(&e);
+	struct notify_job nj;
+	memset(&nj, 0, sizeof nj);
+	enum st s = ST_OK;
+	if (job && !(s = open_store(a, &e)))
+		s = notify_job_load(a->st, &a->cfg, job, &nj, &e);
+	char *dir = notify_templates_dir(&a->cfg), *subject = NULL, *body = NULL;
+	if (!s)
+		s = notify_render(dir, name, &nj.v, &subject, &body, &e);
+	if (!s)
+		printf("To: %s\nSubject: %s\n\n%s", job ? (nj.address ? nj.address : "(no address known)") : "-",
+		       subject, body);
+	free(dir);
+	free(subject);
+	free(body);
+	notify_job_free(&nj);
+	return s ? fail(&e) : 0;
+}
+
+static int cmd_notify(struct app *a, int argc, char **argv)
+{
+	int64_t job = 0;
+	if (argc == 3 && !strcmp(argv[1], "test"))
+		return notify_test(a, argv[2]);
+	if ((argc == 3 || (argc == 5 && !strcmp(argv[3], "--job") && parse_id(argv[4], &job))) &&
+	    !strcmp(argv[1], "preview"))
+		return notify_preview(a, argv[2], job);
+	return usage_error("%s", "notify needs 'test ADDRESS' or 'preview TEMPLATE [--job ID]'");
 }
 
 /* --- start-up ------------------------------------------------------------ */
@@ -1666,6 +1737,8 @@ int main(int argc, char **argv)
 		rc = cmd_config(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "about"))
 		rc = cmd_about(&a, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "notify"))
+		rc = cmd_notify(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "help"))
 		rc = (fputs(_(usage_text), stdout), 0);
 	else

@@ -2230,6 +2230,25 @@ enum st store_mailbox_id(struct store *s, int64_t endpoint_id, const char *login
 	                         : db_err(s, e, "read mailbox");
 }
 
+enum st store_mailbox_contact(struct store *s, int64_t endpoint_id, const char *login, char **address,
+                              char **display_name, struct err *e)
+{
+	static const char sql[] = "SELECT address, display_name FROM mailboxes WHERE endpoint_id=? AND login=?";
+	*address = *display_name = NULL;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	bind_text(st, 2, login);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*address = col_text(st, 0);
+		*display_name = col_text(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read mailbox");
+}
+
 /* --- delegation ------------------------------------------------------------- */
 enum st store_delegate_add(struct store *s, int64_t mailbox_id, int64_t delegate_id,
                            const char *rights, const char *origin, struct err *e)

@@ -279,6 +279,10 @@ enum st store_mailbox_counts(struct store *s, void (*fn)(void *ctx, int64_t endp
 enum st store_mailbox_summary(struct store *s, void (*fn)(void *ctx, const char *site, const char *status,
                               int64_t mailboxes, int64_t items, int64_t bytes),
                               void *ctx, struct err *e);
+/* The address and display name known for (endpoint_id, login), each NULL
+ * when not known (or no such mailbox); caller frees both. */
+enum st store_mailbox_contact(struct store *s, int64_t endpoint_id, const char *login, char **address,
+                              char **display_name, struct err *e);
 /* The mailbox id of (endpoint_id, login); ST_CONFIG when unknown. */
 enum st store_mailbox_id(struct store *s, int64_t endpoint_id, const char *login, int64_t *id,
                          struct err *e);

@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Notifications against a real SMTP server process (Debian's aiosmtpd on
+127.0.0.1): `notify test` delivers with the right headers and says what the
+server answered; a refused recipient shows the server's exact words; a
+server that is down exits 75; a template with an unknown placeholder is
+refused naming file and line; a non-ASCII subject is RFC 2047 encoded; and
+a real migration with --notify-user writes to the mailbox's owner when it
+starts and when it completes, and a failed job to the admins.
+
+Run: MAILFERRY=./mailferry python3 tests/test_notify.py   (exit 0 pass, 77 skip, 1 fail)
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mftest import cli, corpus, fixtures, report, smtpd     # noqa: E402
+
+
+def write(mf, name, text):
+    path = os.path.join(mf.dir, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
+    return path
+
+
+def subject_of(msgs, start):
+    return [m for m in msgs if str(m['Subject']).startswith(start)]
+
+
+def send_test(c, mf, s):
+    r = mf.run('notify', 'test', 'alice@example.org')
+    c.check(r.rc == 0 and 'sent to alice@example.org' in r.out and '250' in r.out,
+            'notify test: exit 0, says what the server answered', r)
+    msgs = s.wait(1)
+    m = msgs[0] if msgs else None
+    c.check(m is not None and m['X-Envelope-To'] == 'alice@example.org' and
+            m['X-Envelope-From'] == 'ferry@example.org',
+            'the server received it for alice from ferry@example.org', msgs)
+    c.check(m is not None and m['To'] == 'alice@example.org' and m['From'] == 'ferry@example.org' and
+            str(m['Subject']).startswith('mailferry test message from ') and m['Date'] and m['Message-ID'] and
+            m.get_content_type() == 'text/plain' and m.get_content_charset() == 'utf-8',
+            'headers: To, From, Subject, Date, Message-ID, text/plain UTF-8', str(m))
+    c.check(m is not None and 'notifications reach alice@example.org' in m.get_content(),
+            'the body is the template with its placeholders filled in', m.get_content() if m else '')
+
+    r = mf.run('notify', 'test', 'nobody@example.org')
+    c.check(r.rc == 78 and '550 5.1.1' in r.err and 'Recipient address rejected' in r.err and
+            fixtures.one_line_error(r), 'a refused recipient: exit 78 with the server\'s exact answer', r)
+
+    tdir = os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates')
+    down = mf.run('-c', write(mf, 'down.conf', 'smtp_url = "smtp://127.0.0.1:%d";\nsmtp_from = "a@b.c";\n'
+                                  'templates_dir = "%s";\n' % (smtpd.free_port(), tdir)),
+                  'notify', 'test', 'bob@example.org', global_opts=False)
+    c.check(down.rc == 75 and '127.0.0.1' in down.err and fixtures.one_line_error(down),
+            'a server that is down: exit 75 naming it', down)
+
+    r = mf.run('config', 'set', 'smtp_url', 'http://mail.example.org')
+    c.check(r.rc == 78 and 'smtp://' in r.err, 'smtp_url must be smtp:// or smtps://', r)
+
+
+def templates(c, mf, s):
+    tdir = os.path.join(mf.dir, 'templates')
+    write(mf, 'templates/test.txt', 'Subject: Grüße aus {host} — Test\n\nHallo {admin}, ça marche: {date}.\n')
+    write(mf, 'templates/bad.txt', 'Subject: fine\n\nfirst line\nHello {colour}!\n')
+    write(mf, 'templates/nosubject.txt', 'Hello {user}\n')
+    r = mf.run('config', 'set', 'templates_dir', tdir)
+    c.check(r.rc == 0, 'templates_dir set to the test\'s folder', r)
+    r = mf.run('notify', 'preview', 'bad')
+    c.check(r.rc == 78 and 'bad.txt:4: unknown placeholder {colour}' in r.err,
+            'an unknown placeholder is refused with file and line', r)
+    r = mf.run('notify', 'preview', 'nosubject')
+    c.check(r.rc == 78 and 'nosubject.txt:1' in r.err and 'Subject' in r.err,
+            'a template without its Subject line is refused', r)
+    r = mf.run('notify', 'preview', 'absent')
+    c.check(r.rc == 78 and 'absent.txt' in r.err, 'a missing template is named', r)
+    before = len(s.messages())
+    r = mf.run('notify', 'test', 'zoe@example.org')
+    msgs = s.wait(before + 1)      # (subjects are looked up, not positions)
+    m = subject_of(msgs, 'Grüße aus')
+    c.check(r.rc == 0 and m and str(m[0]['Subject']).endswith('— Test') and
+            'ça marche' in m[0].get_content(),
+            'a non-ASCII subject arrives intact (RFC 2047) and the UTF-8 body too', [str(x['Subject']) for x in msgs])
+    raw = m[0].as_string() if m else ''
+    c.check('=?UTF-8?B?' in raw or '=?utf-8?b?' in raw.lower(), 'the subject is encoded on the wire', raw[:400])
+    r = mf.run('config', 'set', 'templates_dir', os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates'))
+    c.check(r.rc == 0, 'back to the shipped templates', r)
+
+
+def job_events(c, mf, s):
+    with fixtures.pair(checks=c) as (src, dst):
+        corpus.bulk(src, 'user001', 25, folders=['INBOX'], sizes='small', seed=71)
+        mf.endpoint_add('src', src)
+        mf.endpoint_add('dst', dst)
+        csv = write(mf, 'users.csv', 'login,address,display_name\n'
+                                     'user001,zoe@example.org,Zoë Ångström\n'
+                                     'ghost,ghost@example.org,No Such User\n')
+        r = mf.run('mailbox', 'import', csv, '--endpoint', 'src')
+        c.check(r.rc == 0, 'mailboxes with addresses imported', r)
+        seen = {m['Message-ID'] for m in s.messages()}
+        r = mf.run('queue', 'src', 'dst', 'user001', 'ghost', '--notify-user')
+        c.check(r.rc == 0, 'two jobs queued with --notify-user', r)
+        r = mf.run('run', '--workers', '1', timeout=300)
+        msgs = s.wait(len(seen) + 4)      # start and complete for zoe, start and failed for ghost
+        new = [m for m in msgs if m['Message-ID'] not in seen]
+        start = subject_of(new, 'Your mailbox is being moved')
+        done = subject_of(new, 'Your mailbox has been moved')
+        failed = subject_of(new, 'mailferry: job')
+        start = [m for m in start if m['To'] == 'zoe@example.org']
+        c.check(len(start) == 1 and
+                'Hello Zoë Ångström' in start[0].get_content(),
+                'the owner is told when the migration starts', [str(m['Subject']) for m in new])
+        c.check(len(done) == 1 and done[0]['To'] == 'zoe@example.org' and '25 messages' in done[0].get_content(),
+                'and when it completes, with the count (25 messages)', done[0].get_content() if done else new)
+        c.check(len(failed) == 1 and failed[0]['To'] == 'admins@example.org' and 'ghost' in str(failed[0]['Subject'])
+                and 'Reason:' in failed[0].get_content(),
+                'the admins are told about the failed job, with the reason', failed[0].get_content() if failed else new)
+        r = mf.run('events', '--limit', '40')
+        c.check('notification (complete) sent to zoe@example.org' in r.out, 'the events record what was sent', r)
+
+
+def main(c):
+    cli.require_binary()
+    if not smtpd.available():
+        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
+            print('FAIL: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)')
+            sys.exit(1)
+        print('SKIP: python3-aiosmtpd is not installed')
+        sys.exit(77)
+    fixtures.require()
+    mf = cli.Mailferry()
+    try:
+        with smtpd.Smtpd() as s:
+            for key, value in (('smtp_url', s.url), ('smtp_from', 'ferry@example.org'),
+                               ('admin_email', 'admins@example.org'),
+                               ('templates_dir', os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates'))):
+                r = mf.run('config', 'set', key, value)
+                c.check(r.rc == 0, 'config set %s' % key, r)
+            send_test(c, mf, s)
+            templates(c, mf, s)
+            job_events(c, mf, s)
+    finally:
+        mf.cleanup()
+
+
+if __name__ == '__main__':
+    report.main(main, 'test_notify')
