@@ -461,7 +461,7 @@ static char *read_text(const char *path)
  * that a key added later is covered without touching this test. */
 static char *other_value(const struct cfg_key *k, const char *dir)
 {
-	static const char *const strings[] = { ".", "-", "x", "other" };
+	static const char *const strings[] = { ".", "-", "x", "other", "127.0.0.1:5353" };
 
 	switch (k->type) {
 	case CFG_INT:
