@@ -262,20 +262,20 @@ static void judge_cert(struct health *h, const struct target *t, X509 *cert, lon
 	fmt_asn1_time(X509_get0_notAfter(cert), until, sizeof until);
 	fmt_asn1_time(X509_get0_notBefore(cert), from, sizeof from);
 	long long left = secs_until(X509_get0_notAfter(cert));
-	long long days = left >= 0 ? (left + 86399) / 86400 : -left / 86400;
+	long long days = left >= 0 ? (left + 86399) / 86400 : (-left + 86399) / 86400;
+	if (left <= 0) {
+		snprintf(fix, sizeof fix, "renew the TLS certificate of %s port %d (it expired on %s) "
+		         "and reload the IMAP server", t->host, t->port, until);
+		report(h, "tls", t->ep, HEALTH_FAIL, fix, "certificate of %s expired %lld day%s ago "
+		       "(%s)", t->host, days, days == 1 ? "" : "s", until);
+		return;
+	}
 	if (secs_until(X509_get0_notBefore(cert)) > 0) {
 		snprintf(fix, sizeof fix, "install a certificate valid now on %s port %d, or correct "
 		         "this machine's clock (timedatectl; it is checked against its own time)",
 		         t->host, t->port);
 		report(h, "tls", t->ep, HEALTH_FAIL, fix, "certificate of %s is not valid before %s",
 		       t->host, from);
-		return;
-	}
-	if (left <= 0) {
-		snprintf(fix, sizeof fix, "renew the TLS certificate of %s port %d (it expired on %s) "
-		         "and reload the IMAP server", t->host, t->port, until);
-		report(h, "tls", t->ep, HEALTH_FAIL, fix, "certificate of %s expired %lld day%s ago "
-		       "(%s)", t->host, days, days == 1 ? "" : "s", until);
 		return;
 	}
 	bool trusted = verify == X509_V_OK;
