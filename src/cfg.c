@@ -23,6 +23,8 @@
 
 #include <libconfig.h>
 
+#include "dns.h"
+
 static bool separator_ok(const char *v);
 static bool smtp_url_ok(const char *v);
 static bool address_ok(const char *v);
@@ -55,6 +57,9 @@ static const struct cfg_key key_table[] = {
 		 "Detail of the diagnostic log: error, warn, info, debug or trace."),
 	KEY_PATH(secrets_path, GENERAL, 0, "$XDG_DATA_HOME/mailferry/secrets",
 		 "File (mode 0600) keeping passwords given with --password-stdin."),
+	KEY_STRING(dns_server, GENERAL, 0, "", dns_server_valid,
+		   N_("an IPv4 address with an optional :PORT (\"127.0.0.1:5353\"), or \"\""),
+		   "DNS server for auto-detection (SRV records); \"\" for the system resolver."),
 	KEY_INT(workers, WORKERS, CFG_RESTART, 4, 1, 256,
 		"Mailboxes migrated in parallel by \"mailferry run\"."),
 	KEY_INT(max_connections_per_server, WORKERS, 0, 10, 1, 1000,

@@ -28,6 +28,7 @@ struct cfg {
 	int bad_item_limit;        /* failed items before a job fails */
 	char *separator_char;      /* replaces a target separator in a source name; owned */
 	int verify_after_copy;     /* run verify after each full/delta pass */
+	char *dns_server;          /* "IPv4[:PORT]" for SRV look-ups, "" = system resolver; owned */
 	/* Notifications (notify.h); strings owned, "" when unset. */
 	char *smtp_url;            /* smtp:// or smtps://; "" sends nothing */
 	char *smtp_user;

@@ -21,8 +21,10 @@
 #include "common.h"
 #include "console.h"
 #include "csv.h"
+#include "dns.h"
 #include "driver.h"
 #include "engine.h"
+#include "health.h"
 #include "imap.h"
 #include "log.h"
 #include "migrate.h"
@@ -54,6 +56,13 @@ static const char usage_text[] = N_(
 	"  forest add NAME --role source|target|tenant [--directory URL] [--bind-dn DN]\n"
 	"             [--base-dn DN] [--filter F] [--scope OU]... [--blackout-mode entire|initial|final]\n"
 	"  forest list | forest remove NAME --yes   (removes its endpoints, mailboxes and jobs)\n"
+	"  forest check NAME           health of every endpoint: DNS, TCP, TLS certificate expiry,\n"
+	"      admin login, a sample mailbox through the admin, APPENDLIMIT, clock; one line per\n"
+	"      check (✓ ok, i info, ! warning, ✗ failed) with the fix; exit 0 ok, 1 warnings,\n"
+	"      78 failures\n"
+	"  detect DOMAIN               global catalogs and domain controllers (_gc._tcp,\n"
+	"      _ldap._tcp.dc._msdcs) and IMAP servers (_imaps._tcp, _imap._tcp) from DNS SRV\n"
+	"      records, best first; dns_server sets the DNS server; exit 0 found, 78 none, 75 no DNS\n"
 	"  mailbox import FILE.csv [--endpoint NAME] | mailbox list [--forest NAME]\n"
 	"      CSV header: login,address,display_name,site,database,kind,size_bytes,items,folders,\n"
 	"      delegates (';'-separated LOGIN or LOGIN=RIGHTS); any subset with login; all or nothing\n"
@@ -1024,15 +1033,19 @@ static void print_forest(void *ctx, const struct forest *f)
 	       f->dir_base_dn ? f->dir_base_dn : "-", f->allow_postpone ? " postpone-allowed" : "");
 }
 
+static int cmd_forest_check(struct app *a, int argc, char **argv);
+
 static int cmd_forest(struct app *a, int argc, char **argv)
 {
 	struct err e;
 	err_clear(&e);
 	if (argc < 2)
-		return usage_error("%s", "forest needs a subcommand: add, list, remove");
+		return usage_error("%s", "forest needs a subcommand: add, list, remove, check");
 	const char *sub = argv[1];
 	if (!strcmp(sub, "add"))
 		return cmd_forest_add(a, argc - 1, argv + 1);
+	if (!strcmp(sub, "check"))
+		return cmd_forest_check(a, argc - 1, argv + 1);
 	if (!strcmp(sub, "list")) {
 		if (argc != 2)
 			return usage_error("%s", "forest list takes no arguments");
@@ -1067,6 +1080,100 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 	if (s)
 		return fail(&e);
 	printf("forest %s removed with its endpoints, mailboxes and jobs\n", name);
+	return 0;
+}
+
+/* --- forest check, detect --------------------------------------------------- */
+
+struct check_tally { int n[4]; };
+
+static void print_health(void *ctx, const struct health_result *r)
+{
+	struct check_tally *t = ctx;
+	t->n[r->level]++;
+	printf("%s %-10s %-16s %s\n", health_mark(r->level), r->check,
+	       r->endpoint ? r->endpoint : "-", r->detail);
+	if (r->fix && r->level != HEALTH_OK)
+		printf("    fix: %s\n", r->fix);
+}
+
+/* forest check NAME: exit 0 all fine, 1 warnings, 78 failures. */
+static int cmd_forest_check(struct app *a, int argc, char **argv)
+{
+	if (argc != 2)
+		return usage_error("%s", "forest check needs NAME");
+	struct err e;
+	err_clear(&e);
+	struct check_tally t = { { 0 } };
+	enum health_level worst = HEALTH_OK;
+	if (open_store(a, &e) ||
+	    health_check_forest(a->st, &a->cfg, argv[1], print_health, &t, &worst, &e))
+		return fail(&e);
+	printf("forest %s: %d ok, %d info, %d warning%s, %d failed\n", argv[1], t.n[HEALTH_OK],
+	       t.n[HEALTH_INFO], t.n[HEALTH_WARN], t.n[HEALTH_WARN] == 1 ? "" : "s",
+	       t.n[HEALTH_FAIL]);
+	if (worst == HEALTH_FAIL)
+		return st_exit_code(ST_CONFIG);
+	return worst == HEALTH_WARN ? 1 : 0;
+}
+
+/* Prints the SRV records of prefix.domain; *found counts them. */
+static enum st detect_one(struct app *a, const char *title, const char *prefix,
+                          const char *domain, int *found, struct err *e)
+{
+	char *name = x_asprintf("%s.%s", prefix, domain);
+	struct dns_srv_list l;
+	enum st s = dns_srv_lookup(a->cfg.dns_server, name, &l, e);
+	if (!s) {
+		printf("%s (%s):%s\n", title, name, l.n ? "" : " none");
+		for (size_t i = 0; i < l.n; i++) {
+			char **addrs = NULL;
+			size_t na = 0;
+			struct err ae;
+			printf("  %zu. %s:%d  priority %d weight %d  address", i + 1, l.v[i].host,
+			       l.v[i].port, l.v[i].priority, l.v[i].weight);
+			if (!dns_addr_lookup(a->cfg.dns_server, l.v[i].host, &addrs, &na, &ae) && na)
+				for (size_t k = 0; k < na; k++)
+					printf("%s%s", k ? ", " : " ", addrs[k]);
+			else
+				printf(" unknown (no A record)");
+			printf("\n");
+			dns_addrs_free(addrs, na);
+		}
+		*found += (int)l.n;
+		dns_srv_free(&l);
+	}
+	free(name);
+	return s;
+}
+
+/* detect DOMAIN: global catalogs, domain controllers and IMAP servers from
+ * DNS SRV records; exit 0 found, 78 nothing, 75 DNS unreachable. */
+static int cmd_detect(struct app *a, int argc, char **argv)
+{
+	if (argc != 2 || !*argv[1] || argv[1][0] == '-')
+		return usage_error("%s", "detect needs DOMAIN");
+	static const char *const what[][2] = {
+		{ "Global catalog", "_gc._tcp" },
+		{ "Domain controllers", "_ldap._tcp.dc._msdcs" },
+		{ "IMAP servers, TLS", "_imaps._tcp" },
+		{ "IMAP servers, STARTTLS", "_imap._tcp" },
+	};
+	struct err e;
+	err_clear(&e);
+	int found = 0;
+	const char *dom = argv[1];
+	printf("DNS server: %s\n", a->cfg.dns_server && *a->cfg.dns_server ? a->cfg.dns_server
+	                                                                   : "system resolver");
+	for (size_t i = 0; i < countof(what); i++)
+		if (detect_one(a, what[i][0], what[i][1], dom, &found, &e))
+			return fail(&e);
+	if (!found) {
+		err_set(&e, ST_CONFIG, "no SRV records for %s (_gc._tcp, _ldap._tcp.dc._msdcs, "
+		        "_imaps._tcp, _imap._tcp): add them to its DNS zone or add endpoints by hand "
+		        "(mailferry endpoint add)", dom);
+		return fail(&e);
+	}
 	return 0;
 }
 
@@ -1725,6 +1832,8 @@ int main(int argc, char **argv)
 		rc = cmd_pause_resume(&a, sub_argc, sub_argv, !strcmp(cmd, "pause"));
 	else if (!strcmp(cmd, "forest"))
 		rc = cmd_forest(&a, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "detect"))
+		rc = cmd_detect(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "mailbox"))
 		rc = cmd_mailbox(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "blackout"))

@@ -2490,3 +2490,18 @@ enum st store_blackout_each(struct store *s, void (*fn)(void *ctx, const struct 
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list blackouts");
 }
+
+/* --- health checks (read only) ---------------------------------------------- */
+
+enum st store_largest_item(struct store *s, int64_t dst_ep, int64_t *size, struct err *e)
+{
+	static const char sql[] =
+		"SELECT max(sz) FROM ("
+		" SELECT max(m.size) AS sz FROM messages m JOIN folders f ON f.id=m.folder_id"
+		"  JOIN pairs p ON p.id=f.pair_id WHERE p.dst_ep=?1"
+		" UNION ALL SELECT max(k.size) FROM skipped k JOIN jobs j ON j.id=k.job_id"
+		"  JOIN pairs p ON p.id=j.pair_id WHERE p.dst_ep=?1)";
+	bool found;
+	*size = 0;
+	return query_int(s, sql, dst_ep, size, &found, "find the largest item", e);
+}

@@ -420,4 +420,9 @@ enum st store_sample_minutes(struct store *s, int limit,
 enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_t bytes,
                      struct err *e);
 
+/* --- health checks (read only) --------------------------------------------- */
+/* The largest message known to be bound for endpoint dst_ep: copied there
+ * (the map) or skipped on the way (the skipped list); *size 0 when none. */
+enum st store_largest_item(struct store *s, int64_t dst_ep, int64_t *size, struct err *e);
+
 #endif

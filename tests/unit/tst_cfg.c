@@ -462,7 +462,7 @@ static char *read_text(const char *path)
 static char *other_value(const struct cfg_key *k, const char *dir)
 {
 	static const char *const strings[] = { ".", "-", "x", "other", "smtp://127.0.0.1:25", "file:/etc/pw",
-	                                       "admin@example.org" };
+	                                       "admin@example.org", "127.0.0.1:5353" };
 
 	switch (k->type) {
 	case CFG_INT:

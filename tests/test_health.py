@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+"""Auto-detect and forest alerts against real servers: a dnsmasq on loopback
+(SRV and A records given on its command line) and the test Dovecot pair.
+
+detect: SRV records come out best first (priority, then weight), with their
+ports and addresses; a domain without records exits 78; a dns_server nobody
+answers on exits 75 with a one-line message.
+
+forest check: every check passes on a healthy forest; then one thing at a time
+is broken and the right check fails with a fix line, and clears when fixed:
+the admin's password file, an endpoint on a closed port, an admin without the
+right to act for users, an expired TLS certificate (openssl -days -1), one that
+expires tomorrow (a warning); no password ever appears in the output.
+
+Run: MAILFERRY=$PWD/mailferry MF_SRCDIR=$PWD PYTHONPATH=$PWD/tests python3 tests/test_health.py
+(exit 0 pass, 77 skip, 1 fail)
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mftest import cli, fixtures, report     # noqa: E402
+from mftest.dnsmasq import Dnsmasq, have_dnsmasq, free_udp_port   # noqa: E402
+from mftest.dovecot import free_port          # noqa: E402
+
+OK, WARN, FAIL = '\u2713', '!', '\u2717'
+
+
+def require_dnsmasq():
+    if have_dnsmasq():
+        return
+    if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
+        print('FAIL: dnsmasq is not installed (apt-get install dnsmasq)')
+        raise SystemExit(1)
+    raise report.Skip('dnsmasq is not installed (apt-get install dnsmasq)')
+
+
+def main(c):
+    fixtures.require()
+    require_dnsmasq()
+    with fixtures.pair(users=4, imaps=True, checks=c) as (src, dst):
+        mf = cli.Mailferry()
+        try:
+            detect_checks(c, mf, src, dst)
+            health_checks(c, mf, src, dst)
+        finally:
+            mf.cleanup()
+
+
+# ------------------------------------------------------------------ detect
+
+def position(text, needle):
+    i = text.find(needle)
+    return i if i >= 0 else len(text) + 1
+
+
+def detect_checks(c, mf, src, dst):
+    srv = [
+        # name, target, port, priority, weight
+        ('_imaps._tcp.corp.test', 'mail-b.corp.test', src.imaps_port, 10, 20),
+        ('_imaps._tcp.corp.test', 'backup.corp.test', 1993, 20, 100),
+        ('_imaps._tcp.corp.test', 'mail-a.corp.test', src.imaps_port, 10, 80),
+        ('_imap._tcp.corp.test', 'mail-c.corp.test', dst.port, 0, 0),
+        ('_gc._tcp.corp.test', 'gc2.corp.test', 3269, 5, 0),
+        ('_gc._tcp.corp.test', 'gc1.corp.test', 3268, 0, 100),
+        ('_ldap._tcp.dc._msdcs.corp.test', 'dc1.corp.test', 389, 0, 100),
+    ]
+    hosts = [('mail-a.corp.test', '127.0.0.1'), ('mail-b.corp.test', '127.0.0.2'),
+             ('mail-c.corp.test', '127.0.0.1'), ('gc1.corp.test', '127.0.0.3')]
+    with Dnsmasq(srv=srv, hosts=hosts, local=['corp.test', 'empty.test']) as dns:
+        r = mf.run('config', 'set', 'dns_server', dns.server)
+        c.check(r.rc == 0, 'config set dns_server %s' % dns.server, r)
+        r = mf.run('detect', 'corp.test')
+        out = r.out
+        c.check(r.rc == 0, 'detect corp.test: exit 0', lambda: '%s\n%s' % (r, dns.log_tail()))
+        a = position(out, 'mail-a.corp.test:%d' % src.imaps_port)
+        b = position(out, 'mail-b.corp.test:%d' % src.imaps_port)
+        k = position(out, 'backup.corp.test:1993')
+        c.check(a < b < k < len(out),
+                'IMAPS servers best first: priority 10 weight 80, then weight 20, then priority 20',
+                out)
+        c.check('priority 10 weight 80' in out and 'priority 20 weight 100' in out,
+                'priority and weight shown', out)
+        c.check('mail-c.corp.test:%d' % dst.port in out and
+                position(out, '_imaps._tcp') < position(out, 'mail-c.corp.test'),
+                'RFC 6186 _imap._tcp (STARTTLS) server listed after _imaps', out)
+        c.check(position(out, 'gc1.corp.test:3268') < position(out, 'gc2.corp.test:3269') < len(out),
+                'global catalogs from _gc._tcp, priority 0 before 5', out)
+        c.check('dc1.corp.test:389' in out, 'domain controller from _ldap._tcp.dc._msdcs', out)
+        line_a = [ln for ln in out.splitlines() if 'mail-a.corp.test' in ln]
+        line_b = [ln for ln in out.splitlines() if 'mail-b.corp.test' in ln]
+        c.check(line_a and '127.0.0.1' in line_a[0] and line_b and '127.0.0.2' in line_b[0],
+                'A records of the targets from the same DNS server', out)
+
+        r = mf.run('detect', 'empty.test')
+        c.check(r.rc == 78 and fixtures.one_line_error(r) and 'no SRV records' in r.err,
+                'a domain without records: exit 78, one line', r)
+        r = mf.run('detect')
+        c.check(r.rc == 64, 'detect without DOMAIN: exit 64', r)
+
+        dead = free_udp_port()
+        mf.run('config', 'set', 'dns_server', '127.0.0.1:%d' % dead)
+        r = mf.run('detect', 'corp.test', timeout=30)
+        c.check(r.rc == 75 and fixtures.one_line_error(r) and
+                '127.0.0.1:%d' % dead in r.err and 'did not answer' in r.err,
+                'dns_server on a closed port: exit 75, names the server', r)
+        r = mf.run('config', 'set', 'dns_server', 'dns.example:53')
+        c.check(r.rc == 78 and 'dns_server' in r.err, 'dns_server must be an IPv4 address', r)
+        mf.run('config', 'set', 'dns_server', '')
+
+
+# ------------------------------------------------------------------ health
+
+def lines(r, mark, check, endpoint):
+    """Result lines of one check (with the fix line that follows, if any)."""
+    out = r.out.splitlines()
+    found = []
+    for i, ln in enumerate(out):
+        parts = ln.split()
+        if len(parts) >= 3 and parts[0] == mark and parts[1] == check and parts[2] == endpoint:
+            fix = out[i + 1] if i + 1 < len(out) and out[i + 1].startswith('    fix:') else ''
+            found.append((ln, fix))
+    return found
+
+
+def no_secret(c, r, secrets, what):
+    c.check(not any(s in r.out or s in r.err for s in secrets),
+            '%s: no password in the output' % what, r)
+
+
+def make_cert(dirpath, days):
+    cert, key = os.path.join(dirpath, 'c.pem'), os.path.join(dirpath, 'k.pem')
+    csr = os.path.join(dirpath, 'r.csr')
+    run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, timeout=60)
+    run('openssl', 'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+        '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=127.0.0.1')
+    # -days -1: valid from now until yesterday, i.e. expired (OpenSSL 3.0 has
+    # no -not_after; faketime is not needed).
+    run('openssl', 'x509', '-req', '-in', csr, '-signkey', key, '-days', str(days), '-out', cert)
+    return cert, key
+
+
+def serve_cert(src, cert, key):
+    shutil.copyfile(cert, src.cert)
+    shutil.copyfile(key, src.key)
+    os.chmod(src.key, 0o600)
+    src.restart()
+
+
+def health_checks(c, mf, src, dst):
+    secrets = [src.admin_password, 'wrong-' + src.admin_password, src.password('user002')]
+    r = mf.run('forest', 'add', 'corp', '--role', 'source')
+    c.check(r.rc == 0, 'forest add corp', r)
+    mf.endpoint_add('old', src, tls=True, insecure=True, extra=['--forest', 'corp'])
+    csv = os.path.join(mf.dir, 'users.csv')
+    with open(csv, 'w') as f:
+        f.write('login,address\nuser001,user001@corp.test\nuser003,user003@corp.test\n')
+    r = mf.run('mailbox', 'import', csv, '--endpoint', 'old')
+    c.check(r.rc == 0, 'mailbox import for the sample mailbox', r)
+
+    r = mf.run('forest', 'check', 'corp')
+    c.check(r.rc == 0 and FAIL not in r.out and
+            all(lines(r, OK, chk, 'old') for chk in ('dns', 'tcp', 'tls', 'login', 'mailbox')),
+            'healthy forest: exit 0, dns/tcp/tls/login/mailbox all \u2713', r)
+    c.check(lines(r, 'i', 'clock', 'old') and lines(r, 'i', 'size-limit', 'old'),
+            'clock skew and APPENDLIMIT reported as info when the server gives no figure', r)
+    c.check('user001' in r.out and 'valid until' in r.out, 'sample mailbox and expiry shown', r)
+    no_secret(c, r, secrets, 'healthy forest')
+    c.info('forest check of a healthy forest:\n' + r.out.rstrip())
+
+    # wrong admin password, then fixed
+    pwfile = mf.password_files['old']
+    with open(pwfile, 'w') as f:
+        f.write('wrong-' + src.admin_password + '\n')
+    r = mf.run('forest', 'check', 'corp')
+    got = lines(r, FAIL, 'login', 'old')
+    c.check(r.rc == 78 and got and pwfile in got[0][1],
+            'wrong password: exit 78, \u2717 login with a fix naming the password file', r)
+    c.check(not lines(r, OK, 'mailbox', 'old'), 'wrong password: later checks not run', r)
+    no_secret(c, r, secrets, 'wrong password')
+    with open(pwfile, 'w') as f:
+        f.write(src.admin_password + '\n')
+    r = mf.run('forest', 'check', 'corp')
+    c.check(r.rc == 0 and lines(r, OK, 'login', 'old'), 'password fixed: login \u2713 again', r)
+
+    # an endpoint on a closed port, then removed
+    closed = free_port()
+    mf.endpoint_add('dead', src, url='imaps://127.0.0.1:%d' % closed, insecure=True,
+                    extra=['--forest', 'corp'])
+    r = mf.run('forest', 'check', 'corp')
+    got = lines(r, FAIL, 'tcp', 'dead')
+    c.check(r.rc == 78 and got and str(closed) in got[0][0] and 'fix:' in got[0][1] and
+            lines(r, OK, 'login', 'old'),
+            'closed port: \u2717 tcp for that endpoint only, with a fix line', r)
+    mf.run('endpoint', 'remove', 'dead')
+    r = mf.run('forest', 'check', 'corp')
+    c.check(r.rc == 0 and 'dead' not in r.out, 'closed port: clears once fixed', r)
+
+    # an admin without the right to act for users
+    mf.endpoint_add('plain', src, user='user002', password=src.password('user002'), tls=True,
+                    insecure=True, extra=['--forest', 'corp'])
+    mf.run('mailbox', 'import', csv, '--endpoint', 'plain')
+    r = mf.run('forest', 'check', 'corp')
+    got = lines(r, FAIL, 'mailbox', 'plain')
+    c.check(r.rc == 78 and got and 'user001' in got[0][0] and 'act for' in got[0][1] and
+            lines(r, OK, 'login', 'plain'),
+            'admin without rights: login \u2713 but \u2717 mailbox with a fix line', r)
+    no_secret(c, r, secrets, 'admin without rights')
+    mf.run('endpoint', 'remove', 'plain')
+
+    # expired certificate, then one that expires tomorrow, then a good one
+    certdir = os.path.join(mf.dir, 'certs')
+    os.mkdir(certdir)
+    good = (src.cert + '.good', src.key + '.good')
+    shutil.copyfile(src.cert, good[0])
+    shutil.copyfile(src.key, good[1])
+    serve_cert(src, *make_cert(certdir, -1))
+    r = mf.run('forest', 'check', 'corp')
+    got = lines(r, FAIL, 'tls', 'old')
+    c.check(r.rc == 78 and got and 'expired' in got[0][0] and 'renew' in got[0][1],
+            'expired certificate: exit 78, \u2717 tls "expired", fix: renew', r)
+    c.info('forest check with an expired certificate:\n' + r.out.rstrip())
+    serve_cert(src, *make_cert(certdir, 1))
+    r = mf.run('forest', 'check', 'corp')
+    got = lines(r, WARN, 'tls', 'old')
+    c.check(r.rc == 1 and got and 'expires in 1 day' in got[0][0] and 'renew' in got[0][1],
+            'certificate valid 1 more day: exit 1, ! tls "expires in 1 day"', r)
+    serve_cert(src, *good)
+    r = mf.run('forest', 'check', 'corp')
+    c.check(r.rc == 0 and lines(r, OK, 'tls', 'old'), 'good certificate: tls \u2713 again', r)
+
+    r = mf.run('forest', 'check', 'nope')
+    c.check(r.rc == 78 and fixtures.one_line_error(r), 'unknown forest: exit 78, one line', r)
+
+
+if __name__ == '__main__':
+    report.main(main, 'test_health')
