@@ -163,7 +163,7 @@ static void test_upgrade(const char *dir)
 	struct store *s = NULL;
 	struct err e;
 	check(store_open(path, &s, &e) == 0, "v1 store opens (upgrading): %s", e.msg);
-	check(user_version(path) == 2, "upgraded to schema version 2");
+	check(user_version(path) == STORE_SCHEMA_VERSION, "upgraded to the current schema version");
 	int64_t max_rev = 0, n = 0;
 	struct seen v = job_rows(s, 0, &max_rev);
 	check(v.n == 3 && v.ids[0] == 1 && v.ids[2] == 3 && max_rev > 0,
@@ -184,7 +184,7 @@ static void test_upgrade(const char *dir)
 	check(store_job_claim(s, &c, &found, &e) == 0 && found && c.id == 3, "old queued job claimable");
 	job_free(&c);
 	store_close(&s);
-	check(store_open(path, &s, &e) == 0 && user_version(path) == 2, "reopening does not upgrade again");
+	check(store_open(path, &s, &e) == 0 && user_version(path) == STORE_SCHEMA_VERSION, "reopening does not upgrade again");
 	store_close(&s);
 	free(path);
 }
