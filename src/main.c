@@ -21,6 +21,7 @@
 #include "common.h"
 #include "console.h"
 #include "csv.h"
+#include "directory.h"
 #include "dns.h"
 #include "driver.h"
 #include "engine.h"
@@ -55,6 +56,12 @@ static const char usage_text[] = N_(
 	"Forests, mailboxes, blackout times:\n"
 	"  forest add NAME --role source|target|tenant [--directory URL] [--bind-dn DN]\n"
 	"             [--base-dn DN] [--filter F] [--scope OU]... [--blackout-mode entire|initial|final]\n"
+	"             [--bind-password-file F | --bind-password-env V | --bind-password-cmd C |\n"
+	"              --bind-password-stdin]\n"
+	"      URL is ldaps://host[:port] (TLS) or ldap://host[:port] (StartTLS except on loopback).\n"
+	"  forest set NAME [options of forest add]  changes only the options given\n"
+	"  forest discover NAME [--full] [--endpoint NAME]   mailboxes from the directory (paged;\n"
+	"             after a complete run only changes; removed entries marked vanished)\n"
 	"  forest list | forest remove NAME --yes   (removes its endpoints, mailboxes and jobs)\n"
 	"  forest check NAME           health of every endpoint: DNS, TCP, TLS certificate expiry,\n"
 	"      admin login, a sample mailbox through the admin, APPENDLIMIT, clock; one line per\n"
@@ -150,6 +157,46 @@ static bool url_ok(const char *url)
 	return host && *host && *host != '/' && *host != ':';
 }
 
+/* A password source given on the command line (--password-file and the
+ * like, or --bind-password-* for a directory): at most one.  ref is owned. */
+struct pw_source { char *ref; bool from_stdin; int count; };
+
+/* kind: "file", "env", "cmd" or "stdin". */
+static void pw_source_set(struct pw_source *p, const char *kind, const char *value)
+{
+	p->count++;
+	if (!strcmp(kind, "stdin")) {
+		p->from_stdin = true;
+		return;
+	}
+	free(p->ref);
+	p->ref = x_asprintf("%s:%s", kind, value);
+}
+
+/* Turns the source into a reference to store: a password on standard input
+ * goes to the secrets file under secret_name; a file is checked now, so a
+ * bad mode is found at once. */
+static enum st pw_source_ref(struct app *a, struct pw_source *p, const char *secret_name,
+                             struct err *e)
+{
+	enum st s = ST_OK;
+	if (p->from_stdin) {
+		char line[4096];
+		if (!fgets(line, sizeof line, stdin))
+			return err_set(e, ST_USAGE, "no password on standard input");
+		line[strcspn(line, "\r\n")] = '\0';
+		free(p->ref);
+		p->ref = NULL;
+		s = secret_save(a->cfg.secrets_path, secret_name, line, &p->ref, e);
+		memset(line, 0, sizeof line);
+	} else if (p->ref && !strncmp(p->ref, "file:", 5)) {
+		char *secret = NULL;
+		s = secret_resolve(p->ref, a->cfg.secrets_path, &secret, e);
+		secret_free(secret);
+	}
+	return s;
+}
+
 static int cmd_endpoint_add(struct app *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -167,25 +214,25 @@ static int cmd_endpoint_add(struct app *a, int argc, char **argv)
 	};
 	const char *forest = NULL;
 	struct endpoint ep = { .max_connections = a->cfg.max_connections_per_server };
-	char *ref = NULL;
-	int sources = 0, c;
-	bool from_stdin = false;
+	struct pw_source pw = { 0 };
+	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "u:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u': ep.admin_user = optarg; break;
-		case 'f': free(ref); ref = x_asprintf("file:%s", optarg); sources++; break;
-		case 'E': free(ref); ref = x_asprintf("env:%s", optarg); sources++; break;
-		case 'C': free(ref); ref = x_asprintf("cmd:%s", optarg); sources++; break;
-		case 'S': from_stdin = true; sources++; break;
+		case 'f': pw_source_set(&pw, "file", optarg); break;
+		case 'E': pw_source_set(&pw, "env", optarg); break;
+		case 'C': pw_source_set(&pw, "cmd", optarg); break;
+		case 'S': pw_source_set(&pw, "stdin", NULL); break;
 		case 'k': ep.insecure = true; break;
 		case 'a': ep.auth_mech = optarg; break;
 		case 't': ep.login_template = optarg; break;
 		case 'm': ep.max_connections = atoi(optarg); break;
 		case 'F': forest = optarg; break;
-		default: free(ref); return st_exit_code(ST_USAGE);
+		default: free(pw.ref); return st_exit_code(ST_USAGE);
 		}
 	}
+	char *ref = pw.ref;
 	if (argc - optind != 2) {
 		free(ref);
 		return usage_error("%s", "endpoint add needs NAME and URL");
@@ -200,7 +247,7 @@ static int cmd_endpoint_add(struct app *a, int argc, char **argv)
 		        "imaps://host[:port]", ep.url, ep.name);
 		return fail(&e);
 	}
-	if (sources != 1) {
+	if (pw.count != 1) {
 		free(ref);
 		return usage_error("%s", "give exactly one password source: --password-file, "
 		                   "--password-env, --password-cmd or --password-stdin");
@@ -217,28 +264,11 @@ static int cmd_endpoint_add(struct app *a, int argc, char **argv)
 			ep.forest_id = f.id;
 		forest_free(&f);
 	}
-	if (!s && from_stdin) {
-		char line[4096];
-		if (!fgets(line, sizeof line, stdin)) {
-			err_set(&e, ST_USAGE, "no password on standard input");
-			return fail(&e);
-		}
-		line[strcspn(line, "\r\n")] = '\0';
-		char *name = x_asprintf("endpoint:%s", ep.name);
-		s = secret_save(a->cfg.secrets_path, name, line, &ref, &e);
-		memset(line, 0, sizeof line);
-		free(name);
-	}
 	if (!s) {
-		struct err ve;
-		if (!strncmp(ref, "file:", 5)) {
-			/* Check the file now, so a bad mode is found at once. */
-			char *secret = NULL;
-			s = secret_resolve(ref, a->cfg.secrets_path, &secret, &ve);
-			secret_free(secret);
-			if (s)
-				e = ve;
-		}
+		char *name = x_asprintf("endpoint:%s", ep.name);
+		s = pw_source_ref(a, &pw, name, &e);
+		ref = pw.ref;
+		free(name);
 	}
 	if (!s) {
 		ep.secret_ref = ref;
@@ -976,9 +1006,26 @@ static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
 
 /* --- forest ----------------------------------------------------------------- */
 
-static int cmd_forest_add(struct app *a, int argc, char **argv)
+/* The options of forest add and forest set; pointers into argv, the scope
+ * and the password source owned by the struct. */
+struct forest_args {
+	struct forest f;            /* fields given (NULL when not) */
+	struct sbuf scope;
+	bool scope_given, postpone_given;
+	struct pw_source pw;
+};
+
+static void forest_args_free(struct forest_args *fa)
 {
-	enum { F_ROLE = 1, F_DIR, F_BIND, F_BASE, F_FILTER, F_SCOPE, F_MODE, F_POSTPONE };
+	sb_free(&fa->scope);
+	free(fa->pw.ref);
+}
+
+/* Parses argv into fa; returns an exit code (0: go on). */
+static int forest_parse(int argc, char **argv, struct forest_args *fa)
+{
+	enum { F_ROLE = 1, F_DIR, F_BIND, F_BASE, F_FILTER, F_SCOPE, F_MODE, F_POSTPONE, F_PWFILE,
+	       F_PWENV, F_PWCMD, F_PWSTDIN };
 	static const struct option opts[] = {
 		{ "role", required_argument, NULL, F_ROLE },
 		{ "directory", required_argument, NULL, F_DIR },
@@ -988,49 +1035,227 @@ static int cmd_forest_add(struct app *a, int argc, char **argv)
 		{ "scope", required_argument, NULL, F_SCOPE },
 		{ "blackout-mode", required_argument, NULL, F_MODE },
 		{ "allow-postpone", no_argument, NULL, F_POSTPONE },
+		{ "bind-password-file", required_argument, NULL, F_PWFILE },
+		{ "bind-password-env", required_argument, NULL, F_PWENV },
+		{ "bind-password-cmd", required_argument, NULL, F_PWCMD },
+		{ "bind-password-stdin", no_argument, NULL, F_PWSTDIN },
 		{ 0 }
 	};
-	struct forest f = { 0 };
-	struct sbuf scope;
-	sb_init(&scope);
+	memset(fa, 0, sizeof *fa);
+	sb_init(&fa->scope);
+	struct forest *f = &fa->f;
 	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case F_ROLE: f.role = optarg; break;
-		case F_DIR: f.dir_url = optarg; break;
-		case F_BIND: f.dir_bind_dn = optarg; break;
-		case F_BASE: f.dir_base_dn = optarg; break;
-		case F_FILTER: f.dir_filter = optarg; break;
-		case F_SCOPE: sb_printf(&scope, "%s%s", scope.len ? "\n" : "", optarg); break;
-		case F_MODE: f.blackout_mode = optarg; break;
-		case F_POSTPONE: f.allow_postpone = true; break;
-		default: sb_free(&scope); return st_exit_code(ST_USAGE);
+		case F_ROLE: f->role = optarg; break;
+		case F_DIR: f->dir_url = optarg; break;
+		case F_BIND: f->dir_bind_dn = optarg; break;
+		case F_BASE: f->dir_base_dn = optarg; break;
+		case F_FILTER: f->dir_filter = optarg; break;
+		case F_SCOPE:
+			sb_printf(&fa->scope, "%s%s", fa->scope.len ? "\n" : "", optarg);
+			fa->scope_given = true;
+			break;
+		case F_MODE: f->blackout_mode = optarg; break;
+		case F_POSTPONE: f->allow_postpone = fa->postpone_given = true; break;
+		case F_PWFILE: pw_source_set(&fa->pw, "file", optarg); break;
+		case F_PWENV: pw_source_set(&fa->pw, "env", optarg); break;
+		case F_PWCMD: pw_source_set(&fa->pw, "cmd", optarg); break;
+		case F_PWSTDIN: pw_source_set(&fa->pw, "stdin", NULL); break;
+		default: return st_exit_code(ST_USAGE);
 		}
 	}
-	if (argc - optind != 1 || !f.role) {
-		sb_free(&scope);
-		return usage_error("%s", "forest add needs NAME and --role source|target|tenant");
+	if (argc - optind != 1)
+		return usage_error("%s", "forest add and forest set need one NAME");
+	if (fa->pw.count > 1)
+		return usage_error("%s", "give at most one bind password source: --bind-password-file, "
+		                   "--bind-password-env, --bind-password-cmd or --bind-password-stdin");
+	f->name = argv[optind];
+	f->scope = fa->scope.data;
+	return 0;
+}
+
+/* Checks the directory URL and stores the bind password source. */
+static enum st forest_directory(struct app *a, struct forest_args *fa, const char *name,
+                                struct err *e)
+{
+	if (fa->f.dir_url && *fa->f.dir_url) {
+		enum st s = directory_url_check(fa->f.dir_url, e);
+		if (s) {
+			err_prefix(e, "forest %s", name);
+			return s;
+		}
 	}
-	f.name = argv[optind];
-	f.scope = scope.data;
+	if (!fa->pw.count)
+		return ST_OK;
+	char *secret_name = x_asprintf("forest:%s", name);
+	enum st s = pw_source_ref(a, &fa->pw, secret_name, e);
+	free(secret_name);
+	fa->f.dir_secret_ref = fa->pw.ref;
+	return s;
+}
+
+static int cmd_forest_add(struct app *a, int argc, char **argv)
+{
+	struct forest_args fa;
+	int rc = forest_parse(argc, argv, &fa);
+	if (!rc && !fa.f.role)
+		rc = usage_error("%s", "forest add needs NAME and --role source|target|tenant");
+	if (rc) {
+		forest_args_free(&fa);
+		return rc;
+	}
 	struct err e;
 	err_clear(&e);
 	enum st s = open_store(a, &e);
 	if (!s)
-		s = store_forest_add(a->st, &f, &e);
-	sb_free(&scope);
-	if (s)
-		return fail(&e);
-	printf("forest %s added (%s)\n", f.name, f.role);
-	return 0;
+		s = forest_directory(a, &fa, fa.f.name, &e);
+	if (!s)
+		s = store_forest_add(a->st, &fa.f, &e);
+	if (!s)
+		printf("forest %s added (%s)\n", fa.f.name, fa.f.role);
+	forest_args_free(&fa);
+	return s ? fail(&e) : 0;
+}
+
+/* Strings of the update: the new value if given, else a copy of the old. */
+static void forest_merge(struct forest *old, const struct forest *given)
+{
+	char **dst[] = { &old->role, &old->dir_url, &old->dir_bind_dn, &old->dir_secret_ref,
+	                 &old->dir_base_dn, &old->dir_filter, &old->scope, &old->blackout_mode };
+	const char *src[] = { given->role, given->dir_url, given->dir_bind_dn, given->dir_secret_ref,
+	                      given->dir_base_dn, given->dir_filter, given->scope, given->blackout_mode };
+	for (size_t i = 0; i < countof(dst); i++) {
+		if (!src[i])
+			continue;
+		free(*dst[i]);
+		*dst[i] = *src[i] ? x_strdup(src[i]) : NULL;   /* "" clears */
+	}
+}
+
+static int cmd_forest_set(struct app *a, int argc, char **argv)
+{
+	struct forest_args fa;
+	int rc = forest_parse(argc, argv, &fa);
+	if (rc) {
+		forest_args_free(&fa);
+		return rc;
+	}
+	struct err e;
+	err_clear(&e);
+	struct forest f = { 0 };
+	enum st s = open_store(a, &e);
+	if (!s)
+		s = store_forest_get(a->st, fa.f.name, &f, &e);
+	if (!s)
+		s = forest_directory(a, &fa, fa.f.name, &e);
+	if (!s) {
+		if (!fa.scope_given)
+			fa.f.scope = NULL;
+		forest_merge(&f, &fa.f);
+		if (fa.postpone_given)
+			f.allow_postpone = true;
+		s = store_forest_update(a->st, &f, &e);
+	}
+	if (!s)
+		printf("forest %s updated\n", f.name);
+	forest_free(&f);
+	forest_args_free(&fa);
+	return s ? fail(&e) : 0;
+}
+
+/* The endpoint discovered mailboxes go to: the one named, or the forest's
+ * only endpoint. */
+struct forest_ep { int64_t forest_id; int n; int64_t id; };
+
+static void count_forest_endpoint(void *ctx, const struct endpoint *ep)
+{
+	struct forest_ep *p = ctx;
+	if (ep->forest_id == p->forest_id) {
+		p->n++;
+		p->id = ep->id;
+	}
+}
+
+static enum st discover_endpoint(struct app *a, const struct forest *f, const char *name,
+                                 int64_t *id, struct err *e)
+{
+	if (name) {
+		struct endpoint ep;
+		enum st s = store_endpoint_get(a->st, name, &ep, e);
+		if (!s && ep.forest_id != f->id)
+			s = err_set(e, ST_CONFIG, "endpoint %s is not in forest %s", name, f->name);
+		*id = ep.id;
+		endpoint_free(&ep);
+		return s;
+	}
+	struct forest_ep p = { f->id, 0, 0 };
+	enum st s = store_endpoint_each(a->st, count_forest_endpoint, &p, e);
+	if (!s && p.n != 1)
+		return err_set(e, ST_CONFIG, "forest %s has %d mail endpoints: say which one gets the "
+		               "mailboxes with --endpoint NAME (endpoint add ... --forest %s)", f->name,
+		               p.n, f->name);
+	*id = p.id;
+	return s;
+}
+
+static void print_discovery(const struct forest *f, const struct dir_report *r)
+{
+	printf("forest %s: %s discovery: %lld added, %lld changed, %lld vanished, %lld total "
+	       "(%lld entries read in %d pages, %.1f s)\n", f->name, r->full ? "full" : "incremental",
+	       (long long)r->added, (long long)r->changed, (long long)r->vanished,
+	       (long long)r->total, (long long)r->seen, r->pages, (double)r->elapsed_ms / 1000.0);
+	printf("  %lld hidden from address lists, %lld delegations, %lld delegates not found, "
+	       "%lld entries without a login\n", (long long)r->hidden, (long long)r->delegates,
+	       (long long)r->unresolved, (long long)r->skipped);
+}
+
+static int cmd_forest_discover(struct app *a, int argc, char **argv)
+{
+	const char *name = NULL, *endpoint = NULL;
+	bool full = false;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--full"))
+			full = true;
+		else if (!strcmp(argv[i], "--endpoint") && i + 1 < argc)
+			endpoint = argv[++i];
+		else if (!name && argv[i][0] != '-')
+			name = argv[i];
+		else
+			return usage_error("unexpected argument '%s'", argv[i]);
+	}
+	if (!name)
+		return usage_error("%s", "forest discover needs NAME");
+	struct err e;
+	err_clear(&e);
+	struct forest f = { 0 };
+	struct dir_report rep;
+	int64_t ep = 0;
+	enum st s = open_store(a, &e);
+	if (!s)
+		s = store_forest_get(a->st, name, &f, &e);
+	if (!s)
+		s = discover_endpoint(a, &f, endpoint, &ep, &e);
+	if (!s) {
+		s = directory_discover(a->st, &f, ep, a->cfg.secrets_path, a->cfg.timeout_s, full, &rep, &e);
+		store_event(a->st, s ? EV_ERROR : EV_INFO, 0, "forest %s: discovery %s: %lld added, "
+		            "%lld changed, %lld vanished%s%s", f.name, s ? "failed" : "done",
+		            (long long)rep.added, (long long)rep.changed, (long long)rep.vanished,
+		            s ? ": " : "", s ? e.msg : "");
+	}
+	if (!s)
+		print_discovery(&f, &rep);
+	forest_free(&f);
+	return s ? fail(&e) : 0;
 }
 
 static void print_forest(void *ctx, const struct forest *f)
 {
 	(void)ctx;
-	printf("%-20s %-7s %-30s base=%s%s\n", f->name, f->role, f->dir_url ? f->dir_url : "-",
-	       f->dir_base_dn ? f->dir_base_dn : "-", f->allow_postpone ? " postpone-allowed" : "");
+	printf("%-20s %-7s %-30s base=%s%s%s%s\n", f->name, f->role, f->dir_url ? f->dir_url : "-",
+	       f->dir_base_dn ? f->dir_base_dn : "-", f->allow_postpone ? " postpone-allowed" : "",
+	       f->dir_hwm ? " discovered-up-to=" : "", f->dir_hwm ? f->dir_hwm : "");
 }
 
 static int cmd_forest_check(struct app *a, int argc, char **argv);
@@ -1040,10 +1265,14 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 	struct err e;
 	err_clear(&e);
 	if (argc < 2)
-		return usage_error("%s", "forest needs a subcommand: add, list, remove, check");
+		return usage_error("%s", "forest needs a subcommand: add, set, list, discover, check, remove");
 	const char *sub = argv[1];
 	if (!strcmp(sub, "add"))
 		return cmd_forest_add(a, argc - 1, argv + 1);
+	if (!strcmp(sub, "set"))
+		return cmd_forest_set(a, argc - 1, argv + 1);
+	if (!strcmp(sub, "discover"))
+		return cmd_forest_discover(a, argc, argv);
 	if (!strcmp(sub, "check"))
 		return cmd_forest_check(a, argc - 1, argv + 1);
 	if (!strcmp(sub, "list")) {
@@ -1418,7 +1647,7 @@ static void print_mailbox(void *ctx, const struct mailbox_row *m)
 		snprintf(items, sizeof items, "%lld", (long long)m->items);
 	printf("%-12s %-24s %-9s %-10s %10s %8s %-10s %-16s %lld delegates  %s\n", m->endpoint, m->login,
 	       m->kind ? m->kind : "-", m->site ? m->site : "-", size, items,
-	       m->status ? m->status : "-", fmt_when(m->last_pass, NULL, when),
+	       m->vanished ? "vanished" : m->status ? m->status : "-", fmt_when(m->last_pass, NULL, when),
 	       (long long)m->delegates, m->display_name ? m->display_name : "");
 }
 

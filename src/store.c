@@ -181,6 +181,13 @@ static const char *const steps[] = {
 	"    last_pass = excluded.last_pass;"
 	"UPDATE pairs SET src_mailbox_id = (SELECT id FROM mailboxes m"
 	"  WHERE m.endpoint_id = pairs.src_ep AND m.login = pairs.src_user);",
+	/* 2 -> 3: directory discovery.  A forest's high-water mark of its
+	 * last complete discovery ("usn:N" or "ts:GENERALIZEDTIME"); a
+	 * mailbox's directory key (objectGUID, entryUUID or DN) and whether the
+	 * directory no longer returns it (kept, never deleted). */
+	"ALTER TABLE forests ADD COLUMN dir_hwm TEXT;"
+	"ALTER TABLE mailboxes ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN dir_key TEXT;",
 };
 
 /* Every static SQL string of this file fits (x_die says so otherwise). */
@@ -1417,6 +1424,7 @@ void forest_free(struct forest *f)
 	free(f->dir_filter);
 	free(f->scope);
 	free(f->blackout_mode);
+	free(f->dir_hwm);
 	memset(f, 0, sizeof *f);
 }
 
@@ -1499,8 +1507,10 @@ enum st store_forest_add(struct store *s, struct forest *f, struct err *e)
 enum st store_forest_update(struct store *s, const struct forest *f, struct err *e)
 {
 	static const char sql[] =
-		"UPDATE forests SET name=?,role=?,dir_url=?,dir_bind_dn=?,dir_secret_ref=?,dir_base_dn=?,"
-		"dir_filter=?,scope=?,allow_postpone=?,blackout_mode=? WHERE id=?";
+		"UPDATE forests SET dir_hwm=CASE WHEN dir_url IS ?3 AND dir_base_dn IS ?6 AND "
+		"dir_filter IS ?7 AND scope IS ?8 THEN dir_hwm END, "
+		"name=?1,role=?2,dir_url=?3,dir_bind_dn=?4,dir_secret_ref=?5,dir_base_dn=?6,"
+		"dir_filter=?7,scope=?8,allow_postpone=?9,blackout_mode=?10 WHERE id=?11";
 	enum st r = forest_check(s, f, e);
 	if (r)
 		return r;
@@ -1518,7 +1528,7 @@ enum st store_forest_update(struct store *s, const struct forest *f, struct err 
 }
 
 #define FOREST_COLS "id,name,role,dir_url,dir_bind_dn,dir_secret_ref,dir_base_dn,dir_filter,scope," \
-	"allow_postpone,blackout_mode"
+	"allow_postpone,blackout_mode,dir_hwm"
 
 static void forest_from_row(sqlite3_stmt *st, struct forest *f)
 {
@@ -1533,6 +1543,18 @@ static void forest_from_row(sqlite3_stmt *st, struct forest *f)
 	f->scope = col_text(st, 8);
 	f->allow_postpone = sqlite3_column_int(st, 9) != 0;
 	f->blackout_mode = col_text(st, 10);
+	f->dir_hwm = col_text(st, 11);
+}
+
+enum st store_forest_set_hwm(struct store *s, int64_t id, const char *hwm, struct err *e)
+{
+	static const char sql[] = "UPDATE forests SET dir_hwm=? WHERE id=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, hwm);
+	sqlite3_bind_int64(st, 2, id);
+	return step_done(s, st, e, "write forest high-water mark");
 }
 
 /* Runs a forest query bound to either a name or an id; one row or none. */
@@ -2150,7 +2172,7 @@ enum st store_mailbox_summary(struct store *s, void (*fn)(void *ctx, const char 
 	"SELECT m.id, m.endpoint_id, e.name, coalesce(e.forest_id,0), m.login, m.address," \
 	" m.display_name, m.site, m.database, m.kind, coalesce(m.size_bytes,-1)," \
 	" coalesce(m.items,-1), coalesce(m.folders,-1), m.status, coalesce(m.last_pass,0)," \
-	" (SELECT count(*) FROM delegates d WHERE d.mailbox_id=m.id), m.rev " \
+	" (SELECT count(*) FROM delegates d WHERE d.mailbox_id=m.id), m.rev, m.vanished, m.dir_key " \
 	"FROM mailboxes m JOIN endpoints e ON e.id=m.endpoint_id "
 
 static void mailbox_row_from(sqlite3_stmt *st, struct mailbox_row *r)
@@ -2172,6 +2194,8 @@ static void mailbox_row_from(sqlite3_stmt *st, struct mailbox_row *r)
 	r->last_pass = sqlite3_column_int64(st, 14);
 	r->delegates = sqlite3_column_int64(st, 15);
 	r->rev = sqlite3_column_int64(st, 16);
+	r->vanished = sqlite3_column_int(st, 17) != 0;
+	r->dir_key = col_str(st, 18);
 }
 
 enum st store_mailbox_rows(struct store *s, int64_t forest_id, int64_t since_rev,
@@ -2247,6 +2271,101 @@ enum st store_mailbox_contact(struct store *s, int64_t endpoint_id, const char *
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read mailbox");
+}
+
+/* --- directory discovery ---------------------------------------------------- */
+
+/* A text field the directory gave (non-NULL) that differs from the stored one. */
+static bool field_differs(sqlite3_stmt *st, int col, const char *v)
+{
+	const char *old = col_str(st, col);
+	return v && (!old || strcmp(old, v));
+}
+
+/* What discovery would change in the stored row of (endpoint, login):
+ * *found false when there is none. */
+static enum st discovered_diff(struct store *s, const struct mailbox_row *m, bool *found,
+                               bool *differs, struct err *e)
+{
+	static const char sql[] =
+		"SELECT address, display_name, site, database, kind, dir_key, vanished "
+		"FROM mailboxes WHERE endpoint_id=? AND login=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, m->endpoint_id);
+	bind_text(st, 2, m->login);
+	int rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	*differs = false;
+	if (*found)
+		*differs = field_differs(st, 0, m->address) || field_differs(st, 1, m->display_name) ||
+		           field_differs(st, 2, m->site) || field_differs(st, 3, m->database) ||
+		           field_differs(st, 4, m->kind) || field_differs(st, 5, m->dir_key) ||
+		           sqlite3_column_int(st, 6) != 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read mailbox");
+}
+
+enum st store_mailbox_discovered(struct store *s, const struct mailbox_row *m, int64_t *id,
+                                 enum discovered *outcome, struct err *e)
+{
+	static const char sql[] = "UPDATE mailboxes SET dir_key=?, vanished=0 WHERE id=?";
+	bool found, differs;
+	enum st r = discovered_diff(s, m, &found, &differs, e);
+	if (!r && (found ? differs : true))
+		r = store_mailbox_upsert(s, m, id, e);
+	else if (!r)
+		r = store_mailbox_id(s, m->endpoint_id, m->login, id, e);
+	if (r)
+		return r;
+	*outcome = !found ? DISC_ADDED : differs ? DISC_CHANGED : DISC_SAME;
+	if (*outcome == DISC_SAME)
+		return ST_OK;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, m->dir_key);
+	sqlite3_bind_int64(st, 2, *id);
+	return step_done(s, st, e, "write mailbox directory key");
+}
+
+enum st store_mailbox_dir_keys(struct store *s, int64_t endpoint_id,
+                               void (*fn)(void *ctx, int64_t id, const char *dir_key, bool vanished),
+                               void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT id, dir_key, vanished FROM mailboxes WHERE endpoint_id=? AND dir_key IS NOT NULL";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), col_str(st, 1), sqlite3_column_int(st, 2) != 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read directory keys");
+}
+
+enum st store_mailbox_set_vanished(struct store *s, int64_t id, struct err *e)
+{
+	static const char sql[] = "UPDATE mailboxes SET vanished=1 WHERE id=? AND vanished=0";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(s, st, e, "mark mailbox vanished");
+}
+
+enum st store_delegate_clear(struct store *s, int64_t mailbox_id, const char *origin, struct err *e)
+{
+	static const char sql[] = "DELETE FROM delegates WHERE mailbox_id=? AND origin=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	bind_text(st, 2, origin);
+	return step_done(s, st, e, "clear delegates");
 }
 
 /* --- delegation ------------------------------------------------------------- */

@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -71,12 +71,17 @@ struct forest {
 	char *scope;            /* newline-separated OUs/sites to include; NULL or "" = all */
 	bool allow_postpone;    /* users may postpone their own migration */
 	char *blackout_mode;    /* "entire", "initial" or "final" (NULL: "entire") */
+	char *dir_hwm;          /* read only: high-water mark of the last complete discovery
+	                         * ("usn:N" or "ts:YYYYMMDDHHMMSSZ"), NULL = none; add and
+	                         * update ignore it, store_forest_set_hwm writes it */
 };
 void forest_free(struct forest *f);
 /* Sets f->id.  ST_CONFIG for a duplicate name, an unknown role or blackout
  * mode, or a second target/tenant ("there is already a target forest, X"). */
 enum st store_forest_add(struct store *s, struct forest *f, struct err *e);
-/* Rewrites every field of forest f->id (same checks as add). */
+/* Rewrites every field of forest f->id (same checks as add).  A change of
+ * the directory URL, base DN, filter or scope forgets the high-water mark,
+ * so the next discovery is a full one. */
 enum st store_forest_update(struct store *s, const struct forest *f, struct err *e);
 /* ST_CONFIG "no forest named X" when missing; *out owned by the caller. */
 enum st store_forest_get(struct store *s, const char *name, struct forest *out, struct err *e);
@@ -89,6 +94,8 @@ enum st store_forest_each(struct store *s, void (*fn)(void *ctx, const struct fo
  * events, commands, samples and the blackouts of its mailboxes.  The target
  * forest cannot be removed (ST_CONFIG). */
 enum st store_forest_remove(struct store *s, int64_t id, struct err *e);
+/* Records the high-water mark of a complete discovery (NULL forgets it). */
+enum st store_forest_set_hwm(struct store *s, int64_t id, const char *hwm, struct err *e);
 
 /* --- jobs ---------------------------------------------------------------- */
 enum pass_kind { PASS_FULL, PASS_DELTA, PASS_PRESTAGE, PASS_TRIAL, PASS_VERIFY_CREDENTIALS };
@@ -259,6 +266,9 @@ struct mailbox_row {
 	int64_t last_pass;          /* rows only */
 	int64_t delegates;          /* rows only: how many delegates it has */
 	int64_t rev;                /* rows only */
+	bool vanished;              /* rows only: the directory no longer returns it */
+	const char *dir_key;        /* directory key (objectGUID, entryUUID or DN); NULL: none.
+	                             * Written by store_mailbox_discovered only. */
 };
 /* Adds or updates the mailbox (endpoint_id, login): NULL strings and -1
  * numbers leave what is stored; status is not touched.  *id (may be NULL)
@@ -287,11 +297,31 @@ enum st store_mailbox_contact(struct store *s, int64_t endpoint_id, const char *
 enum st store_mailbox_id(struct store *s, int64_t endpoint_id, const char *login, int64_t *id,
                          struct err *e);
 
+/* --- directory discovery ------------------------------------------------------
+ * Written by directory.c.  A mailbox the directory stops returning is marked
+ * vanished, never deleted (its jobs and history stay). */
+enum discovered { DISC_SAME, DISC_ADDED, DISC_CHANGED };
+/* Upserts m (as store_mailbox_upsert) with m->dir_key, clearing vanished,
+ * and says whether the row is new, differs from what was stored (a field the
+ * directory gave, the key, or a vanished row back), or is the same (then
+ * nothing is written).  *id gets the row id. */
+enum st store_mailbox_discovered(struct store *s, const struct mailbox_row *m, int64_t *id,
+                                 enum discovered *outcome, struct err *e);
+/* Every mailbox of the endpoint with a directory key; strings valid during
+ * the call. */
+enum st store_mailbox_dir_keys(struct store *s, int64_t endpoint_id,
+                               void (*fn)(void *ctx, int64_t id, const char *dir_key, bool vanished),
+                               void *ctx, struct err *e);
+enum st store_mailbox_set_vanished(struct store *s, int64_t id, struct err *e);
+
 /* --- delegation -------------------------------------------------------------
  * delegate_id has rights (e.g. "FullAccess;SendAs") on mailbox_id; origin
  * says where that was learnt ("csv", "directory"). */
 enum st store_delegate_add(struct store *s, int64_t mailbox_id, int64_t delegate_id,
                            const char *rights, const char *origin, struct err *e);
+/* Removes the delegates of mailbox_id learnt from origin (before they are
+ * learnt again). */
+enum st store_delegate_clear(struct store *s, int64_t mailbox_id, const char *origin, struct err *e);
 /* Every delegation among mailboxes of a forest (0 = all); strings valid
  * during the call. */
 enum st store_delegate_each(struct store *s, int64_t forest_id,

@@ -163,7 +163,7 @@ static void test_upgrade(const char *dir)
 	struct store *s = NULL;
 	struct err e;
 	check(store_open(path, &s, &e) == 0, "v1 store opens (upgrading): %s", e.msg);
-	check(user_version(path) == 2, "upgraded to schema version 2");
+	check(user_version(path) == STORE_SCHEMA_VERSION, "upgraded to the current schema version");
 	int64_t max_rev = 0, n = 0;
 	struct seen v = job_rows(s, 0, &max_rev);
 	check(v.n == 3 && v.ids[0] == 1 && v.ids[2] == 3 && max_rev > 0,
@@ -184,7 +184,7 @@ static void test_upgrade(const char *dir)
 	check(store_job_claim(s, &c, &found, &e) == 0 && found && c.id == 3, "old queued job claimable");
 	job_free(&c);
 	store_close(&s);
-	check(store_open(path, &s, &e) == 0 && user_version(path) == 2, "reopening does not upgrade again");
+	check(store_open(path, &s, &e) == 0 && user_version(path) == STORE_SCHEMA_VERSION, "reopening does not upgrade again");
 	store_close(&s);
 	free(path);
 }
@@ -593,6 +593,62 @@ static int64_t count_rows(struct store *s, const char *path, const char *sql)
 	return v;
 }
 
+/* Discovery: added / changed / same, the key, vanished and back, the mark. */
+struct dkeys { int n, vanished; int64_t last; };
+
+static void see_dir_key(void *ctx, int64_t id, const char *key, bool vanished)
+{
+	struct dkeys *k = ctx;
+	k->n += key != NULL;
+	k->vanished += vanished;
+	k->last = id;
+}
+
+static void test_discovered(struct store *s, int64_t forest)
+{
+	struct err e;
+	struct mailbox_row m = { .endpoint_id = 1, .login = "frank", .display_name = "Frank",
+	                         .site = "Lyon", .kind = "room", .size_bytes = -1, .items = -1,
+	                         .folders = -1, .dir_key = "guid-frank" };
+	int64_t id = 0, again = 0;
+	enum discovered out = DISC_SAME;
+	check(store_mailbox_discovered(s, &m, &id, &out, &e) == 0 && out == DISC_ADDED && id > 0,
+	      "discovered mailbox added");
+	check(store_mailbox_discovered(s, &m, &again, &out, &e) == 0 && out == DISC_SAME && again == id,
+	      "the same entry again: same");
+	m.display_name = "Frank B.";
+	check(store_mailbox_discovered(s, &m, &again, &out, &e) == 0 && out == DISC_CHANGED,
+	      "a new display name: changed");
+	struct dkeys k = { 0 };
+	check(store_mailbox_dir_keys(s, 1, see_dir_key, &k, &e) == 0 && k.n == 1 && k.last == id,
+	      "the directory key is listed");
+	check(store_mailbox_set_vanished(s, id, &e) == 0, "marked vanished");
+	k = (struct dkeys){ 0 };
+	store_mailbox_dir_keys(s, 1, see_dir_key, &k, &e);
+	check(k.vanished == 1, "listed as vanished, still there");
+	check(store_mailbox_discovered(s, &m, &again, &out, &e) == 0 && out == DISC_CHANGED,
+	      "back in the directory: changed, no longer vanished");
+	k = (struct dkeys){ 0 };
+	store_mailbox_dir_keys(s, 1, see_dir_key, &k, &e);
+	check(k.vanished == 0, "vanished flag cleared");
+	check(store_delegate_add(s, id, 1, NULL, "directory", &e) == 0, "directory delegate");
+	check(store_delegate_clear(s, id, "directory", &e) == 0, "directory delegates cleared");
+
+	struct forest f;
+	check(store_forest_set_hwm(s, forest, "usn:42", &e) == 0 &&
+	      store_forest_get_id(s, forest, &f, &e) == 0 && f.dir_hwm && !strcmp(f.dir_hwm, "usn:42"),
+	      "high-water mark stored");
+	check(store_forest_update(s, &f, &e) == 0, "forest rewritten unchanged");
+	forest_free(&f);
+	check(store_forest_get_id(s, forest, &f, &e) == 0 && f.dir_hwm, "an unchanged directory keeps the mark");
+	free(f.dir_filter);
+	f.dir_filter = x_strdup("(uid=*)");
+	check(store_forest_update(s, &f, &e) == 0, "new filter");
+	forest_free(&f);
+	check(store_forest_get_id(s, forest, &f, &e) == 0 && !f.dir_hwm, "a new filter forgets the mark");
+	forest_free(&f);
+}
+
 static void test_forest_remove(struct store *s, const char *path, int64_t forest)
 {
 	struct err e;
@@ -685,6 +741,7 @@ static void test_v2(const char *dir)
 	store_blackout_add(s, &keep, &e);
 	int64_t running = queue(s, "carol", 0);
 	store_job_pause(s, running, &e);
+	test_discovered(s, forest);
 	test_forest_remove(s, path, forest);
 	store_close(&s);
 	free(path);

@@ -1,0 +1,787 @@
+/* directory.c - mailbox discovery from LDAP / Active Directory; see directory.h. */
+#include "config.h"
+
+#include "directory.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <ldap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "log.h"
+#include "secret.h"
+
+#define ORIGIN "directory"
+#define DELEGATE_RIGHTS "SendOnBehalf"
+
+/* Attributes read with every entry of a discovery search. */
+static const char *const full_attrs[] = {
+	"mail", "proxyAddresses", "userPrincipalName", "displayName", "cn", "sAMAccountName", "uid",
+	"ou", "objectGUID", "entryUUID", "homeMDB", "msExchRecipientTypeDetails",
+	"msExchHideFromAddressLists", "publicDelegates", "uSNChanged", "modifyTimestamp", NULL
+};
+/* The key-only walk that finds removals: what makes an entry's key. */
+static const char *const key_attrs[] = { "objectGUID", "entryUUID", NULL };
+
+/* A directory entry's normalised DN and key (both owned). */
+struct dir_key { char *dn; char *key; };
+/* A mailbox read in this run and one delegate DN (NULL: it has none); owned. */
+struct pending { int64_t mailbox_id; char *dn; };
+/* A stored mailbox with a directory key (key owned). */
+struct known { int64_t id; char *key; bool vanished; };
+
+/* One discovery run: the connection, what was read, the report. */
+struct run {
+	struct store *st;
+	const struct forest *f;
+	int64_t endpoint_id;
+	LDAP *ld;
+	const char *url;
+	int timeout_s;
+	struct dir_report *rep;
+	struct dir_key *keys;       /* every entry the complete search returned */
+	size_t nkeys, capkeys;
+	struct pending *pend;
+	size_t npend, cappend;
+	struct known *known;
+	size_t nknown, capknown;
+	bool keys_complete;         /* keys holds the whole directory (scope) */
+	uint64_t max_usn;           /* 0: no entry carried uSNChanged */
+	char max_ts[32];            /* "" : none carried modifyTimestamp */
+};
+
+/* --- URLs and errors ------------------------------------------------------ */
+
+static bool is_loopback(const char *host)
+{
+	return !host || !*host || !strcasecmp(host, "localhost") || !strncmp(host, "127.", 4) ||
+	       !strcmp(host, "::1");
+}
+
+/* Parses url; *starttls says whether StartTLS must be used. */
+static enum st url_parse(const char *url, bool *starttls, struct err *e)
+{
+	LDAPURLDesc *lud = NULL;
+	if (!url || !*url)
+		return err_set(e, ST_CONFIG, "no directory URL (--directory ldap[s]://HOST[:PORT])");
+	if (strpbrk(url, " \t\r\n"))
+		return err_set(e, ST_CONFIG, "directory URL '%s': give one URL, without spaces", url);
+	int rc = ldap_url_parse(url, &lud);
+	if (rc != LDAP_URL_SUCCESS)
+		return err_set(e, ST_CONFIG, "directory URL '%s' is not a valid LDAP URL "
+		               "(ldap://HOST[:PORT] or ldaps://HOST[:PORT])", url);
+	enum st r = ST_OK;
+	bool ext_tls = false;
+	for (char **x = lud->lud_exts; x && *x; x++) {
+		const char *name = **x == '!' ? *x + 1 : *x;
+		if (!strcasecmp(name, "StartTLS"))
+			ext_tls = true;
+		else if (**x == '!')
+			r = err_set(e, ST_CONFIG, "directory URL '%s': unknown critical extension '%s'", url, *x);
+	}
+	bool ldaps = !strcasecmp(lud->lud_scheme, "ldaps");
+	if (!r && strcasecmp(lud->lud_scheme, "ldap") && !ldaps)
+		r = err_set(e, ST_CONFIG, "directory URL '%s': scheme '%s' is not ldap or ldaps", url,
+		            lud->lud_scheme);
+	else if (!r && (!lud->lud_host || !*lud->lud_host))
+		r = err_set(e, ST_CONFIG, "directory URL '%s' names no host", url);
+	else if (!r && ldaps && ext_tls)
+		r = err_set(e, ST_CONFIG, "directory URL '%s': StartTLS on ldaps:// makes no sense", url);
+	if (starttls)
+		*starttls = !ldaps && (ext_tls || !is_loopback(lud->lud_host));
+	ldap_free_urldesc(lud);
+	return r;
+}
+
+enum st directory_url_check(const char *url, struct err *e)
+{
+	return url_parse(url, NULL, e);
+}
+
+/* The server's own words about the last error, if any (owned). */
+static char *diagnostic(LDAP *ld)
+{
+	char *msg = NULL;
+	if (ld)
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg);
+	if (msg && !*msg) {
+		ldap_memfree(msg);
+		msg = NULL;
+	}
+	return msg;
+}
+
+/* Maps an LDAP result code to a status with a message naming the forest,
+ * the server and what was being done. */
+static enum st ldap_fail(struct run *r, int rc, const char *what, struct err *e)
+{
+	char *diag = diagnostic(r->ld);
+	char detail[300];
+	snprintf(detail, sizeof detail, "%s%s%s", ldap_err2string(rc), diag ? ": " : "", diag ? diag : "");
+	if (diag)
+		ldap_memfree(diag);
+	const char *fn = r->f->name, *url = r->url;
+	switch (rc) {
+	case LDAP_SERVER_DOWN:
+	case LDAP_CONNECT_ERROR:
+		return err_set(e, ST_NET, "forest %s: directory server %s: %s: %s", fn, url, what, detail);
+	case LDAP_TIMEOUT:
+		return err_set(e, ST_TIMEOUT, "forest %s: directory server %s did not answer within %d s "
+		               "(%s)", fn, url, r->timeout_s, what);
+	case LDAP_INVALID_CREDENTIALS:
+		return err_set(e, ST_AUTH, "forest %s: directory server %s refused the bind as '%s': %s "
+		               "(check the bind DN and its password source)", fn, url,
+		               r->f->dir_bind_dn ? r->f->dir_bind_dn : "(anonymous)", detail);
+	case LDAP_INSUFFICIENT_ACCESS:
+	case LDAP_INAPPROPRIATE_AUTH:
+	case LDAP_STRONG_AUTH_REQUIRED:
+	case LDAP_CONFIDENTIALITY_REQUIRED:
+		return err_set(e, ST_AUTH, "forest %s: directory server %s: %s as '%s': %s", fn, url, what,
+		               r->f->dir_bind_dn ? r->f->dir_bind_dn : "(anonymous)", detail);
+	case LDAP_FILTER_ERROR:
+		return err_set(e, ST_CONFIG, "forest %s: filter '%s' is not valid (%s)", fn,
+		               r->f->dir_filter ? r->f->dir_filter : DIR_DEFAULT_FILTER, detail);
+	case LDAP_NO_SUCH_OBJECT:
+	case LDAP_INVALID_DN_SYNTAX:
+		return err_set(e, ST_CONFIG, "forest %s: directory server %s: %s: %s", fn, url, what, detail);
+	case LDAP_SIZELIMIT_EXCEEDED:
+		return err_set(e, ST_CONFIG, "forest %s: directory server %s stopped at its size limit "
+		               "(%s) without honouring the paged results control: %s", fn, url, what, detail);
+	case LDAP_BUSY:
+	case LDAP_UNAVAILABLE:
+	case LDAP_TIMELIMIT_EXCEEDED:
+	case LDAP_ADMINLIMIT_EXCEEDED:
+		return err_set(e, ST_UNAVAIL, "forest %s: directory server %s: %s: %s", fn, url, what, detail);
+	default:
+		return err_set(e, ST_PROTO, "forest %s: directory server %s: %s: %s", fn, url, what, detail);
+	}
+}
+
+/* --- connecting ------------------------------------------------------------ */
+
+static enum st set_opt(struct run *r, int opt, const void *v, const char *name, struct err *e)
+{
+	if (ldap_set_option(r->ld, opt, v) != LDAP_OPT_SUCCESS)
+		return err_set(e, ST_INTERNAL, "forest %s: libldap refused option %s", r->f->name, name);
+	return ST_OK;
+}
+
+static enum st connect_opts(struct run *r, struct err *e)
+{
+	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
+	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
+	enum st s = set_opt(r, LDAP_OPT_PROTOCOL_VERSION, &v3, "protocol version", e);
+	if (!s)
+		s = set_opt(r, LDAP_OPT_REFERRALS, LDAP_OPT_OFF, "referrals", e);
+	if (!s)
+		s = set_opt(r, LDAP_OPT_NETWORK_TIMEOUT, &tv, "network timeout", e);
+	if (!s)
+		s = set_opt(r, LDAP_OPT_TIMEOUT, &tv, "timeout", e);
+	/* Verification is on whatever ldap.conf says; the new context takes it. */
+	if (!s)
+		s = set_opt(r, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand, "TLS verification", e);
+	if (!s)
+		s = set_opt(r, LDAP_OPT_X_TLS_NEWCTX, &zero, "TLS context", e);
+	return s;
+}
+
+static enum st dir_bind(struct run *r, const char *secrets_path, struct err *e)
+{
+	const struct forest *f = r->f;
+	char *pw = NULL;
+	if (f->dir_bind_dn && *f->dir_bind_dn) {
+		if (!f->dir_secret_ref || !*f->dir_secret_ref)
+			return err_set(e, ST_CONFIG, "forest %s: bind DN '%s' has no password source "
+			               "(--bind-password-file and the like)", f->name, f->dir_bind_dn);
+		enum st s = secret_resolve(f->dir_secret_ref, secrets_path, &pw, e);
+		if (s) {
+			err_prefix(e, "forest %s: password of bind DN '%s'", f->name, f->dir_bind_dn);
+			return s;
+		}
+	}
+	struct berval cred = { .bv_val = pw, .bv_len = pw ? strlen(pw) : 0 };
+	log_info("forest %s: binding to %s as %s", f->name, r->url,
+	         f->dir_bind_dn ? f->dir_bind_dn : "(anonymous)");
+	int rc = ldap_sasl_bind_s(r->ld, pw ? f->dir_bind_dn : NULL, LDAP_SASL_SIMPLE, &cred, NULL,
+	                          NULL, NULL);
+	secret_free(pw);
+	return rc == LDAP_SUCCESS ? ST_OK : ldap_fail(r, rc, "bind", e);
+}
+
+static enum st dir_connect(struct run *r, const char *secrets_path, struct err *e)
+{
+	bool starttls = false;
+	enum st s = url_parse(r->url, &starttls, e);
+	if (s) {
+		err_prefix(e, "forest %s", r->f->name);
+		return s;
+	}
+	int rc = ldap_initialize(&r->ld, r->url);
+	if (rc != LDAP_SUCCESS)
+		return ldap_fail(r, rc, "initialise", e);
+	if ((s = connect_opts(r, e)))
+		return s;
+	if (starttls && (rc = ldap_start_tls_s(r->ld, NULL, NULL)) != LDAP_SUCCESS)
+		return ldap_fail(r, rc, "StartTLS", e);
+	return dir_bind(r, secrets_path, e);
+}
+
+/* --- reading entries ----------------------------------------------------------- */
+
+/* First value of attr as a string (owned), NULL when absent or empty. */
+static char *first_value(LDAP *ld, LDAPMessage *en, const char *attr)
+{
+	struct berval **v = ldap_get_values_len(ld, en, attr);
+	char *out = v && v[0] && v[0]->bv_len ? x_strndup(v[0]->bv_val, v[0]->bv_len) : NULL;
+	ldap_value_free_len(v);
+	return out;
+}
+
+static void lower_ascii(char *s)
+{
+	for (; s && *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* A DN in one form for comparisons (owned): normalised, ASCII lower case. */
+static char *dn_norm(const char *dn)
+{
+	char *out = NULL;
+	if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAP, &out, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
+	    !out) {
+		char *copy = x_strdup(dn);
+		lower_ascii(copy);
+		return copy;
+	}
+	char *copy = x_strdup(out);
+	ldap_memfree(out);
+	lower_ascii(copy);
+	return copy;
+}
+
+/* AD's text form of a GUID: the first three groups little-endian. */
+static char *guid_text(const struct berval *b)
+{
+	const unsigned char *g = (const unsigned char *)b->bv_val;
+	if (b->bv_len != 16) {
+		char *hex = x_malloc(b->bv_len * 2 + 1);
+		for (size_t i = 0; i < b->bv_len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", g[i]);
+		return hex;
+	}
+	return x_asprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	                  g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11],
+	                  g[12], g[13], g[14], g[15]);
+}
+
+/* The entry's key (owned): objectGUID, entryUUID, or its normalised DN. */
+static char *entry_key(LDAP *ld, LDAPMessage *en, const char *dn)
+{
+	struct berval **v = ldap_get_values_len(ld, en, "objectGUID");
+	char *key = v && v[0] && v[0]->bv_len ? guid_text(v[0]) : NULL;
+	ldap_value_free_len(v);
+	if (!key)
+		key = first_value(ld, en, "entryUUID");
+	return key ? key : dn_norm(dn);
+}
+
+/* Value of the first RDN of dn (owned), NULL when dn does not parse. */
+static char *first_rdn_value(const char *dn)
+{
+	LDAPDN ldn = NULL;
+	char *out = NULL;
+	if (ldap_str2dn(dn, &ldn, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS && ldn && ldn[0] && ldn[0][0])
+		out = x_strndup(ldn[0][0]->la_value.bv_val, ldn[0][0]->la_value.bv_len);
+	ldap_dnfree(ldn);
+	return out;
+}
+
+static int dn_depth(LDAPDN ldn)
+{
+	int n = 0;
+	while (ldn && ldn[n])
+		n++;
+	return n;
+}
+
+/* The site: the outermost OU of dn below base (owned), NULL when none. */
+static char *site_of(const char *dn, const char *base)
+{
+	LDAPDN ldn = NULL, lbase = NULL;
+	char *out = NULL;
+	if (ldap_str2dn(dn, &ldn, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS &&
+	    ldap_str2dn(base, &lbase, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS) {
+		for (int i = dn_depth(ldn) - dn_depth(lbase) - 1; i >= 1 && !out; i--) {
+			LDAPAVA *ava = ldn[i][0];
+			if (ava->la_attr.bv_len == 2 && !strncasecmp(ava->la_attr.bv_val, "ou", 2))
+				out = x_strndup(ava->la_value.bv_val, ava->la_value.bv_len);
+		}
+	}
+	ldap_dnfree(ldn);
+	ldap_dnfree(lbase);
+	return out;
+}
+
+/* The primary SMTP address among proxyAddresses ("SMTP:" in capitals). */
+static char *primary_smtp(LDAP *ld, LDAPMessage *en)
+{
+	struct berval **v = ldap_get_values_len(ld, en, "proxyAddresses");
+	char *out = NULL;
+	for (size_t i = 0; v && v[i] && !out; i++)
+		if (v[i]->bv_len > 5 && !strncmp(v[i]->bv_val, "SMTP:", 5))
+			out = x_strndup(v[i]->bv_val + 5, v[i]->bv_len - 5);
+	ldap_value_free_len(v);
+	return out;
+}
+
+static const char *kind_of(const char *details)
+{
+	unsigned long long v = details ? strtoull(details, NULL, 10) : 1;
+	return v == 4 ? "shared" : v == 16 ? "room" : v == 32 ? "equipment" : "user";
+}
+
+/* What one entry gives a mailbox row (all owned). */
+struct fields { char *login, *address, *display, *site, *database, *key, *kind_raw, *hidden; };
+
+static void fields_free(struct fields *x)
+{
+	free(x->login), free(x->address), free(x->display), free(x->site);
+	free(x->database), free(x->key), free(x->kind_raw), free(x->hidden);
+}
+
+static void read_fields(struct run *r, LDAPMessage *en, const char *dn, struct fields *x)
+{
+	LDAP *ld = r->ld;
+	memset(x, 0, sizeof *x);
+	char *sam = first_value(ld, en, "sAMAccountName");
+	struct berval **guid = ldap_get_values_len(ld, en, "objectGUID");
+	bool ad = sam || guid;
+	ldap_value_free_len(guid);
+	x->login = ad ? sam : first_value(ld, en, "uid");
+	x->address = ad ? primary_smtp(ld, en) : NULL;
+	if (!x->address)
+		x->address = first_value(ld, en, "mail");
+	if (!x->login && x->address)
+		x->login = x_strdup(x->address);
+	x->display = first_value(ld, en, "displayName");
+	if (!x->display)
+		x->display = first_value(ld, en, "cn");
+	x->site = ad ? NULL : first_value(ld, en, "ou");
+	if (!x->site && r->f->dir_base_dn)
+		x->site = site_of(dn, r->f->dir_base_dn);
+	char *mdb = first_value(ld, en, "homeMDB");
+	x->database = mdb ? first_rdn_value(mdb) : NULL;
+	free(mdb);
+	x->kind_raw = first_value(ld, en, "msExchRecipientTypeDetails");
+	x->hidden = first_value(ld, en, "msExchHideFromAddressLists");
+	x->key = entry_key(ld, en, dn);
+}
+
+/* Keeps the highest uSNChanged and modifyTimestamp seen. */
+static void note_mark(struct run *r, LDAP *ld, LDAPMessage *en)
+{
+	char *usn = first_value(ld, en, "uSNChanged");
+	if (usn) {
+		uint64_t v = strtoull(usn, NULL, 10);
+		if (v > r->max_usn)
+			r->max_usn = v;
+		free(usn);
+	}
+	char *ts = first_value(ld, en, "modifyTimestamp");
+	if (ts && strlen(ts) < sizeof r->max_ts && strcmp(ts, r->max_ts) > 0)
+		strcpy(r->max_ts, ts);
+	free(ts);
+}
+
+static void add_key(struct run *r, const char *dn, char *key)
+{
+	r->keys = x_grow(r->keys, r->nkeys, &r->capkeys, sizeof *r->keys, 1024);
+	r->keys[r->nkeys++] = (struct dir_key){ dn_norm(dn), key };
+}
+
+static void add_pending(struct run *r, int64_t mailbox_id, char *dn)
+{
+	r->pend = x_grow(r->pend, r->npend, &r->cappend, sizeof *r->pend, 1024);
+	r->pend[r->npend++] = (struct pending){ mailbox_id, dn };
+}
+
+/* Remembers the entry's delegates for after the last page. */
+static void note_delegates(struct run *r, LDAPMessage *en, int64_t mailbox_id)
+{
+	struct berval **v = ldap_get_values_len(r->ld, en, "publicDelegates");
+	add_pending(r, mailbox_id, NULL);   /* its directory delegates are replaced */
+	for (size_t i = 0; v && v[i]; i++) {
+		char *raw = x_strndup(v[i]->bv_val, v[i]->bv_len);
+		add_pending(r, mailbox_id, dn_norm(raw));
+		free(raw);
+	}
+	ldap_value_free_len(v);
+}
+
+/* Upserts one entry's mailbox. */
+static enum st take_entry(struct run *r, LDAPMessage *en, const char *dn, struct err *e)
+{
+	struct fields x;
+	read_fields(r, en, dn, &x);
+	note_mark(r, r->ld, en);
+	r->rep->seen++;
+	enum st s = ST_OK;
+	if (!x.login) {
+		r->rep->skipped++;
+		log_warn("forest %s: entry %s has no login (sAMAccountName, uid or mail): skipped",
+		         r->f->name, dn);
+		fields_free(&x);
+		return ST_OK;
+	}
+	if (x.hidden && !strcasecmp(x.hidden, "TRUE"))
+		r->rep->hidden++;
+	struct mailbox_row m = { .endpoint_id = r->endpoint_id, .login = x.login, .address = x.address,
+	                         .display_name = x.display, .site = x.site, .database = x.database,
+	                         .kind = kind_of(x.kind_raw), .size_bytes = -1, .items = -1,
+	                         .folders = -1, .dir_key = x.key };
+	int64_t id = 0;
+	enum discovered out = DISC_SAME;
+	if ((s = store_mailbox_discovered(r->st, &m, &id, &out, e)))
+		err_prefix(e, "forest %s: entry %s", r->f->name, dn);
+	if (!s) {
+		r->rep->added += out == DISC_ADDED;
+		r->rep->changed += out == DISC_CHANGED;
+		note_delegates(r, en, id);
+		if (r->rep->full)
+			add_key(r, dn, x.key), x.key = NULL;
+	}
+	fields_free(&x);
+	return s;
+}
+
+/* --- paged searches ------------------------------------------------------------ */
+
+typedef enum st (*entry_fn)(struct run *r, LDAPMessage *en, const char *dn, struct err *e);
+
+/* Hands every entry of one page to fn, in one store transaction. */
+static enum st take_page(struct run *r, LDAPMessage *res, entry_fn fn, struct err *e)
+{
+	enum st s = store_begin(r->st, e);
+	for (LDAPMessage *en = ldap_first_entry(r->ld, res); en && !s; en = ldap_next_entry(r->ld, en)) {
+		char *dn = ldap_get_dn(r->ld, en);
+		if (dn)
+			s = fn(r, en, dn, e);
+		ldap_memfree(dn);
+	}
+	if (!s)
+		return store_commit(r->st, e);
+	store_rollback(r->st);
+	return s;
+}
+
+/* The result code and the next page's cookie of one page's answer. */
+static enum st page_result(struct run *r, LDAPMessage *res, const char *what, struct berval *cookie,
+                           struct err *e)
+{
+	int code = LDAP_SUCCESS;
+	LDAPControl **ctrls = NULL;
+	int rc = ldap_parse_result(r->ld, res, &code, NULL, NULL, NULL, &ctrls, 0);
+	if (rc != LDAP_SUCCESS)
+		return ldap_fail(r, rc, what, e);
+	enum st s = code == LDAP_SUCCESS ? ST_OK : ldap_fail(r, code, what, e);
+	LDAPControl *pc = ctrls ? ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL) : NULL;
+	ber_int_t estimate = 0;
+	if (!s && pc && (rc = ldap_parse_pageresponse_control(r->ld, pc, &estimate, cookie)) != LDAP_SUCCESS)
+		s = ldap_fail(r, rc, what, e);
+	ldap_controls_free(ctrls);
+	return s;
+}
+
+/* A subtree search under base, DIR_PAGE_SIZE entries a page (RFC 2696). */
+static enum st paged_search(struct run *r, const char *base, const char *filter,
+                            const char *const *attrs, entry_fn fn, struct err *e)
+{
+	struct berval cookie = { 0 };
+	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
+	char what[600];
+	snprintf(what, sizeof what, "search under '%s'", base);
+	enum st s = ST_OK;
+	do {
+		LDAPControl *pc = NULL;
+		int rc = ldap_create_page_control(r->ld, DIR_PAGE_SIZE, &cookie, 0, &pc);
+		ber_memfree(cookie.bv_val);
+		cookie = (struct berval){ 0 };
+		if (rc != LDAP_SUCCESS)
+			return ldap_fail(r, rc, what, e);
+		LDAPControl *ctrls[2] = { pc, NULL };
+		LDAPMessage *res = NULL;
+		rc = ldap_search_ext_s(r->ld, base, LDAP_SCOPE_SUBTREE, filter, (char **)attrs, 0, ctrls,
+		                       NULL, &tv, LDAP_NO_LIMIT, &res);
+		ldap_control_free(pc);
+		if (!res || (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED &&
+		             ldap_count_entries(r->ld, res) <= 0))
+			s = ldap_fail(r, rc, what, e);
+		else if (!(s = page_result(r, res, what, &cookie, e)))
+			s = take_page(r, res, fn, e);
+		ldap_msgfree(res);
+		r->rep->pages += !s;
+		log_debug("forest %s: page %d under %s: %s", r->f->name, r->rep->pages, base,
+		          s ? e->msg : "ok");
+	} while (!s && cookie.bv_len > 0);
+	ber_memfree(cookie.bv_val);
+	return s;
+}
+
+/* --- scopes, filters, marks ----------------------------------------------------- */
+
+/* The search bases: each line of the scope (a DN, or an OU name under the
+ * base), or the base DN.  Caller frees each and the array. */
+static char **search_bases(const struct forest *f, size_t *n)
+{
+	char **out = NULL;
+	size_t cap = 0;
+	*n = 0;
+	const char *p = f->scope ? f->scope : "";
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+		char *line = x_strndup(p, len);
+		char *t = line + strspn(line, " \t");
+		size_t tl = strlen(t);
+		while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t' || t[tl - 1] == '\r'))
+			t[--tl] = '\0';
+		if (tl) {
+			out = x_grow(out, *n, &cap, sizeof *out, 4);
+			out[(*n)++] = strchr(t, '=') ? x_strdup(t) : x_asprintf("OU=%s,%s", t, f->dir_base_dn);
+		}
+		free(line);
+		p += len + (p[len] == '\n');
+	}
+	if (!*n) {
+		out = x_grow(out, 0, &cap, sizeof *out, 1);
+		out[(*n)++] = x_strdup(f->dir_base_dn);
+	}
+	return out;
+}
+
+/* The configured filter, parenthesised; with mark, only entries changed
+ * since (owned). */
+static char *make_filter(const struct forest *f, const char *mark)
+{
+	const char *base = f->dir_filter && *f->dir_filter ? f->dir_filter : DIR_DEFAULT_FILTER;
+	char *paren = base[0] == '(' ? x_strdup(base) : x_asprintf("(%s)", base);
+	if (!mark)
+		return paren;
+	char *out = NULL;
+	if (!strncmp(mark, "usn:", 4))
+		out = x_asprintf("(&%s(uSNChanged>=%llu))", paren, strtoull(mark + 4, NULL, 10) + 1);
+	else if (!strncmp(mark, "ts:", 3))
+		out = x_asprintf("(&%s(modifyTimestamp>=%s))", paren, mark + 3);
+	if (!out)
+		return paren;
+	free(paren);
+	return out;
+}
+
+/* The mark after a complete run: the highest change seen, else the old one. */
+static void new_mark(struct run *r, const char *old)
+{
+	if (r->max_usn)
+		snprintf(r->rep->hwm, sizeof r->rep->hwm, "usn:%" PRIu64, r->max_usn);
+	else if (r->max_ts[0])
+		snprintf(r->rep->hwm, sizeof r->rep->hwm, "ts:%s", r->max_ts);
+	else
+		snprintf(r->rep->hwm, sizeof r->rep->hwm, "%s", old ? old : "");
+	/* An incremental run that saw fewer changes keeps the higher mark. */
+	if (old && !r->rep->full && !strncmp(old, "usn:", 4) && r->max_usn &&
+	    strtoull(old + 4, NULL, 10) > r->max_usn)
+		snprintf(r->rep->hwm, sizeof r->rep->hwm, "%s", old);
+	if (old && !r->rep->full && !strncmp(old, "ts:", 3) && r->max_ts[0] && strcmp(old + 3, r->max_ts) > 0)
+		snprintf(r->rep->hwm, sizeof r->rep->hwm, "%s", old);
+}
+
+/* --- after the searches: removals and delegates ------------------------------------ */
+
+static int cmp_key_dn(const void *a, const void *b)
+{
+	return strcmp(((const struct dir_key *)a)->dn, ((const struct dir_key *)b)->dn);
+}
+
+static int cmp_key_key(const void *a, const void *b)
+{
+	return strcmp(((const struct dir_key *)a)->key, ((const struct dir_key *)b)->key);
+}
+
+static int cmp_known(const void *a, const void *b)
+{
+	return strcmp(((const struct known *)a)->key, ((const struct known *)b)->key);
+}
+
+static enum st take_key(struct run *r, LDAPMessage *en, const char *dn, struct err *e)
+{
+	(void)e;
+	add_key(r, dn, entry_key(r->ld, en, dn));
+	return ST_OK;
+}
+
+static void note_known(void *ctx, int64_t id, const char *key, bool vanished)
+{
+	struct run *r = ctx;
+	r->known = x_grow(r->known, r->nknown, &r->capknown, sizeof *r->known, 1024);
+	r->known[r->nknown++] = (struct known){ id, x_strdup(key), vanished };
+}
+
+static struct dir_key *key_in_directory(struct run *r, const char *key)
+{
+	struct dir_key probe = { NULL, (char *)key };
+	return bsearch(&probe, r->keys, r->nkeys, sizeof *r->keys, cmp_key_key);
+}
+
+/* Marks the stored mailboxes whose key the directory no longer has. */
+static enum st mark_vanished(struct run *r, struct err *e)
+{
+	qsort(r->keys, r->nkeys, sizeof *r->keys, cmp_key_key);
+	enum st s = store_begin(r->st, e);
+	for (size_t i = 0; i < r->nknown && !s; i++) {
+		struct known *k = &r->known[i];
+		bool present = key_in_directory(r, k->key) != NULL;
+		if (!present && !k->vanished) {
+			s = store_mailbox_set_vanished(r->st, k->id, e);
+			r->rep->vanished++;
+			k->vanished = true;
+			log_info("forest %s: mailbox %lld no longer in the directory: marked vanished",
+			         r->f->name, (long long)k->id);
+		}
+		r->rep->total += present;
+	}
+	if (!s)
+		return store_commit(r->st, e);
+	store_rollback(r->st);
+	return s;
+}
+
+/* The mailbox id of a delegate DN, 0 when it is not a discovered mailbox. */
+static int64_t delegate_id(struct run *r, const char *dn)
+{
+	struct dir_key probe = { (char *)dn, NULL };
+	struct dir_key *k = bsearch(&probe, r->keys, r->nkeys, sizeof *r->keys, cmp_key_dn);
+	if (!k)
+		return 0;
+	struct known kp = { 0, k->key, false };
+	struct known *m = bsearch(&kp, r->known, r->nknown, sizeof *r->known, cmp_known);
+	return m ? m->id : 0;
+}
+
+/* Replaces the directory delegates of every mailbox read in this run. */
+static enum st write_delegates(struct run *r, struct err *e)
+{
+	qsort(r->keys, r->nkeys, sizeof *r->keys, cmp_key_dn);
+	enum st s = store_begin(r->st, e);
+	for (size_t i = 0; i < r->npend && !s; i++) {
+		const struct pending *p = &r->pend[i];
+		if (!p->dn) {
+			s = store_delegate_clear(r->st, p->mailbox_id, ORIGIN, e);
+			continue;
+		}
+		int64_t id = delegate_id(r, p->dn);
+		if (!id || id == p->mailbox_id) {
+			r->rep->unresolved++;
+			log_warn("forest %s: delegate %s of mailbox %lld is not a discovered mailbox",
+			         r->f->name, p->dn, (long long)p->mailbox_id);
+			continue;
+		}
+		s = store_delegate_add(r->st, p->mailbox_id, id, DELEGATE_RIGHTS, ORIGIN, e);
+		r->rep->delegates += !s;
+	}
+	if (!s)
+		return store_commit(r->st, e);
+	store_rollback(r->st);
+	return s;
+}
+
+/* --- the run ------------------------------------------------------------------ */
+
+static void run_free(struct run *r)
+{
+	for (size_t i = 0; i < r->nkeys; i++)
+		free(r->keys[i].dn), free(r->keys[i].key);
+	for (size_t i = 0; i < r->npend; i++)
+		free(r->pend[i].dn);
+	for (size_t i = 0; i < r->nknown; i++)
+		free(r->known[i].key);
+	free(r->keys);
+	free(r->pend);
+	free(r->known);
+	if (r->ld)
+		ldap_unbind_ext_s(r->ld, NULL, NULL);
+}
+
+/* Searches every base with fn; all or nothing for keys_complete. */
+static enum st search_all(struct run *r, const char *filter, const char *const *attrs, entry_fn fn,
+                          struct err *e)
+{
+	size_t nb = 0;
+	char **bases = search_bases(r->f, &nb);
+	enum st s = ST_OK;
+	for (size_t i = 0; i < nb && !s; i++)
+		s = paged_search(r, bases[i], filter, attrs, fn, e);
+	for (size_t i = 0; i < nb; i++)
+		free(bases[i]);
+	free(bases);
+	return s;
+}
+
+static enum st check_forest(const struct forest *f, struct err *e)
+{
+	if (!f->dir_url || !*f->dir_url)
+		return err_set(e, ST_CONFIG, "forest %s has no directory (forest add %s --directory "
+		               "ldap[s]://HOST ...)", f->name, f->name);
+	if (!f->dir_base_dn || !*f->dir_base_dn)
+		return err_set(e, ST_CONFIG, "forest %s has no base DN (--base-dn DN)", f->name);
+	return ST_OK;
+}
+
+static enum st discover(struct run *r, const char *secrets_path, struct err *e)
+{
+	const char *mark = r->rep->full ? NULL : r->f->dir_hwm;
+	enum st s = dir_connect(r, secrets_path, e);
+	char *filter = make_filter(r->f, mark);
+	log_info("forest %s: %s search with %s", r->f->name, mark ? "incremental" : "full", filter);
+	if (!s)
+		s = search_all(r, filter, full_attrs, take_entry, e);
+	free(filter);
+	if (!s && mark) {
+		char *all = make_filter(r->f, NULL);
+		s = search_all(r, all, key_attrs, take_key, e);
+		free(all);
+	}
+	if (!s)
+		s = store_mailbox_dir_keys(r->st, r->endpoint_id, note_known, r, e);
+	if (!s)
+		qsort(r->known, r->nknown, sizeof *r->known, cmp_known);
+	if (!s)
+		s = mark_vanished(r, e);
+	if (!s)
+		s = write_delegates(r, e);
+	if (!s) {
+		new_mark(r, r->f->dir_hwm);
+		s = store_forest_set_hwm(r->st, r->f->id, r->rep->hwm[0] ? r->rep->hwm : NULL, e);
+	}
+	return s;
+}
+
+enum st directory_discover(struct store *st, const struct forest *f, int64_t endpoint_id,
+                           const char *secrets_path, int timeout_s, bool full,
+                           struct dir_report *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	int64_t t0 = clock_mono_ms();
+	enum st s = check_forest(f, e);
+	if (s)
+		return s;
+	struct run r = { .st = st, .f = f, .endpoint_id = endpoint_id, .url = f->dir_url,
+	                 .timeout_s = timeout_s, .rep = out };
+	out->full = full || !f->dir_hwm || !*f->dir_hwm;
+	s = discover(&r, secrets_path, e);
+	run_free(&r);
+	out->elapsed_ms = clock_mono_ms() - t0;
+	return s;
+}
