@@ -28,6 +28,7 @@ struct mbx_ui {
 	int64_t id, endpoint_id, forest_id;
 	int64_t size, items, folders, last_pass, delegates;
 	int status;                 /* enum job_state, -1: never queued */
+	bool vanished;              /* gone from the directory (kept: history is never lost) */
 	char *strs;                 /* every string of the row, one allocation */
 	const char *login, *name, *address, *site, *database, *kind, *endpoint;
 };
@@ -51,7 +52,10 @@ static void col_kind(const void *r, char *b, size_t n) { snprintf(b, n, "%s", M(
 static void col_size(const void *r, char *b, size_t n) { fmt_bytes(M(r)->size, b, n); }
 static void col_items(const void *r, char *b, size_t n) { fmt_count(M(r)->items, b, n); }
 static void col_folders(const void *r, char *b, size_t n) { fmt_count(M(r)->folders, b, n); }
-static void col_status(const void *r, char *b, size_t n) { snprintf(b, n, "%s", status_text(M(r)->status)); }
+static void col_status(const void *r, char *b, size_t n)
+{
+	snprintf(b, n, "%s%s", status_text(M(r)->status), M(r)->vanished ? ", vanished" : "");
+}
 static void col_last(const void *r, char *b, size_t n) { fmt_time(M(r)->last_pass, b, n); }
 static void col_dlg(const void *r, char *b, size_t n) { fmt_count(M(r)->delegates, b, n); }
 
@@ -198,6 +202,7 @@ static void put_row(void *ctx, const struct mailbox_row *r)
 	m->last_pass = r->last_pass;
 	m->delegates = r->delegates;
 	m->status = queue_status_parse(r->status);
+	m->vanished = r->vanished;
 }
 
 static void update_title(struct ui *u, struct view *v)
