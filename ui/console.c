@@ -79,6 +79,10 @@ const struct keybind ui_keys[] = {
 	{ 'D', "D", ACT_DELETE, 0, VM(V_FORESTS) | VM(V_BLACKOUTS), "delete", "delete the selected item (asks first)" },
 	{ KEY_DC, "Del", ACT_DELETE, 0, VM(V_FORESTS) | VM(V_BLACKOUTS), NULL, "delete" },
 	{ 'T', "T", ACT_TEST, 0, VM(V_FORESTS), "test", "test the forest's connection (in the background)" },
+	{ 'H', "H", ACT_CHECK, 0, VM(V_FORESTS), "check",
+	  "health check of the forest: DNS, TCP, TLS expiry, login, a user's mailbox, size limit (background)" },
+	{ 'R', "R", ACT_DISCOVER, 0, VM(V_FORESTS), "discover",
+	  "read the forest's mailboxes from its directory (background; changes only, :discover full for all)" },
 	{ 'p', "p", ACT_PAUSE, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "pause", "pause the job (a running one stops at its next checkpoint)" },
 	{ 'u', "u", ACT_RESUME, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "resume", "resume a paused job (back in the queue)" },
 	{ 'c', "c", ACT_CANCEL, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "cancel", "cancel the job (asks first)" },
@@ -977,6 +981,7 @@ int console_run(const struct console_opts *o)
 		}
 		if (u.mode == M_DIALOG && u.dialog && u.dialog->poll)
 			u.dialog->poll(&u, u.dialog);
+		ui_tasks_poll(&u);
 		console_draw(&u);
 		latency_frame(&u);
 		int ch = getch();
@@ -991,6 +996,11 @@ int console_run(const struct console_opts *o)
 	}
 	if (u.dialog)
 		ui_dialog_close(&u);
+	if (u.mode == M_MENU) {     /* a menu may own what its items point at */
+		u.mode = M_NORMAL;
+		u.menu.fn(&u, -1, u.menu.ctx);
+	}
+	ui_tasks_wait(&u);
 	if (u.engine_started) {
 		/* Jobs stop at their next checkpoint: queued again, or paused. */
 		ui_say(&u, "stopping: running jobs finish their current step and %s...",

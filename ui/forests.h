@@ -81,4 +81,18 @@ void forests_adopt_test(struct ui *u, struct conn_test *t);
 /* forest_wizard.c: the Add Forest wizard (key n). */
 void forest_wizard_open(struct ui *u);
 
+/* view_forests.c: the forest under the cursor (or the forest of the
+ * endpoint under it), NULL when none; an endpoint of forest_id, 0 when it
+ * has none; a health result for an endpoint (key = its id) or a forest's
+ * directory (key = -forest id), shown as the marks. */
+const struct forest *forests_selected(struct ui *u);
+int64_t forests_endpoint_of(struct ui *u, int64_t forest_id);
+void forests_set_health(struct ui *u, int64_t key, enum health h, const char *msg);
+int64_t forests_endpoint_id(struct ui *u, const char *endpoint_name);
+
+/* forest_tasks.c: a forest's health checks (H) and its directory
+ * discovery (R), each in a thread of its own (task.h). */
+void forest_check_start(struct ui *u, const struct forest *f);
+void forest_discover_start(struct ui *u, const struct forest *f, bool full);
+
 #endif

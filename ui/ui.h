@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "form.h"
 #include "store.h"
+#include "task.h"
 #include "tbl.h"
 
 enum view_id {
@@ -42,7 +43,7 @@ enum action {
 	ACT_SELECT, ACT_SELECT_RANGE, ACT_SELECT_ALL, ACT_SELECT_NONE,
 	ACT_NEW, ACT_EDIT, ACT_DELETE, ACT_TEST,
 	ACT_QUEUE, ACT_PAUSE, ACT_RESUME, ACT_CANCEL, ACT_RETRY, ACT_TOP, ACT_BOTTOM, ACT_MOVE_UP, ACT_MOVE_DOWN,
-	ACT_TAB_NEXT, ACT_TAB_PREV, ACT_PERIOD, ACT_SAVE,
+	ACT_TAB_NEXT, ACT_TAB_PREV, ACT_PERIOD, ACT_SAVE, ACT_CHECK, ACT_DISCOVER,
 	ACT_FOREST,             /* choose the forest a view shows (u->forest_id) */
 };
 
@@ -151,6 +152,7 @@ struct ui {
 	volatile int cancel;
 	bool pause_on_quit;
 	int64_t detail_job;     /* the job the detail view shows */
+	struct ui_task *tasks;  /* background work (task.h) */
 	const char *lat_path;   /* MAILFERRY_LATENCY_LOG: key-to-screen times go there */
 	int64_t key_us, *lat;
 	size_t nlat, latcap;

@@ -295,7 +295,7 @@ static void rows_build(struct view *v)
 static void title_set(struct view *v)
 {
 	struct fv *p = v->priv;
-	snprintf(v->title, sizeof v->title, "Forests: %zu%s  (n add  Enter edit  T test  D delete  Tab: next tab below)", p->nf,
+	snprintf(v->title, sizeof v->title, "Forests: %zu%s  (n add  Enter edit  T test  H health  R discover  D delete  Tab)", p->nf,
 	         p->ntests ? ", testing\xe2\x80\xa6" : "");
 }
 
@@ -338,6 +338,58 @@ void forests_record_test(struct ui *u, const struct conn_test *t)
 		h->h = res[i].h;
 		snprintf(h->msg, sizeof h->msg, "%s", res[i].msg);
 	}
+}
+
+void forests_set_health(struct ui *u, int64_t key, enum health hl, const char *msg)
+{
+	struct fv *p = u->views[V_FORESTS].priv;
+	if (!p)
+		return;
+	struct hrec *h = (struct hrec *)health_of(p, key);
+	if (!h) {
+		p->health = x_realloc(p->health, (p->nh + 1) * sizeof *p->health);
+		h = &p->health[p->nh++];
+		h->key = key;
+	}
+	h->h = hl;
+	snprintf(h->msg, sizeof h->msg, "%s", msg);
+	if (u->views[V_FORESTS].has_tbl) {
+		rows_build(&u->views[V_FORESTS]);
+		title_set(&u->views[V_FORESTS]);
+	}
+}
+
+const struct forest *forests_selected(struct ui *u)
+{
+	struct view *v = &u->views[V_FORESTS];
+	struct fv *p = v->priv;
+	const struct f_row *r = p && v->has_tbl ? tbl_cursor_row(&v->tbl) : NULL;
+	if (!r)
+		return NULL;
+	if (r->kind == RK_FOREST)
+		return forest_by_id(p, r->ref);
+	for (size_t i = 0; r->kind == RK_ENDPOINT && i < p->ne; i++)
+		if (p->eps[i].id == r->ref && p->eps[i].forest_id)
+			return forest_by_id(p, p->eps[i].forest_id);
+	return NULL;
+}
+
+int64_t forests_endpoint_of(struct ui *u, int64_t forest_id)
+{
+	struct fv *p = u->views[V_FORESTS].priv;
+	for (size_t i = 0; p && i < p->ne; i++)
+		if (p->eps[i].forest_id == forest_id)
+			return p->eps[i].id;
+	return 0;
+}
+
+int64_t forests_endpoint_id(struct ui *u, const char *endpoint_name)
+{
+	struct fv *p = u->views[V_FORESTS].priv;
+	for (size_t i = 0; p && endpoint_name && i < p->ne; i++)
+		if (p->eps[i].name && !strcmp(p->eps[i].name, endpoint_name))
+			return p->eps[i].id;
+	return 0;
 }
 
 void forests_adopt_test(struct ui *u, struct conn_test *t)
@@ -1088,6 +1140,19 @@ static bool forests_act(struct ui *u, struct view *v, enum action a, const char 
 	case ACT_TEST:
 		act_test(u, v);
 		return true;
+	case ACT_CHECK:
+	case ACT_DISCOVER: {
+		const struct forest *f = forests_selected(u);
+		if (!f) {
+			ui_error(u, "select a forest first (its row, or one of its endpoints)");
+			return true;
+		}
+		if (a == ACT_CHECK)
+			forest_check_start(u, f);
+		else
+			forest_discover_start(u, f, arg && !strcmp(arg, "full"));
+		return true;
+	}
 	default:
 		return false;
 	}

@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""The Forests view's background work (ui/forest_tasks.c, ui/task.c), in a
+real terminal (tmux): R reads a forest's mailboxes from its directory (a
+real slapd) and they show in Mailboxes; H runs the health checks against
+the forest's real Dovecot endpoint and lists every check (the server
+offers no TLS: a warning with its fix), marks the forest, and a broken
+password fails the login check with the fix in the list.
+
+Run: MAILFERRY=./mailferry python3 tests/test_console_directory.py   (0 pass, 77 skip, 1 fail)
+"""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mftest import cli, fixtures, report, term                # noqa: E402
+from mftest.slapd import Slapd, have_slapd                    # noqa: E402
+
+BIND_DN = 'cn=svc,dc=example'
+BIND_PW = 'Bind-Pw-91d2'
+BASE = 'dc=corp,dc=example'
+CHECK = '\u2713'
+
+
+def ldif(n):
+    out = ['dn: dc=example\nobjectClass: domain\ndc: example\n\n',
+           'dn: %s\nobjectClass: person\ncn: svc\nsn: svc\nuserPassword: %s\n\n' % (BIND_DN, BIND_PW),
+           'dn: %s\nobjectClass: domain\ndc: corp\n\n' % BASE,
+           'dn: ou=People,%s\nobjectClass: organizationalUnit\nou: People\n\n' % BASE]
+    for i in range(1, n + 1):
+        out.append('dn: uid=user%03d,ou=People,%s\nobjectClass: inetOrgPerson\nuid: user%03d\ncn: User %d\n'
+                   'sn: U\nmail: user%03d@corp.example\nou: Lyon\n\n' % (i, BASE, i, i, i))
+    return ''.join(out)
+
+
+def forest_row(text, name):
+    for line in text.splitlines()[2:]:
+        if (' %s ' % name) in line:
+            return line
+    return ''
+
+
+def main(c):
+    fixtures.require()
+    if not term.TMUX:
+        print('SKIP: tmux is not installed')
+        sys.exit(77)
+    if not have_slapd():
+        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
+            print('FAIL: slapd is not installed (apt-get install slapd ldap-utils)')
+            sys.exit(1)
+        print('SKIP: slapd is not installed')
+        sys.exit(77)
+    mf = cli.Mailferry()
+    try:
+        with fixtures.pair(checks=c) as (src, dst), Slapd(ldif(12)) as d:
+            pw = mf.write_password_file('bind', BIND_PW)
+            r = mf.run('forest', 'add', 'corp', '--role', 'source', '--directory', d.url, '--bind-dn', BIND_DN,
+                       '--bind-password-file', pw, '--base-dn', BASE)
+            c.check(r.rc == 0, 'a source forest with a directory', r)
+            r = mf.endpoint_add('corp-imap', src, extra=['--forest', 'corp'])
+            with term.Term(mf, 'console --no-engine', 110, 30) as t:
+                ok, text = t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+                t.keys('1')
+                ok, text = t.wait(lambda s: forest_row(s, 'corp').startswith('?'), 15)
+                c.check(ok, 'Forests lists corp, never checked ("?")', text)
+                t.keys('R')
+                ok, text = t.wait(lambda s: re.search(r'corp: 12 added, 0 changed, 0 vanished, 12 mailboxes', s), 30)
+                c.check(ok, 'R reads the directory in the background: 12 added', text)
+                c.check(re.search(r'\b12\b', forest_row(text, 'corp')) is not None,
+                        'the forest row counts its 12 mailboxes', forest_row(text, 'corp'))
+                t.keys('2')
+                ok, text = t.wait(lambda s: 'user012' in s and 'Lyon' in s and 'User 12' in s, 15)
+                c.check(ok, 'the discovered mailboxes are in Mailboxes, with their site and name', text)
+                t.keys('1', 'H')
+                # The test server offers no STARTTLS: a warning, with its fix.
+                ok, text = t.wait(lambda s: 'Health of corp: warnings' in s and CHECK + ' login' in s, 60)
+                c.check(ok and CHECK + ' tcp' in text and CHECK + ' mailbox' in text and '! tls' in text and
+                        'STARTTLS' in text and 'corp-imap' in text,
+                        'H lists every check of the forest\'s endpoint: login and mailbox pass, TLS warns', text)
+                t.keys('Enter')
+                ok, text = t.wait(lambda s: forest_row(s, 'corp').startswith('!') and 'Last test: ! tls' in s, 15)
+                c.check(ok, 'the forest and its endpoint are marked "!", the endpoint tab says why', text)
+                # A wrong password: the login check fails and says how to fix it.
+                with open(mf.password_files['corp-imap'], 'w') as f:
+                    f.write('wrong\n')
+                t.keys('H')
+                ok, text = t.wait(lambda s: 'Health of corp: failures' in s, 60)
+                c.check(ok and '\u2717 login' in text and 'fix:' in text and 'wrong' not in text.split('Health')[1],
+                        'a wrong password: the login check fails, with the fix, never the password', text)
+                t.keys('Escape')
+                ok, text = t.wait(lambda s: forest_row(s, 'corp').startswith('!') and 'Last test: ! login' in s, 15)
+                c.check(ok, 'the forest is marked "!", the endpoint tab names the login check', text)
+                t.keys('q')
+                c.check(t.wait_exit(20), 'q quits')
+    finally:
+        mf.cleanup()
+
+
+if __name__ == '__main__':
+    report.main(main, 'test_console_directory')

@@ -1,0 +1,231 @@
+/* forest_tasks.c - the Forests view's background work: a forest's health
+ * checks (H: health.c) and its directory discovery (R: directory.c).
+ *
+ * Each runs in a thread of its own (task.h) with its own store connection,
+ * never touching curses; when it ends, the UI thread shows the outcome:
+ * the health marks of the forest's endpoints (! for a warning or a
+ * failure), a list of every check with its fix, or the discovery counts in
+ * the status line (the Mailboxes view then reads the new rows by
+ * revision). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "directory.h"
+#include "forests.h"
+#include "health.h"
+#include "ui.h"
+
+/* --- health ------------------------------------------------------------------- */
+
+#define MAX_LINES 40
+
+struct check_job {
+	char *store_path;
+	const struct cfg *cfg;      /* read-only, shared with the engine */
+	char forest[128];
+	int64_t forest_id;
+	enum st s;
+	char err[512];
+	enum health_level worst;
+	char *lines[MAX_LINES];
+	int nlines;
+	/* per endpoint: the worst level seen */
+	char ep_name[16][64];
+	enum health_level ep_worst[16];
+	char ep_msg[16][300];
+	int neps;
+};
+
+static void add_line(struct check_job *c, char *line)
+{
+	if (c->nlines < MAX_LINES)
+		c->lines[c->nlines++] = line;
+	else
+		free(line);
+}
+
+static void on_result(void *ctx, const struct health_result *r)
+{
+	struct check_job *c = ctx;
+	add_line(c, x_asprintf("%s %-10s %s%s%s", health_mark(r->level), r->check, r->endpoint ? r->endpoint : "",
+	                       r->endpoint ? ": " : "", r->detail ? r->detail : ""));
+	if (r->fix && r->level >= HEALTH_WARN)
+		add_line(c, x_asprintf("    fix: %s", r->fix));
+	if (!r->endpoint)
+		return;
+	int k = 0;
+	while (k < c->neps && strcmp(c->ep_name[k], r->endpoint) != 0)
+		k++;
+	if (k == c->neps) {
+		if (c->neps == 16)
+			return;
+		snprintf(c->ep_name[k], sizeof c->ep_name[k], "%s", r->endpoint);
+		c->ep_worst[k] = HEALTH_OK;
+		c->ep_msg[k][0] = '\0';
+		c->neps++;
+	}
+	if (r->level > c->ep_worst[k] || !c->ep_msg[k][0]) {
+		c->ep_worst[k] = r->level > c->ep_worst[k] ? r->level : c->ep_worst[k];
+		snprintf(c->ep_msg[k], sizeof c->ep_msg[k], "%s: %s", r->check, r->detail ? r->detail : "");
+	}
+}
+
+static void check_run(struct ui_task *t)
+{
+	struct check_job *c = t->ctx;
+	struct store *st = NULL;
+	struct err e;
+	err_clear(&e);
+	c->s = store_open(c->store_path, &st, &e);
+	if (!c->s)
+		c->s = health_check_forest(st, c->cfg, c->forest, on_result, c, &c->worst, &e);
+	if (c->s)
+		snprintf(c->err, sizeof c->err, "%s", e.msg);
+	store_close(&st);
+}
+
+static void lines_closed(struct ui *u, int choice, void *ctx)
+{
+	(void)u, (void)choice;
+	struct check_job *c = ctx;
+	for (int i = 0; i < c->nlines; i++)
+		free(c->lines[i]);
+	free(c->store_path);
+	free(c);
+}
+
+static void check_finish(struct ui *u, struct ui_task *t)
+{
+	struct check_job *c = t->ctx;
+	t->ctx = NULL;          /* the result list owns it now */
+	if (c->s) {
+		ui_error(u, "health check of %s: %s", c->forest, c->err);
+		lines_closed(u, -1, c);
+		return;
+	}
+	for (int k = 0; k < c->neps; k++) {
+		int64_t id = forests_endpoint_id(u, c->ep_name[k]);
+		if (id)
+			forests_set_health(u, id, c->ep_worst[k] >= HEALTH_WARN ? H_FAIL : H_OK, c->ep_msg[k]);
+	}
+	char title[200];
+	snprintf(title, sizeof title, "Health of %s: %s (Enter closes)", c->forest,
+	         c->worst >= HEALTH_FAIL ? "failures" : c->worst >= HEALTH_WARN ? "warnings" : "all good");
+	ui_say(u, "health check of %s done: %s", c->forest,
+	       c->worst >= HEALTH_FAIL ? "failures, see the list" : c->worst >= HEALTH_WARN ? "warnings" : "all good");
+	if (c->nlines == 0)
+		add_line(c, x_strdup("(no endpoint to check: Enter on the forest, Accounts tab)"));
+	/* The list opens unless the admin is busy with a prompt or a dialog
+	 * (the marks and the status line tell the outcome then). */
+	if (u->mode == M_NORMAL)
+		ui_menu(u, title, (const char *const *)c->lines, c->nlines, 0, lines_closed, c);
+	else
+		lines_closed(u, -1, c);
+}
+
+static void check_free(struct ui_task *t)
+{
+	struct check_job *c = t->ctx;
+	if (!c)
+		return;
+	for (int i = 0; i < c->nlines; i++)
+		free(c->lines[i]);
+	free(c->store_path);
+	free(c);
+}
+
+void forest_check_start(struct ui *u, const struct forest *f)
+{
+	struct check_job *c = x_calloc(1, sizeof *c);
+	c->store_path = x_strdup(u->o->store_path);
+	c->cfg = u->o->cfg;
+	c->forest_id = f->id;
+	snprintf(c->forest, sizeof c->forest, "%s", f->name);
+	struct ui_task *t = x_calloc(1, sizeof *t);
+	*t = (struct ui_task){ .run = check_run, .finish = check_finish, .free_fn = check_free, .ctx = c };
+	if (ui_task_start(u, t))
+		ui_say(u, "checking %s in the background: DNS, TCP, TLS, login, a mailbox, size limit\xe2\x80\xa6", f->name);
+}
+
+/* --- discovery -------------------------------------------------------------------- */
+
+struct discover_job {
+	char *store_path, *secrets_path;
+	int timeout_s;
+	char forest[128];
+	int64_t forest_id, endpoint_id;
+	bool full;
+	enum st s;
+	char err[512];
+	struct dir_report rep;
+};
+
+static void discover_run(struct ui_task *t)
+{
+	struct discover_job *d = t->ctx;
+	struct store *st = NULL;
+	struct forest f = { 0 };
+	struct err e;
+	err_clear(&e);
+	d->s = store_open(d->store_path, &st, &e);
+	if (!d->s)
+		d->s = store_forest_get_id(st, d->forest_id, &f, &e);
+	if (!d->s)
+		d->s = directory_discover(st, &f, d->endpoint_id, d->secrets_path, d->timeout_s, d->full, &d->rep, &e);
+	if (d->s)
+		snprintf(d->err, sizeof d->err, "%s", e.msg);
+	forest_free(&f);
+	store_close(&st);
+}
+
+static void discover_finish(struct ui *u, struct ui_task *t)
+{
+	struct discover_job *d = t->ctx;
+	forests_set_health(u, -d->forest_id, d->s ? H_FAIL : H_OK,
+	                   d->s ? d->err : "directory read (discovery)");
+	if (d->s) {
+		ui_error(u, "discovery of %s: %s", d->forest, d->err);
+		return;
+	}
+	ui_say(u, "%s: %lld added, %lld changed, %lld vanished, %lld mailboxes (%s search, %.1f s)", d->forest,
+	       (long long)d->rep.added, (long long)d->rep.changed, (long long)d->rep.vanished, (long long)d->rep.total,
+	       d->rep.full ? "full" : "changes only", (double)d->rep.elapsed_ms / 1000.0);
+	ui_reload(u, V_FORESTS);
+}
+
+static void discover_free(struct ui_task *t)
+{
+	struct discover_job *d = t->ctx;
+	free(d->store_path);
+	free(d->secrets_path);
+	free(d);
+}
+
+void forest_discover_start(struct ui *u, const struct forest *f, bool full)
+{
+	if (!f->dir_url || !f->dir_url[0]) {
+		ui_error(u, "%s has no directory: Enter, Accounts tab, Directory URL (or forest set %s --directory URL)",
+		         f->name, f->name);
+		return;
+	}
+	int64_t ep = forests_endpoint_of(u, f->id);
+	if (!ep) {
+		ui_error(u, "%s has no mail endpoint for the mailboxes: Enter, Accounts tab, Mail server", f->name);
+		return;
+	}
+	struct discover_job *d = x_calloc(1, sizeof *d);
+	d->store_path = x_strdup(u->o->store_path);
+	d->secrets_path = x_strdup(u->o->cfg->secrets_path);
+	d->timeout_s = u->o->cfg->timeout_s;
+	d->forest_id = f->id;
+	d->endpoint_id = ep;
+	d->full = full;
+	snprintf(d->forest, sizeof d->forest, "%s", f->name);
+	struct ui_task *t = x_calloc(1, sizeof *t);
+	*t = (struct ui_task){ .run = discover_run, .finish = discover_finish, .free_fn = discover_free, .ctx = d };
+	if (ui_task_start(u, t))
+		ui_say(u, "reading the mailboxes of %s from %s in the background\xe2\x80\xa6", f->name, f->dir_url);
+}
