@@ -785,3 +785,42 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
 	out->elapsed_ms = clock_mono_ms() - t0;
 	return s;
 }
+
+/* --- health: bind and read each base of the scope ---------------------------- */
+
+enum st directory_check(const struct forest *f, const char *secrets_path, int timeout_s, char *detail,
+                        size_t detail_len, struct err *e)
+{
+	struct dir_report rep = { 0 };
+	struct run r = { .f = f, .url = f->dir_url, .timeout_s = timeout_s > 0 ? timeout_s : 30, .rep = &rep };
+	if (!f->dir_url || !*f->dir_url)
+		return err_set(e, ST_CONFIG, "forest %s has no directory URL", f->name);
+	if (!f->dir_base_dn || !*f->dir_base_dn)
+		return err_set(e, ST_CONFIG, "forest %s: no base DN (forest set %s --base-dn DN)", f->name, f->name);
+	enum st s = dir_connect(&r, secrets_path, e);
+	size_t nb = 0;
+	char **bases = s ? NULL : search_bases(f, &nb);
+	/* Each base must be readable: one entry of it, nothing more. */
+	for (size_t i = 0; !s && i < nb; i++) {
+		LDAPMessage *res = NULL;
+		struct timeval tv = { r.timeout_s, 0 };
+		char *attrs[] = { (char *)"1.1", NULL };
+		int rc = ldap_search_ext_s(r.ld, bases[i], LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+		                           &tv, 1, &res);
+		if (rc != LDAP_SUCCESS)
+			s = ldap_fail(&r, rc, bases[i], e);
+		else if (ldap_count_entries(r.ld, res) != 1)
+			s = err_set(e, ST_CONFIG, "forest %s: %s on %s is not readable by %s (no entry comes back)",
+			            f->name, bases[i], f->dir_url, f->dir_bind_dn ? f->dir_bind_dn : "an anonymous bind");
+		ldap_msgfree(res);
+	}
+	if (!s)
+		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable", f->dir_url,
+		         f->dir_bind_dn && *f->dir_bind_dn ? f->dir_bind_dn : "(anonymous)", nb, nb == 1 ? "" : "s");
+	for (size_t i = 0; i < nb; i++)
+		free(bases[i]);
+	free(bases);
+	if (r.ld)
+		ldap_unbind_ext_s(r.ld, NULL, NULL);
+	return s;
+}

@@ -82,4 +82,11 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
                            const char *secrets_path, int timeout_s, bool full,
                            struct dir_report *out, struct err *e);
 
+/* For the health checks: connects and binds as the discovery would, and
+ * reads the base entry of every search base of the scope (search
+ * permission).  detail gets "bound to URL as DN; N search bases readable".
+ * Errors as directory_discover's. */
+enum st directory_check(const struct forest *f, const char *secrets_path, int timeout_s, char *detail,
+                        size_t detail_len, struct err *e);
+
 #endif

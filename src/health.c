@@ -1,6 +1,8 @@
 /* health.c - forest health checks (see health.h). */
 #include "health.h"
 
+#include "directory.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -583,6 +585,28 @@ static enum st check_endpoints(struct health *h, struct err *e)
 	return s;
 }
 
+/* The directory: bind as the discovery does, read every search base. */
+static void check_directory(struct health *h)
+{
+	char detail[512] = "";
+	struct err de;
+	err_clear(&de);
+	enum st ds = directory_check(h->forest, h->cfg->secrets_path, h->timeout_s, detail, sizeof detail, &de);
+	if (!ds) {
+		report(h, "directory", NULL, HEALTH_OK, NULL, "%s", detail);
+		return;
+	}
+	char *fix = x_asprintf(ds == ST_AUTH ? "check the bind DN and its password source: mailferry forest set %s "
+	                                       "--bind-dn DN --bind-password-file FILE"
+	                       : ds == ST_NET ? "check that the directory server is up and reachable from here, "
+	                                        "or point the forest elsewhere: mailferry forest set %s --directory URL"
+	                                      : "give the bind account read access to the search bases, or change "
+	                                        "them: mailferry forest set %s --base-dn DN --scope OU",
+	                       h->forest->name);
+	report(h, "directory", NULL, HEALTH_FAIL, fix, "%s", de.msg);
+	free(fix);
+}
+
 enum st health_check_forest(struct store *s, const struct cfg *c, const char *forest_name,
                             health_fn fn, void *ctx, enum health_level *worst, struct err *e)
 {
@@ -594,8 +618,7 @@ enum st health_check_forest(struct store *s, const struct cfg *c, const char *fo
 	                                                                     : HEALTH_TIMEOUT_MAX_S;
 	struct health h = { s, c, &f, fn, ctx, HEALTH_OK, timeout };
 	if (f.dir_url && *f.dir_url)
-		report(&h, "directory", NULL, HEALTH_INFO, NULL, "not checked yet: directory bind and "
-		       "search permission on %s come with directory discovery", f.dir_url);
+		check_directory(&h);
 	rc = check_endpoints(&h, e);
 	if (worst)
 		*worst = h.worst;

@@ -80,16 +80,21 @@ def main(c):
                 c.check(ok and CHECK + ' tcp' in text and CHECK + ' mailbox' in text and '! tls' in text and
                         'STARTTLS' in text and 'corp-imap' in text,
                         'H lists every check of the forest\'s endpoint: login and mailbox pass, TLS warns', text)
+                c.check(CHECK + ' directory' in text and 'bound to' in text and BIND_DN in text,
+                        'and the directory: bound as the service account, search base readable', text)
                 t.keys('Enter')
                 ok, text = t.wait(lambda s: forest_row(s, 'corp').startswith('!') and 'Last test: ! tls' in s, 15)
                 c.check(ok, 'the forest and its endpoint are marked "!", the endpoint tab says why', text)
                 # A wrong password: the login check fails and says how to fix it.
-                with open(mf.password_files['corp-imap'], 'w') as f:
-                    f.write('wrong\n')
+                for name in ('corp-imap', 'bind'):
+                    with open(mf.password_files[name], 'w') as f:
+                        f.write('wrong\n')
                 t.keys('H')
                 ok, text = t.wait(lambda s: 'Health of corp: failures' in s, 60)
                 c.check(ok and '\u2717 login' in text and 'fix:' in text and 'wrong' not in text.split('Health')[1],
                         'a wrong password: the login check fails, with the fix, never the password', text)
+                c.check('\u2717 directory' in text and BIND_DN in text and 'forest set corp' in text,
+                        'a wrong bind password: the directory check fails naming the DN, with the fix', text)
                 t.keys('Escape')
                 ok, text = t.wait(lambda s: forest_row(s, 'corp').startswith('!') and 'Last test: ! login' in s, 15)
                 c.check(ok, 'the forest is marked "!", the endpoint tab names the login check', text)
