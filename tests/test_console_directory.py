@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mftest import cli, fixtures, report, term                # noqa: E402
+from mftest.dnsmasq import Dnsmasq, have_dnsmasq              # noqa: E402
 from mftest.slapd import Slapd, have_slapd                    # noqa: E402
 
 BIND_DN = 'cn=svc,dc=example'
@@ -40,6 +41,31 @@ def forest_row(text, name):
         if (' %s ' % name) in line:
             return line
     return ''
+
+
+def wizard_detect(c, mf):
+    """The wizard's "Auto-detect servers": SRV records fill the mail server
+    and the directory, and the base DN comes from the domain."""
+    srv = [('_imaps._tcp.west.test', 'mail.west.test', 993, 10, 10),
+           ('_imap._tcp.west.test', 'old.west.test', 143, 20, 10),
+           ('_gc._tcp.west.test', 'gc.west.test', 3268, 0, 100)]
+    with Dnsmasq(srv=srv, hosts=[('mail.west.test', '127.0.0.1')], local=['west.test']) as dns:
+        r = mf.run('config', 'set', 'dns_server', dns.server)
+        c.check(r.rc == 0, 'dns_server points at the test DNS server', r)
+        with term.Term(mf, 'console --no-engine', 110, 32) as t:
+            t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+            t.keys('1', 'n')
+            ok, text = t.wait(lambda s: 'Step 1 of 5' in s, 10)
+            t.type('west.test')
+            t.keys('Down', 'Down', 'Space', 'Down', 'Down', 'Enter')  # role, auto-detect on, Previous, Next
+            ok, text = t.wait(lambda s: 'Step 2 of 5' in s and 'imaps://mail.west.test:993' in s and
+                              'ldap://gc.west.test:3268' in s, 20)
+            c.check(ok and 'found in DNS: mail server (_imaps._tcp), directory (_gc._tcp)' in text,
+                    'auto-detect fills the mail server (_imaps first) and the global catalog from DNS', text)
+            t.keys('Escape', 'y')
+            t.keys('q')
+            t.wait_exit(20)
+        mf.run('config', 'set', 'dns_server', '')
 
 
 def main(c):
@@ -100,6 +126,10 @@ def main(c):
                 c.check(ok, 'the forest is marked "!", the endpoint tab names the login check', text)
                 t.keys('q')
                 c.check(t.wait_exit(20), 'q quits')
+            if have_dnsmasq():
+                wizard_detect(c, mf)
+            elif os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
+                c.check(False, 'dnsmasq is installed (apt-get install dnsmasq)')
     finally:
         mf.cleanup()
 

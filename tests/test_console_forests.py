@@ -83,16 +83,17 @@ def wizard(c, sock, mf, dst):
     c.check(ok and '[ Previous ] [ Next ] [ Finish ] [ Cancel ]' in text,
             'n opens the Add Forest wizard with Previous/Next/Finish/Cancel', text)
     # Empty name: refused, naming the field.
-    keys(sock, 'Down', 'Down', 'Down', 'Enter')    # name -> role -> [ Previous ] -> [ Next ]
+    c.check('Auto-detect servers' in text and '[ ]' in text, 'step 1 offers DNS auto-detection, off', text)
+    keys(sock, 'Down', 'Down', 'Down', 'Down', 'Enter')    # name -> role -> auto-detect -> [ Previous ] -> [ Next ]
     ok, text = wait_for(sock, lambda t: "Forest name: can't be empty" in t)
     c.check(ok and 'Step 1 of 5' in text, 'an empty forest name is refused on screen', text)
     typed(sock, 'new.example')
     keys(sock, 'Down', 'Right')                # role: target
-    keys(sock, 'Down', 'Down', 'Enter')
+    keys(sock, 'Down', 'Down', 'Down', 'Enter')
     ok, text = wait_for(sock, lambda t: 'Role: there is already a target forest' in t and 'home.example' in t)
     c.check(ok and 'Step 1 of 5' in text, 'a second target forest is refused with the store\'s message', text)
     keys(sock, 'Left')                         # back to source
-    keys(sock, 'Down', 'Down', 'Enter')
+    keys(sock, 'Down', 'Down', 'Down', 'Enter')
     ok, text = wait_for(sock, lambda t: 'Step 2 of 5' in t and 'Mail server URL' in t)
     c.check(ok, 'Next goes on to the connection step', text)
     # Port out of range.

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "dns.h"
 #include "forests.h"
 #include "imap.h"
 #include "secret.h"
@@ -306,12 +307,14 @@ struct wiz {
 	bool tls_off_seen;          /* the warning about TLS verification was shown */
 	bool test_fail_seen;        /* the warning about a failed test was shown */
 	/* field indexes */
-	int name, role;
+	int name, role, detect;
 	int url, user, pw, pwref, auth, tls, maxc, dirurl, binddn, dirpw;
 	int scope, basedn, filter;
 	int sum[10];
 	int prev, next, finish, cancel;
 	char epname[200];
+	unsigned serial;            /* tells a detection's result which wizard it is for */
+	char detect_note[300];      /* what DNS auto-detection found ("" before it ran) */
 };
 
 static void wiz_free(void *ctx)
@@ -368,7 +371,7 @@ static void typed_endpoint(struct ui_dialog *d, const struct wiz *w, struct endp
 static bool step_has(const struct wiz *w, int step, int i)
 {
 	switch (step) {
-	case S_NAME: return i == w->name || i == w->role;
+	case S_NAME: return i == w->name || i == w->role || i == w->detect;
 	case S_CONN: return i >= w->url && i <= w->dirpw;
 	case S_SCOPE: return i >= w->scope && i <= w->filter;
 	case S_SUMMARY: return i >= w->sum[0] && i <= w->sum[9];
@@ -449,6 +452,8 @@ static void show_step(struct ui_dialog *d, struct wiz *w)
 	else
 		snprintf(d->note, sizeof d->note, "Step %d of %d: %s.\n%s", w->step + 1, S__COUNT,
 		         step_titles[w->step], help[w->step]);
+	if (w->step == S_CONN && w->detect_note[0])
+		snprintf(d->note + strlen(d->note), sizeof d->note - strlen(d->note), "\n%s", w->detect_note);
 	if (w->step == S_SUMMARY)
 		summary_fill(d, w);
 	d->form.error[0] = '\0';
@@ -645,6 +650,105 @@ static void discard_answer(struct ui *u, bool yes, void *ctx)
 		u->mode = M_DIALOG;     /* back to the wizard as it was */
 }
 
+/* --- DNS auto-detection (the seed's "Auto-detect a Global Catalog") ------------ */
+
+static bool wiz_done(struct ui *u, struct ui_dialog *d, int button);
+
+static void detect_free(struct ui_task *t)
+{
+	free(t->ctx);
+}
+
+struct detect_job {
+	unsigned serial;
+	char name[160];
+	char dns_server[64];
+	char mail_url[300], dir_url[300];
+	char note[300];
+};
+
+/* The first record of the first name that has one, as a URL. */
+static void first_srv(const char *server, const char *const *names, const char *const *schemes,
+                      const char *domain, char *url, size_t n, char *found, size_t fn)
+{
+	for (int i = 0; names[i]; i++) {
+		char q[300];
+		snprintf(q, sizeof q, "%s.%s", names[i], domain);
+		struct dns_srv_list l = { 0 };
+		struct err e;
+		if (dns_srv_lookup(server, q, &l, &e) == ST_OK && l.n) {
+			snprintf(url, n, "%s://%s:%d", schemes[i], l.v[0].host, l.v[0].port);
+			snprintf(found, fn, "%s", names[i]);
+			dns_srv_free(&l);
+			return;
+		}
+		dns_srv_free(&l);
+	}
+}
+
+static void detect_run(struct ui_task *t)
+{
+	struct detect_job *j = t->ctx;
+	static const char *const mail[] = { "_imaps._tcp", "_imap._tcp", NULL };
+	static const char *const mail_schemes[] = { "imaps", "imap" };
+	static const char *const dir[] = { "_gc._tcp", "_ldap._tcp.dc._msdcs", "_ldap._tcp", NULL };
+	static const char *const dir_schemes[] = { "ldap", "ldap", "ldap" };
+	char fm[64] = "", fd[64] = "";
+	first_srv(j->dns_server, mail, mail_schemes, j->name, j->mail_url, sizeof j->mail_url, fm, sizeof fm);
+	first_srv(j->dns_server, dir, dir_schemes, j->name, j->dir_url, sizeof j->dir_url, fd, sizeof fd);
+	if (!fm[0] && !fd[0])
+		snprintf(j->note, sizeof j->note, "DNS has no SRV records for %s: type the servers", j->name);
+	else
+		snprintf(j->note, sizeof j->note, "found in DNS: %s%s%s%s%s", fm[0] ? "mail server (" : "", fm, fm[0] ? ")" : "",
+		         fd[0] ? (fm[0] ? ", directory (" : "directory (") : "", fd[0] ? fd : "");
+	if (fd[0])
+		strncat(j->note, ")", sizeof j->note - strlen(j->note) - 1);
+}
+
+static void detect_finish(struct ui *u, struct ui_task *t)
+{
+	struct detect_job *j = t->ctx;
+	struct ui_dialog *d = u->dialog;
+	/* Only into the wizard that asked, and only into empty fields. */
+	if (!d || d->done != wiz_done || ((struct wiz *)d->ctx)->serial != j->serial)
+		return;
+	struct wiz *w = d->ctx;
+	if (j->mail_url[0] && !val(d, w->url)[0])
+		form_set(&d->fields[w->url], j->mail_url);
+	if (j->dir_url[0] && !val(d, w->dirurl)[0])
+		form_set(&d->fields[w->dirurl], j->dir_url);
+	snprintf(w->detect_note, sizeof w->detect_note, "%s", j->note);
+	if (w->step == S_CONN)
+		snprintf(d->note + strlen(d->note), sizeof d->note - strlen(d->note), "\n%s", w->detect_note);
+}
+
+static void detect_start(struct ui *u, struct ui_dialog *d, struct wiz *w)
+{
+	char name[160];
+	trimmed(val(d, w->name), name, sizeof name);
+	if (!strchr(name, '.'))
+		return;             /* not a domain name: nothing to look up */
+	/* A base DN from the domain, as AD has it, when none was typed. */
+	if (!val(d, w->basedn)[0]) {
+		char dn[FORM_VALUE_MAX] = "";
+		for (const char *p = name; *p;) {
+			size_t k = strcspn(p, ".");
+			snprintf(dn + strlen(dn), sizeof dn - strlen(dn), "%sdc=%.*s", dn[0] ? "," : "", (int)k, p);
+			p += k + (p[k] == '.');
+		}
+		form_set(&d->fields[w->basedn], dn);
+	}
+	struct detect_job *j = x_calloc(1, sizeof *j);
+	j->serial = w->serial;
+	snprintf(j->name, sizeof j->name, "%s", name);
+	snprintf(j->dns_server, sizeof j->dns_server, "%s", u->o->cfg->dns_server ? u->o->cfg->dns_server : "");
+	w->detect_note[0] = '\0';
+	struct ui_task *t = x_calloc(1, sizeof *t);
+	*t = (struct ui_task){ .run = detect_run, .finish = detect_finish, .free_fn = NULL, .ctx = j };
+	t->free_fn = detect_free;
+	ui_task_start(u, t);
+}
+
 static bool wiz_done(struct ui *u, struct ui_dialog *d, int button)
 {
 	struct wiz *w = d->ctx;
@@ -662,6 +766,8 @@ static bool wiz_done(struct ui *u, struct ui_dialog *d, int button)
 		}
 		if (!leave_step(u, d, w))
 			return false;
+		if (w->step == S_NAME && d->fields[w->detect].checked)
+			detect_start(u, d, w);
 		w->step++;
 		if (w->step == S_TEST)
 			start_test(u, d, w);
@@ -706,6 +812,10 @@ void forest_wizard_open(struct ui *u)
 	d->fields[w->name].required = true;
 	w->role = ui_field(d, "Role", FF_CHOICE, "", "Left/Right: source, target (one only) or Office 365 tenant (one only)");
 	d->fields[w->role].choices = forest_role_labels;
+	w->detect = ui_field(d, "Auto-detect servers", FF_BOOL, "",
+	                     "Space: look up the mail server and the directory in DNS (SRV records of the forest name)");
+	static unsigned serials;
+	w->serial = ++serials;
 	w->url = ui_field(d, "Mail server URL", FF_TEXT, "", "imap://host[:port] (STARTTLS when offered) or imaps://host[:port]");
 	d->fields[w->url].required = true;
 	w->user = ui_field(d, "Admin user", FF_TEXT, "", "the account that acts for every mailbox");
