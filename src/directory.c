@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #include "log.h"
+#include "match.h"
 #include "secret.h"
 
 #define ORIGIN "directory"
@@ -338,6 +339,36 @@ static char *primary_smtp(LDAP *ld, LDAPMessage *en)
 	return out;
 }
 
+/* Every value of attr joined by newlines (owned), NULL when absent. */
+static char *all_values(LDAP *ld, LDAPMessage *en, const char *attr)
+{
+	struct berval **v = ldap_get_values_len(ld, en, attr);
+	struct sbuf b;
+	sb_init(&b);
+	for (size_t i = 0; v && v[i]; i++) {
+		if (b.len)
+			sb_addc(&b, '\n');
+		sb_add(&b, v[i]->bv_val, v[i]->bv_len);
+	}
+	ldap_value_free_len(v);
+	return b.data;
+}
+
+/* Every SMTP address of the entry, lower case, newline-separated (owned):
+ * the SMTP proxyAddresses (primary and aliases), else the mail values. */
+static char *smtp_addresses(LDAP *ld, LDAPMessage *en)
+{
+	char *raw = all_values(ld, en, "proxyAddresses");
+	char *out = match_addresses_norm(raw, "\n");
+	free(raw);
+	if (!out) {
+		raw = all_values(ld, en, "mail");
+		out = match_addresses_norm(raw, "\n");
+		free(raw);
+	}
+	return out;
+}
+
 static const char *kind_of(const char *details)
 {
 	unsigned long long v = details ? strtoull(details, NULL, 10) : 1;
@@ -345,12 +376,14 @@ static const char *kind_of(const char *details)
 }
 
 /* What one entry gives a mailbox row (all owned). */
-struct fields { char *login, *address, *display, *site, *database, *key, *kind_raw, *hidden; };
+struct fields { char *login, *address, *display, *site, *database, *key, *kind_raw, *hidden, *upn,
+                *proxies; };
 
 static void fields_free(struct fields *x)
 {
 	free(x->login), free(x->address), free(x->display), free(x->site);
 	free(x->database), free(x->key), free(x->kind_raw), free(x->hidden);
+	free(x->upn), free(x->proxies);
 }
 
 static void read_fields(struct run *r, LDAPMessage *en, const char *dn, struct fields *x)
@@ -379,6 +412,10 @@ static void read_fields(struct run *r, LDAPMessage *en, const char *dn, struct f
 	x->kind_raw = first_value(ld, en, "msExchRecipientTypeDetails");
 	x->hidden = first_value(ld, en, "msExchHideFromAddressLists");
 	x->key = entry_key(ld, en, dn);
+	char *upn = first_value(ld, en, "userPrincipalName");
+	x->upn = match_lower(upn);
+	free(upn);
+	x->proxies = smtp_addresses(ld, en);
 }
 
 /* Keeps the highest uSNChanged and modifyTimestamp seen. */
@@ -442,7 +479,8 @@ static enum st take_entry(struct run *r, LDAPMessage *en, const char *dn, struct
 	struct mailbox_row m = { .endpoint_id = r->endpoint_id, .login = x.login, .address = x.address,
 	                         .display_name = x.display, .site = x.site, .database = x.database,
 	                         .kind = kind_of(x.kind_raw), .size_bytes = -1, .items = -1,
-	                         .folders = -1, .dir_key = x.key };
+	                         .folders = -1, .dir_key = x.key, .upn = x.upn,
+	                         .proxy_addresses = x.proxies };
 	int64_t id = 0;
 	enum discovered out = DISC_SAME;
 	if ((s = store_mailbox_discovered(r->st, &m, &id, &out, e)))

@@ -29,6 +29,10 @@
  *   kind      msExchRecipientTypeDetails 4 shared, 16 room, 32 equipment,
  *             anything else user
  *   key       objectGUID (AD, as text) | entryUUID | the DN
+ *   upn       userPrincipalName, lower case (for matching, match.h)
+ *   proxies   every SMTP address, lower case without the prefix: the
+ *             "SMTP:" primary and "smtp:" aliases of proxyAddresses (other
+ *             types such as X500: dropped) | every mail value
  *   delegates publicDelegates (DNs of the mailboxes that may act for it),
  *             origin "directory", rights "SendOnBehalf"
  * msExchHideFromAddressLists is counted (hidden mailboxes are still

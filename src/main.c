@@ -28,6 +28,7 @@
 #include "health.h"
 #include "imap.h"
 #include "log.h"
+#include "match.h"
 #include "migrate.h"
 #include "notify.h"
 #include "secret.h"
@@ -62,6 +63,10 @@ static const char usage_text[] = N_(
 	"  forest set NAME [options of forest add]  changes only the options given\n"
 	"  forest discover NAME [--full] [--endpoint NAME]   mailboxes from the directory (paged;\n"
 	"             after a complete run only changes; removed entries marked vanished)\n"
+	"  forest match SOURCE TARGET [--by address|proxy|upn|login]... [--all]   match each source\n"
+	"      mailbox to one target mailbox by primary address, any SMTP address, UPN (default:\n"
+	"      all three) or login; lists conflicts and unmatched ones with their keys, never\n"
+	"      guesses; stores the result; exit 0 all matched, 1 otherwise\n"
 	"  forest list | forest remove NAME --yes   (removes its endpoints, mailboxes and jobs)\n"
 	"  forest check NAME           health of every endpoint: DNS, TCP, TLS certificate expiry,\n"
 	"      admin login, a sample mailbox through the admin, APPENDLIMIT, clock; one line per\n"
@@ -72,7 +77,8 @@ static const char usage_text[] = N_(
 	"      records, best first; dns_server sets the DNS server; exit 0 found, 78 none, 75 no DNS\n"
 	"  mailbox import FILE.csv [--endpoint NAME] | mailbox list [--forest NAME]\n"
 	"      CSV header: login,address,display_name,site,database,kind,size_bytes,items,folders,\n"
-	"      delegates (';'-separated LOGIN or LOGIN=RIGHTS); any subset with login; all or nothing\n"
+	"      delegates (';'-separated LOGIN or LOGIN=RIGHTS),upn,proxy_addresses (';'-separated);\n"
+	"      any subset with login; all or nothing\n"
 	"  blackout add NAME --start 'YYYY-MM-DD HH:MM' --end 'YYYY-MM-DD HH:MM' [--tz ZONE]\n"
 	"               [--site S] [--mailbox LOGIN] [--weekly]\n"
 	"  blackout list | blackout remove ID\n"
@@ -80,6 +86,8 @@ static const char usage_text[] = N_(
 	"Jobs (MAILBOX is user or source_user=target_user):\n"
 	"  queue SRC DST MAILBOX... [PASS-OPTIONS] [--priority N] [--start-at 'YYYY-MM-DD HH:MM']\n"
 	"        [--suspend-when-ready] [--notify-user]\n"
+	"  queue SRC DST --matched [options of queue]   every mailbox of SRC that forest match\n"
+	"        matched to a mailbox on DST, with that mailbox's login (not twice)\n"
 	"  run [--workers N]           run the queue until it is empty\n"
 	"  migrate SRC DST MAILBOX [PASS-OPTIONS]   one mailbox in the foreground\n"
 	"  verify SRC DST MAILBOX [--deep]          compare source and target\n"
@@ -369,6 +377,7 @@ struct pass_args {
 	bool deep;
 	int workers;
 	bool all;
+	bool matched;           /* queue --matched */
 	int64_t job_id;
 	int limit;
 	struct sbuf include, exclude, folder_map;
@@ -376,7 +385,7 @@ struct pass_args {
 
 enum { O_PASS = 1000, O_PRESTAGE, O_TRIAL, O_INCLUDE, O_EXCLUDE, O_MAXSIZE, O_BADLIMIT, O_SEPCHAR,
        O_FOLDERMAP, O_PRIORITY, O_DEEP, O_WORKERS, O_ALL, O_JOB, O_LIMIT, O_START_AT, O_SUSPEND,
-       O_NOTIFY };
+       O_NOTIFY, O_MATCHED };
 
 static bool parse_when(const char *s, const char *tz, int64_t *out);
 static const char *fmt_when(int64_t ts, const char *tz, char buf[32]);
@@ -425,6 +434,7 @@ static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pa
 		{ "start-at", required_argument, NULL, O_START_AT },
 		{ "suspend-when-ready", no_argument, NULL, O_SUSPEND },
 		{ "notify-user", no_argument, NULL, O_NOTIFY },
+		{ "matched", no_argument, NULL, O_MATCHED },
 		{ 0 }
 	};
 	memset(p, 0, sizeof *p);
@@ -508,6 +518,7 @@ static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pa
 			break;
 		case O_SUSPEND: p->suspend_ready = true; break;
 		case O_NOTIFY: p->notify_user = true; break;
+		case O_MATCHED: p->matched = true; break;
 		default:
 			return st_exit_code(ST_USAGE);
 		}
@@ -580,12 +591,125 @@ static enum st make_job(struct app *a, const char *src, const char *dst, const c
 	return ST_OK;
 }
 
+/* --- queue --matched ------------------------------------------------------- */
+
+/* A matched source mailbox and its target's login (both owned). */
+struct mq_item { char *src, *dst; };
+
+/* What queue --matched found on the source endpoint. */
+struct mq_scan {
+	int64_t dst_ep;
+	struct mq_item *items;
+	size_t n, cap;
+	int elsewhere;              /* matched to a mailbox on another endpoint */
+	int conflict, unmatched, never;
+};
+
+static void mq_note(void *ctx, const char *login, const char *state, int64_t dst_ep,
+                    const char *dst_login)
+{
+	struct mq_scan *q = ctx;
+	if (!state)
+		q->never++;
+	else if (!strcmp(state, "conflict"))
+		q->conflict++;
+	else if (!dst_login || strcmp(state, "matched"))
+		q->unmatched++;
+	else if (dst_ep != q->dst_ep)
+		q->elsewhere++;
+	else {
+		q->items = x_grow(q->items, q->n, &q->cap, sizeof *q->items, 64);
+		q->items[q->n++] = (struct mq_item){ x_strdup(login), x_strdup(dst_login) };
+	}
+}
+
+static void mq_free(struct mq_scan *q)
+{
+	for (size_t i = 0; i < q->n; i++)
+		free(q->items[i].src), free(q->items[i].dst);
+	free(q->items);
+}
+
+/* Queues one matched mailbox unless its pair already has a job waiting or
+ * running; *queued says which. */
+static enum st mq_queue_one(struct app *a, const char *src, const char *dst, const struct mq_item *it,
+                            const struct pass_args *p, bool *queued, struct err *e)
+{
+	char *spec = x_asprintf("%s=%s", it->src, it->dst);
+	struct job j;
+	bool active = false;
+	enum st s = make_job(a, src, dst, spec, p, &j, e);
+	free(spec);
+	if (!s)
+		s = store_pair_active(a->st, j.src_ep, j.src_user, j.dst_ep, j.dst_user, &active, e);
+	*queued = !s && !active;
+	if (*queued && !(s = store_job_add(a->st, &j, e)))
+		printf("job %lld queued: %s -> %s (%s pass)\n", (long long)j.id, j.src_user, j.dst_user,
+		       pass_kind_name(j.o.pass));
+	else if (!s)
+		printf("%s -> %s already has a job queued, running or paused: not queued again\n",
+		       j.src_user, j.dst_user);
+	job_free(&j);
+	return s;
+}
+
+/* queue SRC DST --matched: every mailbox of SRC that `forest match` matched
+ * to a mailbox on DST, with that mailbox's login, in one transaction. */
+static int queue_matched(struct app *a, const char *src, const char *dst, struct pass_args *p)
+{
+	struct err e;
+	err_clear(&e);
+	struct mq_scan q = { 0 };
+	struct endpoint se = { 0 }, de = { 0 };
+	int queued = 0, already = 0;
+	enum st s = open_store(a, &e);
+	if (!s)
+		s = store_endpoint_get(a->st, src, &se, &e);
+	if (!s)
+		s = store_endpoint_get(a->st, dst, &de, &e);
+	q.dst_ep = de.id;
+	if (!s)
+		s = store_matched_each(a->st, se.id, mq_note, &q, &e);
+	if (!s)
+		s = store_begin(a->st, &e);
+	for (size_t i = 0; !s && i < q.n; i++) {
+		bool done = false;
+		s = mq_queue_one(a, src, dst, &q.items[i], p, &done, &e);
+		queued += done;
+		already += !s && !done;
+	}
+	if (!s)
+		s = store_commit(a->st, &e);
+	else if (a->st)
+		store_rollback(a->st);
+	if (!s)
+		printf("%d matched mailboxes of %s queued to %s (%d already queued); not queued: %d "
+		       "conflicts, %d unmatched, %d never matched, %d matched to another endpoint\n",
+		       queued, src, dst, already, q.conflict, q.unmatched, q.never, q.elsewhere);
+	mq_free(&q);
+	endpoint_free(&se);
+	endpoint_free(&de);
+	pass_args_free(p);
+	return s ? fail(&e) : 0;
+}
+
 static int cmd_queue(struct app *a, int argc, char **argv)
 {
 	struct pass_args p;
-	int rc = parse_cmd(a, argc, argv, &p, 3, -1, "queue needs SRC DST MAILBOX...");
+	int rc = parse_cmd(a, argc, argv, &p, 2, -1, "queue needs SRC DST MAILBOX... (or SRC DST --matched)");
 	if (rc)
 		return rc;
+	if (p.matched && argc - optind != 2) {
+		pass_args_free(&p);
+		return usage_error("%s", "queue SRC DST --matched takes no MAILBOX (it queues every "
+		                   "matched one)");
+	}
+	if (p.matched)
+		return queue_matched(a, argv[optind], argv[optind + 1], &p);
+	if (argc - optind < 3) {
+		pass_args_free(&p);
+		return usage_error("%s", "queue needs SRC DST MAILBOX... (or SRC DST --matched)");
+	}
 	struct err e;
 	err_clear(&e);
 	enum st s = open_store(a, &e);
@@ -1250,6 +1374,129 @@ static int cmd_forest_discover(struct app *a, int argc, char **argv)
 	return s ? fail(&e) : 0;
 }
 
+/* --- forest match ------------------------------------------------------------ */
+
+struct match_print { bool all; };
+
+/* "login on ENDPOINT (Display Name)" of a mailbox. */
+static void print_box(const struct match_box *b)
+{
+	printf("%s on %s%s%s%s", b->login, b->endpoint, b->display_name ? " (" : "",
+	       b->display_name ? b->display_name : "", b->display_name ? ")" : "");
+}
+
+/* The keys an unmatched mailbox had: address, proxy addresses, UPN. */
+static void print_keys(const struct match_box *b)
+{
+	printf("      keys: address %s; proxy addresses ", b->address ? b->address : "-");
+	for (const char *p = b->proxies ? b->proxies : "-"; *p; p++) {
+		if (*p == '\n')
+			fputs(", ", stdout);
+		else
+			putchar(*p);
+	}
+	printf("; upn %s; login %s\n", b->upn ? b->upn : "-", b->login);
+}
+
+static void print_match(void *ctx, const struct match_result *r)
+{
+	const struct match_print *mp = ctx;
+	if (r->state == MATCH_MATCHED && !mp->all)
+		return;
+	printf("%-10s ", match_state_name(r->state));
+	print_box(r->src);
+	if (r->state == MATCH_MATCHED) {
+		printf(" -> %s on %s by %s %s\n", r->targets[0].box->login, r->targets[0].box->endpoint,
+		       match_by_name(r->targets[0].by), r->targets[0].key);
+		return;
+	}
+	printf("\n");
+	for (size_t i = 0; i < r->ntargets; i++) {
+		printf("      %s %s -> ", match_by_name(r->targets[i].by), r->targets[i].key);
+		print_box(r->targets[i].box);
+		printf("\n");
+	}
+	for (size_t i = 0; i < r->nrivals; i++) {
+		printf("      also claimed by ");
+		print_box(r->rivals[i].box);
+		printf(" through %s %s\n", match_by_name(r->rivals[i].by), r->rivals[i].key);
+	}
+	if (r->state == MATCH_UNMATCHED)
+		print_keys(r->src);
+}
+
+/* Parses --by VALUE (may repeat, or comma-separated) into by[]. */
+static int match_by_arg(const char *arg, enum match_by *by, size_t *nby)
+{
+	char *copy = x_strdup(arg), *save = NULL;
+	int rc = 0;
+	for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+		enum match_by b;
+		if (!match_by_parse(t, &b))
+			rc = usage_error("unknown --by '%s' (address, proxy, upn, login)", t);
+		bool dup = false;
+		for (size_t i = 0; !rc && i < *nby; i++)
+			dup |= by[i] == b;
+		if (!rc && !dup)
+			by[(*nby)++] = b;
+	}
+	free(copy);
+	return rc;
+}
+
+/* forest match SOURCE TARGET [--by C]... [--all]: exit 0 when every source
+ * mailbox is matched, 1 when conflicts or unmatched ones are listed. */
+static int cmd_forest_match(struct app *a, int argc, char **argv)
+{
+	const char *names[2] = { NULL, NULL };
+	enum match_by by[MATCH__COUNT];
+	size_t nby = 0;
+	struct match_print mp = { false };
+	for (int i = 2; i < argc; i++) {
+		int rc = 0;
+		if (!strcmp(argv[i], "--by") && i + 1 < argc)
+			rc = match_by_arg(argv[++i], by, &nby);
+		else if (!strcmp(argv[i], "--all"))
+			mp.all = true;
+		else if (argv[i][0] != '-' && (!names[0] || !names[1]))
+			names[names[0] ? 1 : 0] = argv[i];
+		else
+			rc = usage_error("unexpected argument '%s'", argv[i]);
+		if (rc)
+			return rc;
+	}
+	if (!names[1])
+		return usage_error("%s", "forest match needs SOURCE and TARGET forests");
+	struct err e;
+	err_clear(&e);
+	struct forest sf = { 0 }, tf = { 0 };
+	struct match_counts c;
+	enum st s = open_store(a, &e);
+	if (!s)
+		s = store_forest_get(a->st, names[0], &sf, &e);
+	if (!s)
+		s = store_forest_get(a->st, names[1], &tf, &e);
+	if (!s)
+		s = match_forests(a->st, sf.id, tf.id, by, nby, print_match, &mp, &c, &e);
+	if (!s) {
+		printf("forest match %s -> %s: %lld matched, %lld conflicts, %lld unmatched (%lld source, "
+		       "%lld target mailboxes; by ", sf.name, tf.name, (long long)c.matched,
+		       (long long)c.conflicts, (long long)c.unmatched, (long long)c.sources,
+		       (long long)c.targets);
+		for (size_t i = 0; i < (nby ? nby : 3); i++)
+			printf("%s%s", i ? ", " : "", match_by_name(nby ? by[i] : (enum match_by)i));
+		printf(")\n");
+		store_event(a->st, EV_INFO, 0, "forest match %s -> %s: %lld matched, %lld conflicts, "
+		            "%lld unmatched", sf.name, tf.name, (long long)c.matched,
+		            (long long)c.conflicts, (long long)c.unmatched);
+	}
+	forest_free(&sf);
+	forest_free(&tf);
+	if (s)
+		return fail(&e);
+	return c.conflicts || c.unmatched ? 1 : 0;
+}
+
 static void print_forest(void *ctx, const struct forest *f)
 {
 	(void)ctx;
@@ -1265,7 +1512,7 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 	struct err e;
 	err_clear(&e);
 	if (argc < 2)
-		return usage_error("%s", "forest needs a subcommand: add, set, list, discover, check, remove");
+		return usage_error("%s", "forest needs a subcommand: add, set, list, discover, match, check, remove");
 	const char *sub = argv[1];
 	if (!strcmp(sub, "add"))
 		return cmd_forest_add(a, argc - 1, argv + 1);
@@ -1273,6 +1520,8 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 		return cmd_forest_set(a, argc - 1, argv + 1);
 	if (!strcmp(sub, "discover"))
 		return cmd_forest_discover(a, argc, argv);
+	if (!strcmp(sub, "match"))
+		return cmd_forest_match(a, argc, argv);
 	if (!strcmp(sub, "check"))
 		return cmd_forest_check(a, argc - 1, argv + 1);
 	if (!strcmp(sub, "list")) {
@@ -1437,9 +1686,9 @@ static enum st import_endpoint(struct app *a, const char *name, int64_t *id, str
 }
 
 enum col { C_LOGIN, C_ADDRESS, C_DISPLAY, C_SITE, C_DATABASE, C_KIND, C_SIZE, C_ITEMS, C_FOLDERS,
-           C_DELEGATES, C__COUNT };
+           C_DELEGATES, C_UPN, C_PROXIES, C__COUNT };
 static const char *const col_names[C__COUNT] = { "login", "address", "display_name", "site",
-	"database", "kind", "size_bytes", "items", "folders", "delegates" };
+	"database", "kind", "size_bytes", "items", "folders", "delegates", "upn", "proxy_addresses" };
 
 struct import {
 	const char *file;
@@ -1464,7 +1713,7 @@ static enum st import_header(struct import *im, char **f, size_t n, struct err *
 		if (k == C__COUNT)
 			return err_set(e, ST_CONFIG, "%s:1: unknown column '%s' (known: login, address, "
 			               "display_name, site, database, kind, size_bytes, items, folders, "
-			               "delegates)", im->file, f[i]);
+			               "delegates, upn, proxy_addresses)", im->file, f[i]);
 		if (im->col[k] >= 0)
 			return err_set(e, ST_CONFIG, "%s:1: column '%s' appears twice", im->file, f[i]);
 		im->col[k] = (int)i;
@@ -1512,9 +1761,16 @@ static enum st import_row(struct app *a, struct import *im, char **f, size_t n, 
 		s = import_count(im, f, C_ITEMS, line, &m.items, e);
 	if (!s)
 		s = import_count(im, f, C_FOLDERS, line, &m.folders, e);
+	/* Matching keys, lower case; proxy addresses ';'-separated in the file. */
+	char *upn = match_lower(field(im, f, C_UPN));
+	char *proxies = match_addresses_norm(field(im, f, C_PROXIES), ";");
+	m.upn = upn;
+	m.proxy_addresses = proxies;
 	int64_t id = 0;
 	if (!s && (s = store_mailbox_upsert(a->st, &m, &id, e)))
 		err_prefix(e, "%s:%d", im->file, line);
+	free(upn);
+	free(proxies);
 	const char *dl = field(im, f, C_DELEGATES);
 	if (!s && dl) {
 		im->pend = x_grow(im->pend, im->npend, &im->cap, sizeof *im->pend, 16);

@@ -188,6 +188,20 @@ static const char *const steps[] = {
 	"ALTER TABLE forests ADD COLUMN dir_hwm TEXT;"
 	"ALTER TABLE mailboxes ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE mailboxes ADD COLUMN dir_key TEXT;",
+	/* 3 -> 4: identity matching.  A mailbox's user principal name and
+	 * every SMTP address it has (both lower case; addresses newline-
+	 * separated), and the outcome of the last `forest match` for a source
+	 * mailbox: its target mailbox (matched only), the state and the key
+	 * that decided it.  Discovery's mark is forgotten so that the next run
+	 * is a full one and fills the new columns. */
+	"ALTER TABLE mailboxes ADD COLUMN upn TEXT;"
+	"ALTER TABLE mailboxes ADD COLUMN proxy_addresses TEXT;"
+	"ALTER TABLE mailboxes ADD COLUMN match_id INTEGER REFERENCES mailboxes(id) ON DELETE SET NULL;"
+	"ALTER TABLE mailboxes ADD COLUMN match_state TEXT"
+	"  CHECK(match_state IN ('matched','conflict','unmatched'));"
+	"ALTER TABLE mailboxes ADD COLUMN match_key TEXT;"
+	"CREATE INDEX mailboxes_match ON mailboxes(match_id);"
+	"UPDATE forests SET dir_hwm = NULL;",
 };
 
 /* Every static SQL string of this file fits (x_die says so otherwise). */
@@ -695,6 +709,25 @@ enum st store_pair_get(struct store *s, int64_t src_ep, const char *src_user, in
 			return db_err(s, e, "mailbox pair");
 	}
 	return ST_OK;
+}
+
+enum st store_pair_active(struct store *s, int64_t src_ep, const char *src_user, int64_t dst_ep,
+                          const char *dst_user, bool *active, struct err *e)
+{
+	static const char sql[] =
+		"SELECT 1 FROM pairs p JOIN jobs j ON j.pair_id=p.id WHERE p.src_ep=? AND p.src_user=? "
+		"AND p.dst_ep=? AND p.dst_user=? AND j.state IN ('queued','running','paused') LIMIT 1";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, src_ep);
+	bind_text(st, 2, src_user);
+	sqlite3_bind_int64(st, 3, dst_ep);
+	bind_text(st, 4, dst_user);
+	int rc = sqlite3_step(st);
+	*active = rc == SQLITE_ROW;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read jobs of a pair");
 }
 
 enum st store_job_add(struct store *s, struct job *j, struct err *e)
@@ -2094,9 +2127,11 @@ enum st store_mailbox_upsert(struct store *s, const struct mailbox_row *m, int64
 {
 	static const char sql[] =
 		"INSERT INTO mailboxes(endpoint_id,login,address,display_name,site,database,kind,"
-		"size_bytes,items,folders) VALUES(?,?,?,?,?,?,?,?,?,?) "
+		"size_bytes,items,folders,upn,proxy_addresses) VALUES(?,?,?,?,?,?,?,?,?,?,?,?) "
 		"ON CONFLICT(endpoint_id, login) DO UPDATE SET "
 		"address=coalesce(excluded.address,address), "
+		"upn=coalesce(excluded.upn,upn), "
+		"proxy_addresses=coalesce(excluded.proxy_addresses,proxy_addresses), "
 		"display_name=coalesce(excluded.display_name,display_name), "
 		"site=coalesce(excluded.site,site), database=coalesce(excluded.database,database), "
 		"kind=coalesce(excluded.kind,kind), size_bytes=coalesce(excluded.size_bytes,size_bytes), "
@@ -2120,6 +2155,8 @@ enum st store_mailbox_upsert(struct store *s, const struct mailbox_row *m, int64
 	bind_count(st, 8, m->size_bytes);
 	bind_count(st, 9, m->items);
 	bind_count(st, 10, m->folders);
+	bind_text(st, 11, m->upn);
+	bind_text(st, 12, m->proxy_addresses);
 	int rc = sqlite3_step(st);
 	int64_t got = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	if (rc == SQLITE_ROW)
@@ -2172,7 +2209,8 @@ enum st store_mailbox_summary(struct store *s, void (*fn)(void *ctx, const char 
 	"SELECT m.id, m.endpoint_id, e.name, coalesce(e.forest_id,0), m.login, m.address," \
 	" m.display_name, m.site, m.database, m.kind, coalesce(m.size_bytes,-1)," \
 	" coalesce(m.items,-1), coalesce(m.folders,-1), m.status, coalesce(m.last_pass,0)," \
-	" (SELECT count(*) FROM delegates d WHERE d.mailbox_id=m.id), m.rev, m.vanished, m.dir_key " \
+	" (SELECT count(*) FROM delegates d WHERE d.mailbox_id=m.id), m.rev, m.vanished, m.dir_key," \
+	" m.upn, m.proxy_addresses, coalesce(m.match_id,0), m.match_state, m.match_key " \
 	"FROM mailboxes m JOIN endpoints e ON e.id=m.endpoint_id "
 
 static void mailbox_row_from(sqlite3_stmt *st, struct mailbox_row *r)
@@ -2196,6 +2234,11 @@ static void mailbox_row_from(sqlite3_stmt *st, struct mailbox_row *r)
 	r->rev = sqlite3_column_int64(st, 16);
 	r->vanished = sqlite3_column_int(st, 17) != 0;
 	r->dir_key = col_str(st, 18);
+	r->upn = col_str(st, 19);
+	r->proxy_addresses = col_str(st, 20);
+	r->match_id = sqlite3_column_int64(st, 21);
+	r->match_state = col_str(st, 22);
+	r->match_key = col_str(st, 23);
 }
 
 enum st store_mailbox_rows(struct store *s, int64_t forest_id, int64_t since_rev,
@@ -2288,8 +2331,8 @@ static enum st discovered_diff(struct store *s, const struct mailbox_row *m, boo
                                bool *differs, struct err *e)
 {
 	static const char sql[] =
-		"SELECT address, display_name, site, database, kind, dir_key, vanished "
-		"FROM mailboxes WHERE endpoint_id=? AND login=?";
+		"SELECT address, display_name, site, database, kind, dir_key, vanished, upn, "
+		"proxy_addresses FROM mailboxes WHERE endpoint_id=? AND login=?";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
@@ -2302,7 +2345,8 @@ static enum st discovered_diff(struct store *s, const struct mailbox_row *m, boo
 		*differs = field_differs(st, 0, m->address) || field_differs(st, 1, m->display_name) ||
 		           field_differs(st, 2, m->site) || field_differs(st, 3, m->database) ||
 		           field_differs(st, 4, m->kind) || field_differs(st, 5, m->dir_key) ||
-		           sqlite3_column_int(st, 6) != 0;
+		           sqlite3_column_int(st, 6) != 0 || field_differs(st, 7, m->upn) ||
+		           field_differs(st, 8, m->proxy_addresses);
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read mailbox");
 }
@@ -2366,6 +2410,45 @@ enum st store_delegate_clear(struct store *s, int64_t mailbox_id, const char *or
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	bind_text(st, 2, origin);
 	return step_done(s, st, e, "clear delegates");
+}
+
+/* --- identity matching ------------------------------------------------------ */
+
+enum st store_match_set(struct store *s, int64_t src_id, int64_t dst_id, const char *state,
+                        const char *key, struct err *e)
+{
+	/* Rows whose result did not change keep their revision. */
+	static const char sql[] =
+		"UPDATE mailboxes SET match_id=?2, match_state=?3, match_key=?4 WHERE id=?1 AND "
+		"(match_id IS NOT ?2 OR match_state IS NOT ?3 OR match_key IS NOT ?4)";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, src_id);
+	bind_id(st, 2, dst_id);
+	bind_text(st, 3, state);
+	bind_text(st, 4, key);
+	return step_done(s, st, e, "write match");
+}
+
+enum st store_matched_each(struct store *s, int64_t src_ep,
+                           void (*fn)(void *ctx, const char *src_login, const char *match_state,
+                                      int64_t dst_ep, const char *dst_login),
+                           void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT m.login, m.match_state, coalesce(t.endpoint_id,0), t.login FROM mailboxes m "
+		"LEFT JOIN mailboxes t ON t.id=m.match_id AND m.match_state='matched' "
+		"WHERE m.endpoint_id=? AND m.vanished=0 ORDER BY m.login";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, src_ep);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, col_str(st, 0), col_str(st, 1), sqlite3_column_int64(st, 2), col_str(st, 3));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read matches");
 }
 
 /* --- delegation ------------------------------------------------------------- */

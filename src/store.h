@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -140,6 +140,10 @@ void job_free(struct job *j);
 enum st store_pair_get(struct store *s, int64_t src_ep, const char *src_user, int64_t dst_ep,
                        const char *dst_user, int64_t *pair_id, struct err *e);
 enum st store_job_add(struct store *s, struct job *j, struct err *e); /* sets j->id, pair_id */
+/* Whether the pair has a job queued, running or paused (false when the
+ * pair does not exist). */
+enum st store_pair_active(struct store *s, int64_t src_ep, const char *src_user, int64_t dst_ep,
+                          const char *dst_user, bool *active, struct err *e);
 enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *e);
 /* Claims the next queued job (priority, then age) for this worker: sets it
  * running.  Skips jobs whose mailbox pair is already running and jobs whose
@@ -269,6 +273,12 @@ struct mailbox_row {
 	bool vanished;              /* rows only: the directory no longer returns it */
 	const char *dir_key;        /* directory key (objectGUID, entryUUID or DN); NULL: none.
 	                             * Written by store_mailbox_discovered only. */
+	const char *upn;            /* user principal name, lower case; NULL: unknown */
+	const char *proxy_addresses;/* every SMTP address, lower case, newline-separated
+	                             * (match_addresses_norm makes one); NULL: unknown */
+	int64_t match_id;           /* rows only: the target mailbox of the last forest match, 0 none */
+	const char *match_state;    /* rows only: "matched", "conflict", "unmatched"; NULL: never matched */
+	const char *match_key;      /* rows only: the key that decided it ("address a@b", ...) */
 };
 /* Adds or updates the mailbox (endpoint_id, login): NULL strings and -1
  * numbers leave what is stored; status is not touched.  *id (may be NULL)
@@ -313,6 +323,20 @@ enum st store_mailbox_dir_keys(struct store *s, int64_t endpoint_id,
                                void (*fn)(void *ctx, int64_t id, const char *dir_key, bool vanished),
                                void *ctx, struct err *e);
 enum st store_mailbox_set_vanished(struct store *s, int64_t id, struct err *e);
+
+/* --- identity matching (written by match.c) ---------------------------------
+ * The last `forest match` result of a source mailbox.  dst_id 0 and state
+ * NULL clear it.  A row whose result is unchanged is not written (its
+ * revision stays). */
+enum st store_match_set(struct store *s, int64_t src_id, int64_t dst_id, const char *state,
+                        const char *key, struct err *e);
+/* Every mailbox of endpoint src_ep not vanished, by login: its match state
+ * (NULL: never matched) and, when matched, the target mailbox's endpoint
+ * and login (else 0 and NULL).  Strings valid during the call. */
+enum st store_matched_each(struct store *s, int64_t src_ep,
+                           void (*fn)(void *ctx, const char *src_login, const char *match_state,
+                                      int64_t dst_ep, const char *dst_login),
+                           void *ctx, struct err *e);
 
 /* --- delegation -------------------------------------------------------------
  * delegate_id has rights (e.g. "FullAccess;SendAs") on mailbox_id; origin
