@@ -455,4 +455,12 @@ enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_
  * (the map) or skipped on the way (the skipped list); *size 0 when none. */
 enum st store_largest_item(struct store *s, int64_t dst_ep, int64_t *size, struct err *e);
 
+/* --- measure (read only) ------------------------------------------------------
+ * Added for mailbox measure (src/measure.c); schema unchanged. */
+/* Where the delegation mailbox_id <- delegate_id was learnt ("csv",
+ * "directory", "acl"; "" when not recorded); *origin NULL when there is no
+ * such delegation.  Caller frees *origin. */
+enum st store_delegate_origin(struct store *s, int64_t mailbox_id, int64_t delegate_id,
+                              char **origin, struct err *e);
+
 #endif
