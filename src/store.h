@@ -316,7 +316,7 @@ enum st store_mailbox_set_vanished(struct store *s, int64_t id, struct err *e);
 
 /* --- delegation -------------------------------------------------------------
  * delegate_id has rights (e.g. "FullAccess;SendAs") on mailbox_id; origin
- * says where that was learnt ("csv", "directory"). */
+ * says where that was learnt ("csv", "directory", "acl": mailbox measure). */
 enum st store_delegate_add(struct store *s, int64_t mailbox_id, int64_t delegate_id,
                            const char *rights, const char *origin, struct err *e);
 /* Removes the delegates of mailbox_id learnt from origin (before they are
