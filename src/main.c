@@ -29,6 +29,7 @@
 #include "imap.h"
 #include "log.h"
 #include "match.h"
+#include "measure.h"
 #include "migrate.h"
 #include "notify.h"
 #include "secret.h"
@@ -79,6 +80,10 @@ static const char usage_text[] = N_(
 	"      CSV header: login,address,display_name,site,database,kind,size_bytes,items,folders,\n"
 	"      delegates (';'-separated LOGIN or LOGIN=RIGHTS),upn,proxy_addresses (';'-separated);\n"
 	"      any subset with login; all or nothing\n"
+	"  mailbox measure [--endpoint NAME | --forest NAME] [--workers N] [LOGIN...]\n"
+	"      folders, messages and size of each mailbox from its server (STATUS SIZE, else the\n"
+	"      quota), and delegates from IMAP ACLs (origin acl); all folders in one round trip;\n"
+	"      exit 0, or 1 when some mailboxes could not be measured\n"
 	"  blackout add NAME --start 'YYYY-MM-DD HH:MM' --end 'YYYY-MM-DD HH:MM' [--tz ZONE]\n"
 	"               [--site S] [--mailbox LOGIN] [--weekly]\n"
 	"  blackout list | blackout remove ID\n"
@@ -1907,14 +1912,18 @@ static void print_mailbox(void *ctx, const struct mailbox_row *m)
 	       (long long)m->delegates, m->display_name ? m->display_name : "");
 }
 
+static int cmd_mailbox_measure(struct app *a, int argc, char **argv);
+
 static int cmd_mailbox(struct app *a, int argc, char **argv)
 {
 	struct err e;
 	err_clear(&e);
 	if (argc < 2)
-		return usage_error("%s", "mailbox needs a subcommand: import, list");
+		return usage_error("%s", "mailbox needs a subcommand: import, list, measure");
 	if (!strcmp(argv[1], "import"))
 		return cmd_mailbox_import(a, argc, argv);
+	if (!strcmp(argv[1], "measure"))
+		return cmd_mailbox_measure(a, argc, argv);
 	if (strcmp(argv[1], "list"))
 		return usage_error("unknown mailbox subcommand '%s'", argv[1]);
 	const char *forest = NULL;
@@ -1937,6 +1946,118 @@ static int cmd_mailbox(struct app *a, int argc, char **argv)
 	if (store_mailbox_rows(a->st, fid, 0, print_mailbox, NULL, NULL, &e))
 		return fail(&e);
 	return 0;
+}
+
+/* mailbox measure: one line per mailbox, then the totals. */
+static void print_measured(const struct measure_result *r)
+{
+	if (r->status) {
+		printf("%s@%s  FAILED (%s): %s\n", r->login, r->endpoint, st_message(r->status),
+		       r->error ? r->error : "");
+		return;
+	}
+	char human[32] = "?";
+	if (r->size_bytes >= 0)
+		snprintf(human, sizeof human, "%.1f MB", (double)r->size_bytes / 1e6);
+	printf("%s@%s  folders=%lld messages=%lld size=%lld (%s) source=%s", r->login, r->endpoint,
+	       (long long)r->folders, (long long)r->messages, (long long)r->size_bytes, human,
+	       measure_size_src_name(r->size_src));
+	if (r->unreadable)
+		printf(" unreadable-folders=%lld", (long long)r->unreadable);
+	printf(" delegates=");
+	int shown = 0;
+	for (size_t i = 0; i < r->ndelegates; i++)
+		if (r->delegates[i].mailbox_id)
+			printf("%s%s:%s%s", shown++ ? "," : "", r->delegates[i].who, r->delegates[i].rights,
+			       r->delegates[i].kept ? "(kept)" : "");
+	if (!shown)
+		printf("%s", !r->acl_offered ? "-(no ACL)" : r->acl_read ? "-" : "-(ACL unreadable)");
+	shown = 0;
+	for (size_t i = 0; i < r->ndelegates; i++)
+		if (!r->delegates[i].mailbox_id)
+			printf("%s%s:%s", shown++ ? "," : " unknown=", r->delegates[i].who,
+			       r->delegates[i].rights);
+	printf(" time=%.2fs\n", (double)r->elapsed_ms / 1000.0);
+	if (r->acl_error)
+		printf("    acl: %s\n", r->acl_error);
+}
+
+static int print_measure_report(const struct measure_report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		print_measured(&rep->v[i]);
+	printf("measured %lld of %zu mailboxes in %.1f s: %lld folders, %lld messages, %lld bytes "
+	       "(%.1f MB); %lld delegate links from ACLs, %lld unknown identifiers\n",
+	       (long long)rep->measured, rep->n, (double)rep->elapsed_ms / 1000.0,
+	       (long long)rep->folders, (long long)rep->messages, (long long)rep->bytes,
+	       (double)rep->bytes / 1e6, (long long)rep->links, (long long)rep->unknown);
+	if (rep->failed + rep->not_started == 0)
+		return 0;
+	printf("%lld failed, %lld not started:\n", (long long)rep->failed,
+	       (long long)rep->not_started);
+	for (size_t i = 0; i < rep->n; i++)
+		if (rep->v[i].status)
+			printf("  %s@%s: %s\n", rep->v[i].login, rep->v[i].endpoint, rep->v[i].error);
+	return 1;
+}
+
+static int cmd_mailbox_measure(struct app *a, int argc, char **argv)
+{
+	const char *endpoint = NULL, *forest = NULL;
+	long long workers = a->cfg.workers > 0 ? a->cfg.workers : 4;
+	const char **logins = x_calloc((size_t)argc + 1, sizeof *logins);
+	size_t nlogins = 0;
+	int rc = -1;
+	for (int i = 2; i < argc && rc < 0; i++) {
+		if (!strcmp(argv[i], "--endpoint") && i + 1 < argc)
+			endpoint = argv[++i];
+		else if (!strcmp(argv[i], "--forest") && i + 1 < argc)
+			forest = argv[++i];
+		else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
+			if (!parse_int(argv[++i], 1, 256, &workers))
+				rc = usage_error("bad --workers '%s' (1 to 256)", argv[i]);
+		} else if (argv[i][0] != '-')
+			logins[nlogins++] = argv[i];
+		else
+			rc = usage_error("unexpected argument '%s'", argv[i]);
+	}
+	if (rc < 0 && endpoint && forest)
+		rc = usage_error("%s", "give --endpoint or --forest, not both");
+	if (rc >= 0) {
+		free(logins);
+		return rc;
+	}
+	struct err e;
+	err_clear(&e);
+	struct measure_opts o = { .cfg = &a->cfg, .store_path = a->store_path, .workers = (int)workers,
+	                          .cancel = &g_cancel, .logins = nlogins ? logins : NULL };
+	enum st s = open_store(a, &e);
+	if (!s && endpoint) {
+		struct endpoint ep;
+		s = store_endpoint_get(a->st, endpoint, &ep, &e);
+		o.endpoint_id = s ? 0 : ep.id;
+		if (!s)
+			endpoint_free(&ep);
+	}
+	if (!s && forest) {
+		struct forest f;
+		s = store_forest_get(a->st, forest, &f, &e);
+		o.forest_id = s ? 0 : f.id;
+		if (!s)
+			forest_free(&f);
+	}
+	struct measure_report rep;
+	if (!s)
+		s = measure_run(&o, &rep, &e);
+	free(logins);
+	if (s)
+		return fail(&e);
+	store_event(a->st, rep.failed ? EV_WARN : EV_INFO, 0, "mailbox measure: %lld of %zu mailboxes "
+	            "measured, %lld failed; %lld delegate links from ACLs", (long long)rep.measured,
+	            rep.n, (long long)rep.failed, (long long)rep.links);
+	rc = print_measure_report(&rep);
+	measure_report_free(&rep);
+	return rc;
 }
 
 /* --- blackout --------------------------------------------------------------- */

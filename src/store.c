@@ -2707,3 +2707,24 @@ enum st store_largest_item(struct store *s, int64_t dst_ep, int64_t *size, struc
 	*size = 0;
 	return query_int(s, sql, dst_ep, size, &found, "find the largest item", e);
 }
+
+/* --- measure (read only) ------------------------------------------------------
+ * Added for mailbox measure (src/measure.c); schema unchanged. */
+
+enum st store_delegate_origin(struct store *s, int64_t mailbox_id, int64_t delegate_id,
+                              char **origin, struct err *e)
+{
+	static const char sql[] =
+		"SELECT coalesce(origin,'') FROM delegates WHERE mailbox_id=? AND delegate_id=?";
+	*origin = NULL;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, delegate_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*origin = col_text(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read a delegation");
+}

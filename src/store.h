@@ -340,7 +340,7 @@ enum st store_matched_each(struct store *s, int64_t src_ep,
 
 /* --- delegation -------------------------------------------------------------
  * delegate_id has rights (e.g. "FullAccess;SendAs") on mailbox_id; origin
- * says where that was learnt ("csv", "directory"). */
+ * says where that was learnt ("csv", "directory", "acl": mailbox measure). */
 enum st store_delegate_add(struct store *s, int64_t mailbox_id, int64_t delegate_id,
                            const char *rights, const char *origin, struct err *e);
 /* Removes the delegates of mailbox_id learnt from origin (before they are
@@ -478,5 +478,13 @@ enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_
 /* The largest message known to be bound for endpoint dst_ep: copied there
  * (the map) or skipped on the way (the skipped list); *size 0 when none. */
 enum st store_largest_item(struct store *s, int64_t dst_ep, int64_t *size, struct err *e);
+
+/* --- measure (read only) ------------------------------------------------------
+ * Added for mailbox measure (src/measure.c); schema unchanged. */
+/* Where the delegation mailbox_id <- delegate_id was learnt ("csv",
+ * "directory", "acl"; "" when not recorded); *origin NULL when there is no
+ * such delegation.  Caller frees *origin. */
+enum st store_delegate_origin(struct store *s, int64_t mailbox_id, int64_t delegate_id,
+                              char **origin, struct err *e);
 
 #endif

@@ -38,11 +38,12 @@ def require():
 
 
 @contextlib.contextmanager
-def pair(size_limit=None, users=USERS, imaps=False, tmpfs=False, checks=None):
+def pair(size_limit=None, users=USERS, imaps=False, tmpfs=False, checks=None, src_conf=''):
     """The standard source/target pair.  With checks (a report.Checks), the
-    Dovecot log tails are printed at the end if any check failed."""
+    Dovecot log tails are printed at the end if any check failed.  src_conf is
+    appended to the source's dovecot.conf (e.g. ACL_CONF)."""
     with Dovecot(name='src', layout='fs', special=SOURCE_SPECIAL, users=users,
-                 imaps=imaps, tmpfs=tmpfs) as src, \
+                 imaps=imaps, tmpfs=tmpfs, extra_conf=src_conf) as src, \
             Dovecot(name='dst', layout='maildir++', special=TARGET_SPECIAL, users=users,
                     max_mail_size=size_limit, tmpfs=tmpfs) as dst:
         try:
@@ -51,6 +52,25 @@ def pair(size_limit=None, users=USERS, imaps=False, tmpfs=False, checks=None):
             if checks is not None and checks.failed:
                 src.print_log_tail(25, file=sys.stdout)
                 dst.print_log_tail(25, file=sys.stdout)
+
+
+# Dovecot's ACL plugin with the IMAP ACL commands (RFC 4314).  acl_user = %u:
+# the master user (the admin acting for a user) is checked as that user, so
+# it reads and sets the user's ACLs as the owner (without it a master user
+# gets no rights at all on the user's folders).  The tests speak only IMAP, so
+# the plugins are loaded there (a global mail_plugins after the protocol
+# section would not reach it).  Dovecot refuses SETACL for "anyone" and
+# "authenticated"; such entries can be written into the folder's dovecot-acl
+# file (Dovecot.maildir(user) for INBOX) instead.
+ACL_CONF = """\
+protocol imap {
+  mail_plugins = $mail_plugins acl imap_acl
+}
+plugin {
+  acl = vfile
+  acl_user = %u
+}
+"""
 
 
 COPIED_RE = [
@@ -105,5 +125,5 @@ def one_line_error(r):
     return len(r.err_lines()) == 1
 
 
-__all__ = ['require', 'pair', 'copied_counts', 'says_copied', 'verdict', 'size_mentioned',
+__all__ = ['require', 'pair', 'ACL_CONF', 'copied_counts', 'says_copied', 'verdict', 'size_mentioned',
            'one_line_error', 'report', 'SOURCE_SPECIAL', 'TARGET_SPECIAL', 'Dovecot']
