@@ -108,6 +108,25 @@ erin,erin@corp.example,Erin,,
 '''
 
 
+def console_shows_matches(c, mf):
+    """The Mailboxes view's MATCH column (ui/view_mailboxes.c)."""
+    from mftest import term
+    if not term.TMUX:
+        c.info('tmux missing: the console part is left out')
+        return
+    with term.Term(mf, 'console --no-engine', 150, 30) as t:
+        t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        t.keys('2')
+        ok, text = t.wait(lambda s: 'MATCH' in s and '-> carol.new' in s, 15)
+        def row(login):
+            # The source's row: the old forest's endpoint sorts after the new one's.
+            return ([l for l in text.splitlines() if re.match(r'\s*%s\s' % login, l)] or [''])[-1]
+        c.check(ok and '-> carol.new' in row('carol') and 'conflict' in row('dave') and
+                'unmatched' in row('gina'), 'console: Mailboxes shows each match: target, conflict, unmatched', text)
+        t.keys('q')
+        t.wait_exit(20)
+
+
 def csv_case(c):
     with cli.Mailferry() as mf:
         two_forests(mf, c)
@@ -153,6 +172,7 @@ def csv_case(c):
                 'CSV: the unmatched one with its keys and non-ASCII name', b)
         c.check('alice' not in r.out.split('forest match')[0], 'matched ones are not listed without --all')
 
+        console_shows_matches(c, mf)
         r = mf.run('forest', 'match', 'old', 'new', '--all')
         c.check(re.search(r'^matched\s+bob on old-imap \(李雷\) -> bob on new-imap by proxy bob@corp.example$',
                           r.out, re.M), '--all lists the matched ones too', r)

@@ -29,6 +29,8 @@ struct mbx_ui {
 	int64_t size, items, folders, last_pass, delegates;
 	int status;                 /* enum job_state, -1: never queued */
 	bool vanished;              /* gone from the directory (kept: history is never lost) */
+	char match;                 /* forest match: 'm' matched, 'c' conflict, 'u' unmatched, 0 never */
+	int64_t match_id;           /* the target mailbox when matched */
 	char *strs;                 /* every string of the row, one allocation */
 	const char *login, *name, *address, *site, *database, *kind, *endpoint;
 };
@@ -58,6 +60,20 @@ static void col_status(const void *r, char *b, size_t n)
 }
 static void col_last(const void *r, char *b, size_t n) { fmt_time(M(r)->last_pass, b, n); }
 static void col_dlg(const void *r, char *b, size_t n) { fmt_count(M(r)->delegates, b, n); }
+
+/* The table the MATCH column looks targets up in (every forest's
+ * mailboxes are held, so the target's row is there too). */
+static const struct tbl *held;
+
+static void col_match(const void *r, char *b, size_t n)
+{
+	const struct mbx_ui *m = M(r);
+	const struct mbx_ui *t = m->match == 'm' && held ? tbl_find(held, m->match_id) : NULL;
+	if (t)
+		snprintf(b, n, "-> %s", t->login);
+	else
+		snprintf(b, n, "%s", m->match == 'c' ? "conflict" : m->match == 'u' ? "unmatched" : m->match == 'm' ? "matched" : "");
+}
 
 #define CMP64(name, field) \
 	static int name(const void *a, const void *b) \
@@ -100,6 +116,7 @@ static const struct tbl_col cols[] = {
 	{ "KIND", "kind", 9, false, col_kind, cmp_kind, true },
 	{ "FLD", "folders", 4, true, col_folders, cmp_folders, false },
 	{ "LAST PASS", "last-pass", 16, false, col_last, cmp_last, false },
+	{ "MATCH", "match", 14, false, col_match, NULL, true },
 	{ "ADDRESS", "address", 0, false, col_address, NULL, false },
 };
 
@@ -203,6 +220,8 @@ static void put_row(void *ctx, const struct mailbox_row *r)
 	m->delegates = r->delegates;
 	m->status = queue_status_parse(r->status);
 	m->vanished = r->vanished;
+	m->match = r->match_state ? r->match_state[0] : 0;
+	m->match_id = r->match_id;
 }
 
 static void update_title(struct ui *u, struct view *v)
@@ -258,6 +277,7 @@ static void mbx_open(struct ui *u, struct view *v)
 	if (!v->has_tbl) {
 		tbl_init(&v->tbl, &ops);
 		v->has_tbl = true;
+		held = &v->tbl;
 		struct mbx_state *s = x_calloc(1, sizeof *s);
 		v->priv = s;
 		v->tbl.filter = mbx_filter;
@@ -304,6 +324,7 @@ void mailboxes_each(struct ui *u, void (*fn)(void *ctx, const char *site, int st
 static void mbx_close(struct ui *u, struct view *v)
 {
 	(void)u;
+	held = NULL;
 	struct mbx_state *s = v->priv;
 	if (!s)
 		return;
