@@ -625,3 +625,69 @@ enum st health_check_forest(struct store *s, const struct cfg *c, const char *fo
 	forest_free(&f);
 	return rc;
 }
+
+/* --- keeping the results ------------------------------------------------------ */
+
+struct kept_result {
+	char *endpoint, *check, *detail, *fix;
+	int level;
+};
+
+struct keeper {
+	health_fn fn;
+	void *ctx;
+	struct kept_result *v;
+	size_t n, cap;
+};
+
+static void keep_one(void *ctx, const struct health_result *r)
+{
+	struct keeper *k = ctx;
+	k->v = x_grow(k->v, k->n, &k->cap, sizeof *k->v, 16);
+	k->v[k->n++] = (struct kept_result){
+		r->endpoint ? x_strdup(r->endpoint) : NULL, x_strdup(r->check), r->detail ? x_strdup(r->detail) : NULL,
+		r->fix ? x_strdup(r->fix) : NULL, (int)r->level,
+	};
+	if (k->fn)
+		k->fn(k->ctx, r);
+}
+
+/* The results go in after the checks, in one short transaction: the store
+ * is not held while the network is waited for. */
+static enum st keep_all(struct store *s, int64_t forest_id, const struct keeper *k, struct err *e)
+{
+	enum st r = store_begin(s, e);
+	if (!r)
+		r = store_alerts_clear(s, forest_id, e);
+	for (size_t i = 0; !r && i < k->n; i++)
+		r = store_alert_add(s, forest_id, k->v[i].endpoint, k->v[i].check, k->v[i].level, k->v[i].detail,
+		                    k->v[i].fix, e);
+	if (!r)
+		r = store_commit(s, e);
+	else
+		store_rollback(s);
+	return r;
+}
+
+enum st health_check_and_keep(struct store *s, const struct cfg *c, const char *forest_name, health_fn fn,
+                              void *ctx, enum health_level *worst, struct err *e)
+{
+	struct forest f;
+	enum st r = store_forest_get(s, forest_name, &f, e);
+	if (r)
+		return r;
+	int64_t id = f.id;
+	forest_free(&f);
+	struct keeper k = { fn, ctx, NULL, 0, 0 };
+	r = health_check_forest(s, c, forest_name, keep_one, &k, worst, e);
+	if (!r)
+		r = keep_all(s, id, &k, e);
+	for (size_t i = 0; i < k.n; i++) {
+		free(k.v[i].endpoint);
+		free(k.v[i].check);
+		free(k.v[i].detail);
+		free(k.v[i].fix);
+	}
+	free(k.v);
+	return r;
+}

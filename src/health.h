@@ -17,7 +17,7 @@
  *
  * A check that cannot run because an earlier one failed is not reported
  * (the earlier failure says why).  Results are handed to a callback, one at
- * a time, and kept nowhere (no store table yet).
+ * a time; health_check_and_keep also keeps them as the forest's alerts.
  *
  * Memory: the strings of a struct health_result are valid only during the
  * callback.  Nothing here prints or logs a password: fixes name the
@@ -54,6 +54,11 @@ typedef void (*health_fn)(void *ctx, const struct health_result *r);
  * store cannot be read. */
 enum st health_check_forest(struct store *s, const struct cfg *c, const char *forest_name,
                             health_fn fn, void *ctx, enum health_level *worst, struct err *e);
+
+/* The same, and the results replace the forest's alerts in the store
+ * (store_alert_each reads them back: the console's marks, later runs). */
+enum st health_check_and_keep(struct store *s, const struct cfg *c, const char *forest_name, health_fn fn,
+                              void *ctx, enum health_level *worst, struct err *e);
 
 /* "✓", "i", "!", "✗". */
 const char *health_mark(enum health_level l);

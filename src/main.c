@@ -1590,7 +1590,7 @@ static int cmd_forest_check(struct app *a, int argc, char **argv)
 	struct check_tally t = { { 0 } };
 	enum health_level worst = HEALTH_OK;
 	if (open_store(a, &e) ||
-	    health_check_forest(a->st, &a->cfg, argv[1], print_health, &t, &worst, &e))
+	    health_check_and_keep(a->st, &a->cfg, argv[1], print_health, &t, &worst, &e))
 		return fail(&e);
 	printf("forest %s: %d ok, %d info, %d warning%s, %d failed\n", argv[1], t.n[HEALTH_OK],
 	       t.n[HEALTH_INFO], t.n[HEALTH_WARN], t.n[HEALTH_WARN] == 1 ? "" : "s",

@@ -202,6 +202,12 @@ static const char *const steps[] = {
 	"ALTER TABLE mailboxes ADD COLUMN match_key TEXT;"
 	"CREATE INDEX mailboxes_match ON mailboxes(match_id);"
 	"UPDATE forests SET dir_hwm = NULL;",
+	/* 4 -> 5: forest alerts, the latest health check of each forest. */
+	"CREATE TABLE alerts("
+	"  id INTEGER PRIMARY KEY, forest_id INTEGER NOT NULL REFERENCES forests(id) ON DELETE CASCADE,"
+	"  endpoint TEXT, check_name TEXT NOT NULL, level INTEGER NOT NULL, detail TEXT, fix TEXT,"
+	"  ts INTEGER NOT NULL);"
+	"CREATE INDEX alerts_forest ON alerts(forest_id, id);",
 };
 
 /* Every static SQL string of this file fits (x_die says so otherwise). */
@@ -2727,4 +2733,54 @@ enum st store_delegate_origin(struct store *s, int64_t mailbox_id, int64_t deleg
 		*origin = col_text(st, 0);
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read a delegation");
+}
+
+/* --- forest alerts ------------------------------------------------------------ */
+
+enum st store_alerts_clear(struct store *s, int64_t forest_id, struct err *e)
+{
+	static const char sql[] = "DELETE FROM alerts WHERE forest_id=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, forest_id);
+	return step_done(s, st, e, "clear alerts");
+}
+
+enum st store_alert_add(struct store *s, int64_t forest_id, const char *endpoint, const char *check, int level,
+                        const char *detail, const char *fix, struct err *e)
+{
+	static const char sql[] =
+		"INSERT INTO alerts(forest_id,endpoint,check_name,level,detail,fix,ts) VALUES(?,?,?,?,?,?,?)";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, forest_id);
+	bind_text(st, 2, endpoint);
+	bind_text(st, 3, check);
+	sqlite3_bind_int(st, 4, level);
+	bind_text(st, 5, detail);
+	bind_text(st, 6, fix);
+	sqlite3_bind_int64(st, 7, clock_now());
+	return step_done(s, st, e, "record alert");
+}
+
+enum st store_alert_each(struct store *s, int64_t forest_id,
+                         void (*fn)(void *ctx, int64_t forest_id, const char *endpoint, const char *check,
+                                    int level, const char *detail, const char *fix, int64_t ts),
+                         void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT forest_id, endpoint, check_name, level, detail, fix, ts FROM alerts "
+		"WHERE ?1=0 OR forest_id=?1 ORDER BY forest_id, id";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, forest_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), col_str(st, 1), col_str(st, 2), sqlite3_column_int(st, 3),
+		   col_str(st, 4), col_str(st, 5), sqlite3_column_int64(st, 6));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list alerts");
 }

@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -486,5 +486,19 @@ enum st store_largest_item(struct store *s, int64_t dst_ep, int64_t *size, struc
  * such delegation.  Caller frees *origin. */
 enum st store_delegate_origin(struct store *s, int64_t mailbox_id, int64_t delegate_id,
                               char **origin, struct err *e);
+
+/* --- forest alerts ------------------------------------------------------------
+ * The latest health check of each forest (health.c), so that marks and
+ * fixes outlive the process that found them: cleared and written again in
+ * one transaction per check run.  level is enum health_level (health.h). */
+enum st store_alerts_clear(struct store *s, int64_t forest_id, struct err *e);
+enum st store_alert_add(struct store *s, int64_t forest_id, const char *endpoint, const char *check, int level,
+                        const char *detail, const char *fix, struct err *e);
+/* Every alert of forest_id (0: all forests), in the order found; strings
+ * valid during the call. */
+enum st store_alert_each(struct store *s, int64_t forest_id,
+                         void (*fn)(void *ctx, int64_t forest_id, const char *endpoint, const char *check,
+                                    int level, const char *detail, const char *fix, int64_t ts),
+                         void *ctx, struct err *e);
 
 #endif

@@ -126,6 +126,28 @@ def main(c):
                 c.check(ok, 'the forest is marked "!", the endpoint tab names the login check', text)
                 t.keys('q')
                 c.check(t.wait_exit(20), 'q quits')
+            # The results are the forest's alerts in the store: a new console
+            # shows them at once, and so does the CLI's check afterwards.
+            with term.Term(mf, 'console --no-engine', 110, 30) as t:
+                t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+                t.keys('1')
+                ok, text = t.wait(lambda s: forest_row(s, 'corp').startswith('!') and 'Last test: ! directory:' in s
+                                  and 'refused the bind' in s, 15)
+                c.check(ok, 'a new console shows the stored alerts: "!" and the refused bind', text)
+                t.keys('q')
+                t.wait_exit(20)
+            for name, pwd in (('corp-imap', src.admin_password), ('bind', BIND_PW)):
+                with open(mf.password_files[name], 'w') as f:
+                    f.write(pwd + '\n')
+            r = mf.run('forest', 'check', 'corp')
+            c.check(r.rc == 1, 'forest check with the passwords fixed: warnings only (no TLS), exit 1', r)
+            with term.Term(mf, 'console --no-engine', 110, 30) as t:
+                t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+                t.keys('1')
+                ok, text = t.wait(lambda s: 'Last test: ! tls:' in s, 15)
+                c.check(ok, 'the CLI\'s check replaced the alerts: the console shows the TLS warning only', text)
+                t.keys('q')
+                t.wait_exit(20)
             if have_dnsmasq():
                 wizard_detect(c, mf)
             elif os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':

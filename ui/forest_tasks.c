@@ -81,7 +81,7 @@ static void check_run(struct ui_task *t)
 	err_clear(&e);
 	c->s = store_open(c->store_path, &st, &e);
 	if (!c->s)
-		c->s = health_check_forest(st, c->cfg, c->forest, on_result, c, &c->worst, &e);
+		c->s = health_check_and_keep(st, c->cfg, c->forest, on_result, c, &c->worst, &e);
 	if (c->s)
 		snprintf(c->err, sizeof c->err, "%s", e.msg);
 	store_close(&st);

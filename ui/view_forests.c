@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "forests.h"
+#include "health.h"
 #include "secret.h"
 #include "ui.h"
 
@@ -299,6 +300,66 @@ static void title_set(struct view *v)
 	         p->ntests ? ", testing\xe2\x80\xa6" : "");
 }
 
+/* The alerts of the last health check (any process: H, forest check, the
+ * engine): for each endpoint, and for a forest's directory, the worst
+ * result becomes its mark and the endpoint tab's "Last test" line. */
+struct alert_acc {
+	struct fv *p;
+	int64_t key[64];
+	int level[64];
+	char msg[64][300];
+	int n;
+};
+
+static void take_alert(void *ctx, int64_t forest_id, const char *endpoint, const char *check, int level,
+                       const char *detail, const char *fix, int64_t ts)
+{
+	(void)fix, (void)ts;
+	struct alert_acc *a = ctx;
+	int64_t key = 0;
+	if (!endpoint)
+		key = -forest_id;
+	for (size_t i = 0; endpoint && i < a->p->ne; i++)
+		if (a->p->eps[i].name && !strcmp(a->p->eps[i].name, endpoint))
+			key = a->p->eps[i].id;
+	if (!key)
+		return;
+	int k = 0;
+	while (k < a->n && a->key[k] != key)
+		k++;
+	if (k == a->n) {
+		if (a->n == 64)
+			return;
+		a->key[k] = key;
+		a->level[k] = -1;
+		a->n++;
+	}
+	if (level > a->level[k]) {
+		a->level[k] = level;
+		snprintf(a->msg[k], sizeof a->msg[k], "%s: %s", check, detail ? detail : "");
+	}
+}
+
+static void load_alerts(struct ui *u, struct fv *p)
+{
+	struct alert_acc *a = x_calloc(1, sizeof *a);
+	a->p = p;
+	struct err e;
+	if (store_alert_each(u->st, 0, take_alert, a, &e))
+		ui_error(u, "%s", e.msg);
+	for (int k = 0; k < a->n; k++) {
+		struct hrec *h = (struct hrec *)health_of(p, a->key[k]);
+		if (!h) {
+			p->health = x_realloc(p->health, (p->nh + 1) * sizeof *p->health);
+			h = &p->health[p->nh++];
+			h->key = a->key[k];
+		}
+		h->h = a->level[k] >= HEALTH_WARN ? H_FAIL : H_OK;
+		snprintf(h->msg, sizeof h->msg, "%s", a->msg[k]);
+	}
+	free(a);
+}
+
 static void forests_open(struct ui *u, struct view *v)
 {
 	if (!v->has_tbl) {
@@ -312,6 +373,7 @@ static void forests_open(struct ui *u, struct view *v)
 	if (store_forest_each(u->st, put_forest, p, &e) || store_endpoint_each(u->st, put_endpoint, p, &e) ||
 	    store_mailbox_counts(u->st, count_mailboxes, p, &e))
 		ui_error(u, "%s", e.msg);
+	load_alerts(u, p);
 	rows_build(v);
 	title_set(v);
 }

@@ -206,6 +206,20 @@ static void count_endpoint(void *ctx, const struct endpoint *ep)
 		c->last_forest = ep->forest_id;
 }
 
+struct acount { int n, worst, forest_level; };
+
+static void count_alert(void *ctx, int64_t forest_id, const char *endpoint, const char *check_name, int level,
+                        const char *detail, const char *fix, int64_t ts)
+{
+	(void)forest_id, (void)check_name, (void)detail, (void)fix, (void)ts;
+	struct acount *a = ctx;
+	a->n++;
+	if (endpoint && level > a->worst)
+		a->worst = level;
+	if (!endpoint)
+		a->forest_level = level;
+}
+
 static void test_forests(struct store *s, int64_t *old_id, int64_t *new_id)
 {
 	struct err e;
@@ -288,6 +302,16 @@ static void test_forests(struct store *s, int64_t *old_id, int64_t *new_id)
 	up.id = 9999;
 	check(store_endpoint_update(s, &up, &e) == ST_CONFIG && strstr(e.msg, "9999"), "unknown endpoint id named");
 	endpoint_free(&got);
+	/* Alerts: the last check of a forest, replaced as a whole. */
+	check(store_alert_add(s, o.id, "src", "login", 3, "refused", "fix it", &e) == 0 &&
+	      store_alert_add(s, o.id, NULL, "directory", 0, "bound", NULL, &e) == 0, "alerts recorded");
+	struct acount ac = { 0 };
+	check(store_alert_each(s, o.id, count_alert, &ac, &e) == 0 && ac.n == 2 && ac.worst == 3 && ac.forest_level == 0,
+	      "alerts read back in order: the endpoint's failure, the forest's directory");
+	check(store_alerts_clear(s, o.id, &e) == 0 && store_alert_add(s, o.id, "src", "login", 0, "ok", NULL, &e) == 0,
+	      "a new check replaces them");
+	ac = (struct acount){ 0 };
+	check(store_alert_each(s, 0, count_alert, &ac, &e) == 0 && ac.n == 1 && ac.worst == 0, "one alert left");
 	*old_id = o.id;
 	*new_id = t.id;
 }
