@@ -24,6 +24,8 @@ import subprocess
 import tempfile
 import time
 
+from .dovecot import free_port  # noqa: F401  (also for the tests)
+
 SLAPD = '/usr/sbin/slapd'
 SLAPADD = '/usr/sbin/slapadd'
 SCHEMA_DIR = '/etc/ldap/schema'
@@ -70,12 +72,6 @@ def have_slapd():
         shutil.which('ldapmodify') is not None and os.path.isdir(SCHEMA_DIR)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Slapd:

@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 import time
 
+from .dovecot import free_port  # noqa: F401  (also for the tests)
+
 SYSTEM_PYTHON = '/usr/bin/python3'
 
 
@@ -27,12 +29,6 @@ def available():
     return r.returncode == 0
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Smtpd:
