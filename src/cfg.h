@@ -29,6 +29,7 @@ struct cfg {
 	char *separator_char;      /* replaces a target separator in a source name; owned */
 	int verify_after_copy;     /* run verify after each full/delta pass */
 	char *dns_server;          /* "IPv4[:PORT]" for SRV look-ups, "" = system resolver; owned */
+	int health_interval_min;   /* forests' health checks by the idle engine; 0: never */
 	/* Notifications (notify.h); strings owned, "" when unset. */
 	char *smtp_url;            /* smtp:// or smtps://; "" sends nothing */
 	char *smtp_user;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "log.h"
 #include "migrate.h"
 #include "notify.h"
@@ -383,4 +384,63 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 	if (p.worst != ST_OK)
 		*e = p.worst_err;
 	return p.worst;
+}
+
+/* --- forest health, when idle ---------------------------------------------------- */
+
+struct forest_due {
+	int64_t id;
+	char name[128];
+	int64_t last;           /* newest alert, 0: never checked */
+};
+
+struct due_list {
+	struct forest_due v[64];
+	int n;
+};
+
+static void note_forest(void *ctx, const struct forest *f)
+{
+	struct due_list *d = ctx;
+	if (d->n < (int)countof(d->v)) {
+		d->v[d->n].id = f->id;
+		snprintf(d->v[d->n].name, sizeof d->v[d->n].name, "%s", f->name);
+		d->v[d->n++].last = 0;
+	}
+}
+
+static void note_alert(void *ctx, int64_t forest_id, const char *endpoint, const char *check, int level,
+                       const char *detail, const char *fix, int64_t ts)
+{
+	(void)endpoint, (void)check, (void)level, (void)detail, (void)fix;
+	struct due_list *d = ctx;
+	for (int i = 0; i < d->n; i++)
+		if (d->v[i].id == forest_id && ts > d->v[i].last)
+			d->v[i].last = ts;
+}
+
+int engine_check_forests(const struct engine_opts *o, struct err *e)
+{
+	if (o->cfg->health_interval_min <= 0)
+		return 0;
+	struct store *st;
+	if (store_open(o->store_path, &st, e))
+		return 0;
+	struct due_list *d = x_calloc(1, sizeof *d);
+	int checked = 0;
+	if (!store_forest_each(st, note_forest, d, e) && !store_alert_each(st, 0, note_alert, d, e)) {
+		int64_t due_before = clock_now() - (int64_t)o->cfg->health_interval_min * 60;
+		for (int i = 0; i < d->n && !(o->cancel && *o->cancel); i++) {
+			if (d->v[i].last > due_before)
+				continue;
+			struct err he;
+			if (health_check_and_keep(st, o->cfg, d->v[i].name, NULL, NULL, NULL, &he))
+				log_warn("health check of forest %s: %s", d->v[i].name, he.msg);
+			else
+				checked++;
+		}
+	}
+	free(d);
+	store_close(&st);
+	return checked;
 }

@@ -39,4 +39,10 @@ enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
  * (ST_OK when every job completed without skipped items). */
 enum st engine_run_queue(const struct engine_opts *o, struct err *e);
 
+/* Runs the health checks (health.h) of every forest whose last check is
+ * older than cfg->health_interval_min minutes, or never ran; the results
+ * replace its alerts in the store.  Stops early when *o->cancel is set.
+ * Returns how many forests were checked (0 when the interval is 0). */
+int engine_check_forests(const struct engine_opts *o, struct err *e);
+
 #endif

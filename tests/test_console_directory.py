@@ -148,6 +148,20 @@ def main(c):
                 c.check(ok, 'the CLI\'s check replaced the alerts: the console shows the TLS warning only', text)
                 t.keys('q')
                 t.wait_exit(20)
+            # The engine, when idle, checks forests never checked (or checked
+            # longer ago than health_interval_min) by itself.
+            import sqlite3
+            db = sqlite3.connect(mf.store)
+            db.execute('DELETE FROM alerts')
+            db.commit()
+            db.close()
+            with term.Term(mf, 'console --workers 1', 110, 30) as t:
+                t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+                t.keys('1')
+                ok, text = t.wait(lambda s: 'Last test: ! tls:' in s and forest_row(s, 'corp').startswith('!'), 60)
+                c.check(ok, 'the idle engine runs the due health check; the Forests view shows it live', text)
+                t.keys('q')
+                t.wait_exit(30)
             if have_dnsmasq():
                 wizard_detect(c, mf)
             elif os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':

@@ -535,6 +535,9 @@ static void *engine_main(void *arg)
 		atomic_store(&u->engine_busy, 0);
 		if (s && s != ST_PARTIAL && s != ST_CANCELED)
 			log_warn("console engine: %s", e.msg);
+		/* Idle: the forests whose health check is due (health_interval_min). */
+		if (!u->cancel && engine_check_forests(&u->eo, &e) > 0)
+			log_info("console engine: forest health checked");
 		for (int i = 0; i < 10 && !u->cancel; i++)
 			usleep(100000);
 	}

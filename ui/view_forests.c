@@ -478,13 +478,22 @@ static void report_test(struct ui *u, const struct conn_test *t)
 		ui_say(u, "test: \xe2\x9c\x93 %s", t->dir_msg);
 }
 
-/* Joins the tests that ended, keeps their results, redraws the marks. */
+/* Joins the tests that ended, keeps their results, redraws the marks; and
+ * every few seconds takes the stored alerts again (the engine checks
+ * forests when idle). */
 static void forests_tick(struct ui *u, struct view *v)
 {
 	struct fv *p = v->priv;
 	if (!p)
 		return;
 	bool any = false;
+	static int64_t last_alerts;
+	int64_t now = clock_mono_ms();
+	if (now - last_alerts >= 3000) {
+		last_alerts = now;
+		load_alerts(u, p);
+		any = true;
+	}
 	for (size_t i = 0; i < p->ntests;) {
 		struct conn_test *t = p->tests[i];
 		if (!conn_test_finished(t)) {
