@@ -34,8 +34,7 @@ class Term:
             f.write('exec %s %s\n' % (' '.join(map(shlex.quote, mf.argv([]))), args))
 
     def tmux(self, *args, check=True):
-        return subprocess.run([TMUX, '-L', self.sock, '-f', '/dev/null'] + list(args),
-                              capture_output=True, text=True, check=check)
+        return tmux(self.sock, *args, check=check)
 
     def start(self):
         self.tmux('new-session', '-d', '-s', 'mf', '-x', str(self.width), '-y', str(self.height),
@@ -54,7 +53,7 @@ class Term:
         self.tmux('kill-server', check=False)
 
     def screen(self):
-        return self.tmux('capture-pane', '-p', '-t', 'mf', check=False).stdout
+        return screen(self.sock)
 
     def screen_with_attributes(self):
         """The screen with its SGR escape sequences (colours, bold, reverse)."""
@@ -78,17 +77,7 @@ class Term:
 
     def wait(self, pred, timeout=20.0):
         """Polls the screen until pred(text) holds; returns (ok, last screen)."""
-        deadline = time.monotonic() + timeout
-        text = ''
-        while time.monotonic() < deadline:
-            text = self.screen()
-            try:
-                if pred(text):
-                    return True, text
-            except (IndexError, ValueError):
-                pass
-            time.sleep(0.15)
-        return False, text
+        return wait_for(self.sock, pred, timeout)
 
     def resize(self, width, height):
         self.width, self.height = width, height
