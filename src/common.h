@@ -113,7 +113,9 @@ void sb_printf(struct sbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void sb_consume(struct sbuf *b, size_t n);   /* drop n bytes from the front */
 
 /* Monotonic milliseconds, and the wall clock through one settable source so
- * tests can inject time (clock_set_fake). */
+ * tests can inject time: clock_set_fake in unit tests, and for whole
+ * processes the file named by MAILFERRY_TEST_CLOCK (a unix time; the clock
+ * runs on from it at the real rate, from the file's modification time). */
 int64_t clock_mono_ms(void);
 int64_t clock_now(void);            /* seconds since the epoch */
 void clock_set_fake(int64_t epoch_s); /* 0 restores the real clock */

@@ -12,7 +12,7 @@
  * is shown in the dialog as the store words it.
  *
  * Times typed in the dialog are wall-clock times of the zone given there
- * (empty: the console's local time), converted with ui/tz.c, which reads
+ * (empty: the console's local time), converted with src/tz.c, which reads
  * the zone file itself instead of changing TZ under the engine thread. */
 #include "config.h"
 

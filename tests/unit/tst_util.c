@@ -307,6 +307,42 @@ static void *set_fake_thread(void *arg)
 	return NULL;
 }
 
+/* Whether MAILFERRY_TEST_CLOCK is set is decided at a process's first
+ * clock_now, so this runs first, in a child: the
+ * file's time, then time moved by rewriting the file. */
+static void test_env_clock(void)
+{
+	char path[] = "/tmp/tst_clockXXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		ok(0, "env clock: mkstemp: %s", strerror(errno));
+		return;
+	}
+	close(fd);
+	FILE *f = fopen(path, "w");
+	fprintf(f, "1900000000\n");
+	fclose(f);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("MAILFERRY_TEST_CLOCK", path, 1);
+		int64_t a = clock_now();
+		if (a < 1900000000 || a > 1900000002)
+			_exit(1);
+		FILE *g = fopen(path, "w");
+		fprintf(g, "1700000000\n");
+		fclose(g);
+		usleep(60000);          /* past the 50 ms re-read interval */
+		int64_t b = clock_now();
+		_exit(b >= 1700000000 && b <= 1700000002 ? 0 : 2);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "env clock: MAILFERRY_TEST_CLOCK sets the time and a rewrite moves it (child exit %d)",
+	   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	unlink(path);
+}
+
 static void test_clock(void)
 {
 	int64_t real = clock_now();
@@ -472,6 +508,7 @@ static void test_grow(void)
 
 int main(void)
 {
+	test_env_clock();        /* first: a process reads MAILFERRY_TEST_CLOCK once */
 	test_grow();
 	test_status();
 	test_err();

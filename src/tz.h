@@ -10,8 +10,8 @@
  * and mktime, which are thread-safe).
  *
  * Memory: tz_open returns a zone the caller frees with tz_close. */
-#ifndef MF_UI_TZ_H
-#define MF_UI_TZ_H
+#ifndef MF_TZ_H
+#define MF_TZ_H
 
 #include <stdbool.h>
 #include <stddef.h>
