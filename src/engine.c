@@ -16,6 +16,7 @@
 #include "health.h"
 #include "log.h"
 #include "migrate.h"
+#include "notice.h"
 #include "notify.h"
 #include "script.h"
 #include "secret.h"
@@ -418,8 +419,12 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 			th[i] = 0;
 		}
 	}
+	struct err ne;
+	engine_send_notices(o, false, &ne);
 	for (unsigned tick = 0; atomic_load(&p.active) > 0; tick++) {
 		usleep(250000);
+		if (tick % 240 == 239)      /* a minute */
+			engine_send_notices(o, false, &ne);
 		if (o->cancel && *o->cancel)
 			pool_cancel(&p);
 		if (tick % 2 == 1)
@@ -500,4 +505,33 @@ int engine_check_forests(const struct engine_opts *o, struct err *e)
 	free(d);
 	store_close(&st);
 	return checked;
+}
+
+/* --- scheduled notifications ------------------------------------------------------ */
+
+int engine_send_notices(const struct engine_opts *o, bool force, struct err *e)
+{
+	/* The console's engine calls engine_run_queue every second when idle. */
+	static _Atomic int64_t next_ms;
+	int64_t now = clock_mono_ms(), due = atomic_load(&next_ms);
+	err_clear(e);
+	if (!force && now < due)
+		return 0;
+	if (!atomic_compare_exchange_strong(&next_ms, &due, now + 60000) && !force)
+		return 0;       /* another thread of this process took this round */
+	const struct cfg *c = o->cfg;
+	if (!c->smtp_url || !c->smtp_url[0])
+		return 0;
+	struct store *st;
+	if (store_open(o->store_path, &st, e))
+		return 0;
+	int sent = notice_send_before(st, c, e);
+	if (e->msg[0])
+		log_warn("notices before a migration: %s", e->msg);
+	bool summary = false;
+	struct err se;
+	if (notice_send_summary_if_due(st, c, &summary, &se))
+		log_warn("daily summary: %s", se.msg);
+	store_close(&st);
+	return sent + (summary ? 1 : 0);
 }

@@ -31,6 +31,7 @@
 #include "match.h"
 #include "measure.h"
 #include "migrate.h"
+#include "cmd_notice.h"
 #include "notify.h"
 #include "secret.h"
 #include "store.h"
@@ -110,7 +111,9 @@ static const char usage_text[] = N_(
 	"\n"
 	"Notifications (smtp_url and friends in the configuration, Notifications tab):\n"
 	"  notify test ADDRESS         send a test message; prints the server's answer\n"
-	"  notify preview TEMPLATE [--job ID]   a template filled in (before, start, complete, failed)\n"
+	"  notify preview TEMPLATE [--job ID]   a template filled in (before, start, complete, failed,\n"
+	"                              summary)\n"
+	"  notify summary [--send]     the admins' daily summary: print it, or send it to admin_email now\n"
 	"\n"
 	"Pass options:\n"
 	"  --pass full|delta|prestage|trial|verify-credentials   (default full)\n"
@@ -2330,7 +2333,10 @@ static int cmd_notify(struct app *a, int argc, char **argv)
 	if ((argc == 3 || (argc == 5 && !strcmp(argv[3], "--job") && parse_id(argv[4], &job))) &&
 	    !strcmp(argv[1], "preview"))
 		return notify_preview(a, argv[2], job);
-	return usage_error("%s", "notify needs 'test ADDRESS' or 'preview TEMPLATE [--job ID]'");
+	struct err e;
+	if (argc >= 2 && !strcmp(argv[1], "summary"))
+		return open_store(a, &e) ? fail(&e) : cmd_notice_summary(a->st, &a->cfg, argc - 1, argv + 1);
+	return usage_error("%s", "notify needs 'test ADDRESS', 'preview TEMPLATE [--job ID]' or 'summary [--send]'");
 }
 
 /* --- start-up ------------------------------------------------------------ */
