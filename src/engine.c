@@ -117,13 +117,21 @@ static bool job_has_no_pass(struct store *st, int64_t job_id)
 
 /* Runs the before-first-pass script; when it fails the job is held:
  * paused by "script" with the reason, nothing copied.  Returns the
- * script's failure (e: "job N held: ..."), ST_OK to go on. */
-static enum st hold_if_script_fails(struct store *st, const struct cfg *cfg, struct job *job, struct err *e)
+ * script's failure (e: "job N held: ..."), ST_OK to go on, ST_CANCELED
+ * when *cancel stopped the script (the job then ends as any job stopped
+ * at a checkpoint: queued or paused, not held). */
+static enum st hold_if_script_fails(struct store *st, const struct cfg *cfg, struct job *job,
+                                    const volatile int *cancel, struct err *e)
 {
 	struct script_result r;
 	struct err se;
-	if (!script_run(st, cfg, job->id, SCRIPT_BEFORE_FIRST_PASS, &r, &se))
+	enum st s = script_run_cancellable(st, cfg, job->id, SCRIPT_BEFORE_FIRST_PASS, cancel, &r, &se);
+	if (s == ST_OK)
 		return ST_OK;
+	if (s == ST_CANCELED) {
+		*e = se;
+		return ST_CANCELED;
+	}
 	struct err fe;
 	if (store_job_hold(st, job, "script", se.msg, &fe))
 		log_error("%s", fe.msg);
@@ -134,14 +142,15 @@ static enum st hold_if_script_fails(struct store *st, const struct cfg *cfg, str
 
 /* The script of a job's end; its failure is in the job's events and
  * changes nothing else. */
-static void run_end_script(struct store *st, const struct cfg *cfg, const struct job *job, enum job_state state)
+static void run_end_script(struct store *st, const struct cfg *cfg, const struct job *job, enum job_state state,
+                           const volatile int *cancel)
 {
 	struct script_result r;
 	struct err se;
 	if (state == JOB_COMPLETED || state == JOB_PARTIAL)
-		script_run(st, cfg, job->id, SCRIPT_AFTER_COMPLETION, &r, &se);
+		script_run_cancellable(st, cfg, job->id, SCRIPT_AFTER_COMPLETION, cancel, &r, &se);
 	else if (state == JOB_FAILED)
-		script_run(st, cfg, job->id, SCRIPT_ON_FAILURE, &r, &se);
+		script_run_cancellable(st, cfg, job->id, SCRIPT_ON_FAILURE, cancel, &r, &se);
 }
 
 static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
@@ -158,7 +167,9 @@ static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, st
 	if (!s)
 		s = secret_resolve(dst.secret_ref, cfg->secrets_path, &dst_secret, e);
 	bool first = !s && job_has_no_pass(st, job->id);
-	bool held = first && (s = hold_if_script_fails(st, cfg, job, e)) != ST_OK;
+	if (first)
+		s = hold_if_script_fails(st, cfg, job, cancel, e);
+	bool held = first && s && s != ST_CANCELED;
 	if (!s) {
 		store_event(st, EV_INFO, job->id, "%s pass started: %s (%s) -> %s (%s)",
 		            pass_kind_name(job->o.pass), job->src_user, src.name, job->dst_user, dst.name);
@@ -190,7 +201,7 @@ static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, st
 		log_error("%s", fe.msg);
 	else {
 		notify_job_event(st, cfg, job->id, state == JOB_FAILED ? "failed" : "complete");
-		run_end_script(st, cfg, job, state);
+		run_end_script(st, cfg, job, state, cancel);
 	}
 out:
 	secret_free(src_secret);

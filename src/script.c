@@ -271,11 +271,13 @@ static int spawn(const char *path, char *const envp[], int out_fd, pid_t *pid)
 struct outcome {
 	int status;
 	bool timed_out;
+	bool canceled;          /* stopped because mailferry is stopping */
 };
 
 /* Reads the script's output until it exits and its pipe closes, enforcing
  * the time limit on the whole process group. */
-static void supervise(pid_t pid, int fd, int timeout_s, struct output *o, struct outcome *oc)
+static void supervise(pid_t pid, int fd, int timeout_s, const volatile int *cancel, struct output *o,
+                      struct outcome *oc)
 {
 	int64_t start = clock_mono_ms(), deadline = start + (int64_t)timeout_s * 1000;
 	int64_t kill_at = 0, exited_at = 0;
@@ -291,8 +293,9 @@ static void supervise(pid_t pid, int fd, int timeout_s, struct output *o, struct
 		int64_t now = clock_mono_ms();
 		if (exited && now - exited_at > SCRIPT_DRAIN_MS)
 			break;      /* something it started still holds the pipe */
-		if (!exited && !oc->timed_out && now >= deadline) {
-			oc->timed_out = true;
+		if (!exited && !oc->timed_out && !oc->canceled && (now >= deadline || (cancel && *cancel))) {
+			oc->timed_out = now >= deadline;
+			oc->canceled = !oc->timed_out;
 			kill(-pid, SIGTERM);
 			kill_at = now + SCRIPT_KILL_GRACE_MS;
 		}
@@ -314,7 +317,7 @@ static void supervise(pid_t pid, int fd, int timeout_s, struct output *o, struct
 				eof = true;
 		}
 	}
-	if (oc->timed_out)
+	if (oc->timed_out || oc->canceled)
 		kill(-pid, SIGKILL);       /* what it left behind goes too */
 }
 
@@ -322,10 +325,14 @@ static enum st report(struct store *st, int64_t job_id, const char *name, const 
                       const struct outcome *oc, const struct output *o, struct script_result *r, struct err *e)
 {
 	double secs = (double)r->ms / 1000.0;
-	if (oc->timed_out) {
+	if (oc->timed_out || oc->canceled) {
 		r->exit_code = -1;
 		r->signal = WIFSIGNALED(oc->status) ? WTERMSIG(oc->status) : 0;
-		err_set(e, ST_TIMEOUT, "script %s (%s) timed out after %d s and was stopped", path, name, timeout_s);
+		if (oc->timed_out)
+			err_set(e, ST_TIMEOUT, "script %s (%s) timed out after %d s and was stopped", path, name,
+			        timeout_s);
+		else
+			err_set(e, ST_CANCELED, "script %s (%s) was stopped: mailferry is stopping", path, name);
 	} else if (WIFSIGNALED(oc->status)) {
 		r->exit_code = -1;
 		r->signal = WTERMSIG(oc->status);
@@ -346,6 +353,12 @@ static enum st report(struct store *st, int64_t job_id, const char *name, const 
 
 enum st script_run(struct store *st, const struct cfg *c, int64_t job_id, enum script_event ev,
                    struct script_result *r, struct err *e)
+{
+	return script_run_cancellable(st, c, job_id, ev, NULL, r, e);
+}
+
+enum st script_run_cancellable(struct store *st, const struct cfg *c, int64_t job_id, enum script_event ev,
+                               const volatile int *cancel, struct script_result *r, struct err *e)
 {
 	memset(r, 0, sizeof *r);
 	const char *path = script_path(c, ev);
@@ -385,8 +398,8 @@ enum st script_run(struct store *st, const struct cfg *c, int64_t job_id, enum s
 	log_info("job %lld: script %s (%s) started as pid %ld", (long long)job_id, path, name, (long)pid);
 	struct output o = { .st = st, .job_id = job_id, .event = name };
 	sb_init(&o.line);
-	struct outcome oc = { 0, false };
-	supervise(pid, pfd[0], timeout_s, &o, &oc);
+	struct outcome oc = { 0, false, false };
+	supervise(pid, pfd[0], timeout_s, cancel, &o, &oc);
 	close(pfd[0]);
 	r->timed_out = oc.timed_out;
 	r->ms = clock_mono_ms() - t0;

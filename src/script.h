@@ -84,5 +84,10 @@ struct script_result {
  * is also an event of the job. */
 enum st script_run(struct store *st, const struct cfg *c, int64_t job_id, enum script_event ev,
                    struct script_result *r, struct err *e);
+/* The same, stopping the script (SIGTERM to its group, SIGKILL five seconds
+ * later) when *cancel becomes non-zero: ST_CANCELED "script X (EVENT) was
+ * stopped: mailferry is stopping".  cancel may be NULL. */
+enum st script_run_cancellable(struct store *st, const struct cfg *c, int64_t job_id, enum script_event ev,
+                               const volatile int *cancel, struct script_result *r, struct err *e);
 
 #endif

@@ -6,13 +6,15 @@ complete it; the after_completion and on_failure scripts run with the job's
 facts in MAILFERRY_* variables; no script ever sees a password, a password
 source (env:VAR, file:PATH) or anything else of mailferry's environment; a
 hanging script and what it started are stopped at script_timeout_s and the
-job is held with "timed out after N s"; a relative script path is refused
-with the key named.
+job is held with "timed out after N s"; stopping mailferry stops a running
+script too and puts its job back in the queue, not held; a relative script
+path is refused with the key named.
 
 Run: MAILFERRY=./mailferry python3 tests/test_scripts.py   (exit 0 pass, 77 skip, 1 fail)
 """
 
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -51,6 +53,18 @@ def job(mf, jid):
         return con.execute('SELECT * FROM jobs WHERE id=?', (jid,)).fetchone()
     finally:
         con.close()
+
+
+def alive_after(pid, seconds):
+    """Whether pid still exists after waiting up to seconds for it to go."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def target_count(dst, user):
@@ -179,17 +193,31 @@ def run_checks(c, mf, src, dst):
             'the job is held with "timed out after 2 s"', dict(j))
     with open(os.path.join(out, 'child.pid')) as f:
         child = int(f.read().strip() or 0)
-    alive = True
-    for _ in range(50):
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            alive = False
-            break
-        time.sleep(0.1)
-    c.check(child > 0 and not alive, 'what the script started (sleep, pid %d) was stopped too' % child)
+    c.check(child > 0 and not alive_after(child, 5), 'what the script started (sleep, pid %d) was stopped too' % child)
     r = mf.run('events', '--job', '3')
     c.check('script before_first_pass: about to hang' in r.out, 'its output before the limit is kept', r)
+
+    # ------------------------------------------------ stopping mailferry stops the script, the job is not held
+    os.unlink(os.path.join(out, 'child.pid'))
+    r = mf.run('config', 'set', 'script_timeout_s', '300')
+    r = mf.run('queue', 'src', 'dst', 'user003')
+    c.check(r.rc == 0 and 'job 4 queued' in r.out, 'queue user003 (job 4), the script limit back to 300 s', r)
+    p = mf.start('run', env=env)
+    pidfile = os.path.join(out, 'child.pid')
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (os.path.exists(pidfile) and os.path.getsize(pidfile)):
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    r = mf.finish(p, timeout=60)
+    secs = time.monotonic() - t0
+    j = job(mf, 4)
+    with open(pidfile) as f:
+        child = int(f.read().strip() or 0)
+    c.check(secs < 10 and j['state'] == 'queued' and j['paused_by'] is None,
+            'SIGTERM to run while its script hangs: it stops in %.1f s, job 4 back in the queue, not held (%s)'
+            % (secs, j['state']), r)
+    c.check(child > 0 and not alive_after(child, 5), 'the script\'s child was stopped too (pid %d)' % child)
 
     # ------------------------------------------------ a relative path is refused clearly
     r = mf.run('config', 'set', 'script_before_first_pass', 'scripts/before.sh')
