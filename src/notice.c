@@ -31,7 +31,9 @@ struct due {
 static void note_due(void *ctx, const struct job_row *r)
 {
 	struct due *d = ctx;
-	if (!r->notify_user || r->start_after <= 0 || (r->state != JOB_QUEUED && r->state != JOB_PAUSED))
+	/* Queued only: a paused job may never run, and its owner would be
+	 * told of a move that does not come. */
+	if (!r->notify_user || r->start_after <= 0 || r->state != JOB_QUEUED)
 		return;
 	/* From start - lead on, and only while the start is still ahead: a
 	 * notice after the move began would announce the past. */

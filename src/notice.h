@@ -4,7 +4,7 @@
  *   "before"   the owner of a job queued with --notify-user and a start
  *              time (--start-at) gets templates/before.txt once clock_now()
  *              has passed start_after - notify_days_before days (and the
- *              job is still queued or paused, its start still ahead);
+ *              job is still queued, its start still ahead);
  *   "summary"  admin_email gets templates/summary.txt once a day, from
  *              summary_hour (local time) on: jobs by state, mailboxes
  *              completed and failures of the last 24 hours, data moved.

@@ -244,7 +244,9 @@ static int spawn(const char *path, char *const envp[], int out_fd, pid_t *pid)
 	posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO);
 	/* Descriptors other threads open without O_CLOEXEC (a socket in a
 	 * library) must not leak into the script either. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
 	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
+#endif
 	posix_spawnattr_init(&at);
 	/* Its own process group, so the time limit reaches whatever it starts;
 	 * signals as a fresh program expects them (mailferry ignores SIGPIPE
