@@ -98,6 +98,18 @@ static const struct cfg_key key_table[] = {
 		"Days before a scheduled migration its owner is told (0: not at all)."),
 	KEY_PATH(templates_dir, NOTIFICATIONS, CFG_OPTIONAL, NULL,
 		 "Folder of the notification templates; unset: the ones installed with mailferry."),
+	KEY_INT(summary_hour, NOTIFICATIONS, 0, -1, -1, 23,
+		"Hour (0-23, local time) of the daily summary to admin_email; -1: no summary."),
+	KEY_PATH(script_before_first_pass, SCRIPTS, CFG_OPTIONAL, NULL,
+		 "Program run before a job's first pass; a non-zero exit holds the job (paused)."),
+	KEY_PATH(script_after_completion, SCRIPTS, CFG_OPTIONAL, NULL,
+		 "Program run after a job completes (also with skipped items)."),
+	KEY_PATH(script_on_failure, SCRIPTS, CFG_OPTIONAL, NULL,
+		 "Program run after a job fails."),
+	KEY_PATH(script_at_cutover, SCRIPTS, CFG_OPTIONAL, NULL,
+		 "Program run at a mailbox's cutover, before anything is switched over."),
+	KEY_INT(script_timeout_s, SCRIPTS, 0, 300, 1, 86400,
+		"Seconds a script may run before it is stopped (SIGTERM, then SIGKILL)."),
 };
 
 #undef F

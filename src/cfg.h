@@ -39,6 +39,13 @@ struct cfg {
 	char *admin_email;         /* where failures go; "" for nobody */
 	int notify_days_before;
 	char *templates_dir;       /* NULL: the installed templates */
+	int summary_hour;          /* local hour of the daily admin summary; -1: none */
+	/* Scripts at job events (script.h); paths owned, NULL when unset. */
+	char *script_before_first_pass;
+	char *script_after_completion;
+	char *script_on_failure;
+	char *script_at_cutover;
+	int script_timeout_s;      /* time limit of one script run */
 };
 
 /* --- key metadata (the Settings view and "mailferry config") --------------
@@ -47,9 +54,7 @@ struct cfg {
  * plus a field in struct cfg (and its documentation in
  * data/mailferry.conf.example, which tests/unit/tst_cfg.c enforces). */
 
-/* The tab of the console's Settings view a key is shown on.  Scripts and
- * Notifications have no keys yet; they are listed so that their keys
- * (hooks, SMTP) are one table row away. */
+/* The tab of the console's Settings view a key is shown on. */
 enum cfg_tab {
 	CFG_TAB_GENERAL,
 	CFG_TAB_ACTIVITIES,     /* what a pass does: checks, failure limits */

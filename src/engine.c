@@ -16,7 +16,9 @@
 #include "health.h"
 #include "log.h"
 #include "migrate.h"
+#include "notice.h"
 #include "notify.h"
+#include "script.h"
 #include "secret.h"
 
 /* How a job stopped at a checkpoint ends: back in the queue, or paused. */
@@ -93,6 +95,64 @@ static void finish_stopped(struct store *st, struct job *job, enum stop_as how)
 		log_error("%s", fe.msg);
 }
 
+/* --- scripts at job events (script.h) ------------------------------------------- */
+
+static void count_pass(void *ctx, int64_t id, const char *kind, int64_t started, int64_t finished,
+                       const char *result, int64_t copied, int64_t bytes, int64_t skipped, int64_t failed,
+                       int64_t reflagged)
+{
+	(void)id, (void)kind, (void)started, (void)finished, (void)result, (void)copied, (void)bytes;
+	(void)skipped, (void)failed, (void)reflagged;
+	(*(int *)ctx)++;
+}
+
+/* A job's first start: no pass has begun yet (a job held by its script,
+ * then resumed, is still at its first start; one cut off mid-pass is not). */
+static bool job_has_no_pass(struct store *st, int64_t job_id)
+{
+	int n = 0;
+	struct err e;
+	return !store_pass_each(st, job_id, count_pass, &n, &e) && n == 0;
+}
+
+/* Runs the before-first-pass script; when it fails the job is held:
+ * paused by "script" with the reason, nothing copied.  Returns the
+ * script's failure (e: "job N held: ..."), ST_OK to go on, ST_CANCELED
+ * when *cancel stopped the script (the job then ends as any job stopped
+ * at a checkpoint: queued or paused, not held). */
+static enum st hold_if_script_fails(struct store *st, const struct cfg *cfg, struct job *job,
+                                    const volatile int *cancel, struct err *e)
+{
+	struct script_result r;
+	struct err se;
+	enum st s = script_run_cancellable(st, cfg, job->id, SCRIPT_BEFORE_FIRST_PASS, cancel, &r, &se);
+	if (s == ST_OK)
+		return ST_OK;
+	if (s == ST_CANCELED) {
+		*e = se;
+		return ST_CANCELED;
+	}
+	struct err fe;
+	if (store_job_hold(st, job, "script", se.msg, &fe))
+		log_error("%s", fe.msg);
+	store_event(st, EV_WARN, job->id, "job held by its before_first_pass script; once fixed: mailferry resume %lld",
+	            (long long)job->id);
+	return err_set(e, se.code, "job %lld held: %s", (long long)job->id, se.msg);
+}
+
+/* The script of a job's end; its failure is in the job's events and
+ * changes nothing else. */
+static void run_end_script(struct store *st, const struct cfg *cfg, const struct job *job, enum job_state state,
+                           const volatile int *cancel)
+{
+	struct script_result r;
+	struct err se;
+	if (state == JOB_COMPLETED || state == JOB_PARTIAL)
+		script_run_cancellable(st, cfg, job->id, SCRIPT_AFTER_COMPLETION, cancel, &r, &se);
+	else if (state == JOB_FAILED)
+		script_run_cancellable(st, cfg, job->id, SCRIPT_ON_FAILURE, cancel, &r, &se);
+}
+
 static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
                                      volatile int *cancel, const volatile int *stop_as,
                                      struct err *e)
@@ -106,10 +166,14 @@ static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, st
 		s = secret_resolve(src.secret_ref, cfg->secrets_path, &src_secret, e);
 	if (!s)
 		s = secret_resolve(dst.secret_ref, cfg->secrets_path, &dst_secret, e);
+	bool first = !s && job_has_no_pass(st, job->id);
+	if (first)
+		s = hold_if_script_fails(st, cfg, job, cancel, e);
+	bool held = first && s && s != ST_CANCELED;
 	if (!s) {
 		store_event(st, EV_INFO, job->id, "%s pass started: %s (%s) -> %s (%s)",
 		            pass_kind_name(job->o.pass), job->src_user, src.name, job->dst_user, dst.name);
-		if (job->attempts <= 1 && job->items_done == 0)    /* the first start, not a resume */
+		if (first)    /* the first start, not a resume */
 			notify_job_event(st, cfg, job->id, "start");
 		struct mig_ctx m = {
 			.store = st, .cfg = cfg, .job = job, .src = &src, .dst = &dst,
@@ -117,6 +181,8 @@ static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, st
 		};
 		s = mig_run_with_retries(&m, e);
 	}
+	if (held)
+		goto out;
 	enum job_state state;
 	if (s == ST_OK)
 		state = JOB_COMPLETED;
@@ -133,8 +199,11 @@ static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, st
 		finish_stopped(st, job, stop_as ? (enum stop_as)*stop_as : STOP_REQUEUE);
 	else if (store_job_finish(st, job, state, s ? e->msg : NULL, &fe))
 		log_error("%s", fe.msg);
-	else
+	else {
 		notify_job_event(st, cfg, job->id, state == JOB_FAILED ? "failed" : "complete");
+		run_end_script(st, cfg, job, state, cancel);
+	}
+out:
 	secret_free(src_secret);
 	secret_free(dst_secret);
 	endpoint_free(&src);
@@ -361,8 +430,12 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 			th[i] = 0;
 		}
 	}
+	struct err ne;
+	engine_send_notices(o, false, &ne);
 	for (unsigned tick = 0; atomic_load(&p.active) > 0; tick++) {
 		usleep(250000);
+		if (tick % 240 == 239)      /* a minute */
+			engine_send_notices(o, false, &ne);
 		if (o->cancel && *o->cancel)
 			pool_cancel(&p);
 		if (tick % 2 == 1)
@@ -443,4 +516,33 @@ int engine_check_forests(const struct engine_opts *o, struct err *e)
 	free(d);
 	store_close(&st);
 	return checked;
+}
+
+/* --- scheduled notifications ------------------------------------------------------ */
+
+int engine_send_notices(const struct engine_opts *o, bool force, struct err *e)
+{
+	/* The console's engine calls engine_run_queue every second when idle. */
+	static _Atomic int64_t next_ms;
+	int64_t now = clock_mono_ms(), due = atomic_load(&next_ms);
+	err_clear(e);
+	if (!force && now < due)
+		return 0;
+	if (!atomic_compare_exchange_strong(&next_ms, &due, now + 60000) && !force)
+		return 0;       /* another thread of this process took this round */
+	const struct cfg *c = o->cfg;
+	if (!c->smtp_url || !c->smtp_url[0])
+		return 0;
+	struct store *st;
+	if (store_open(o->store_path, &st, e))
+		return 0;
+	int sent = notice_send_before(st, c, e);
+	if (e->msg[0])
+		log_warn("notices before a migration: %s", e->msg);
+	bool summary = false;
+	struct err se;
+	if (notice_send_summary_if_due(st, c, &summary, &se))
+		log_warn("daily summary: %s", se.msg);
+	store_close(&st);
+	return sent + (summary ? 1 : 0);
 }

@@ -45,4 +45,11 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e);
  * Returns how many forests were checked (0 when the interval is 0). */
 int engine_check_forests(const struct engine_opts *o, struct err *e);
 
+/* Scheduled notifications (notice.h): the "before" notices that are due
+ * and the admins' daily summary.  Called by engine_run_queue as it starts
+ * and every minute while it runs, so both "mailferry run" and the
+ * console's engine send them; at most once a minute per process (force
+ * skips that).  Returns how many messages went out. */
+int engine_send_notices(const struct engine_opts *o, bool force, struct err *e);
+
 #endif

@@ -31,6 +31,7 @@
 #include "match.h"
 #include "measure.h"
 #include "migrate.h"
+#include "cmd_notice.h"
 #include "notify.h"
 #include "secret.h"
 #include "store.h"
@@ -106,11 +107,15 @@ static const char usage_text[] = N_(
 	"  config show [--tab TAB]     every setting: value, default, what it does, by tab\n"
 	"                              (TAB: general, activities, mailboxes, workers, scripts, notifications)\n"
 	"  config get KEY | config set KEY VALUE   one setting; set checks it and saves the file\n"
+	"  Scripts tab: script_before_first_pass (a failure holds the job: resume retries),\n"
+	"    script_after_completion, script_on_failure, script_at_cutover, script_timeout_s;\n"
+	"    run directly with MAILFERRY_* job facts, never a password (mailferry(1), SCRIPTS)\n"
 	"  about                       version, build, libraries and files in use\n"
 	"\n"
 	"Notifications (smtp_url and friends in the configuration, Notifications tab):\n"
 	"  notify test ADDRESS         send a test message; prints the server's answer\n"
 	"  notify preview TEMPLATE [--job ID]   a template filled in (before, start, complete, failed)\n"
+	"  notify summary [--send]     the admins' daily summary: print it, or send it to admin_email now\n"
 	"\n"
 	"Pass options:\n"
 	"  --pass full|delta|prestage|trial|verify-credentials   (default full)\n"
@@ -2330,7 +2335,10 @@ static int cmd_notify(struct app *a, int argc, char **argv)
 	if ((argc == 3 || (argc == 5 && !strcmp(argv[3], "--job") && parse_id(argv[4], &job))) &&
 	    !strcmp(argv[1], "preview"))
 		return notify_preview(a, argv[2], job);
-	return usage_error("%s", "notify needs 'test ADDRESS' or 'preview TEMPLATE [--job ID]'");
+	struct err e;
+	if (argc >= 2 && !strcmp(argv[1], "summary"))
+		return open_store(a, &e) ? fail(&e) : cmd_notice_summary(a->st, &a->cfg, argc - 1, argv + 1);
+	return usage_error("%s", "notify needs 'test ADDRESS', 'preview TEMPLATE [--job ID]' or 'summary [--send]'");
 }
 
 /* --- start-up ------------------------------------------------------------ */

@@ -20,7 +20,9 @@
 
 const char *const notify_placeholders[] = {
 	"user", "address", "display_name", "job", "state", "pass", "source", "target", "items", "data",
-	"skipped", "failed", "start", "started", "finished", "days", "error", "date", "admin", "host", NULL,
+	"skipped", "failed", "start", "started", "finished", "days", "error", "date", "admin", "host",
+	/* the daily summary (notice.h) */
+	"since", "counts", "completed", "completed_count", "failures", "failure_count", NULL,
 };
 
 void notify_set(struct notify_vars *v, const char *name, const char *value)
@@ -79,11 +81,14 @@ static enum st expand(const char *text, const struct notify_vars *v, const char 
 		}
 		const char *end = strchr(p, '}');
 		size_t len = end ? (size_t)(end - p - 1) : 0;
-		if (!end || !known_placeholder(p + 1, len) || memchr(p + 1, '\n', len))
-			return err_set(e, ST_CONFIG, "%s:%d: unknown placeholder {%.*s} (known: user, address, display_name, "
-			               "job, state, pass, source, target, items, data, skipped, failed, start, started, "
-			               "finished, days, error, date, admin, host; {{ writes {)", file, line,
-			               end ? (int)len : 12, p + 1);
+		if (!end || !known_placeholder(p + 1, len) || memchr(p + 1, '\n', len)) {
+			char known[400] = "";
+			for (const char *const *k = notify_placeholders; *k; k++)
+				snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+				         k == notify_placeholders ? "" : ", ", *k);
+			return err_set(e, ST_CONFIG, "%s:%d: unknown placeholder {%.*s} (known: %s; {{ writes {)", file,
+			               line, end ? (int)len : 12, p + 1, known);
+		}
 		sb_adds(out, value_of(v, p + 1, len));
 		p = end;
 	}
@@ -447,37 +452,44 @@ void notify_job_free(struct notify_job *nj)
 
 void notify_job_event(struct store *st, const struct cfg *c, int64_t job_id, const char *event)
 {
-	if (!c->smtp_url || !c->smtp_url[0])
-		return;
-	struct job j;
 	struct err e;
-	if (store_job_get(st, job_id, &j, &e))
-		return;
+	notify_job_send(st, c, job_id, event, &e);
+}
+
+enum st notify_job_send(struct store *st, const struct cfg *c, int64_t job_id, const char *event, struct err *e)
+{
+	err_clear(e);
+	if (!c->smtp_url || !c->smtp_url[0])
+		return ST_OK;
+	struct job j;
+	if (store_job_get(st, job_id, &j, e))
+		return e->code;
 	bool to_owner = j.notify_user && strcmp(event, "failed") != 0;
 	job_free(&j);
 	const char *admins = c->admin_email && c->admin_email[0] ? c->admin_email : NULL;
 	if (!to_owner && !(admins && !strcmp(event, "failed")))
-		return;
+		return ST_OK;
 	struct notify_job nj;
-	if (notify_job_load(st, c, job_id, &nj, &e)) {
-		store_event(st, EV_WARN, job_id, "notification (%s) not sent: %s", event, e.msg);
-		return;
+	if (notify_job_load(st, c, job_id, &nj, e)) {
+		store_event(st, EV_WARN, job_id, "notification (%s) not sent: %s", event, e->msg);
+		return e->code;
 	}
 	const char *to = to_owner ? nj.address : admins;
 	char *dir = notify_templates_dir(c), *subject = NULL, *body = NULL;
 	enum st s = ST_OK;
 	if (!to || !to[0])
-		s = err_set(&e, ST_CONFIG, "the mailbox has no known address (mailbox import, address column)");
+		s = err_set(e, ST_CONFIG, "the mailbox has no known address (mailbox import, address column)");
 	if (!s)
-		s = notify_render(dir, event, &nj.v, &subject, &body, &e);
+		s = notify_render(dir, event, &nj.v, &subject, &body, e);
 	if (!s)
-		s = notify_send(c, to, subject, body, NULL, 0, &e);
+		s = notify_send(c, to, subject, body, NULL, 0, e);
 	if (s)
-		store_event(st, EV_WARN, job_id, "notification (%s) to %s not sent: %s", event, to ? to : "-", e.msg);
+		store_event(st, EV_WARN, job_id, "notification (%s) to %s not sent: %s", event, to ? to : "-", e->msg);
 	else
 		store_event(st, EV_INFO, job_id, "notification (%s) sent to %s", event, to);
 	free(subject);
 	free(body);
 	free(dir);
 	notify_job_free(&nj);
+	return s;
 }

@@ -61,10 +61,14 @@ enum st notify_job_load(struct store *st, const struct cfg *c, int64_t job_id, s
 void notify_job_free(struct notify_job *nj);
 
 /* What the engine calls as a job starts ("start") and ends ("complete",
- * "failed"): the owner is written to when the job asked for it
+ * "failed"), and notice.c notify_days_before its start ("before"): the owner is written to when the job asked for it
  * (notify_user), admins about failures.  Best effort: a message that can't
  * be sent becomes a warning in the job's events; nothing is sent while no
  * mail server is set. */
 void notify_job_event(struct store *st, const struct cfg *c, int64_t job_id, const char *event);
+/* The same, saying how it went: ST_OK when sent or when there was nobody
+ * to write to (no mail server, the job did not ask); otherwise why not
+ * (also recorded in the job's events). */
+enum st notify_job_send(struct store *st, const struct cfg *c, int64_t job_id, const char *event, struct err *e);
 
 #endif

@@ -208,6 +208,15 @@ static const char *const steps[] = {
 	"  endpoint TEXT, check_name TEXT NOT NULL, level INTEGER NOT NULL, detail TEXT, fix TEXT,"
 	"  ts INTEGER NOT NULL);"
 	"CREATE INDEX alerts_forest ON alerts(forest_id, id);",
+	/* 5 -> 6: notices sent once (a job's "before" mail, the admins' daily
+	 * summary); the unique index is what makes "once" hold across
+	 * processes.  job_id 0 and day '' when not about a job or a day. */
+	"CREATE TABLE notices("
+	"  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, job_id INTEGER NOT NULL DEFAULT 0,"
+	"  day TEXT NOT NULL DEFAULT '', sent_ts INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX notices_once ON notices(kind, job_id, day);"
+	"CREATE TRIGGER notices_job_gone AFTER DELETE ON jobs BEGIN"
+	"  DELETE FROM notices WHERE job_id=old.id; END;",
 };
 
 /* Every static SQL string of this file fits (x_die says so otherwise). */
@@ -2009,12 +2018,18 @@ enum st store_job_resume(struct store *s, int64_t id, struct err *e)
 enum st store_job_finish_paused(struct store *s, const struct job *j, const char *by,
                                 struct err *e)
 {
+	return store_job_hold(s, j, by, NULL, e);
+}
+
+enum st store_job_hold(struct store *s, const struct job *j, const char *by, const char *reason,
+                       struct err *e)
+{
 	static const char sql[] = "UPDATE jobs SET paused_by=? WHERE id=?";
 	bool outer;
 	enum st r = tx_begin(s, &outer, e);
 	if (r)
 		return r;
-	r = store_job_finish(s, j, JOB_PAUSED, NULL, e);
+	r = store_job_finish(s, j, JOB_PAUSED, reason, e);
 	sqlite3_stmt *st = r ? NULL : prep(s, sql, e);
 	if (!r && !st)
 		r = ST_STORE;
@@ -2783,4 +2798,54 @@ enum st store_alert_each(struct store *s, int64_t forest_id,
 		   col_str(st, 4), col_str(st, 5), sqlite3_column_int64(st, 6));
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list alerts");
+}
+
+/* --- notices sent once -------------------------------------------------------- */
+
+enum st store_notice_claim(struct store *s, const char *kind, int64_t job_id, const char *day, bool *claimed,
+                           struct err *e)
+{
+	static const char sql[] = "INSERT OR IGNORE INTO notices(kind,job_id,day,sent_ts) VALUES(?,?,?,?)";
+	*claimed = false;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, kind);
+	sqlite3_bind_int64(st, 2, job_id);
+	bind_text(st, 3, day ? day : "");
+	sqlite3_bind_int64(st, 4, clock_now());
+	enum st r = step_done(s, st, e, "record a notice");
+	if (!r)
+		*claimed = sqlite3_changes(s->db) == 1;
+	return r;
+}
+
+enum st store_notice_release(struct store *s, const char *kind, int64_t job_id, const char *day, struct err *e)
+{
+	static const char sql[] = "DELETE FROM notices WHERE kind=? AND job_id=? AND day=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, kind);
+	sqlite3_bind_int64(st, 2, job_id);
+	bind_text(st, 3, day ? day : "");
+	return step_done(s, st, e, "forget a notice");
+}
+
+enum st store_notice_sent(struct store *s, const char *kind, int64_t job_id, const char *day, int64_t *sent_ts,
+                          struct err *e)
+{
+	static const char sql[] = "SELECT sent_ts FROM notices WHERE kind=? AND job_id=? AND day=?";
+	*sent_ts = 0;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, kind);
+	sqlite3_bind_int64(st, 2, job_id);
+	bind_text(st, 3, day ? day : "");
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*sent_ts = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read a notice");
 }

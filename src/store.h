@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -177,6 +177,10 @@ enum st store_job_resume(struct store *s, int64_t id, struct err *e);
  * ("admin", "shutdown") and is kept in jobs.paused_by. */
 enum st store_job_finish_paused(struct store *s, const struct job *j, const char *by,
                                 struct err *e);
+/* The same with the reason kept in the job's error (by "script": a
+ * failing before-first-pass script holds the job; reason says why). */
+enum st store_job_hold(struct store *s, const struct job *j, const char *by, const char *reason,
+                       struct err *e);
 /* Jobs left "running" by a killed process go back to the queue. */
 enum st store_job_requeue_orphans(struct store *s, struct err *e);
 enum st store_job_finish(struct store *s, const struct job *j, enum job_state state,
@@ -500,5 +504,18 @@ enum st store_alert_each(struct store *s, int64_t forest_id,
                          void (*fn)(void *ctx, int64_t forest_id, const char *endpoint, const char *check,
                                     int level, const char *detail, const char *fix, int64_t ts),
                          void *ctx, struct err *e);
+
+/* --- notices sent once (notice.c) ---------------------------------------------
+ * A row per notice (kind "before" per job, "summary" per day): claiming
+ * inserts it, and only the caller that inserted it (*claimed true) sends;
+ * so two processes never send the same notice.  job_id 0 and day NULL when
+ * the notice is not about a job or a day.  A notice that could not be sent
+ * is released, to be tried again later. */
+enum st store_notice_claim(struct store *s, const char *kind, int64_t job_id, const char *day, bool *claimed,
+                           struct err *e);
+enum st store_notice_release(struct store *s, const char *kind, int64_t job_id, const char *day, struct err *e);
+/* When the notice was claimed (unix time), 0 when never. */
+enum st store_notice_sent(struct store *s, const char *kind, int64_t job_id, const char *day, int64_t *sent_ts,
+                          struct err *e);
 
 #endif

@@ -80,7 +80,10 @@ def check_show(c, mf):
             set(tabbed) == {k for k, v in keys.items() if v[0] == 'Workers'},
             'config show --tab workers: exactly the Workers settings', r)
     r = mf.run('config', 'show', '--tab', 'Scripts')
-    c.check(r.rc == 0 and '(no settings yet)' in r.out, 'config show --tab Scripts: empty tab said so', r)
+    tabbed = parse_show(r.out)
+    c.check(r.rc == 0 and set(tabbed) == {'script_before_first_pass', 'script_after_completion',
+                                          'script_on_failure', 'script_at_cutover', 'script_timeout_s'},
+            'config show --tab Scripts: the four scripts and their time limit', r)
     r = mf.run('config', 'show', '--tab', 'licenses')
     c.check(r.rc == 64 and fixtures.one_line_error(r) and 'licenses' in r.err,
             'config show --tab licenses: usage error 64', r)

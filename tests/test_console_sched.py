@@ -236,6 +236,13 @@ def check_settings(sock, mf, c):
     c.check(re.search(r'^workers = 8;', conf, re.M), 'the configuration file has workers = 8', conf)
     r = mf.run('config', 'get', 'workers')
     c.check(r.rc == 0 and r.out.strip() == '8', 'mailferry config get workers says 8', r)
+    keys(sock, 'Tab')
+    ok, text = wait_for(sock, lambda t: '[Scripts]' in t and 'script_before_first_pass' in t and
+                        'script_at_cutover' in t and re.search(r'script_timeout_s\s+300\s+300', t))
+    c.check(ok, 'Tab: the Scripts tab lists the script keys, script_timeout_s 300', text)
+    keys(sock, 'BTab')
+    ok, text = wait_for(sock, lambda t: '[Workers]' in t)
+    c.check(ok, 'Shift-Tab: back on the Workers tab', text)
 
 
 def check_80x24(sock, c):

@@ -5,17 +5,25 @@ server answered; a refused recipient shows the server's exact words; a
 server that is down exits 75; a template with an unknown placeholder is
 refused naming file and line; a non-ASCII subject is RFC 2047 encoded; and
 a real migration with --notify-user writes to the mailbox's owner when it
-starts and when it completes, and a failed job to the admins.
+starts and when it completes, and a failed job to the admins.  Scheduled
+notices, with time moved through MAILFERRY_TEST_CLOCK: the owner of a job
+with a start time hears notify_days_before days ahead, not earlier and
+exactly once over several runs; the admins' daily summary arrives once a day
+from summary_hour on, with the counts, the mailboxes completed, the failures
+with their reasons and the data moved; a summary template with an unknown
+placeholder is refused naming file and line.
 
 Run: MAILFERRY=./mailferry python3 tests/test_notify.py   (exit 0 pass, 77 skip, 1 fail)
 """
 
 import os
+import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, corpus, fixtures, report, smtpd     # noqa: E402
+from mftest import cli, corpus, fixtures, report, smtpd, term     # noqa: E402
 
 
 def write(mf, name, text):
@@ -121,6 +129,133 @@ def job_events(c, mf, s):
         c.check('notification (complete) sent to zoe@example.org' in r.out, 'the events record what was sent', r)
 
 
+# --------------------------------------------------------------- scheduled notices
+
+def set_clock(path, t):
+    """Moves every mailferry process started with MAILFERRY_TEST_CLOCK=path to t."""
+    with open(path, 'w') as f:
+        f.write('%d\n' % int(t))
+
+
+def before_notice(c, mf, s, clock, env):
+    """The owner of a job with a start time hears notify_days_before (3) days
+    ahead: not earlier, once, across several runs."""
+    csv = write(mf, 'more.csv', 'login,address,display_name\nuser002,bob@example.org,Bob Builder\n'
+                                'user003,carol@example.org,Carol\n')
+    r = mf.run('mailbox', 'import', csv, '--endpoint', 'src')
+    c.check(r.rc == 0, 'user002 imported with its address', r)
+    start = (int(time.time()) // 60 + 10 * 1440) * 60          # ten days ahead, on a whole minute
+    when = time.strftime('%Y-%m-%d %H:%M', time.gmtime(start))
+    r = mf.run('queue', 'src', 'dst', 'user002', '--notify-user', '--start-at', when, env=env)
+    c.check(r.rc == 0 and 'not before' in r.out, 'user002 queued with --notify-user --start-at "%s"' % when, r)
+
+    def befores():
+        return [m for m in s.messages() if str(m['Subject']).startswith('Your mailbox moves in')]
+
+    set_clock(clock, start - 5 * 86400)
+    r = mf.run('run', env=env)
+    c.check(r.rc == 0 and befores() == [], 'five days before: run sends no notice yet', r)
+    set_clock(clock, start - 3 * 86400 + 60)
+    r = mf.run('run', env=env)
+    got = befores()
+    c.check(r.rc == 0 and len(got) == 1 and got[0]['To'] == 'bob@example.org' and
+            got[0]['X-Envelope-To'] == 'bob@example.org' and str(got[0]['Subject']) == 'Your mailbox moves in 3 days' and
+            'Hello Bob Builder' in got[0].get_content() and when in got[0].get_content(),
+            'three days before: the owner gets the "before" notice, with the date', [str(m['Subject']) for m in got])
+    set_clock(clock, start - 3 * 86400 + 120)
+    r1 = mf.run('run', env=env)
+    set_clock(clock, start - 86400)
+    r2 = mf.run('run', env=env)
+    c.check(r1.rc == 0 and r2.rc == 0 and len(befores()) == 1,
+            'two more runs (a minute and two days later): still exactly one notice', len(befores()))
+    r = mf.run('events', '--limit', '60')
+    c.check(r.out.count('notification (before) sent to bob@example.org') == 1, 'the events record it once', r)
+
+    # The console's engine sends them too.
+    if not term.TMUX:
+        c.info('tmux is not installed: the console\'s engine is not tried')
+        return
+    when = time.strftime('%Y-%m-%d %H:%M', time.gmtime(start + 86400))
+    r = mf.run('queue', 'src', 'dst', 'user003', '--notify-user', '--start-at', when, env=env)
+    c.check(r.rc == 0, 'user003 queued to start a day after user002', r)
+    with term.Term(mf, 'console --workers 1', env=env) as t:
+        t.wait(lambda scr: 'Mailbox Jobs' in scr)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(befores()) < 2:
+            time.sleep(0.2)
+        got = [m for m in befores() if m['To'] == 'carol@example.org']
+        c.check(len(got) == 1 and len(befores()) == 2 and 'Hello Carol' in got[0].get_content(),
+                'the console\'s engine sends the notice that became due (to carol), and no other',
+                [str(m['To']) for m in befores()])
+        t.keys('q')
+
+
+def daily_summary(c, mf, s, clock, env):
+    """The admins' summary: not before summary_hour, once that day, again the
+    next day; counts, completed mailboxes, failures with reasons."""
+    real = time.time()
+    top = (int(real) // 3600 + 1) * 3600                    # the next full hour
+    if time.gmtime(top).tm_hour == 0:                       # 23:xx would count as "after 0"
+        top += 3600
+    hour = time.gmtime(top).tm_hour
+    queued = 2 if term.TMUX else 1                          # user002, and user003 with tmux
+    r = mf.run('config', 'set', 'summary_hour', str(hour))
+    c.check(r.rc == 0, 'summary_hour %d' % hour, r)
+
+    def summaries():
+        return [m for m in s.messages() if str(m['Subject']).startswith('mailferry daily summary')]
+
+    r = mf.run('notify', 'summary', env=env)
+    c.check(r.rc == 0 and 'Subject: mailferry daily summary' in r.out and summaries() == [],
+            'notify summary prints the summary and sends nothing', r)
+    set_clock(clock, top - 1800)
+    r = mf.run('run', env=env)
+    c.check(r.rc == 0 and summaries() == [], 'half an hour before summary_hour: no summary', r)
+    set_clock(clock, top + 60)
+    r = mf.run('run', env=env)
+    got = summaries()
+    body = got[0].get_content() if got else ''
+    c.check(r.rc == 0 and len(got) == 1 and got[0]['To'] == 'admins@example.org',
+            'after summary_hour: one summary to admin_email', [str(m['Subject']) for m in got])
+    c.check(re.search(r'completed +1\b', body) and re.search(r'failed +1\b', body) and
+            re.search(r'queued +%d\b' % queued, body) and '1 completed, 1 failed' in str(got[0]['Subject']),
+            'it counts the jobs by state (1 completed, 1 failed, %d queued)' % queued, body)
+    c.check('user001 (src -> dst user001): 25 messages' in body and 'job 2, ghost (src -> dst):' in body and
+            'Data moved: 25 messages' in body,
+            'it names the mailbox completed, the failure with its reason, and the data moved', body)
+    for t in (top + 120, top + 5 * 3600):
+        set_clock(clock, t)
+        r = mf.run('run', env=env)
+    c.check(r.rc == 0 and len(summaries()) == 1, 'two more runs that day: still one summary', len(summaries()))
+    set_clock(clock, top + 86400 + 60)
+    r = mf.run('run', env=env)
+    got = summaries()
+    body = got[-1].get_content() if got else ''
+    c.check(len(got) == 2 and 'Mailboxes completed (0)' in body and 'Failures (0)' in body,
+            'the next day a second one, with nothing finished in its 24 hours', body)
+    r = mf.run('notify', 'summary', '--send', env=env)
+    c.check(r.rc == 0 and 'summary sent to admins@example.org' in r.out and
+            len(summaries()) == 3, 'notify summary --send sends one now', r)
+    r = mf.run('config', 'set', 'summary_hour', '-1')
+    c.check(r.rc == 0, 'summary_hour back to -1', r)
+
+    tdir = os.path.join(mf.dir, 'badtemplates')
+    write(mf, 'badtemplates/summary.txt', 'Subject: summary {date}\n\nJobs:\n{counts}\nMoved: {moved}\n')
+    r = mf.run('config', 'set', 'templates_dir', tdir)
+    r = mf.run('notify', 'summary', env=env)
+    c.check(r.rc == 78 and 'summary.txt:5: unknown placeholder {moved}' in r.err and 'counts' in r.err,
+            'a summary template with an unknown placeholder: exit 78 naming file, line and the known ones', r)
+    r = mf.run('config', 'set', 'templates_dir', os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates'))
+
+
+def scheduled(c, mf, s):
+    clock = os.path.join(mf.dir, 'clock')
+    set_clock(clock, time.time())
+    env = {'MAILFERRY_TEST_CLOCK': clock, 'TZ': 'UTC'}
+    before_notice(c, mf, s, clock, env)
+    daily_summary(c, mf, s, clock, env)
+
+
 def main(c):
     cli.require_binary()
     if not smtpd.available():
@@ -141,6 +276,7 @@ def main(c):
             send_test(c, mf, s)
             templates(c, mf, s)
             job_events(c, mf, s)
+            scheduled(c, mf, s)
     finally:
         mf.cleanup()
 

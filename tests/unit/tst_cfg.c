@@ -665,6 +665,31 @@ static void cleanup(void)
 	rmdir(tmpdir);
 }
 
+/* The script keys and the summary hour (issue 5). */
+static void test_scripts_and_summary(void)
+{
+	struct cfg c;
+	struct err e;
+	cfg_load(&c, NULL, false, &e);
+	ok(c.summary_hour == -1 && c.script_timeout_s == 300 && !c.script_before_first_pass &&
+	   !c.script_after_completion && !c.script_on_failure && !c.script_at_cutover,
+	   "scripts and summary: none by default, 300 s limit");
+	const char *scripts[] = { "script_before_first_pass", "script_after_completion", "script_on_failure",
+	                          "script_at_cutover", "script_timeout_s" };
+	for (size_t i = 0; i < countof(scripts); i++) {
+		const struct cfg_key *k = cfg_key_find(scripts[i]);
+		ok(k && k->tab == CFG_TAB_SCRIPTS, "%s is on the Scripts tab", scripts[i]);
+	}
+	ok(cfg_set(&c, "script_on_failure", "/usr/local/bin/x.sh", &e) == ST_OK &&
+	   !strcmp(c.script_on_failure, "/usr/local/bin/x.sh"), "a script path is set");
+	ok(cfg_set(&c, "script_on_failure", "", &e) == ST_OK && !c.script_on_failure, "\"\" clears it");
+	ok(cfg_set(&c, "summary_hour", "7", &e) == ST_OK && c.summary_hour == 7, "summary_hour 7");
+	ok(cfg_set(&c, "summary_hour", "24", &e) == ST_CONFIG && strstr(e.msg, "-1 to 23"),
+	   "summary_hour 24 refused (%s)", e.msg);
+	ok(cfg_set(&c, "script_timeout_s", "0", &e) == ST_CONFIG, "script_timeout_s 0 refused");
+	cfg_free(&c);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -674,6 +699,7 @@ int main(void)
 	test_defaults();
 	test_missing();
 	test_example();
+	test_scripts_and_summary();
 	test_errors();
 	test_values();
 	test_metadata();

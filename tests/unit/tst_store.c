@@ -772,6 +772,33 @@ static void test_v2(const char *dir)
 	test_rows_speed(dir);
 }
 
+/* A job held by its script keeps the reason; a notice is claimed once. */
+static void test_hold_and_notices(struct store *s, int64_t job_id)
+{
+	struct err e;
+	struct job j;
+	bool claimed = false;
+	int64_t ts = 0;
+	check(store_job_get(s, job_id, &j, &e) == 0, "job to hold");
+	check(store_job_hold(s, &j, "script", "script /x exited with status 3", &e) == 0, "job held");
+	job_free(&j);
+	check(store_job_get(s, job_id, &j, &e) == 0 && j.state == JOB_PAUSED && j.error &&
+	      !strcmp(j.error, "script /x exited with status 3"), "held: paused, with the reason");
+	job_free(&j);
+	check(store_job_resume(s, job_id, &e) == 0, "a held job resumes");
+
+	check(store_notice_claim(s, "before", job_id, NULL, &claimed, &e) == 0 && claimed, "notice claimed");
+	check(store_notice_claim(s, "before", job_id, NULL, &claimed, &e) == 0 && !claimed, "only once");
+	check(store_notice_sent(s, "before", job_id, NULL, &ts, &e) == 0 && ts > 0, "and recorded");
+	check(store_notice_claim(s, "summary", 0, "2026-11-25", &claimed, &e) == 0 && claimed, "a day's summary");
+	check(store_notice_claim(s, "summary", 0, "2026-11-25", &claimed, &e) == 0 && !claimed, "once a day");
+	check(store_notice_claim(s, "summary", 0, "2026-11-26", &claimed, &e) == 0 && claimed, "next day again");
+	check(store_notice_release(s, "summary", 0, "2026-11-26", &e) == 0 &&
+	      store_notice_sent(s, "summary", 0, "2026-11-26", &ts, &e) == 0 && ts == 0, "a released notice is gone");
+	check(store_notice_claim(s, "summary", 0, "2026-11-26", &claimed, &e) == 0 && claimed,
+	      "and can be claimed again");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/tst_store.XXXXXX";
@@ -847,6 +874,7 @@ int main(void)
 	      "journal row deleted");
 	free(js);
 	folder_row_free(&f);
+	test_hold_and_notices(s, jb.id);
 	store_close(&s);
 
 	/* A store from a newer mailferry is refused, not damaged. */
