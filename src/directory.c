@@ -41,7 +41,9 @@ struct run {
 	const struct forest *f;
 	int64_t endpoint_id;
 	LDAP *ld;
-	const char *url;
+	char **urls;                /* the forest's directory URLs, in order */
+	size_t nurls;
+	const char *url;            /* the one in use (one of urls) */
 	int timeout_s;
 	struct dir_report *rep;
 	struct dir_key *keys;       /* every entry the complete search returned */
@@ -63,14 +65,10 @@ static bool is_loopback(const char *host)
 	       !strcmp(host, "::1");
 }
 
-/* Parses url; *starttls says whether StartTLS must be used. */
+/* Parses one url; *starttls says whether StartTLS must be used. */
 static enum st url_parse(const char *url, bool *starttls, struct err *e)
 {
 	LDAPURLDesc *lud = NULL;
-	if (!url || !*url)
-		return err_set(e, ST_CONFIG, "no directory URL (--directory ldap[s]://HOST[:PORT])");
-	if (strpbrk(url, " \t\r\n"))
-		return err_set(e, ST_CONFIG, "directory URL '%s': give one URL, without spaces", url);
 	int rc = ldap_url_parse(url, &lud);
 	if (rc != LDAP_URL_SUCCESS)
 		return err_set(e, ST_CONFIG, "directory URL '%s' is not a valid LDAP URL "
@@ -98,9 +96,43 @@ static enum st url_parse(const char *url, bool *starttls, struct err *e)
 	return r;
 }
 
+/* Splits a list of URLs separated by white space (commas too, as libldap
+ * takes them); *n gets how many.  Caller frees each and the array. */
+static char **url_split(const char *list, size_t *n)
+{
+	static const char seps[] = " \t\r\n,";
+	char **out = NULL;
+	size_t cap = 0;
+	*n = 0;
+	for (const char *p = list ? list : ""; *p;) {
+		p += strspn(p, seps);
+		size_t len = strcspn(p, seps);
+		if (len) {
+			out = x_grow(out, *n, &cap, sizeof *out, 4);
+			out[(*n)++] = x_strndup(p, len);
+		}
+		p += len;
+	}
+	return out;
+}
+
+static void urls_free(char **urls, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(urls[i]);
+	free(urls);
+}
+
 enum st directory_url_check(const char *url, struct err *e)
 {
-	return url_parse(url, NULL, e);
+	size_t n = 0;
+	char **urls = url_split(url, &n);
+	enum st s = n ? ST_OK : err_set(e, ST_CONFIG, "no directory URL (--directory "
+	                                "'ldap[s]://HOST[:PORT] [ldap[s]://HOST2 ...]')");
+	for (size_t i = 0; i < n && !s; i++)
+		s = url_parse(urls[i], NULL, e);
+	urls_free(urls, n);
+	return s;
 }
 
 /* The server's own words about the last error, if any (owned). */
@@ -213,7 +245,8 @@ static enum st dir_bind(struct run *r, const char *secrets_path, struct err *e)
 	return rc == LDAP_SUCCESS ? ST_OK : ldap_fail(r, rc, "bind", e);
 }
 
-static enum st dir_connect(struct run *r, const char *secrets_path, struct err *e)
+/* Connects to one URL (r->url) and binds. */
+static enum st connect_one(struct run *r, const char *secrets_path, struct err *e)
 {
 	bool starttls = false;
 	enum st s = url_parse(r->url, &starttls, e);
@@ -229,6 +262,40 @@ static enum st dir_connect(struct run *r, const char *secrets_path, struct err *
 	if (starttls && (rc = ldap_start_tls_s(r->ld, NULL, NULL)) != LDAP_SUCCESS)
 		return ldap_fail(r, rc, "StartTLS", e);
 	return dir_bind(r, secrets_path, e);
+}
+
+/* Tries the forest's URLs in order until one answers and takes the bind.
+ * Only an unreachable or silent server moves on to the next: a refused
+ * bind or a bad setting would be the same on every replica. */
+static enum st dir_connect(struct run *r, const char *secrets_path, struct err *e)
+{
+	r->urls = url_split(r->f->dir_url, &r->nurls);
+	if (!r->nurls)
+		return err_set(e, ST_CONFIG, "forest %s has no directory URL", r->f->name);
+	enum st s = ST_NET;
+	for (size_t i = 0; i < r->nurls && (s == ST_NET || s == ST_TIMEOUT); i++) {
+		if (r->ld)
+			ldap_unbind_ext_s(r->ld, NULL, NULL);
+		r->ld = NULL;
+		r->url = r->urls[i];
+		s = connect_one(r, secrets_path, e);
+		if ((s == ST_NET || s == ST_TIMEOUT) && i + 1 < r->nurls)
+			log_warn("%s; trying %s", e->msg, r->urls[i + 1]);
+	}
+	if (!s && r->nurls > 1)
+		log_info("forest %s: directory server %s answered", r->f->name, r->url);
+	if ((s == ST_NET || s == ST_TIMEOUT) && r->nurls > 1) {
+		size_t len = strlen(e->msg);
+		snprintf(e->msg + len, sizeof e->msg - len, " (none of the forest's %zu directory servers "
+		         "answered: %s", r->nurls, r->urls[0]);
+		for (size_t i = 1; i < r->nurls; i++) {
+			len = strlen(e->msg);
+			snprintf(e->msg + len, sizeof e->msg - len, ", %s", r->urls[i]);
+		}
+		len = strlen(e->msg);
+		snprintf(e->msg + len, sizeof e->msg - len, ")");
+	}
+	return s;
 }
 
 /* --- reading entries ----------------------------------------------------------- */
@@ -750,6 +817,7 @@ static void run_free(struct run *r)
 	free(r->known);
 	if (r->ld)
 		ldap_unbind_ext_s(r->ld, NULL, NULL);
+	urls_free(r->urls, r->nurls);
 }
 
 /* Searches every base with fn; all or nothing for keys_complete. */
@@ -819,6 +887,8 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
 	                 .timeout_s = timeout_s, .rep = out };
 	out->full = full || !f->dir_hwm || !*f->dir_hwm;
 	s = discover(&r, secrets_path, e);
+	if (r.ld)
+		snprintf(out->server, sizeof out->server, "%s", r.url);
 	run_free(&r);
 	out->elapsed_ms = clock_mono_ms() - t0;
 	return s;
@@ -849,16 +919,15 @@ enum st directory_check(const struct forest *f, const char *secrets_path, int ti
 			s = ldap_fail(&r, rc, bases[i], e);
 		else if (ldap_count_entries(r.ld, res) != 1)
 			s = err_set(e, ST_CONFIG, "forest %s: %s on %s is not readable by %s (no entry comes back)",
-			            f->name, bases[i], f->dir_url, f->dir_bind_dn ? f->dir_bind_dn : "an anonymous bind");
+			            f->name, bases[i], r.url, f->dir_bind_dn ? f->dir_bind_dn : "an anonymous bind");
 		ldap_msgfree(res);
 	}
 	if (!s)
-		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable", f->dir_url,
+		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable", r.url,
 		         f->dir_bind_dn && *f->dir_bind_dn ? f->dir_bind_dn : "(anonymous)", nb, nb == 1 ? "" : "s");
 	for (size_t i = 0; i < nb; i++)
 		free(bases[i]);
 	free(bases);
-	if (r.ld)
-		ldap_unbind_ext_s(r.ld, NULL, NULL);
+	run_free(&r);
 	return s;
 }

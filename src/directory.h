@@ -1,7 +1,13 @@
 /* directory.h - mailbox discovery from a forest's LDAP directory (Active
  * Directory or a plain LDAP server such as OpenLDAP or 389-DS), with libldap.
  *
- * Connection rule (forest.dir_url, one LDAP URL):
+ * Servers: forest.dir_url holds one LDAP URL or several separated by white
+ * space (or commas, as libldap takes them): replicas tried in order until
+ * one answers and takes the bind.  Only an unreachable or silent server
+ * (ST_NET, ST_TIMEOUT) moves on to the next; a refused bind or a bad
+ * setting would be the same everywhere and stops at once.
+ *
+ * Connection rule (each URL):
  *   ldaps://host[:port]   TLS from the start, certificate and host name
  *                         verified (CA: the system store, or ldap.conf /
  *                         LDAPTLS_CACERT as libldap reads them);
@@ -70,10 +76,11 @@ struct dir_report {
 	int pages;              /* pages read, both searches */
 	int64_t elapsed_ms;
 	char hwm[64];           /* the mark recorded ("" when none) */
+	char server[256];       /* the URL of the server that answered ("" none) */
 };
 
-/* Checks that url is one LDAP URL this module can use (ST_CONFIG naming
- * it otherwise). */
+/* Checks that url holds one or more LDAP URLs (separated by white space)
+ * this module can use (ST_CONFIG naming the first bad one otherwise). */
 enum st directory_url_check(const char *url, struct err *e);
 
 /* Discovers the mailboxes of forest f into endpoint endpoint_id of st.

@@ -60,7 +60,8 @@ static const char usage_text[] = N_(
 	"             [--base-dn DN] [--filter F] [--scope OU]... [--blackout-mode entire|initial|final]\n"
 	"             [--bind-password-file F | --bind-password-env V | --bind-password-cmd C |\n"
 	"              --bind-password-stdin]\n"
-	"      URL is ldaps://host[:port] (TLS) or ldap://host[:port] (StartTLS except on loopback).\n"
+	"      URL is ldaps://host[:port] (TLS) or ldap://host[:port] (StartTLS except on loopback);\n"
+	"      several URLs separated by spaces are tried in order (the first that answers).\n"
 	"  forest set NAME [options of forest add]  changes only the options given\n"
 	"  forest discover NAME [--full] [--endpoint NAME]   mailboxes from the directory (paged;\n"
 	"             after a complete run only changes; removed entries marked vanished)\n"
@@ -1338,6 +1339,7 @@ static void print_discovery(const struct forest *f, const struct dir_report *r)
 	printf("  %lld hidden from address lists, %lld delegations, %lld delegates not found, "
 	       "%lld entries without a login\n", (long long)r->hidden, (long long)r->delegates,
 	       (long long)r->unresolved, (long long)r->skipped);
+	printf("  directory server %s\n", r->server[0] ? r->server : "-");
 }
 
 static int cmd_forest_discover(struct app *a, int argc, char **argv)

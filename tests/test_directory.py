@@ -19,7 +19,11 @@ real OpenLDAP slapd on 127.0.0.1 (tests/mftest/slapd.py):
   filter), unreachable server (75), malformed URL (78): the discovered
   mailboxes are untouched after each;
 - the plain LDAP tree: uid logins, site from `ou`, modifyTimestamp mark;
-- the bind password is in no store file.
+- the bind password is in no store file;
+- several URLs (space-separated): a dead first server is skipped, by
+  discovery and by `forest check`, and the report names the one that
+  answered; a refused bind is not retried elsewhere; all dead: exit 75
+  naming every URL; a malformed URL in the list is named.
 
 Run: MAILFERRY=./mailferry python3 tests/test_directory.py   (exit 0 pass, 77 skip, 1 fail)
 """
@@ -276,9 +280,33 @@ def body(c, d, mf):
     c.check(r.rc == 75 and 'forest corp' in r.err and dead in r.err,
             'unreachable server: exit 75 naming forest and server', r)
     c.check(snapshot(store) == snap, 'mailboxes untouched after the unreachable server')
-    for url in ('ldap//127.0.0.1', 'http://127.0.0.1/'):
+    for url in ('ldap//127.0.0.1', 'http://127.0.0.1/', '%s http://127.0.0.1/' % d.url):
         r = mf.run('forest', 'set', 'corp', '--directory', url)
-        c.check(r.rc == 78 and url in r.err, 'malformed URL %s refused (78)' % url, r)
+        bad = url.split()[-1]
+        c.check(r.rc == 78 and ("'%s'" % bad) in r.err, 'malformed URL %s refused (78) naming it' % bad, r)
+    c.check(snapshot(store) == snap, 'mailboxes untouched after the malformed URLs')
+
+    # --- several directory servers: the first that answers
+    dead2 = 'ldap://127.0.0.1:%d' % free_port()
+    mf.run('forest', 'set', 'corp', '--directory', '%s %s' % (dead, d.url))
+    r = mf.run('forest', 'discover', 'corp')
+    c.check(r.rc == 0 and counts(r.out) == (0, 0, 0, AD_TOTAL) and ('directory server %s' % d.url) in r.out,
+            'first URL a dead port, second the real slapd: discovery works and names the one that answered', r)
+    chk = mf.run('forest', 'check', 'corp')
+    c.check(any('directory' in l and ('bound to %s as' % d.url) in l
+                for l in chk.out.splitlines()),
+            'forest check binds through the second URL too', chk)
+    mf.write_password_file('bind', 'wrong-password')
+    mf.run('forest', 'set', 'corp', '--directory', '%s %s' % (d.url, dead))
+    r = mf.run('forest', 'discover', 'corp')
+    c.check(r.rc == 77 and BIND_DN in r.err and dead not in r.err,
+            'a refused bind does not move on to the next server (same for every replica)', r)
+    mf.write_password_file('bind', BIND_PW)
+    mf.run('forest', 'set', 'corp', '--directory', '%s %s' % (dead, dead2))
+    r = mf.run('forest', 'discover', 'corp')
+    c.check(r.rc == 75 and dead in r.err and dead2 in r.err and 'none of' in r.err,
+            'every server dead: exit 75 naming them all', r)
+    c.check(snapshot(store) == snap, 'mailboxes untouched after the failed fail-over')
     mf.run('forest', 'set', 'corp', '--directory', d.url)
     r = mf.run('forest', 'discover', 'corp', '--full')
     c.check(r.rc == 0 and counts(r.out) == (0, 0, 0, AD_TOTAL) and 'full' in r.out,
