@@ -44,6 +44,7 @@ struct run {
 	char **urls;                /* the forest's directory URLs, in order */
 	size_t nurls;
 	const char *url;            /* the one in use (one of urls) */
+	char *base;                 /* the base DN: the forest's, or the root DSE's */
 	int timeout_s;
 	struct dir_report *rep;
 	struct dir_key *keys;       /* every entry the complete search returned */
@@ -471,8 +472,8 @@ static void read_fields(struct run *r, LDAPMessage *en, const char *dn, struct f
 	if (!x->display)
 		x->display = first_value(ld, en, "cn");
 	x->site = ad ? NULL : first_value(ld, en, "ou");
-	if (!x->site && r->f->dir_base_dn)
-		x->site = site_of(dn, r->f->dir_base_dn);
+	if (!x->site && r->base)
+		x->site = site_of(dn, r->base);
 	char *mdb = first_value(ld, en, "homeMDB");
 	x->database = mdb ? first_rdn_value(mdb) : NULL;
 	free(mdb);
@@ -636,11 +637,53 @@ static enum st paged_search(struct run *r, const char *base, const char *filter,
 	return s;
 }
 
+/* --- the base DN ------------------------------------------------------------------ */
+
+/* First value of attr in the root DSE entry res (owned), NULL when none. */
+static char *root_dse_value(LDAP *ld, LDAPMessage *res, const char *attr)
+{
+	LDAPMessage *en = ldap_first_entry(ld, res);
+	return en ? first_value(ld, en, attr) : NULL;
+}
+
+/* r->base: the forest's base DN, or when it has none the directory's own
+ * from its root DSE (RFC 4512 5.1): AD's defaultNamingContext (the
+ * domain, not the configuration or schema partitions), else the first
+ * namingContexts value. */
+static enum st resolve_base(struct run *r, struct err *e)
+{
+	if (r->f->dir_base_dn && *r->f->dir_base_dn) {
+		r->base = x_strdup(r->f->dir_base_dn);
+		return ST_OK;
+	}
+	char *attrs[] = { (char *)"defaultNamingContext", (char *)"namingContexts", NULL };
+	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
+	LDAPMessage *res = NULL;
+	int rc = ldap_search_ext_s(r->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL, &tv,
+	                           1, &res);
+	enum st s = ST_OK;
+	if (rc != LDAP_SUCCESS) {
+		s = ldap_fail(r, rc, "read the root DSE for the base DN", e);
+	} else if ((r->base = root_dse_value(r->ld, res, attrs[0]))) {
+		r->rep->base_from = attrs[0];
+	} else if ((r->base = root_dse_value(r->ld, res, attrs[1]))) {
+		r->rep->base_from = attrs[1];
+	} else {
+		s = err_set(e, ST_CONFIG, "forest %s has no base DN and the root DSE of %s names none "
+		            "(no defaultNamingContext or namingContexts readable): forest set %s --base-dn DN",
+		            r->f->name, r->url, r->f->name);
+	}
+	ldap_msgfree(res);
+	if (!s && r->rep->base_from)
+		log_info("forest %s: base DN %s from the root DSE's %s", r->f->name, r->base, r->rep->base_from);
+	return s;
+}
+
 /* --- scopes, filters, marks ----------------------------------------------------- */
 
 /* The search bases: each line of the scope (a DN, or an OU name under the
  * base), or the base DN.  Caller frees each and the array. */
-static char **search_bases(const struct forest *f, size_t *n)
+static char **search_bases(const struct forest *f, const char *base, size_t *n)
 {
 	char **out = NULL;
 	size_t cap = 0;
@@ -655,14 +698,14 @@ static char **search_bases(const struct forest *f, size_t *n)
 			t[--tl] = '\0';
 		if (tl) {
 			out = x_grow(out, *n, &cap, sizeof *out, 4);
-			out[(*n)++] = strchr(t, '=') ? x_strdup(t) : x_asprintf("OU=%s,%s", t, f->dir_base_dn);
+			out[(*n)++] = strchr(t, '=') ? x_strdup(t) : x_asprintf("OU=%s,%s", t, base);
 		}
 		free(line);
 		p += len + (p[len] == '\n');
 	}
 	if (!*n) {
 		out = x_grow(out, 0, &cap, sizeof *out, 1);
-		out[(*n)++] = x_strdup(f->dir_base_dn);
+		out[(*n)++] = x_strdup(base);
 	}
 	return out;
 }
@@ -818,6 +861,7 @@ static void run_free(struct run *r)
 	if (r->ld)
 		ldap_unbind_ext_s(r->ld, NULL, NULL);
 	urls_free(r->urls, r->nurls);
+	free(r->base);
 }
 
 /* Searches every base with fn; all or nothing for keys_complete. */
@@ -825,7 +869,7 @@ static enum st search_all(struct run *r, const char *filter, const char *const *
                           struct err *e)
 {
 	size_t nb = 0;
-	char **bases = search_bases(r->f, &nb);
+	char **bases = search_bases(r->f, r->base, &nb);
 	enum st s = ST_OK;
 	for (size_t i = 0; i < nb && !s; i++)
 		s = paged_search(r, bases[i], filter, attrs, fn, e);
@@ -840,8 +884,6 @@ static enum st check_forest(const struct forest *f, struct err *e)
 	if (!f->dir_url || !*f->dir_url)
 		return err_set(e, ST_CONFIG, "forest %s has no directory (forest add %s --directory "
 		               "ldap[s]://HOST ...)", f->name, f->name);
-	if (!f->dir_base_dn || !*f->dir_base_dn)
-		return err_set(e, ST_CONFIG, "forest %s has no base DN (--base-dn DN)", f->name);
 	return ST_OK;
 }
 
@@ -849,6 +891,8 @@ static enum st discover(struct run *r, const char *secrets_path, struct err *e)
 {
 	const char *mark = r->rep->full ? NULL : r->f->dir_hwm;
 	enum st s = dir_connect(r, secrets_path, e);
+	if (!s)
+		s = resolve_base(r, e);
 	char *filter = make_filter(r->f, mark);
 	log_info("forest %s: %s search with %s", r->f->name, mark ? "incremental" : "full", filter);
 	if (!s)
@@ -889,6 +933,8 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
 	s = discover(&r, secrets_path, e);
 	if (r.ld)
 		snprintf(out->server, sizeof out->server, "%s", r.url);
+	if (r.base)
+		snprintf(out->base_dn, sizeof out->base_dn, "%s", r.base);
 	run_free(&r);
 	out->elapsed_ms = clock_mono_ms() - t0;
 	return s;
@@ -903,11 +949,11 @@ enum st directory_check(const struct forest *f, const char *secrets_path, int ti
 	struct run r = { .f = f, .url = f->dir_url, .timeout_s = timeout_s > 0 ? timeout_s : 30, .rep = &rep };
 	if (!f->dir_url || !*f->dir_url)
 		return err_set(e, ST_CONFIG, "forest %s has no directory URL", f->name);
-	if (!f->dir_base_dn || !*f->dir_base_dn)
-		return err_set(e, ST_CONFIG, "forest %s: no base DN (forest set %s --base-dn DN)", f->name, f->name);
 	enum st s = dir_connect(&r, secrets_path, e);
+	if (!s)
+		s = resolve_base(&r, e);
 	size_t nb = 0;
-	char **bases = s ? NULL : search_bases(f, &nb);
+	char **bases = s ? NULL : search_bases(f, r.base, &nb);
 	/* Each base must be readable: one entry of it, nothing more. */
 	for (size_t i = 0; !s && i < nb; i++) {
 		LDAPMessage *res = NULL;
@@ -923,8 +969,10 @@ enum st directory_check(const struct forest *f, const char *secrets_path, int ti
 		ldap_msgfree(res);
 	}
 	if (!s)
-		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable", r.url,
-		         f->dir_bind_dn && *f->dir_bind_dn ? f->dir_bind_dn : "(anonymous)", nb, nb == 1 ? "" : "s");
+		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable%s%s%s", r.url,
+		         f->dir_bind_dn && *f->dir_bind_dn ? f->dir_bind_dn : "(anonymous)", nb, nb == 1 ? "" : "s",
+		         rep.base_from ? "; base DN " : "", rep.base_from ? r.base : "",
+		         rep.base_from ? " from the root DSE" : "");
 	for (size_t i = 0; i < nb; i++)
 		free(bases[i]);
 	free(bases);

@@ -20,9 +20,14 @@
  * forest.dir_bind_dn and the secret forest.dir_secret_ref names (secret.h);
  * the password is never logged or stored.  Referrals are not chased.
  *
+ * Base DN: forest.dir_base_dn, or when it is empty the directory's own,
+ * read from the root DSE after the bind: defaultNamingContext (AD: the
+ * domain partition) else the first namingContexts value; the report says
+ * which (dir_report.base_from).
+ *
  * Search: forest.dir_filter (default DIR_DEFAULT_FILTER) under each OU of
  * forest.scope (a line with '=' is a DN; a bare name N means OU=N,BASE), or
- * under forest.dir_base_dn when the scope is empty; subtree, RFC 2696 paged
+ * under the base DN when the scope is empty; subtree, RFC 2696 paged
  * results, DIR_PAGE_SIZE entries a page.  An entry is read the Active
  * Directory way when it carries objectGUID or sAMAccountName, else the
  * inetOrgPerson way:
@@ -77,6 +82,10 @@ struct dir_report {
 	int64_t elapsed_ms;
 	char hwm[64];           /* the mark recorded ("" when none) */
 	char server[256];       /* the URL of the server that answered ("" none) */
+	char base_dn[512];      /* the base DN searched ("" none) */
+	const char *base_from;  /* static: the root DSE attribute base_dn came from
+	                         * ("defaultNamingContext", "namingContexts"), NULL:
+	                         * the forest's own */
 };
 
 /* Checks that url holds one or more LDAP URLs (separated by white space)

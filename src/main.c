@@ -62,6 +62,7 @@ static const char usage_text[] = N_(
 	"              --bind-password-stdin]\n"
 	"      URL is ldaps://host[:port] (TLS) or ldap://host[:port] (StartTLS except on loopback);\n"
 	"      several URLs separated by spaces are tried in order (the first that answers).\n"
+	"      Without --base-dn the root DSE's defaultNamingContext or namingContexts is used.\n"
 	"  forest set NAME [options of forest add]  changes only the options given\n"
 	"  forest discover NAME [--full] [--endpoint NAME]   mailboxes from the directory (paged;\n"
 	"             after a complete run only changes; removed entries marked vanished)\n"
@@ -1339,7 +1340,9 @@ static void print_discovery(const struct forest *f, const struct dir_report *r)
 	printf("  %lld hidden from address lists, %lld delegations, %lld delegates not found, "
 	       "%lld entries without a login\n", (long long)r->hidden, (long long)r->delegates,
 	       (long long)r->unresolved, (long long)r->skipped);
-	printf("  directory server %s\n", r->server[0] ? r->server : "-");
+	printf("  directory server %s, base DN %s%s%s%s\n", r->server[0] ? r->server : "-",
+	       r->base_dn[0] ? r->base_dn : "-", r->base_from ? " (from the root DSE's " : "",
+	       r->base_from ? r->base_from : "", r->base_from ? ")" : "");
 }
 
 static int cmd_forest_discover(struct app *a, int argc, char **argv)

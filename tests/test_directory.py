@@ -23,7 +23,8 @@ real OpenLDAP slapd on 127.0.0.1 (tests/mftest/slapd.py):
 - several URLs (space-separated): a dead first server is skipped, by
   discovery and by `forest check`, and the report names the one that
   answered; a refused bind is not retried elsewhere; all dead: exit 75
-  naming every URL; a malformed URL in the list is named.
+  naming every URL; a malformed URL in the list is named;
+- a forest without a base DN searches the root DSE's naming context.
 
 Run: MAILFERRY=./mailferry python3 tests/test_directory.py   (exit 0 pass, 77 skip, 1 fail)
 """
@@ -329,6 +330,22 @@ def body(c, d, mf):
              % PLAIN_BASE)
     r = mf.run('forest', 'discover', 'plain', env=env)
     c.check(r.rc == 0 and counts(r.out) == (0, 1, 0, PLAIN_USERS), 'plain LDAP: the change found', r)
+
+    # --- no base DN: the root DSE's (slapd has namingContexts, no defaultNamingContext)
+    mf.run('forest', 'add', 'auto', '--role', 'source', '--directory', d.url, '--bind-dn', BIND_DN,
+           '--bind-password-env', 'MF_BIND')
+    mf.run('endpoint', 'add', 'auto-imap', 'imap://127.0.0.1:3', '--user', 'admin',
+           '--password-file', imap_pw, '--forest', 'auto')
+    r = mf.run('forest', 'discover', 'auto', env=env)
+    both = AD_TOTAL + PLAIN_USERS
+    c.check(r.rc == 0 and counts(r.out) == (both, 0, 0, both) and
+            "base DN dc=example (from the root DSE's namingContexts)" in r.out,
+            'no base DN: the root DSE\'s namingContexts (dc=example) is searched and said so', r)
+    row = rows(store, 'SELECT m.site FROM mailboxes m JOIN endpoints e ON e.id=m.endpoint_id '
+               "WHERE e.name='auto-imap' AND m.login IN ('u0010', 'p03') ORDER BY m.login")
+    c.check(row == [('Lyon',), ('Paris',)], 'sites below the root DSE base: the OU path, ou', row)
+    chk = mf.run('forest', 'check', 'auto', env=env)
+    c.check('base DN dc=example from the root DSE' in chk.out, 'forest check says where the base DN came from', chk)
 
     mf.verbose = 3
     r = mf.run('forest', 'discover', 'plain', env=env)
