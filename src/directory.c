@@ -17,13 +17,15 @@
 #include "secret.h"
 
 #define ORIGIN "directory"
-#define DELEGATE_RIGHTS "SendOnBehalf"
+/* Rights a directory delegate attribute gives, as flags of a pending row. */
+enum { RIGHT_SEND_ON_BEHALF = 1, RIGHT_FULL_ACCESS = 2 };
 
 /* Attributes read with every entry of a discovery search. */
 static const char *const full_attrs[] = {
 	"mail", "proxyAddresses", "userPrincipalName", "displayName", "cn", "sAMAccountName", "uid",
 	"ou", "objectGUID", "entryUUID", "homeMDB", "msExchRecipientTypeDetails",
-	"msExchHideFromAddressLists", "publicDelegates", "uSNChanged", "modifyTimestamp", NULL
+	"msExchHideFromAddressLists", "publicDelegates", "msExchDelegateListLink", "uSNChanged",
+	"modifyTimestamp", NULL
 };
 /* The key-only walk that finds removals: what makes an entry's key. */
 static const char *const key_attrs[] = { "objectGUID", "entryUUID", NULL };
@@ -31,7 +33,7 @@ static const char *const key_attrs[] = { "objectGUID", "entryUUID", NULL };
 /* A directory entry's normalised DN and key (both owned). */
 struct dir_key { char *dn; char *key; };
 /* A mailbox read in this run and one delegate DN (NULL: it has none); owned. */
-struct pending { int64_t mailbox_id; char *dn; };
+struct pending { int64_t mailbox_id; char *dn; unsigned rights; };
 /* A stored mailbox with a directory key (key owned). */
 struct known { int64_t id; char *key; bool vanished; };
 
@@ -508,23 +510,46 @@ static void add_key(struct run *r, const char *dn, char *key)
 	r->keys[r->nkeys++] = (struct dir_key){ dn_norm(dn), key };
 }
 
-static void add_pending(struct run *r, int64_t mailbox_id, char *dn)
+static void add_pending(struct run *r, int64_t mailbox_id, char *dn, unsigned rights)
 {
 	r->pend = x_grow(r->pend, r->npend, &r->cappend, sizeof *r->pend, 1024);
-	r->pend[r->npend++] = (struct pending){ mailbox_id, dn };
+	r->pend[r->npend++] = (struct pending){ mailbox_id, dn, rights };
 }
 
-/* Remembers the entry's delegates for after the last page. */
-static void note_delegates(struct run *r, LDAPMessage *en, int64_t mailbox_id)
+/* Adds the DNs of attr as delegates with rights; a DN already noted for
+ * this mailbox (from index first on) gets the rights added instead. */
+static void note_delegate_attr(struct run *r, LDAPMessage *en, int64_t mailbox_id, size_t first,
+                               const char *attr, unsigned rights)
 {
-	struct berval **v = ldap_get_values_len(r->ld, en, "publicDelegates");
-	add_pending(r, mailbox_id, NULL);   /* its directory delegates are replaced */
+	struct berval **v = ldap_get_values_len(r->ld, en, attr);
 	for (size_t i = 0; v && v[i]; i++) {
 		char *raw = x_strndup(v[i]->bv_val, v[i]->bv_len);
-		add_pending(r, mailbox_id, dn_norm(raw));
+		char *dn = dn_norm(raw);
 		free(raw);
+		size_t k = first;
+		while (k < r->npend && strcmp(r->pend[k].dn, dn))
+			k++;
+		if (k < r->npend) {
+			r->pend[k].rights |= rights;
+			free(dn);
+		} else {
+			add_pending(r, mailbox_id, dn, rights);
+		}
 	}
 	ldap_value_free_len(v);
+}
+
+/* Remembers the entry's delegates for after the last page:
+ * publicDelegates may send on behalf of the mailbox (MS-ADA: the
+ * "Send on behalf" list); msExchDelegateListLink have full access and
+ * the mailbox auto-mapped in their Outlook (Exchange sets it with the
+ * FullAccess permission). */
+static void note_delegates(struct run *r, LDAPMessage *en, int64_t mailbox_id)
+{
+	add_pending(r, mailbox_id, NULL, 0);   /* its directory delegates are replaced */
+	size_t first = r->npend;
+	note_delegate_attr(r, en, mailbox_id, first, "publicDelegates", RIGHT_SEND_ON_BEHALF);
+	note_delegate_attr(r, en, mailbox_id, first, "msExchDelegateListLink", RIGHT_FULL_ACCESS);
 }
 
 /* Upserts one entry's mailbox. */
@@ -681,13 +706,17 @@ static enum st resolve_base(struct run *r, struct err *e)
 
 /* --- scopes, filters, marks ----------------------------------------------------- */
 
-/* The search bases: each line of the scope (a DN, or an OU name under the
- * base), or the base DN.  Caller frees each and the array. */
-static char **search_bases(const struct forest *f, const char *base, size_t *n)
+#define GROUP_PREFIX "group:"
+
+/* A scope line "group:DN" limits discovery to the members of the group. */
+static bool is_group_line(const char *t)
 {
-	char **out = NULL;
-	size_t cap = 0;
-	*n = 0;
+	return !strncasecmp(t, GROUP_PREFIX, strlen(GROUP_PREFIX));
+}
+
+/* Calls fn with each non-empty trimmed line of the scope. */
+static void scope_lines(const struct forest *f, void (*fn)(void *ctx, const char *line), void *ctx)
+{
 	const char *p = f->scope ? f->scope : "";
 	while (*p) {
 		size_t len = strcspn(p, "\n");
@@ -696,18 +725,64 @@ static char **search_bases(const struct forest *f, const char *base, size_t *n)
 		size_t tl = strlen(t);
 		while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t' || t[tl - 1] == '\r'))
 			t[--tl] = '\0';
-		if (tl) {
-			out = x_grow(out, *n, &cap, sizeof *out, 4);
-			out[(*n)++] = strchr(t, '=') ? x_strdup(t) : x_asprintf("OU=%s,%s", t, base);
-		}
+		if (tl)
+			fn(ctx, t);
 		free(line);
 		p += len + (p[len] == '\n');
 	}
-	if (!*n) {
-		out = x_grow(out, 0, &cap, sizeof *out, 1);
-		out[(*n)++] = x_strdup(base);
-	}
+}
+
+struct bases { const char *base; char **v; size_t n, cap; };
+
+static void add_base(void *ctx, const char *t)
+{
+	struct bases *b = ctx;
+	if (is_group_line(t))
+		return;
+	b->v = x_grow(b->v, b->n, &b->cap, sizeof *b->v, 4);
+	b->v[b->n++] = strchr(t, '=') ? x_strdup(t) : x_asprintf("OU=%s,%s", t, b->base);
+}
+
+/* "(memberOf=G)" for each group line of the scope, in an OR (owned);
+ * NULL when the scope names no group. */
+static void add_group(void *ctx, const char *t)
+{
+	struct sbuf *b = ctx;
+	if (!is_group_line(t))
+		return;
+	const char *dn = t + strlen(GROUP_PREFIX);
+	dn += strspn(dn, " \t");
+	struct berval in = { .bv_val = (char *)dn, .bv_len = strlen(dn) }, esc = { 0 };
+	if (ldap_bv2escaped_filter_value(&in, &esc) != 0)
+		return;
+	sb_printf(b, "(memberOf=%s)", esc.bv_val);
+	ber_memfree(esc.bv_val);
+}
+
+static char *group_clause(const struct forest *f)
+{
+	struct sbuf b;
+	sb_init(&b);
+	scope_lines(f, add_group, &b);
+	if (!b.len)
+		return NULL;
+	char *out = x_asprintf("(|%s)", b.data);
+	sb_free(&b);
 	return out;
+}
+
+/* The search bases: each line of the scope (a DN, or an OU name under the
+ * base), or the base DN.  Caller frees each and the array. */
+static char **search_bases(const struct forest *f, const char *base, size_t *n)
+{
+	struct bases b = { .base = base };
+	scope_lines(f, add_base, &b);
+	if (!b.n) {
+		b.v = x_grow(b.v, 0, &b.cap, sizeof *b.v, 1);
+		b.v[b.n++] = x_strdup(base);
+	}
+	*n = b.n;
+	return b.v;
 }
 
 /* The configured filter, parenthesised; with mark, only entries changed
@@ -716,6 +791,13 @@ static char *make_filter(const struct forest *f, const char *mark)
 {
 	const char *base = f->dir_filter && *f->dir_filter ? f->dir_filter : DIR_DEFAULT_FILTER;
 	char *paren = base[0] == '(' ? x_strdup(base) : x_asprintf("(%s)", base);
+	char *groups = group_clause(f);
+	if (groups) {
+		char *both = x_asprintf("(&%s%s)", paren, groups);
+		free(paren);
+		free(groups);
+		paren = both;
+	}
 	if (!mark)
 		return paren;
 	char *out = NULL;
@@ -783,6 +865,65 @@ static struct dir_key *key_in_directory(struct run *r, const char *key)
 	return bsearch(&probe, r->keys, r->nkeys, sizeof *r->keys, cmp_key_key);
 }
 
+/* The stored mailboxes of the endpoint that have a key, sorted by key. */
+static enum st load_known(struct run *r, struct err *e)
+{
+	for (size_t i = 0; i < r->nknown; i++)
+		free(r->known[i].key);
+	r->nknown = 0;
+	enum st s = store_mailbox_dir_keys(r->st, r->endpoint_id, note_known, r, e);
+	if (!s)
+		qsort(r->known, r->nknown, sizeof *r->known, cmp_known);
+	return s;
+}
+
+static struct known *known_key(struct run *r, const char *key)
+{
+	struct known probe = { 0, (char *)key, false };
+	return bsearch(&probe, r->known, r->nknown, sizeof *r->known, cmp_known);
+}
+
+/* Reads one entry by its DN with every attribute, if the filter still
+ * takes it. */
+static enum st read_entry(struct run *r, const char *dn, const char *filter, struct err *e)
+{
+	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
+	LDAPMessage *res = NULL;
+	int rc = ldap_search_ext_s(r->ld, dn, LDAP_SCOPE_BASE, filter, (char **)full_attrs, 0, NULL, NULL,
+	                           &tv, 1, &res);
+	enum st s = ST_OK;
+	if (rc == LDAP_SUCCESS)
+		s = take_page(r, res, take_entry, e);
+	else if (rc != LDAP_NO_SUCH_OBJECT)   /* gone since the walk: it stays unknown */
+		s = ldap_fail(r, rc, dn, e);
+	ldap_msgfree(res);
+	return s;
+}
+
+/* An incremental run finds only entries whose change counter moved.  Some
+ * changes do not move it: AD's memberOf is a back-link, so adding a user
+ * to a group of the scope changes the group, not the user.  The key walk
+ * sees such entries; those not stored yet (or stored vanished) are read
+ * in full here. */
+static enum st read_missed(struct run *r, struct err *e)
+{
+	char *filter = make_filter(r->f, NULL);
+	int64_t before = r->rep->seen;
+	enum st s = ST_OK;
+	for (size_t i = 0; i < r->nkeys && !s; i++) {
+		struct known *k = known_key(r, r->keys[i].key);
+		if (!k || k->vanished)
+			s = read_entry(r, r->keys[i].dn, filter, e);
+	}
+	free(filter);
+	if (!s && r->rep->seen > before) {
+		log_info("forest %s: %lld entries the change counter missed read in full", r->f->name,
+		         (long long)(r->rep->seen - before));
+		s = load_known(r, e);
+	}
+	return s;
+}
+
 /* Marks the stored mailboxes whose key the directory no longer has. */
 static enum st mark_vanished(struct run *r, struct err *e)
 {
@@ -836,7 +977,11 @@ static enum st write_delegates(struct run *r, struct err *e)
 			         r->f->name, p->dn, (long long)p->mailbox_id);
 			continue;
 		}
-		s = store_delegate_add(r->st, p->mailbox_id, id, DELEGATE_RIGHTS, ORIGIN, e);
+		/* Full access first, the store's "A;B" form (store.h). */
+		const char *rights = p->rights == (RIGHT_FULL_ACCESS | RIGHT_SEND_ON_BEHALF)
+		                     ? "FullAccess;SendOnBehalf"
+		                     : p->rights == RIGHT_FULL_ACCESS ? "FullAccess" : "SendOnBehalf";
+		s = store_delegate_add(r->st, p->mailbox_id, id, rights, ORIGIN, e);
 		r->rep->delegates += !s;
 	}
 	if (!s)
@@ -904,9 +1049,9 @@ static enum st discover(struct run *r, const char *secrets_path, struct err *e)
 		free(all);
 	}
 	if (!s)
-		s = store_mailbox_dir_keys(r->st, r->endpoint_id, note_known, r, e);
-	if (!s)
-		qsort(r->known, r->nknown, sizeof *r->known, cmp_known);
+		s = load_known(r, e);
+	if (!s && mark)
+		s = read_missed(r, e);
 	if (!s)
 		s = mark_vanished(r, e);
 	if (!s)

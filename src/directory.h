@@ -26,7 +26,9 @@
  * which (dir_report.base_from).
  *
  * Search: forest.dir_filter (default DIR_DEFAULT_FILTER) under each OU of
- * forest.scope (a line with '=' is a DN; a bare name N means OU=N,BASE), or
+ * forest.scope (a line with '=' is a DN; a bare name N means OU=N,BASE;
+ * a line "group:DN" instead limits the search to members of that group,
+ * (memberOf=DN) ORed over the group lines and ANDed to the filter), or
  * under the base DN when the scope is empty; subtree, RFC 2696 paged
  * results, DIR_PAGE_SIZE entries a page.  An entry is read the Active
  * Directory way when it carries objectGUID or sAMAccountName, else the
@@ -44,8 +46,11 @@
  *   proxies   every SMTP address, lower case without the prefix: the
  *             "SMTP:" primary and "smtp:" aliases of proxyAddresses (other
  *             types such as X500: dropped) | every mail value
- *   delegates publicDelegates (DNs of the mailboxes that may act for it),
- *             origin "directory", rights "SendOnBehalf"
+ *   delegates publicDelegates (DNs of the users who may send on behalf of
+ *             the mailbox): rights "SendOnBehalf"; msExchDelegateListLink
+ *             (users with full access whose Outlook auto-maps it):
+ *             "FullAccess"; both for one user: "FullAccess;SendOnBehalf";
+ *             origin "directory"
  * msExchHideFromAddressLists is counted (hidden mailboxes are still
  * discovered: they still have mail to migrate).
  *
@@ -55,7 +60,12 @@
  * entries with uSNChanged > mark (modifyTimestamp >= mark: same-second
  * changes are read again and compare equal), then walks every entry again
  * asking for its key only, to find mailboxes the directory no longer
- * returns: those are marked vanished, never deleted.  A run that fails
+ * returns: those are marked vanished, never deleted; and entries the walk
+ * finds that are not stored (or stored vanished) are read in full, since
+ * some changes do not move an entry's counter (AD's memberOf is a
+ * back-link: joining a group changes the group, not the user).
+ * memberOf is not stored on the mailbox: it only scopes discovery, and a
+ * stored copy would go stale for that same reason.  A run that fails
  * keeps every page committed before the failure (one store transaction per
  * page) and leaves the mark and the vanished flags as they were.
  *

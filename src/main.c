@@ -63,6 +63,7 @@ static const char usage_text[] = N_(
 	"      URL is ldaps://host[:port] (TLS) or ldap://host[:port] (StartTLS except on loopback);\n"
 	"      several URLs separated by spaces are tried in order (the first that answers).\n"
 	"      Without --base-dn the root DSE's defaultNamingContext or namingContexts is used.\n"
+	"      --scope group:DN discovers only the members of that group (memberOf).\n"
 	"  forest set NAME [options of forest add]  changes only the options given\n"
 	"  forest discover NAME [--full] [--endpoint NAME]   mailboxes from the directory (paged;\n"
 	"             after a complete run only changes; removed entries marked vanished)\n"

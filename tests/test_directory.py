@@ -24,7 +24,11 @@ real OpenLDAP slapd on 127.0.0.1 (tests/mftest/slapd.py):
   discovery and by `forest check`, and the report names the one that
   answered; a refused bind is not retried elsewhere; all dead: exit 75
   naming every URL; a malformed URL in the list is named;
-- a forest without a base DN searches the root DSE's naming context.
+- a forest without a base DN searches the root DSE's naming context;
+- msExchDelegateListLink gives FullAccess delegates (joined with
+  publicDelegates' SendOnBehalf for the same user);
+- a `group:DN` scope line discovers only the group's members (memberOf),
+  and an incremental run sees a member added without a uSNChanged change.
 
 Run: MAILFERRY=./mailferry python3 tests/test_directory.py   (exit 0 pass, 77 skip, 1 fail)
 """
@@ -73,7 +77,12 @@ def user_dn(i):
     return 'cn=u%04d,ou=Users,ou=%s,%s' % (i, SITES[(i - 1) // USERS_PER_SITE], AD_BASE)
 
 
-def ad_entry(dn, login, site_code, details, n, usn, display, hidden=False, delegates=()):
+WAVE1 = 'cn=Wave1,ou=Groups,%s' % AD_BASE
+WAVE1_USERS = 30
+
+
+def ad_entry(dn, login, site_code, details, n, usn, display, hidden=False, delegates=(),
+             full_access=(), groups=()):
     s = 'dn: %s\n' % dn
     s += 'objectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: user\n'
     s += 'cn: %s\nsn: %s\n' % (dn.split(',')[0][3:], login)
@@ -89,6 +98,10 @@ def ad_entry(dn, login, site_code, details, n, usn, display, hidden=False, deleg
         s += 'msExchHideFromAddressLists: TRUE\n'
     for d in delegates:
         s += 'publicDelegates: %s\n' % d
+    for d in full_access:
+        s += 'msExchDelegateListLink: %s\n' % d
+    for g in groups:
+        s += 'memberOf: %s\n' % g
     return s + '\n'
 
 
@@ -110,15 +123,23 @@ def make_ldif():
             dels.append('cn=nobody,ou=Users,ou=Paris,%s' % AD_BASE)    # not an entry
         usn += 1
         out.append(ad_entry(user_dn(i), 'u%04d' % i, site[:3].upper(), 1, i, usn, display_name(i),
-                            hidden=i % 50 == 0, delegates=dels))
+                            hidden=i % 50 == 0, delegates=dels,
+                            groups=[WAVE1] if i <= WAVE1_USERS else []))
     for site in SITES:
         for kind, details, count in RESOURCES:
             for k in range(1, count + 1):
                 login = '%s-%s-%02d' % (kind, site.lower(), k)
                 usn += 1
+                first = SITES.index(site) * USERS_PER_SITE
+                # Shared mailboxes: the send-on-behalf delegate has full access
+                # too, and a second user full access only.
+                full = [user_dn(first + k), user_dn(first + k + 10)] if kind == 'shared' else []
                 out.append(ad_entry('cn=%s,ou=Resources,ou=%s,%s' % (login, site, AD_BASE), login,
                                     site[:3].upper(), details, k, usn, '%s %s %d' % (site, kind, k),
-                                    delegates=[user_dn(SITES.index(site) * USERS_PER_SITE + k)]))
+                                    delegates=[user_dn(first + k)], full_access=full))
+    out.append('dn: ou=Groups,%s\nobjectClass: organizationalUnit\nou: Groups\n\n' % AD_BASE)
+    out.append('dn: %s\nobjectClass: groupOfNames\ncn: Wave1\n%s\n'
+               % (WAVE1, ''.join('member: %s\n' % user_dn(i) for i in range(1, WAVE1_USERS + 1))))
     # Not mail-enabled: not a mailbox.
     out.append('dn: cn=nomail,ou=Users,ou=Paris,%s\nobjectClass: user\ncn: nomail\nsn: x\n'
                'sAMAccountName: nomail\n\n' % AD_BASE)
@@ -221,8 +242,12 @@ def body(c, d, mf):
                    ('u0101', 'u0102', 'SendOnBehalf', 'directory'),
                    ('u0101', 'u0103', 'SendOnBehalf', 'directory')],
             'publicDelegates became delegations (origin directory)', dl)
+    dl = rows(store, 'SELECT g.login, d.rights FROM delegates d JOIN mailboxes m ON m.id=d.mailbox_id '
+              'JOIN mailboxes g ON g.id=d.delegate_id WHERE m.login=? ORDER BY 1', 'shared-paris-01')
+    c.check(dl == [('u0001', 'FullAccess;SendOnBehalf'), ('u0011', 'FullAccess')],
+            'msExchDelegateListLink: FullAccess, joined with SendOnBehalf for the same user', dl)
     ndel = rows(store, 'SELECT count(*) FROM delegates')[0][0]
-    c.check(ndel == 40 + 72 and '1 delegates not found' in r.out,
+    c.check(ndel == 40 + 72 + 40 and '1 delegates not found' in r.out,
             'every delegation in (%d); the DN that is no entry reported' % ndel, r)
     lst = mf.run('mailbox', 'list', '--forest', 'corp')
     c.check(lst.rc == 0 and len(lst.out.splitlines()) == AD_TOTAL, 'mailbox list shows them all',
@@ -346,6 +371,26 @@ def body(c, d, mf):
     c.check(row == [('Lyon',), ('Paris',)], 'sites below the root DSE base: the OU path, ou', row)
     chk = mf.run('forest', 'check', 'auto', env=env)
     c.check('base DN dc=example from the root DSE' in chk.out, 'forest check says where the base DN came from', chk)
+
+    # --- scope by group membership (memberOf)
+    mf.run('forest', 'add', 'wave', '--role', 'source', '--directory', d.url, '--bind-dn', BIND_DN,
+           '--bind-password-env', 'MF_BIND', '--base-dn', AD_BASE, '--scope', 'group:' + WAVE1)
+    mf.run('endpoint', 'add', 'wave-imap', 'imap://127.0.0.1:4', '--user', 'admin',
+           '--password-file', imap_pw, '--forest', 'wave')
+    r = mf.run('forest', 'discover', 'wave', env=env)
+    wave = lambda: [x[0] for x in rows(store, 'SELECT m.login FROM mailboxes m JOIN endpoints e ON '
+                                       "e.id=m.endpoint_id WHERE e.name='wave-imap' AND NOT m.vanished "
+                                       'ORDER BY 1')]
+    c.check(r.rc == 0 and counts(r.out) == (WAVE1_USERS, 0, 0, WAVE1_USERS) and
+            wave() == ['u%04d' % i for i in range(1, WAVE1_USERS + 1)],
+            'scope group:DN: only the %d members of the group' % WAVE1_USERS, r)
+    # As in AD, membership changes the group, not the user's uSNChanged.
+    d.modify('dn: %s\nchangetype: modify\nadd: memberOf\nmemberOf: %s\n\n' % (user_dn(40), WAVE1))
+    d.modify('dn: %s\nchangetype: modify\ndelete: memberOf\nmemberOf: %s\n\n' % (user_dn(2), WAVE1))
+    r = mf.run('forest', 'discover', 'wave', env=env)
+    c.check(r.rc == 0 and counts(r.out) == (1, 0, 1, WAVE1_USERS) and 'incremental' in r.out and
+            'u0040' in wave() and 'u0002' not in wave(),
+            'incremental: a member added (its uSNChanged unchanged) is read, one removed vanishes', r)
 
     mf.verbose = 3
     r = mf.run('forest', 'discover', 'plain', env=env)

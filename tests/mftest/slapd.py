@@ -53,6 +53,16 @@ attributetype ( 1.2.840.113556.1.2.244 NAME 'homeMDB'
   EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 SINGLE-VALUE )
 attributetype ( 1.2.840.113556.1.2.238 NAME 'publicDelegates'
   EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
+# msExchDelegateListLink: the users with FullAccess on a mailbox that
+# Outlook auto-maps.  Its real OID was not found in public sources: this one
+# is under the RFC 5612 documentation arc.
+attributetype ( 1.3.6.1.4.1.32473.1.1.1 NAME 'msExchDelegateListLink'
+  EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
+# memberOf: in AD a back-link computed from the groups' member; here a plain
+# attribute the test writes itself (no memberof overlay), so that changing
+# it need not touch uSNChanged, as in AD.
+attributetype ( 1.2.840.113556.1.2.102 NAME 'memberOf'
+  EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
 attributetype ( 1.2.840.113556.1.4.7000.102.73 NAME 'msExchHideFromAddressLists'
   EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE )
 attributetype ( 1.2.840.113556.1.4.7000.102.50855 NAME 'msExchRecipientTypeDetails'
@@ -62,8 +72,8 @@ attributetype ( 1.2.840.113556.1.2.120 NAME 'uSNChanged'
   SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTURAL
   MAY ( mail $ displayName $ objectGUID $ sAMAccountName $ userPrincipalName $
-        proxyAddresses $ homeMDB $ publicDelegates $ msExchHideFromAddressLists $
-        msExchRecipientTypeDetails $ uSNChanged ) )
+        proxyAddresses $ homeMDB $ publicDelegates $ msExchDelegateListLink $ memberOf $
+        msExchHideFromAddressLists $ msExchRecipientTypeDetails $ uSNChanged ) )
 """
 
 
