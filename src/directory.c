@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "dirmap.h"
 #include "log.h"
 #include "match.h"
 #include "secret.h"
@@ -47,6 +48,9 @@ struct run {
 	size_t nurls;
 	const char *url;            /* the one in use (one of urls) */
 	char *base;                 /* the base DN: the forest's, or the root DSE's */
+	struct dirmap map;          /* the forest's attribute map */
+	const char **attrs;         /* full_attrs and the mapped ones (strings not owned) */
+	const char *kattrs[4];      /* key_attrs and the mapped key */
 	int timeout_s;
 	struct dir_report *rep;
 	struct dir_key *keys;       /* every entry the complete search returned */
@@ -349,9 +353,15 @@ static char *guid_text(const struct berval *b)
 	                  g[12], g[13], g[14], g[15]);
 }
 
-/* The entry's key (owned): objectGUID, entryUUID, or its normalised DN. */
-static char *entry_key(LDAP *ld, LDAPMessage *en, const char *dn)
+/* The entry's key (owned): the mapped attribute, else objectGUID or
+ * entryUUID; its normalised DN when it has none of them. */
+static char *entry_key(const struct dirmap *map, LDAP *ld, LDAPMessage *en, const char *dn)
 {
+	const char *mapped = map->attr[DM_KEY];
+	if (mapped && strcasecmp(mapped, "objectGUID")) {
+		char *k = first_value(ld, en, mapped);
+		return k ? k : dn_norm(dn);
+	}
 	struct berval **v = ldap_get_values_len(ld, en, "objectGUID");
 	char *key = v && v[0] && v[0]->bv_len ? guid_text(v[0]) : NULL;
 	ldap_value_free_len(v);
@@ -456,6 +466,39 @@ static void fields_free(struct fields *x)
 	free(x->upn), free(x->proxies);
 }
 
+/* Replaces *field by the first value of the mapped attribute, if any. */
+static bool mapped(struct run *r, LDAPMessage *en, enum dirmap_field f, char **field)
+{
+	if (!r->map.attr[f])
+		return false;
+	free(*field);
+	*field = first_value(r->ld, en, r->map.attr[f]);
+	return true;
+}
+
+/* The forest's attribute map over the defaults (dirmap.h); the key is
+ * entry_key's. */
+static void apply_map(struct run *r, LDAPMessage *en, struct fields *x)
+{
+	mapped(r, en, DM_LOGIN, &x->login);
+	if (mapped(r, en, DM_ADDRESS, &x->address) && x->address && !strncasecmp(x->address, "smtp:", 5))
+		memmove(x->address, x->address + 5, strlen(x->address + 5) + 1);
+	mapped(r, en, DM_NAME, &x->display);
+	mapped(r, en, DM_SITE, &x->site);
+	if (mapped(r, en, DM_DATABASE, &x->database) && x->database && strchr(x->database, '=')) {
+		char *rdn = first_rdn_value(x->database);
+		if (rdn) {
+			free(x->database);
+			x->database = rdn;
+		}
+	}
+	if (mapped(r, en, DM_UPN, &x->upn)) {
+		char *low = match_lower(x->upn);
+		free(x->upn);
+		x->upn = low;
+	}
+}
+
 static void read_fields(struct run *r, LDAPMessage *en, const char *dn, struct fields *x)
 {
 	LDAP *ld = r->ld;
@@ -481,11 +524,12 @@ static void read_fields(struct run *r, LDAPMessage *en, const char *dn, struct f
 	free(mdb);
 	x->kind_raw = first_value(ld, en, "msExchRecipientTypeDetails");
 	x->hidden = first_value(ld, en, "msExchHideFromAddressLists");
-	x->key = entry_key(ld, en, dn);
+	x->key = entry_key(&r->map, ld, en, dn);
 	char *upn = first_value(ld, en, "userPrincipalName");
 	x->upn = match_lower(upn);
 	free(upn);
 	x->proxies = smtp_addresses(ld, en);
+	apply_map(r, en, x);
 }
 
 /* Keeps the highest uSNChanged and modifyTimestamp seen. */
@@ -562,8 +606,8 @@ static enum st take_entry(struct run *r, LDAPMessage *en, const char *dn, struct
 	enum st s = ST_OK;
 	if (!x.login) {
 		r->rep->skipped++;
-		log_warn("forest %s: entry %s has no login (sAMAccountName, uid or mail): skipped",
-		         r->f->name, dn);
+		log_warn("forest %s: entry %s has no login (%s): skipped", r->f->name, dn,
+		         r->map.attr[DM_LOGIN] ? r->map.attr[DM_LOGIN] : "sAMAccountName, uid or mail");
 		fields_free(&x);
 		return ST_OK;
 	}
@@ -848,7 +892,7 @@ static int cmp_known(const void *a, const void *b)
 static enum st take_key(struct run *r, LDAPMessage *en, const char *dn, struct err *e)
 {
 	(void)e;
-	add_key(r, dn, entry_key(r->ld, en, dn));
+	add_key(r, dn, entry_key(&r->map, r->ld, en, dn));
 	return ST_OK;
 }
 
@@ -889,7 +933,7 @@ static enum st read_entry(struct run *r, const char *dn, const char *filter, str
 {
 	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
 	LDAPMessage *res = NULL;
-	int rc = ldap_search_ext_s(r->ld, dn, LDAP_SCOPE_BASE, filter, (char **)full_attrs, 0, NULL, NULL,
+	int rc = ldap_search_ext_s(r->ld, dn, LDAP_SCOPE_BASE, filter, (char **)r->attrs, 0, NULL, NULL,
 	                           &tv, 1, &res);
 	enum st s = ST_OK;
 	if (rc == LDAP_SUCCESS)
@@ -1007,6 +1051,31 @@ static void run_free(struct run *r)
 		ldap_unbind_ext_s(r->ld, NULL, NULL);
 	urls_free(r->urls, r->nurls);
 	free(r->base);
+	free(r->attrs);
+	dirmap_free(&r->map);
+}
+
+/* The forest's attribute map and the attributes to ask for with it. */
+static enum st run_map(struct run *r, struct err *e)
+{
+	enum st s = dirmap_parse(r->f->dir_attrs, &r->map, e);
+	if (s) {
+		err_prefix(e, "forest %s", r->f->name);
+		return s;
+	}
+	size_t n = 0;
+	r->attrs = x_malloc((countof(full_attrs) + DM__COUNT) * sizeof *r->attrs);
+	for (const char *const *a = full_attrs; *a; a++)
+		r->attrs[n++] = *a;
+	for (int f = 0; f < DM__COUNT; f++)
+		if (r->map.attr[f])
+			r->attrs[n++] = r->map.attr[f];
+	r->attrs[n] = NULL;
+	r->kattrs[0] = key_attrs[0];
+	r->kattrs[1] = key_attrs[1];
+	r->kattrs[2] = r->map.attr[DM_KEY];
+	r->kattrs[3] = NULL;
+	return ST_OK;
 }
 
 /* Searches every base with fn; all or nothing for keys_complete. */
@@ -1041,11 +1110,11 @@ static enum st discover(struct run *r, const char *secrets_path, struct err *e)
 	char *filter = make_filter(r->f, mark);
 	log_info("forest %s: %s search with %s", r->f->name, mark ? "incremental" : "full", filter);
 	if (!s)
-		s = search_all(r, filter, full_attrs, take_entry, e);
+		s = search_all(r, filter, r->attrs, take_entry, e);
 	free(filter);
 	if (!s && mark) {
 		char *all = make_filter(r->f, NULL);
-		s = search_all(r, all, key_attrs, take_key, e);
+		s = search_all(r, all, r->kattrs, take_key, e);
 		free(all);
 	}
 	if (!s)
@@ -1075,7 +1144,9 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
 	struct run r = { .st = st, .f = f, .endpoint_id = endpoint_id, .url = f->dir_url,
 	                 .timeout_s = timeout_s, .rep = out };
 	out->full = full || !f->dir_hwm || !*f->dir_hwm;
-	s = discover(&r, secrets_path, e);
+	s = run_map(&r, e);
+	if (!s)
+		s = discover(&r, secrets_path, e);
 	if (r.ld)
 		snprintf(out->server, sizeof out->server, "%s", r.url);
 	if (r.base)

@@ -51,6 +51,8 @@
  *             (users with full access whose Outlook auto-maps it):
  *             "FullAccess"; both for one user: "FullAccess;SendOnBehalf";
  *             origin "directory"
+ * The forest's attribute map (forest.dir_attrs, dirmap.h) replaces any of
+ * login, address, name, site, database, key, upn by another attribute.
  * msExchHideFromAddressLists is counted (hidden mailboxes are still
  * discovered: they still have mail to migrate).
  *

@@ -22,6 +22,7 @@
 #include "console.h"
 #include "csv.h"
 #include "directory.h"
+#include "dirmap.h"
 #include "dns.h"
 #include "driver.h"
 #include "engine.h"
@@ -58,12 +59,15 @@ static const char usage_text[] = N_(
 	"Forests, mailboxes, blackout times:\n"
 	"  forest add NAME --role source|target|tenant [--directory URL] [--bind-dn DN]\n"
 	"             [--base-dn DN] [--filter F] [--scope OU]... [--blackout-mode entire|initial|final]\n"
+	"             [--attr FIELD=ATTRIBUTE]...\n"
 	"             [--bind-password-file F | --bind-password-env V | --bind-password-cmd C |\n"
 	"              --bind-password-stdin]\n"
 	"      URL is ldaps://host[:port] (TLS) or ldap://host[:port] (StartTLS except on loopback);\n"
 	"      several URLs separated by spaces are tried in order (the first that answers).\n"
 	"      Without --base-dn the root DSE's defaultNamingContext or namingContexts is used.\n"
 	"      --scope group:DN discovers only the members of that group (memberOf).\n"
+	"      --attr FIELD=ATTRIBUTE (may repeat; FIELD= removes) maps a directory attribute to\n"
+	"      login, address, name, site, database, key or upn instead of the default.\n"
 	"  forest set NAME [options of forest add]  changes only the options given\n"
 	"  forest discover NAME [--full] [--endpoint NAME]   mailboxes from the directory (paged;\n"
 	"             after a complete run only changes; removed entries marked vanished)\n"
@@ -1143,6 +1147,7 @@ static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
 struct forest_args {
 	struct forest f;            /* fields given (NULL when not) */
 	struct sbuf scope;
+	struct sbuf attrs;          /* --attr FIELD=ATTRIBUTE, one a line */
 	bool scope_given, postpone_given;
 	struct pw_source pw;
 };
@@ -1150,6 +1155,7 @@ struct forest_args {
 static void forest_args_free(struct forest_args *fa)
 {
 	sb_free(&fa->scope);
+	sb_free(&fa->attrs);
 	free(fa->pw.ref);
 }
 
@@ -1157,7 +1163,7 @@ static void forest_args_free(struct forest_args *fa)
 static int forest_parse(int argc, char **argv, struct forest_args *fa)
 {
 	enum { F_ROLE = 1, F_DIR, F_BIND, F_BASE, F_FILTER, F_SCOPE, F_MODE, F_POSTPONE, F_PWFILE,
-	       F_PWENV, F_PWCMD, F_PWSTDIN };
+	       F_PWENV, F_PWCMD, F_PWSTDIN, F_ATTR };
 	static const struct option opts[] = {
 		{ "role", required_argument, NULL, F_ROLE },
 		{ "directory", required_argument, NULL, F_DIR },
@@ -1171,10 +1177,12 @@ static int forest_parse(int argc, char **argv, struct forest_args *fa)
 		{ "bind-password-env", required_argument, NULL, F_PWENV },
 		{ "bind-password-cmd", required_argument, NULL, F_PWCMD },
 		{ "bind-password-stdin", no_argument, NULL, F_PWSTDIN },
+		{ "attr", required_argument, NULL, F_ATTR },
 		{ 0 }
 	};
 	memset(fa, 0, sizeof *fa);
 	sb_init(&fa->scope);
+	sb_init(&fa->attrs);
 	struct forest *f = &fa->f;
 	int c;
 	optind = 0;
@@ -1195,6 +1203,7 @@ static int forest_parse(int argc, char **argv, struct forest_args *fa)
 		case F_PWENV: pw_source_set(&fa->pw, "env", optarg); break;
 		case F_PWCMD: pw_source_set(&fa->pw, "cmd", optarg); break;
 		case F_PWSTDIN: pw_source_set(&fa->pw, "stdin", NULL); break;
+		case F_ATTR: sb_printf(&fa->attrs, "%s%s", fa->attrs.len ? "\n" : "", optarg); break;
 		default: return st_exit_code(ST_USAGE);
 		}
 	}
@@ -1228,6 +1237,15 @@ static enum st forest_directory(struct app *a, struct forest_args *fa, const cha
 	return s;
 }
 
+/* The attribute map with fa's --attr applied to *map (dirmap.h). */
+static enum st forest_attrs(struct forest_args *fa, char **map, struct err *e)
+{
+	enum st s = dirmap_apply(map, fa->attrs.data, e);
+	if (s)
+		err_prefix(e, "forest %s", fa->f.name);
+	return s;
+}
+
 static int cmd_forest_add(struct app *a, int argc, char **argv)
 {
 	struct forest_args fa;
@@ -1240,13 +1258,19 @@ static int cmd_forest_add(struct app *a, int argc, char **argv)
 	}
 	struct err e;
 	err_clear(&e);
+	char *attrs = NULL;
 	enum st s = open_store(a, &e);
 	if (!s)
 		s = forest_directory(a, &fa, fa.f.name, &e);
+	if (!s && fa.attrs.len)
+		s = forest_attrs(&fa, &attrs, &e);
 	if (!s)
 		s = store_forest_add(a->st, &fa.f, &e);
+	if (!s && attrs)
+		s = store_forest_set_attrs(a->st, fa.f.id, attrs, &e);
 	if (!s)
 		printf("forest %s added (%s)\n", fa.f.name, fa.f.role);
+	free(attrs);
 	forest_args_free(&fa);
 	return s ? fail(&e) : 0;
 }
@@ -1282,6 +1306,8 @@ static int cmd_forest_set(struct app *a, int argc, char **argv)
 		s = store_forest_get(a->st, fa.f.name, &f, &e);
 	if (!s)
 		s = forest_directory(a, &fa, fa.f.name, &e);
+	if (!s && fa.attrs.len)
+		s = forest_attrs(&fa, &f.dir_attrs, &e);
 	if (!s) {
 		if (!fa.scope_given)
 			fa.f.scope = NULL;
@@ -1290,6 +1316,8 @@ static int cmd_forest_set(struct app *a, int argc, char **argv)
 			f.allow_postpone = true;
 		s = store_forest_update(a->st, &f, &e);
 	}
+	if (!s && fa.attrs.len)
+		s = store_forest_set_attrs(a->st, f.id, f.dir_attrs, &e);
 	if (!s)
 		printf("forest %s updated\n", f.name);
 	forest_free(&f);
@@ -1511,9 +1539,15 @@ static int cmd_forest_match(struct app *a, int argc, char **argv)
 static void print_forest(void *ctx, const struct forest *f)
 {
 	(void)ctx;
-	printf("%-20s %-7s %-30s base=%s%s%s%s\n", f->name, f->role, f->dir_url ? f->dir_url : "-",
+	printf("%-20s %-7s %-30s base=%s%s%s%s", f->name, f->role, f->dir_url ? f->dir_url : "-",
 	       f->dir_base_dn ? f->dir_base_dn : "-", f->allow_postpone ? " postpone-allowed" : "",
 	       f->dir_hwm ? " discovered-up-to=" : "", f->dir_hwm ? f->dir_hwm : "");
+	if (f->dir_attrs) {
+		fputs(" attrs=", stdout);
+		for (const char *p = f->dir_attrs; *p; p++)
+			putchar(*p == '\n' ? ',' : *p);
+	}
+	putchar('\n');
 }
 
 static int cmd_forest_check(struct app *a, int argc, char **argv);

@@ -208,6 +208,10 @@ static const char *const steps[] = {
 	"  endpoint TEXT, check_name TEXT NOT NULL, level INTEGER NOT NULL, detail TEXT, fix TEXT,"
 	"  ts INTEGER NOT NULL);"
 	"CREATE INDEX alerts_forest ON alerts(forest_id, id);",
+	/* 5 -> 6: a forest's directory attribute map ("field=attribute" lines,
+	 * directory.h), which directory attribute gives a mailbox's login,
+	 * address, name, site, database, key or UPN. */
+	"ALTER TABLE forests ADD COLUMN dir_attrs TEXT;",
 };
 
 /* Every static SQL string of this file fits (x_die says so otherwise). */
@@ -1464,6 +1468,7 @@ void forest_free(struct forest *f)
 	free(f->scope);
 	free(f->blackout_mode);
 	free(f->dir_hwm);
+	free(f->dir_attrs);
 	memset(f, 0, sizeof *f);
 }
 
@@ -1567,7 +1572,7 @@ enum st store_forest_update(struct store *s, const struct forest *f, struct err 
 }
 
 #define FOREST_COLS "id,name,role,dir_url,dir_bind_dn,dir_secret_ref,dir_base_dn,dir_filter,scope," \
-	"allow_postpone,blackout_mode,dir_hwm"
+	"allow_postpone,blackout_mode,dir_hwm,dir_attrs"
 
 static void forest_from_row(sqlite3_stmt *st, struct forest *f)
 {
@@ -1583,6 +1588,7 @@ static void forest_from_row(sqlite3_stmt *st, struct forest *f)
 	f->allow_postpone = sqlite3_column_int(st, 9) != 0;
 	f->blackout_mode = col_text(st, 10);
 	f->dir_hwm = col_text(st, 11);
+	f->dir_attrs = col_text(st, 12);
 }
 
 enum st store_forest_set_hwm(struct store *s, int64_t id, const char *hwm, struct err *e)
@@ -1594,6 +1600,18 @@ enum st store_forest_set_hwm(struct store *s, int64_t id, const char *hwm, struc
 	bind_text(st, 1, hwm);
 	sqlite3_bind_int64(st, 2, id);
 	return step_done(s, st, e, "write forest high-water mark");
+}
+
+enum st store_forest_set_attrs(struct store *s, int64_t id, const char *attrs, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE forests SET dir_hwm=CASE WHEN dir_attrs IS ?1 THEN dir_hwm END, dir_attrs=?1 WHERE id=?2";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, attrs && *attrs ? attrs : NULL);
+	sqlite3_bind_int64(st, 2, id);
+	return step_done(s, st, e, "write forest attribute map");
 }
 
 /* Runs a forest query bound to either a name or an id; one row or none. */

@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -74,6 +74,9 @@ struct forest {
 	char *dir_hwm;          /* read only: high-water mark of the last complete discovery
 	                         * ("usn:N" or "ts:YYYYMMDDHHMMSSZ"), NULL = none; add and
 	                         * update ignore it, store_forest_set_hwm writes it */
+	char *dir_attrs;        /* read only: the directory attribute map, "field=attribute"
+	                         * lines (directory.h), NULL = none; add and update ignore
+	                         * it, store_forest_set_attrs writes it */
 };
 void forest_free(struct forest *f);
 /* Sets f->id.  ST_CONFIG for a duplicate name, an unknown role or blackout
@@ -96,6 +99,9 @@ enum st store_forest_each(struct store *s, void (*fn)(void *ctx, const struct fo
 enum st store_forest_remove(struct store *s, int64_t id, struct err *e);
 /* Records the high-water mark of a complete discovery (NULL forgets it). */
 enum st store_forest_set_hwm(struct store *s, int64_t id, const char *hwm, struct err *e);
+/* Writes forest id's attribute map (NULL or "": none); a change forgets
+ * the high-water mark, since other attributes make other mailboxes. */
+enum st store_forest_set_attrs(struct store *s, int64_t id, const char *attrs, struct err *e);
 
 /* --- jobs ---------------------------------------------------------------- */
 enum pass_kind { PASS_FULL, PASS_DELTA, PASS_PRESTAGE, PASS_TRIAL, PASS_VERIFY_CREDENTIALS };

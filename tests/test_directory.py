@@ -28,7 +28,9 @@ real OpenLDAP slapd on 127.0.0.1 (tests/mftest/slapd.py):
 - msExchDelegateListLink gives FullAccess delegates (joined with
   publicDelegates' SendOnBehalf for the same user);
 - a `group:DN` scope line discovers only the group's members (memberOf),
-  and an incremental run sees a member added without a uSNChanged change.
+  and an incremental run sees a member added without a uSNChanged change;
+- the attribute map (`forest set --attr FIELD=ATTR`): stored, listed, used
+  by a full run; an unknown field or a bad attribute name refused (78).
 
 Run: MAILFERRY=./mailferry python3 tests/test_directory.py   (exit 0 pass, 77 skip, 1 fail)
 """
@@ -355,6 +357,28 @@ def body(c, d, mf):
              % PLAIN_BASE)
     r = mf.run('forest', 'discover', 'plain', env=env)
     c.check(r.rc == 0 and counts(r.out) == (0, 1, 0, PLAIN_USERS), 'plain LDAP: the change found', r)
+
+    # --- attribute map
+    r = mf.run('forest', 'set', 'plain', '--attr', 'name=cn', '--attr', 'upn=mail')
+    lst = mf.run('forest', 'list')
+    c.check(r.rc == 0 and any(l.startswith('plain ') and l.endswith(' attrs=name=cn,upn=mail')
+                              for l in lst.out.splitlines()),
+            'forest set --attr: the map is stored and shown by forest list', (r, lst))
+    r = mf.run('forest', 'discover', 'plain', env=env)
+    row = rows(store, 'SELECT m.display_name, m.upn FROM mailboxes m JOIN endpoints e '
+               "ON e.id=m.endpoint_id WHERE e.name='plain-imap' AND m.login='p03'")
+    c.check(r.rc == 0 and 'full' in r.out and counts(r.out) == (0, PLAIN_USERS, 0, PLAIN_USERS) and
+            row == [('Person 03', 'p03@plain.example')],
+            'a new map makes a full run: name from cn, upn from mail', (r, row))
+    for bad, what in (('color=blue', "unknown attribute map field 'color' (login, address, name, site, "
+                       'database, key, upn)'), ('login=u id', "'u id' is not an LDAP attribute name"),
+                      ('login', 'give FIELD=ATTRIBUTE')):
+        r = mf.run('forest', 'set', 'plain', '--attr', bad)
+        c.check(r.rc == 78 and 'forest plain' in r.err and what in r.err, '--attr %s refused (78): %s' % (bad, what), r)
+    r = mf.run('forest', 'set', 'plain', '--attr', 'name=')
+    lst = mf.run('forest', 'list')
+    c.check(r.rc == 0 and any(l.startswith('plain ') and l.endswith(' attrs=upn=mail') for l in lst.out.splitlines()),
+            'a refused --attr changed nothing; FIELD= removes one field', lst)
 
     # --- no base DN: the root DSE's (slapd has namingContexts, no defaultNamingContext)
     mf.run('forest', 'add', 'auto', '--role', 'source', '--directory', d.url, '--bind-dn', BIND_DN,

@@ -671,6 +671,27 @@ static void test_discovered(struct store *s, int64_t forest)
 	forest_free(&f);
 	check(store_forest_get_id(s, forest, &f, &e) == 0 && !f.dir_hwm, "a new filter forgets the mark");
 	forest_free(&f);
+
+	/* The attribute map: its own writer, which update leaves alone. */
+	check(store_forest_set_hwm(s, forest, "usn:43", &e) == 0 &&
+	      store_forest_set_attrs(s, forest, "login=uid\naddress=mail", &e) == 0 &&
+	      store_forest_get_id(s, forest, &f, &e) == 0 && f.dir_attrs &&
+	      !strcmp(f.dir_attrs, "login=uid\naddress=mail") && !f.dir_hwm,
+	      "attribute map stored; a new map forgets the mark");
+	check(store_forest_set_hwm(s, forest, "usn:44", &e) == 0, "mark again");
+	free(f.dir_attrs);
+	f.dir_attrs = NULL;     /* as a copy that does not know the map (the console) */
+	check(store_forest_update(s, &f, &e) == 0, "forest rewritten without the map");
+	forest_free(&f);
+	check(store_forest_get_id(s, forest, &f, &e) == 0 && f.dir_attrs && !strcmp(f.dir_attrs, "login=uid\naddress=mail") &&
+	      f.dir_hwm, "update keeps the map and, unchanged, the mark");
+	forest_free(&f);
+	check(store_forest_set_attrs(s, forest, "login=uid\naddress=mail", &e) == 0 &&
+	      store_forest_get_id(s, forest, &f, &e) == 0 && f.dir_hwm, "the same map keeps the mark");
+	forest_free(&f);
+	check(store_forest_set_attrs(s, forest, "", &e) == 0 &&
+	      store_forest_get_id(s, forest, &f, &e) == 0 && !f.dir_attrs, "an empty map clears it");
+	forest_free(&f);
 }
 
 static void test_forest_remove(struct store *s, const char *path, int64_t forest)
