@@ -620,11 +620,18 @@ static enum st take_entry(struct run *r, LDAPMessage *en, const char *dn, struct
 	                         .proxy_addresses = x.proxies };
 	int64_t id = 0;
 	enum discovered out = DISC_SAME;
-	if ((s = store_mailbox_discovered(r->st, &m, &id, &out, e)))
+	char *old = NULL;
+	if ((s = store_mailbox_discovered(r->st, &m, &id, &out, &old, e)))
 		err_prefix(e, "forest %s: entry %s", r->f->name, dn);
+	if (old) {
+		log_info("forest %s: %s renamed to %s in the directory (key %s): same mailbox", r->f->name,
+		         old, x.login, x.key);
+		free(old);
+	}
 	if (!s) {
 		r->rep->added += out == DISC_ADDED;
-		r->rep->changed += out == DISC_CHANGED;
+		r->rep->changed += out == DISC_CHANGED || out == DISC_RENAMED;
+		r->rep->renamed += out == DISC_RENAMED;
 		note_delegates(r, en, id);
 		if (r->rep->full)
 			add_key(r, dn, x.key), x.key = NULL;

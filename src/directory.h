@@ -56,6 +56,11 @@
  * msExchHideFromAddressLists is counted (hidden mailboxes are still
  * discovered: they still have mail to migrate).
  *
+ * Renames: an entry whose login changed but whose key did not (objectGUID,
+ * entryUUID, or the mapped key) updates its mailbox in place: same id, so
+ * its jobs, history, delegations and match stay; the jobs' pairs take the
+ * new login (store_mailbox_discovered); counted in changed and renamed.
+ *
  * Incremental: a complete run records a high-water mark in the forest:
  * the highest uSNChanged seen when the entries carry it (AD), else the
  * highest modifyTimestamp.  The next run (without full) asks only for
@@ -85,6 +90,7 @@ struct dir_report {
 	bool full;              /* a full search (no mark, or asked for) */
 	int64_t seen;           /* entries read with their attributes */
 	int64_t added, changed, vanished;
+	int64_t renamed;        /* of changed: a new login for a known key */
 	int64_t total;          /* mailboxes of the endpoint known to the directory, not vanished */
 	int64_t hidden;         /* entries hidden from address lists */
 	int64_t skipped;        /* entries without a usable login */

@@ -1367,8 +1367,9 @@ static void print_discovery(const struct forest *f, const struct dir_report *r)
 	       (long long)r->added, (long long)r->changed, (long long)r->vanished,
 	       (long long)r->total, (long long)r->seen, r->pages, (double)r->elapsed_ms / 1000.0);
 	printf("  %lld hidden from address lists, %lld delegations, %lld delegates not found, "
-	       "%lld entries without a login\n", (long long)r->hidden, (long long)r->delegates,
-	       (long long)r->unresolved, (long long)r->skipped);
+	       "%lld entries without a login, %lld renamed\n", (long long)r->hidden,
+	       (long long)r->delegates, (long long)r->unresolved, (long long)r->skipped,
+	       (long long)r->renamed);
 	printf("  directory server %s, base DN %s%s%s%s\n", r->server[0] ? r->server : "-",
 	       r->base_dn[0] ? r->base_dn : "-", r->base_from ? " (from the root DSE's " : "",
 	       r->base_from ? r->base_from : "", r->base_from ? ")" : "");

@@ -316,13 +316,20 @@ enum st store_mailbox_id(struct store *s, int64_t endpoint_id, const char *login
 /* --- directory discovery ------------------------------------------------------
  * Written by directory.c.  A mailbox the directory stops returning is marked
  * vanished, never deleted (its jobs and history stay). */
-enum discovered { DISC_SAME, DISC_ADDED, DISC_CHANGED };
+enum discovered { DISC_SAME, DISC_ADDED, DISC_CHANGED, DISC_RENAMED };
 /* Upserts m (as store_mailbox_upsert) with m->dir_key, clearing vanished,
  * and says whether the row is new, differs from what was stored (a field the
  * directory gave, the key, or a vanished row back), or is the same (then
- * nothing is written).  *id gets the row id. */
+ * nothing is written).  *id gets the row id.
+ * Renames: when no row has m->login but one of the endpoint has m->dir_key
+ * under another login, the directory renamed that entry: the row takes the
+ * new login in place (same id, so its jobs, history, delegations and match
+ * stay) and so do the jobs' pairs naming the old login (source or target
+ * side); outcome DISC_RENAMED, *old_login (may be NULL) gets the old login
+ * (caller frees; else NULL).  When a pair already names the new login the
+ * rename is not made and the row is added as new (DISC_ADDED). */
 enum st store_mailbox_discovered(struct store *s, const struct mailbox_row *m, int64_t *id,
-                                 enum discovered *outcome, struct err *e);
+                                 enum discovered *outcome, char **old_login, struct err *e);
 /* Every mailbox of the endpoint with a directory key; strings valid during
  * the call. */
 enum st store_mailbox_dir_keys(struct store *s, int64_t endpoint_id,

@@ -29,6 +29,9 @@ real OpenLDAP slapd on 127.0.0.1 (tests/mftest/slapd.py):
   publicDelegates' SendOnBehalf for the same user);
 - a `group:DN` scope line discovers only the group's members (memberOf),
   and an incremental run sees a member added without a uSNChanged change;
+- a user renamed in the directory (same objectGUID, new sAMAccountName) is
+  the same mailbox with a new login: its job (and the pair) follow, nothing
+  vanishes or is added;
 - the attribute map (`forest set --attr FIELD=ATTR`): stored, listed, used
   by a full run; an unknown field or a bad attribute name refused (78).
 
@@ -286,6 +289,32 @@ def body(c, d, mf):
     c.check(rows(store, 'SELECT dir_hwm FROM forests WHERE name=?', 'corp')[0][0] == 'usn:30001',
             'the mark moved to the newest change')
 
+
+    # --- a rename in the directory: same objectGUID, new sAMAccountName
+    mf.run('endpoint', 'add', 'dst-imap', 'imap://127.0.0.1:5', '--user', 'admin', '--password-file', imap_pw)
+    r = mf.run('queue', 'corp-imap', 'dst-imap', 'u0007', '--start-at', '2031-05-04 03:00')
+    c.check(r.rc == 0, 'a job for u0007 queued', r)
+    before = rows(store, "SELECT id, dir_key FROM mailboxes WHERE login='u0007'")
+    d.modify('dn: %s\nchangetype: modify\nreplace: sAMAccountName\nsAMAccountName: u0007-renamed\n-\n'
+             'replace: uSNChanged\nuSNChanged: 30002\n\n' % user_dn(7))
+    r = mf.run('forest', 'discover', 'corp')
+    after = rows(store, "SELECT id, dir_key, vanished FROM mailboxes WHERE login='u0007-renamed'")
+    c.check(r.rc == 0 and counts(r.out) == (0, 1, 0, AD_TOTAL) and '1 renamed' in r.out and
+            after == [before[0] + (0,)] and
+            rows(store, "SELECT count(*) FROM mailboxes WHERE login='u0007'") == [(0,)],
+            'renamed user: same mailbox id and key, new login, not vanished + added', (r, before, after))
+    pairs = rows(store, 'SELECT src_user, src_mailbox_id FROM pairs')
+    c.check(pairs == [('u0007-renamed', before[0][0])], 'the job\'s pair follows the new login', pairs)
+    jobs = mf.run('jobs')
+    mf.run('pause', '1')
+    c.check('u0007-renamed' in jobs.out and
+            rows(store, "SELECT count(*) FROM mailboxes WHERE login='u0007'") == [(0,)] and
+            rows(store, 'SELECT src_mailbox_id FROM pairs') == [(before[0][0],)],
+            'the job kept, shown with the new login; a job change makes no row for the old one', jobs)
+    dl = rows(store, 'SELECT count(*) FROM delegates d JOIN mailboxes m ON m.id=d.delegate_id '
+              "WHERE m.login='u0007-renamed'")
+    c.check(dl == [(1,)], 'the delegation to the renamed user (shared-paris-07) kept', dl)
+
     # --- failures leave the store alone
     snap = snapshot(store)
     mf.write_password_file('bind', 'wrong-password')
@@ -357,6 +386,12 @@ def body(c, d, mf):
              % PLAIN_BASE)
     r = mf.run('forest', 'discover', 'plain', env=env)
     c.check(r.rc == 0 and counts(r.out) == (0, 1, 0, PLAIN_USERS), 'plain LDAP: the change found', r)
+    pid = rows(store, "SELECT id FROM mailboxes WHERE login='p04'")
+    d.modify('dn: uid=p04,ou=People,%s\nchangetype: modrdn\nnewrdn: uid=p04x\ndeleteoldrdn: 1\n\n' % PLAIN_BASE)
+    r = mf.run('forest', 'discover', 'plain', env=env)
+    c.check(r.rc == 0 and counts(r.out) == (0, 1, 0, PLAIN_USERS) and '1 renamed' in r.out and
+            rows(store, "SELECT id FROM mailboxes WHERE login='p04x'") == pid,
+            'plain LDAP: modrdn uid=p04 -> uid=p04x, same entryUUID: the same mailbox renamed', r)
 
     # --- attribute map
     r = mf.run('forest', 'set', 'plain', '--attr', 'name=cn', '--attr', 'upn=mail')
@@ -406,7 +441,7 @@ def body(c, d, mf):
                                        "e.id=m.endpoint_id WHERE e.name='wave-imap' AND NOT m.vanished "
                                        'ORDER BY 1')]
     c.check(r.rc == 0 and counts(r.out) == (WAVE1_USERS, 0, 0, WAVE1_USERS) and
-            wave() == ['u%04d' % i for i in range(1, WAVE1_USERS + 1)],
+            wave() == sorted('u%04d' % i if i != 7 else 'u0007-renamed' for i in range(1, WAVE1_USERS + 1)),
             'scope group:DN: only the %d members of the group' % WAVE1_USERS, r)
     # As in AD, membership changes the group, not the user's uSNChanged.
     d.modify('dn: %s\nchangetype: modify\nadd: memberOf\nmemberOf: %s\n\n' % (user_dn(40), WAVE1))
