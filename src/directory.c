@@ -185,6 +185,9 @@ static enum st ldap_fail(struct run *r, int rc, const char *what, struct err *e)
 	case LDAP_FILTER_ERROR:
 		return err_set(e, ST_CONFIG, "forest %s: filter '%s' is not valid (%s)", fn,
 		               r->f->dir_filter ? r->f->dir_filter : DIR_DEFAULT_FILTER, detail);
+	case LDAP_REFERRAL:
+		return err_set(e, ST_CONFIG, "forest %s: directory server %s: %s: the server refers elsewhere "
+		               "(referrals are not followed): %s", fn, url, what, detail);
 	case LDAP_NO_SUCH_OBJECT:
 	case LDAP_INVALID_DN_SYNTAX:
 		return err_set(e, ST_CONFIG, "forest %s: directory server %s: %s: %s", fn, url, what, detail);
@@ -660,16 +663,83 @@ static enum st take_page(struct run *r, LDAPMessage *res, entry_fn fn, struct er
 	return s;
 }
 
+/* host:port of an LDAP URL, lower case, into out ("" when it does not parse). */
+static void url_host_port(const char *url, char *out, size_t len)
+{
+	LDAPURLDesc *lud = NULL;
+	out[0] = '\0';
+	if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS)
+		return;
+	snprintf(out, len, "%s:%d", lud->lud_host ? lud->lud_host : "", lud->lud_port);
+	lower_ascii(out);
+	ldap_free_urldesc(lud);
+}
+
+/* Whether a referral URL leads back to one of the forest's own servers. */
+static bool refers_back(const struct run *r, const char *ref)
+{
+	char a[300], b[300];
+	url_host_port(ref, a, sizeof a);
+	for (size_t i = 0; a[0] && i < r->nurls; i++) {
+		url_host_port(r->urls[i], b, sizeof b);
+		if (!strcmp(a, b))
+			return true;
+	}
+	return false;
+}
+
+/* Referrals are never followed: following them would bind with the
+ * forest's password on a server nobody configured, and a referral that
+ * leads back (a loop) could send discovery round for ever.  A search base
+ * that is itself a referral is an error naming it. */
+static enum st referral_fail(struct run *r, char **refs, const char *what, struct err *e)
+{
+	const char *ref = refs && refs[0] ? refs[0] : "(no URL given)";
+	if (refers_back(r, ref))
+		return err_set(e, ST_CONFIG, "forest %s: directory server %s: %s: referral loop: the server "
+		               "refers back to itself (%s); referrals are not followed: check the referral "
+		               "entry on the server, or give a base DN the server holds", r->f->name, r->url,
+		               what, ref);
+	return err_set(e, ST_CONFIG, "forest %s: directory server %s: %s: the server refers to %s, which "
+	               "is not followed: give that server with --directory, or a base DN this one holds",
+	               r->f->name, r->url, what, ref);
+}
+
+/* Continuation references in a page (parts of the subtree held elsewhere):
+ * counted, named once each in the log, not followed.  The run then knows
+ * only part of the tree, so it marks nothing vanished. */
+static void note_references(struct run *r, LDAPMessage *res, const char *base)
+{
+	for (LDAPMessage *m = ldap_first_reference(r->ld, res); m; m = ldap_next_reference(r->ld, m)) {
+		char **refs = NULL;
+		if (ldap_parse_reference(r->ld, m, &refs, NULL, 0) != LDAP_SUCCESS)
+			continue;
+		const char *ref = refs && refs[0] ? refs[0] : "(no URL)";
+		r->rep->referrals++;
+		if (!r->rep->referral[0])
+			snprintf(r->rep->referral, sizeof r->rep->referral, "%s", ref);
+		bool loop = refers_back(r, ref);
+		r->rep->referral_loop |= loop;
+		log_warn("forest %s: under %s the directory server %s refers to %s%s: not followed, and no "
+		         "mailbox is marked vanished in this run", r->f->name, base, r->url, ref,
+		         loop ? " (back to this server: a referral loop)" : "");
+		ber_memvfree((void **)refs);
+	}
+}
+
 /* The result code and the next page's cookie of one page's answer. */
 static enum st page_result(struct run *r, LDAPMessage *res, const char *what, struct berval *cookie,
                            struct err *e)
 {
 	int code = LDAP_SUCCESS;
 	LDAPControl **ctrls = NULL;
-	int rc = ldap_parse_result(r->ld, res, &code, NULL, NULL, NULL, &ctrls, 0);
+	char **refs = NULL;
+	int rc = ldap_parse_result(r->ld, res, &code, NULL, NULL, &refs, &ctrls, 0);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(r, rc, what, e);
-	enum st s = code == LDAP_SUCCESS ? ST_OK : ldap_fail(r, code, what, e);
+	enum st s = code == LDAP_SUCCESS ? ST_OK
+	            : code == LDAP_REFERRAL ? referral_fail(r, refs, what, e) : ldap_fail(r, code, what, e);
+	ber_memvfree((void **)refs);
 	LDAPControl *pc = ctrls ? ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL) : NULL;
 	ber_int_t estimate = 0;
 	if (!s && pc && (rc = ldap_parse_pageresponse_control(r->ld, pc, &estimate, cookie)) != LDAP_SUCCESS)
@@ -699,11 +769,13 @@ static enum st paged_search(struct run *r, const char *base, const char *filter,
 		rc = ldap_search_ext_s(r->ld, base, LDAP_SCOPE_SUBTREE, filter, (char **)attrs, 0, ctrls,
 		                       NULL, &tv, LDAP_NO_LIMIT, &res);
 		ldap_control_free(pc);
-		if (!res || (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED &&
+		if (!res || (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED && rc != LDAP_REFERRAL &&
 		             ldap_count_entries(r->ld, res) <= 0))
 			s = ldap_fail(r, rc, what, e);
 		else if (!(s = page_result(r, res, what, &cookie, e)))
 			s = take_page(r, res, fn, e);
+		if (!s && fn == take_entry)
+			note_references(r, res, base);
 		ldap_msgfree(res);
 		r->rep->pages += !s;
 		log_debug("forest %s: page %d under %s: %s", r->f->name, r->rep->pages, base,
@@ -983,7 +1055,7 @@ static enum st mark_vanished(struct run *r, struct err *e)
 	for (size_t i = 0; i < r->nknown && !s; i++) {
 		struct known *k = &r->known[i];
 		bool present = key_in_directory(r, k->key) != NULL;
-		if (!present && !k->vanished) {
+		if (!present && !k->vanished && !r->rep->referrals) {
 			s = store_mailbox_set_vanished(r->st, k->id, e);
 			r->rep->vanished++;
 			k->vanished = true;

@@ -18,7 +18,15 @@
  *                         loopback.
  * So the bind password never crosses a network in clear.  Simple bind with
  * forest.dir_bind_dn and the secret forest.dir_secret_ref names (secret.h);
- * the password is never logged or stored.  Referrals are not chased.
+ * the password is never logged or stored.
+ *
+ * Referrals are never followed (that would bind with the forest's password
+ * on a server nobody configured, and a loop could go round for ever): a
+ * search base that is a referral is ST_CONFIG naming it ("referral loop"
+ * when it leads back to one of the forest's servers); continuation
+ * references inside the tree are counted and named (dir_report.referrals,
+ * referral, referral_loop) and the run, knowing only part of the tree,
+ * marks nothing vanished.
  *
  * Base DN: forest.dir_base_dn, or when it is empty the directory's own,
  * read from the root DSE after the bind: defaultNamingContext (AD: the
@@ -96,6 +104,10 @@ struct dir_report {
 	int64_t skipped;        /* entries without a usable login */
 	int64_t delegates;      /* delegations written */
 	int64_t unresolved;     /* delegate DNs that are not a discovered mailbox */
+	int64_t referrals;      /* continuation references met (not followed; then
+	                         * nothing is marked vanished) */
+	char referral[256];     /* the first of them ("" none) */
+	bool referral_loop;     /* one of them leads back to the forest's own servers */
 	int pages;              /* pages read, both searches */
 	int64_t elapsed_ms;
 	char hwm[64];           /* the mark recorded ("" when none) */

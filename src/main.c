@@ -1370,6 +1370,10 @@ static void print_discovery(const struct forest *f, const struct dir_report *r)
 	       "%lld entries without a login, %lld renamed\n", (long long)r->hidden,
 	       (long long)r->delegates, (long long)r->unresolved, (long long)r->skipped,
 	       (long long)r->renamed);
+	if (r->referrals)
+		printf("  %lld referrals not followed (the first to %s)%s: nothing marked vanished\n",
+		       (long long)r->referrals, r->referral,
+		       r->referral_loop ? ", one back to this directory (a referral loop)" : "");
 	printf("  directory server %s, base DN %s%s%s%s\n", r->server[0] ? r->server : "-",
 	       r->base_dn[0] ? r->base_dn : "-", r->base_from ? " (from the root DSE's " : "",
 	       r->base_from ? r->base_from : "", r->base_from ? ")" : "");

@@ -32,6 +32,9 @@ real OpenLDAP slapd on 127.0.0.1 (tests/mftest/slapd.py):
 - a user renamed in the directory (same objectGUID, new sAMAccountName) is
   the same mailbox with a new login: its job (and the pair) follow, nothing
   vanishes or is added;
+- referrals are never followed: one inside the tree is a warning naming it
+  (a loop when it refers back) and the run marks nothing vanished; a base
+  that is a referral (loop or elsewhere) exits 78 naming it.
 - the attribute map (`forest set --attr FIELD=ATTR`): stored, listed, used
   by a full run; an unknown field or a bad attribute name refused (78).
 
@@ -450,6 +453,33 @@ def body(c, d, mf):
     c.check(r.rc == 0 and counts(r.out) == (1, 0, 1, WAVE1_USERS) and 'incremental' in r.out and
             'u0040' in wave() and 'u0002' not in wave(),
             'incremental: a member added (its uSNChanged unchanged) is read, one removed vanishes', r)
+
+    # --- referrals: never followed; a loop is named, nothing is lost
+    loop_dn = 'ou=Loop,%s' % PLAIN_BASE
+    d.add_referral(loop_dn, 'ou', 'Loop', '%s/%s' % (d.url, loop_dn))     # refers to itself
+    mf.run('forest', 'discover', 'plain', env=env)     # takes the map changed above
+    d.delete('uid=p05,ou=People,%s' % PLAIN_BASE)
+    snap = snapshot(store)
+    r = mf.run('forest', 'discover', 'plain', '--full', env=env)
+    c.check(r.rc == 0 and counts(r.out) == (0, 0, 0, PLAIN_USERS - 1) and
+            ('1 referrals not followed (the first to %s/%s' % (d.url, loop_dn)) in r.out and
+            'nothing marked vanished' in r.out and '(a referral loop)' in r.out,
+            'a referral inside the tree: warned, named (a loop), not followed; the run completes', r)
+    c.check(snapshot(store) == snap, 'p05, deleted meanwhile, is not marked vanished by the partial run')
+    mf.run('forest', 'add', 'loop', '--role', 'source', '--directory', d.url, '--bind-dn', BIND_DN,
+           '--bind-password-env', 'MF_BIND', '--base-dn', loop_dn)
+    mf.run('endpoint', 'add', 'loop-imap', 'imap://127.0.0.1:6', '--user', 'admin',
+           '--password-file', imap_pw, '--forest', 'loop')
+    r = mf.run('forest', 'discover', 'loop', env=env)
+    c.check(r.rc == 78 and 'referral loop' in r.err and loop_dn in r.err and 'forest loop' in r.err,
+            'a base that is a referral back to the same server: exit 78 naming the loop', r)
+    c.check(snapshot(store) == snap, 'mailboxes untouched after the referral loop')
+    other = 'ldap://127.0.0.2:%d' % free_port()
+    d.add_referral('ou=Away,%s' % PLAIN_BASE, 'ou', 'Away', '%s/ou=Away,%s' % (other, PLAIN_BASE))
+    mf.run('forest', 'set', 'loop', '--base-dn', 'ou=Away,%s' % PLAIN_BASE)
+    r = mf.run('forest', 'discover', 'loop', env=env)
+    c.check(r.rc == 78 and ('refers to %s' % other) in r.err and 'not followed' in r.err,
+            'a base referred to another server: exit 78 naming it', r)
 
     mf.verbose = 3
     r = mf.run('forest', 'discover', 'plain', env=env)

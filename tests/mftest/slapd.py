@@ -188,6 +188,16 @@ class Slapd:
         if rc != 0:
             raise RuntimeError('ldapmodify failed (%d): %s %s' % (rc, out, err))
 
+    def add_referral(self, dn, rdn_attr, rdn_value, ref):
+        """Adds a referral entry (RFC 3296 objectClass referral) at dn
+        pointing to ref, with the ManageDsaIT control so that slapd writes
+        it instead of referring."""
+        ldif = ('dn: %s\nchangetype: add\nobjectClass: referral\nobjectClass: extensibleObject\n'
+                '%s: %s\nref: %s\n\n' % (dn, rdn_attr, rdn_value, ref))
+        rc, out, err = self._tool('ldapmodify', ['-M'], ldif)
+        if rc != 0:
+            raise RuntimeError('ldapmodify -M failed (%d): %s %s' % (rc, out, err))
+
     def delete(self, dn):
         rc, out, err = self._tool('ldapdelete', [dn])
         if rc != 0:
