@@ -85,10 +85,11 @@ def have_slapd():
 
 
 class Slapd:
-    def __init__(self, ldif, suffix='dc=example', size_limit=500, keep=False):
+    def __init__(self, ldif, suffix='dc=example', size_limit=500, keep=False, db_maxsize=268435456):
         self.suffix = suffix
         self.root_dn = 'cn=root,' + suffix
         self.size_limit = size_limit
+        self.db_maxsize = db_maxsize        # mdb map size: 100 000 AD entries need ~1 GB
         self.ldif = ldif
         self.keep = keep or bool(os.environ.get('MFTEST_KEEP'))
         self.dir = tempfile.mkdtemp(prefix='mftest-slapd-')
@@ -113,7 +114,7 @@ class Slapd:
             # A plain search stops at size_limit; a paged one may go on.
             f.write('sizelimit size.soft=%d size.hard=%d size.prtotal=unlimited\n'
                     % (self.size_limit, self.size_limit))
-            f.write('database mdb\nmaxsize 268435456\n')
+            f.write('database mdb\nmaxsize %d\n' % self.db_maxsize)
             f.write('suffix "%s"\nrootdn "%s"\nrootpw %s\n' % (self.suffix, self.root_dn, ROOT_PW))
             f.write('directory %s/db\n' % self.dir)
             f.write('access to attrs=userPassword by anonymous auth by self read by * none\n')
