@@ -47,6 +47,7 @@ struct run {
 	char **urls;                /* the forest's directory URLs, in order */
 	size_t nurls;
 	const char *url;            /* the one in use (one of urls) */
+	size_t silent;              /* how many URLs before it did not answer */
 	char *base;                 /* the base DN: the forest's, or the root DSE's */
 	struct dirmap map;          /* the forest's attribute map */
 	const char **attrs;         /* full_attrs and the mapped ones (strings not owned) */
@@ -289,8 +290,10 @@ static enum st dir_connect(struct run *r, const char *secrets_path, struct err *
 		r->ld = NULL;
 		r->url = r->urls[i];
 		s = connect_one(r, secrets_path, e);
-		if ((s == ST_NET || s == ST_TIMEOUT) && i + 1 < r->nurls)
+		if ((s == ST_NET || s == ST_TIMEOUT) && i + 1 < r->nurls) {
 			log_warn("%s; trying %s", e->msg, r->urls[i + 1]);
+			r->silent++;
+		}
 	}
 	if (!s && r->nurls > 1)
 		log_info("forest %s: directory server %s answered", r->f->name, r->url);
@@ -1264,10 +1267,12 @@ enum st directory_check(const struct forest *f, const char *secrets_path, int ti
 		ldap_msgfree(res);
 	}
 	if (!s)
-		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable%s%s%s", r.url,
+		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable%s%s%s%s%s%s", r.url,
 		         f->dir_bind_dn && *f->dir_bind_dn ? f->dir_bind_dn : "(anonymous)", nb, nb == 1 ? "" : "s",
 		         rep.base_from ? "; base DN " : "", rep.base_from ? r.base : "",
-		         rep.base_from ? " from the root DSE" : "");
+		         rep.base_from ? " from the root DSE" : "", r.silent ? "; " : "",
+		         r.silent ? r.urls[0] : "", r.silent > 1 ? " and others before it did not answer"
+		                                    : r.silent ? " did not answer" : "");
 	for (size_t i = 0; i < nb; i++)
 		free(bases[i]);
 	free(bases);

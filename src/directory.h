@@ -84,6 +84,11 @@
  * keeps every page committed before the failure (one store transaction per
  * page) and leaves the mark and the vanished flags as they were.
  *
+ * Memory: entries are held one page at a time; what grows with the
+ * directory is the DN and key of every entry (and of every stored
+ * mailbox), for removals and delegate DNs: about 0.9 KB an entry in all,
+ * 112 MB peak RSS at 100 000 entries (make bench-directory).
+ *
  * Threads: one call uses its own LDAP connection and the caller's store. */
 #ifndef MF_DIRECTORY_H
 #define MF_DIRECTORY_H
@@ -134,7 +139,9 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
 
 /* For the health checks: connects and binds as the discovery would, and
  * reads the base entry of every search base of the scope (search
- * permission).  detail gets "bound to URL as DN; N search bases readable".
+ * permission).  detail gets "bound to URL as DN; N search bases readable",
+ * then where the base DN came from when from the root DSE, and which
+ * replica did not answer when the first did not.
  * Errors as directory_discover's. */
 enum st directory_check(const struct forest *f, const char *secrets_path, int timeout_s, char *detail,
                         size_t detail_len, struct err *e);

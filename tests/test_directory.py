@@ -353,7 +353,7 @@ def body(c, d, mf):
     c.check(r.rc == 0 and counts(r.out) == (0, 0, 0, AD_TOTAL) and ('directory server %s' % d.url) in r.out,
             'first URL a dead port, second the real slapd: discovery works and names the one that answered', r)
     chk = mf.run('forest', 'check', 'corp')
-    c.check(any('directory' in l and ('bound to %s as' % d.url) in l
+    c.check(any('directory' in l and ('bound to %s as' % d.url) in l and ('%s did not answer' % dead) in l
                 for l in chk.out.splitlines()),
             'forest check binds through the second URL too', chk)
     mf.write_password_file('bind', 'wrong-password')
