@@ -73,8 +73,11 @@ static bool is_loopback(const char *host)
 	       !strcmp(host, "::1");
 }
 
-/* Parses one url; *starttls says whether StartTLS must be used. */
-static enum st url_parse(const char *url, bool *starttls, struct err *e)
+/* Parses one url; *starttls says whether StartTLS must be used; server
+ * (may be NULL) gets "scheme://host:port", what ldap_initialize takes (it
+ * refuses a URL with a DN or filter; the base DN is the forest's). */
+static enum st url_parse(const char *url, bool *starttls, char *server, size_t server_len,
+                         struct err *e)
 {
 	LDAPURLDesc *lud = NULL;
 	int rc = ldap_url_parse(url, &lud);
@@ -100,15 +103,20 @@ static enum st url_parse(const char *url, bool *starttls, struct err *e)
 		r = err_set(e, ST_CONFIG, "directory URL '%s': StartTLS on ldaps:// makes no sense", url);
 	if (starttls)
 		*starttls = !ldaps && (ext_tls || !is_loopback(lud->lud_host));
+	if (server && !r) {
+		bool v6 = strchr(lud->lud_host, ':') != NULL;
+		snprintf(server, server_len, "%s://%s%s%s:%d", lud->lud_scheme, v6 ? "[" : "", lud->lud_host,
+		         v6 ? "]" : "", lud->lud_port);
+	}
 	ldap_free_urldesc(lud);
 	return r;
 }
 
-/* Splits a list of URLs separated by white space (commas too, as libldap
- * takes them); *n gets how many.  Caller frees each and the array. */
+/* Splits a list of URLs separated by white space (not commas, which a DN
+ * in a URL may hold); *n gets how many.  Caller frees each and the array. */
 static char **url_split(const char *list, size_t *n)
 {
-	static const char seps[] = " \t\r\n,";
+	static const char seps[] = " \t\r\n";
 	char **out = NULL;
 	size_t cap = 0;
 	*n = 0;
@@ -138,7 +146,7 @@ enum st directory_url_check(const char *url, struct err *e)
 	enum st s = n ? ST_OK : err_set(e, ST_CONFIG, "no directory URL (--directory "
 	                                "'ldap[s]://HOST[:PORT] [ldap[s]://HOST2 ...]')");
 	for (size_t i = 0; i < n && !s; i++)
-		s = url_parse(urls[i], NULL, e);
+		s = url_parse(urls[i], NULL, NULL, 0, e);
 	urls_free(urls, n);
 	return s;
 }
@@ -260,12 +268,13 @@ static enum st dir_bind(struct run *r, const char *secrets_path, struct err *e)
 static enum st connect_one(struct run *r, const char *secrets_path, struct err *e)
 {
 	bool starttls = false;
-	enum st s = url_parse(r->url, &starttls, e);
+	char server[300];
+	enum st s = url_parse(r->url, &starttls, server, sizeof server, e);
 	if (s) {
 		err_prefix(e, "forest %s", r->f->name);
 		return s;
 	}
-	int rc = ldap_initialize(&r->ld, r->url);
+	int rc = ldap_initialize(&r->ld, server);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(r, rc, "initialise", e);
 	if ((s = connect_opts(r, e)))

@@ -2,7 +2,7 @@
  * Directory or a plain LDAP server such as OpenLDAP or 389-DS), with libldap.
  *
  * Servers: forest.dir_url holds one LDAP URL or several separated by white
- * space (or commas, as libldap takes them): replicas tried in order until
+ * space (not commas: a DN in a URL may hold them): replicas tried in order until
  * one answers and takes the bind.  Only an unreachable or silent server
  * (ST_NET, ST_TIMEOUT) moves on to the next; a refused bind or a bad
  * setting would be the same everywhere and stops at once.

@@ -348,12 +348,13 @@ def body(c, d, mf):
 
     # --- several directory servers: the first that answers
     dead2 = 'ldap://127.0.0.1:%d' % free_port()
-    mf.run('forest', 'set', 'corp', '--directory', '%s %s' % (dead, d.url))
+    with_dn = '%s/%s' % (d.url, AD_BASE)        # a DN's commas do not split the list
+    mf.run('forest', 'set', 'corp', '--directory', '%s %s' % (dead, with_dn))
     r = mf.run('forest', 'discover', 'corp')
-    c.check(r.rc == 0 and counts(r.out) == (0, 0, 0, AD_TOTAL) and ('directory server %s' % d.url) in r.out,
+    c.check(r.rc == 0 and counts(r.out) == (0, 0, 0, AD_TOTAL) and ('directory server %s,' % with_dn) in r.out,
             'first URL a dead port, second the real slapd: discovery works and names the one that answered', r)
     chk = mf.run('forest', 'check', 'corp')
-    c.check(any('directory' in l and ('bound to %s as' % d.url) in l and ('%s did not answer' % dead) in l
+    c.check(any('directory' in l and ('bound to %s as' % with_dn) in l and ('%s did not answer' % dead) in l
                 for l in chk.out.splitlines()),
             'forest check binds through the second URL too', chk)
     mf.write_password_file('bind', 'wrong-password')
