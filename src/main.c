@@ -71,9 +71,9 @@ static const char usage_text[] = N_(
 	"  forest set NAME [options of forest add]  changes only the options given\n"
 	"  forest discover NAME [--full] [--endpoint NAME]   mailboxes from the directory (paged;\n"
 	"             after a complete run only changes; removed entries marked vanished)\n"
-	"  forest match SOURCE TARGET [--by address|proxy|upn|login]... [--all]   match each source\n"
+	"  forest match SOURCE TARGET [--by address|proxy|upn|login|key]... [--all]   match each source\n"
 	"      mailbox to one target mailbox by primary address, any SMTP address, UPN (default:\n"
-	"      all three) or login; lists conflicts and unmatched ones with their keys, never\n"
+	"      all three), login or directory key (see --attr); lists conflicts and unmatched ones with their keys, never\n"
 	"      guesses; stores the result; exit 0 all matched, 1 otherwise\n"
 	"  forest list | forest remove NAME --yes   (removes its endpoints, mailboxes and jobs)\n"
 	"  forest check NAME           health of every endpoint: DNS, TCP, TLS certificate expiry,\n"
@@ -1439,7 +1439,7 @@ static void print_keys(const struct match_box *b)
 		else
 			putchar(*p);
 	}
-	printf("; upn %s; login %s\n", b->upn ? b->upn : "-", b->login);
+	printf("; upn %s; login %s; key %s\n", b->upn ? b->upn : "-", b->login, b->key ? b->key : "-");
 }
 
 static void print_match(void *ctx, const struct match_result *r)
@@ -1477,7 +1477,7 @@ static int match_by_arg(const char *arg, enum match_by *by, size_t *nby)
 	for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
 		enum match_by b;
 		if (!match_by_parse(t, &b))
-			rc = usage_error("unknown --by '%s' (address, proxy, upn, login)", t);
+			rc = usage_error("unknown --by '%s' (address, proxy, upn, login, key)", t);
 		bool dup = false;
 		for (size_t i = 0; !rc && i < *nby; i++)
 			dup |= by[i] == b;

@@ -482,6 +482,27 @@ def body(c, d, mf):
     c.check(r.rc == 78 and ('refers to %s' % other) in r.err and 'not followed' in r.err,
             'a base referred to another server: exit 78 naming it', r)
 
+    # --- matching on a configured attribute: both forests' maps take "key" from cn
+    mf.run('forest', 'set', 'plain', '--attr', 'key=cn')
+    mf.run('forest', 'add', 'tgt', '--role', 'target', '--directory', d.url, '--bind-dn', BIND_DN,
+           '--bind-password-env', 'MF_BIND', '--base-dn', PLAIN_BASE, '--attr', 'key=cn,login=mail')
+    mf.run('endpoint', 'add', 'tgt-imap', 'imap://127.0.0.1:7', '--user', 'admin',
+           '--password-file', imap_pw, '--forest', 'tgt')
+    r1 = mf.run('forest', 'discover', 'plain', env=env)
+    r2 = mf.run('forest', 'discover', 'tgt', env=env)
+    c.check(r1.rc == 0 and r2.rc == 0 and
+            rows(store, "SELECT m.dir_key FROM mailboxes m JOIN endpoints e ON e.id=m.endpoint_id WHERE "
+                 "e.name IN ('plain-imap', 'tgt-imap') AND m.login IN ('p03', 'p03@plain.example')") ==
+            [('Person 03',), ('Person 03',)], 'key=cn on both forests: the keys are the cn', (r1, r2))
+    r = mf.run('forest', 'match', 'plain', 'tgt', '--by', 'login')
+    c.check(r.rc == 1 and '0 matched' in r.out, 'logins differ (uid vs mail): nothing matched by login', r)
+    r = mf.run('forest', 'match', 'plain', 'tgt', '--by', 'key')
+    # p05 was deleted while a referral kept it from being marked vanished in plain.
+    c.check(r.rc == 1 and '19 matched, 0 conflicts, 1 unmatched' in r.out and 'unmatched  p05 ' in r.out and
+            '; key ' in r.out and
+            rows(store, "SELECT count(*) FROM mailboxes WHERE match_key LIKE 'key%'") == [(19,)],
+            'forest match --by key: matched on the configured attribute, the unmatched one shows its key', r)
+
     mf.verbose = 3
     r = mf.run('forest', 'discover', 'plain', env=env)
     mf.verbose = 0
