@@ -12,18 +12,21 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "dirmap.h"
 #include "log.h"
 #include "match.h"
 #include "secret.h"
 
 #define ORIGIN "directory"
-#define DELEGATE_RIGHTS "SendOnBehalf"
+/* Rights a directory delegate attribute gives, as flags of a pending row. */
+enum { RIGHT_SEND_ON_BEHALF = 1, RIGHT_FULL_ACCESS = 2 };
 
 /* Attributes read with every entry of a discovery search. */
 static const char *const full_attrs[] = {
 	"mail", "proxyAddresses", "userPrincipalName", "displayName", "cn", "sAMAccountName", "uid",
 	"ou", "objectGUID", "entryUUID", "homeMDB", "msExchRecipientTypeDetails",
-	"msExchHideFromAddressLists", "publicDelegates", "uSNChanged", "modifyTimestamp", NULL
+	"msExchHideFromAddressLists", "publicDelegates", "msExchDelegateListLink", "uSNChanged",
+	"modifyTimestamp", NULL
 };
 /* The key-only walk that finds removals: what makes an entry's key. */
 static const char *const key_attrs[] = { "objectGUID", "entryUUID", NULL };
@@ -31,7 +34,7 @@ static const char *const key_attrs[] = { "objectGUID", "entryUUID", NULL };
 /* A directory entry's normalised DN and key (both owned). */
 struct dir_key { char *dn; char *key; };
 /* A mailbox read in this run and one delegate DN (NULL: it has none); owned. */
-struct pending { int64_t mailbox_id; char *dn; };
+struct pending { int64_t mailbox_id; char *dn; unsigned rights; };
 /* A stored mailbox with a directory key (key owned). */
 struct known { int64_t id; char *key; bool vanished; };
 
@@ -41,7 +44,14 @@ struct run {
 	const struct forest *f;
 	int64_t endpoint_id;
 	LDAP *ld;
-	const char *url;
+	char **urls;                /* the forest's directory URLs, in order */
+	size_t nurls;
+	const char *url;            /* the one in use (one of urls) */
+	size_t silent;              /* how many URLs before it did not answer */
+	char *base;                 /* the base DN: the forest's, or the root DSE's */
+	struct dirmap map;          /* the forest's attribute map */
+	const char **attrs;         /* full_attrs and the mapped ones (strings not owned) */
+	const char *kattrs[4];      /* key_attrs and the mapped key */
 	int timeout_s;
 	struct dir_report *rep;
 	struct dir_key *keys;       /* every entry the complete search returned */
@@ -63,14 +73,13 @@ static bool is_loopback(const char *host)
 	       !strcmp(host, "::1");
 }
 
-/* Parses url; *starttls says whether StartTLS must be used. */
-static enum st url_parse(const char *url, bool *starttls, struct err *e)
+/* Parses one url; *starttls says whether StartTLS must be used; server
+ * (may be NULL) gets "scheme://host:port", what ldap_initialize takes (it
+ * refuses a URL with a DN or filter; the base DN is the forest's). */
+static enum st url_parse(const char *url, bool *starttls, char *server, size_t server_len,
+                         struct err *e)
 {
 	LDAPURLDesc *lud = NULL;
-	if (!url || !*url)
-		return err_set(e, ST_CONFIG, "no directory URL (--directory ldap[s]://HOST[:PORT])");
-	if (strpbrk(url, " \t\r\n"))
-		return err_set(e, ST_CONFIG, "directory URL '%s': give one URL, without spaces", url);
 	int rc = ldap_url_parse(url, &lud);
 	if (rc != LDAP_URL_SUCCESS)
 		return err_set(e, ST_CONFIG, "directory URL '%s' is not a valid LDAP URL "
@@ -94,13 +103,52 @@ static enum st url_parse(const char *url, bool *starttls, struct err *e)
 		r = err_set(e, ST_CONFIG, "directory URL '%s': StartTLS on ldaps:// makes no sense", url);
 	if (starttls)
 		*starttls = !ldaps && (ext_tls || !is_loopback(lud->lud_host));
+	if (server && !r) {
+		bool v6 = strchr(lud->lud_host, ':') != NULL;
+		snprintf(server, server_len, "%s://%s%s%s:%d", lud->lud_scheme, v6 ? "[" : "", lud->lud_host,
+		         v6 ? "]" : "", lud->lud_port);
+	}
 	ldap_free_urldesc(lud);
 	return r;
 }
 
+/* Splits a list of URLs separated by white space (not commas, which a DN
+ * in a URL may hold); *n gets how many.  Caller frees each and the array. */
+static char **url_split(const char *list, size_t *n)
+{
+	static const char seps[] = " \t\r\n";
+	char **out = NULL;
+	size_t cap = 0;
+	*n = 0;
+	for (const char *p = list ? list : ""; *p;) {
+		p += strspn(p, seps);
+		size_t len = strcspn(p, seps);
+		if (len) {
+			out = x_grow(out, *n, &cap, sizeof *out, 4);
+			out[(*n)++] = x_strndup(p, len);
+		}
+		p += len;
+	}
+	return out;
+}
+
+static void urls_free(char **urls, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(urls[i]);
+	free(urls);
+}
+
 enum st directory_url_check(const char *url, struct err *e)
 {
-	return url_parse(url, NULL, e);
+	size_t n = 0;
+	char **urls = url_split(url, &n);
+	enum st s = n ? ST_OK : err_set(e, ST_CONFIG, "no directory URL (--directory "
+	                                "'ldap[s]://HOST[:PORT] [ldap[s]://HOST2 ...]')");
+	for (size_t i = 0; i < n && !s; i++)
+		s = url_parse(urls[i], NULL, NULL, 0, e);
+	urls_free(urls, n);
+	return s;
 }
 
 /* The server's own words about the last error, if any (owned). */
@@ -146,6 +194,9 @@ static enum st ldap_fail(struct run *r, int rc, const char *what, struct err *e)
 	case LDAP_FILTER_ERROR:
 		return err_set(e, ST_CONFIG, "forest %s: filter '%s' is not valid (%s)", fn,
 		               r->f->dir_filter ? r->f->dir_filter : DIR_DEFAULT_FILTER, detail);
+	case LDAP_REFERRAL:
+		return err_set(e, ST_CONFIG, "forest %s: directory server %s: %s: the server refers elsewhere "
+		               "(referrals are not followed): %s", fn, url, what, detail);
 	case LDAP_NO_SUCH_OBJECT:
 	case LDAP_INVALID_DN_SYNTAX:
 		return err_set(e, ST_CONFIG, "forest %s: directory server %s: %s: %s", fn, url, what, detail);
@@ -213,15 +264,17 @@ static enum st dir_bind(struct run *r, const char *secrets_path, struct err *e)
 	return rc == LDAP_SUCCESS ? ST_OK : ldap_fail(r, rc, "bind", e);
 }
 
-static enum st dir_connect(struct run *r, const char *secrets_path, struct err *e)
+/* Connects to one URL (r->url) and binds. */
+static enum st connect_one(struct run *r, const char *secrets_path, struct err *e)
 {
 	bool starttls = false;
-	enum st s = url_parse(r->url, &starttls, e);
+	char server[300];
+	enum st s = url_parse(r->url, &starttls, server, sizeof server, e);
 	if (s) {
 		err_prefix(e, "forest %s", r->f->name);
 		return s;
 	}
-	int rc = ldap_initialize(&r->ld, r->url);
+	int rc = ldap_initialize(&r->ld, server);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(r, rc, "initialise", e);
 	if ((s = connect_opts(r, e)))
@@ -229,6 +282,42 @@ static enum st dir_connect(struct run *r, const char *secrets_path, struct err *
 	if (starttls && (rc = ldap_start_tls_s(r->ld, NULL, NULL)) != LDAP_SUCCESS)
 		return ldap_fail(r, rc, "StartTLS", e);
 	return dir_bind(r, secrets_path, e);
+}
+
+/* Tries the forest's URLs in order until one answers and takes the bind.
+ * Only an unreachable or silent server moves on to the next: a refused
+ * bind or a bad setting would be the same on every replica. */
+static enum st dir_connect(struct run *r, const char *secrets_path, struct err *e)
+{
+	r->urls = url_split(r->f->dir_url, &r->nurls);
+	if (!r->nurls)
+		return err_set(e, ST_CONFIG, "forest %s has no directory URL", r->f->name);
+	enum st s = ST_NET;
+	for (size_t i = 0; i < r->nurls && (s == ST_NET || s == ST_TIMEOUT); i++) {
+		if (r->ld)
+			ldap_unbind_ext_s(r->ld, NULL, NULL);
+		r->ld = NULL;
+		r->url = r->urls[i];
+		s = connect_one(r, secrets_path, e);
+		if ((s == ST_NET || s == ST_TIMEOUT) && i + 1 < r->nurls) {
+			log_warn("%s; trying %s", e->msg, r->urls[i + 1]);
+			r->silent++;
+		}
+	}
+	if (!s && r->nurls > 1)
+		log_info("forest %s: directory server %s answered", r->f->name, r->url);
+	if ((s == ST_NET || s == ST_TIMEOUT) && r->nurls > 1) {
+		size_t len = strlen(e->msg);
+		snprintf(e->msg + len, sizeof e->msg - len, " (none of the forest's %zu directory servers "
+		         "answered: %s", r->nurls, r->urls[0]);
+		for (size_t i = 1; i < r->nurls; i++) {
+			len = strlen(e->msg);
+			snprintf(e->msg + len, sizeof e->msg - len, ", %s", r->urls[i]);
+		}
+		len = strlen(e->msg);
+		snprintf(e->msg + len, sizeof e->msg - len, ")");
+	}
+	return s;
 }
 
 /* --- reading entries ----------------------------------------------------------- */
@@ -279,9 +368,15 @@ static char *guid_text(const struct berval *b)
 	                  g[12], g[13], g[14], g[15]);
 }
 
-/* The entry's key (owned): objectGUID, entryUUID, or its normalised DN. */
-static char *entry_key(LDAP *ld, LDAPMessage *en, const char *dn)
+/* The entry's key (owned): the mapped attribute, else objectGUID or
+ * entryUUID; its normalised DN when it has none of them. */
+static char *entry_key(const struct dirmap *map, LDAP *ld, LDAPMessage *en, const char *dn)
 {
+	const char *mapped = map->attr[DM_KEY];
+	if (mapped && strcasecmp(mapped, "objectGUID")) {
+		char *k = first_value(ld, en, mapped);
+		return k ? k : dn_norm(dn);
+	}
 	struct berval **v = ldap_get_values_len(ld, en, "objectGUID");
 	char *key = v && v[0] && v[0]->bv_len ? guid_text(v[0]) : NULL;
 	ldap_value_free_len(v);
@@ -386,6 +481,39 @@ static void fields_free(struct fields *x)
 	free(x->upn), free(x->proxies);
 }
 
+/* Replaces *field by the first value of the mapped attribute, if any. */
+static bool mapped(struct run *r, LDAPMessage *en, enum dirmap_field f, char **field)
+{
+	if (!r->map.attr[f])
+		return false;
+	free(*field);
+	*field = first_value(r->ld, en, r->map.attr[f]);
+	return true;
+}
+
+/* The forest's attribute map over the defaults (dirmap.h); the key is
+ * entry_key's. */
+static void apply_map(struct run *r, LDAPMessage *en, struct fields *x)
+{
+	mapped(r, en, DM_LOGIN, &x->login);
+	if (mapped(r, en, DM_ADDRESS, &x->address) && x->address && !strncasecmp(x->address, "smtp:", 5))
+		memmove(x->address, x->address + 5, strlen(x->address + 5) + 1);
+	mapped(r, en, DM_NAME, &x->display);
+	mapped(r, en, DM_SITE, &x->site);
+	if (mapped(r, en, DM_DATABASE, &x->database) && x->database && strchr(x->database, '=')) {
+		char *rdn = first_rdn_value(x->database);
+		if (rdn) {
+			free(x->database);
+			x->database = rdn;
+		}
+	}
+	if (mapped(r, en, DM_UPN, &x->upn)) {
+		char *low = match_lower(x->upn);
+		free(x->upn);
+		x->upn = low;
+	}
+}
+
 static void read_fields(struct run *r, LDAPMessage *en, const char *dn, struct fields *x)
 {
 	LDAP *ld = r->ld;
@@ -404,18 +532,19 @@ static void read_fields(struct run *r, LDAPMessage *en, const char *dn, struct f
 	if (!x->display)
 		x->display = first_value(ld, en, "cn");
 	x->site = ad ? NULL : first_value(ld, en, "ou");
-	if (!x->site && r->f->dir_base_dn)
-		x->site = site_of(dn, r->f->dir_base_dn);
+	if (!x->site && r->base)
+		x->site = site_of(dn, r->base);
 	char *mdb = first_value(ld, en, "homeMDB");
 	x->database = mdb ? first_rdn_value(mdb) : NULL;
 	free(mdb);
 	x->kind_raw = first_value(ld, en, "msExchRecipientTypeDetails");
 	x->hidden = first_value(ld, en, "msExchHideFromAddressLists");
-	x->key = entry_key(ld, en, dn);
+	x->key = entry_key(&r->map, ld, en, dn);
 	char *upn = first_value(ld, en, "userPrincipalName");
 	x->upn = match_lower(upn);
 	free(upn);
 	x->proxies = smtp_addresses(ld, en);
+	apply_map(r, en, x);
 }
 
 /* Keeps the highest uSNChanged and modifyTimestamp seen. */
@@ -440,23 +569,46 @@ static void add_key(struct run *r, const char *dn, char *key)
 	r->keys[r->nkeys++] = (struct dir_key){ dn_norm(dn), key };
 }
 
-static void add_pending(struct run *r, int64_t mailbox_id, char *dn)
+static void add_pending(struct run *r, int64_t mailbox_id, char *dn, unsigned rights)
 {
 	r->pend = x_grow(r->pend, r->npend, &r->cappend, sizeof *r->pend, 1024);
-	r->pend[r->npend++] = (struct pending){ mailbox_id, dn };
+	r->pend[r->npend++] = (struct pending){ mailbox_id, dn, rights };
 }
 
-/* Remembers the entry's delegates for after the last page. */
-static void note_delegates(struct run *r, LDAPMessage *en, int64_t mailbox_id)
+/* Adds the DNs of attr as delegates with rights; a DN already noted for
+ * this mailbox (from index first on) gets the rights added instead. */
+static void note_delegate_attr(struct run *r, LDAPMessage *en, int64_t mailbox_id, size_t first,
+                               const char *attr, unsigned rights)
 {
-	struct berval **v = ldap_get_values_len(r->ld, en, "publicDelegates");
-	add_pending(r, mailbox_id, NULL);   /* its directory delegates are replaced */
+	struct berval **v = ldap_get_values_len(r->ld, en, attr);
 	for (size_t i = 0; v && v[i]; i++) {
 		char *raw = x_strndup(v[i]->bv_val, v[i]->bv_len);
-		add_pending(r, mailbox_id, dn_norm(raw));
+		char *dn = dn_norm(raw);
 		free(raw);
+		size_t k = first;
+		while (k < r->npend && strcmp(r->pend[k].dn, dn))
+			k++;
+		if (k < r->npend) {
+			r->pend[k].rights |= rights;
+			free(dn);
+		} else {
+			add_pending(r, mailbox_id, dn, rights);
+		}
 	}
 	ldap_value_free_len(v);
+}
+
+/* Remembers the entry's delegates for after the last page:
+ * publicDelegates may send on behalf of the mailbox (MS-ADA: the
+ * "Send on behalf" list); msExchDelegateListLink have full access and
+ * the mailbox auto-mapped in their Outlook (Exchange sets it with the
+ * FullAccess permission). */
+static void note_delegates(struct run *r, LDAPMessage *en, int64_t mailbox_id)
+{
+	add_pending(r, mailbox_id, NULL, 0);   /* its directory delegates are replaced */
+	size_t first = r->npend;
+	note_delegate_attr(r, en, mailbox_id, first, "publicDelegates", RIGHT_SEND_ON_BEHALF);
+	note_delegate_attr(r, en, mailbox_id, first, "msExchDelegateListLink", RIGHT_FULL_ACCESS);
 }
 
 /* Upserts one entry's mailbox. */
@@ -469,8 +621,8 @@ static enum st take_entry(struct run *r, LDAPMessage *en, const char *dn, struct
 	enum st s = ST_OK;
 	if (!x.login) {
 		r->rep->skipped++;
-		log_warn("forest %s: entry %s has no login (sAMAccountName, uid or mail): skipped",
-		         r->f->name, dn);
+		log_warn("forest %s: entry %s has no login (%s): skipped", r->f->name, dn,
+		         r->map.attr[DM_LOGIN] ? r->map.attr[DM_LOGIN] : "sAMAccountName, uid or mail");
 		fields_free(&x);
 		return ST_OK;
 	}
@@ -483,11 +635,18 @@ static enum st take_entry(struct run *r, LDAPMessage *en, const char *dn, struct
 	                         .proxy_addresses = x.proxies };
 	int64_t id = 0;
 	enum discovered out = DISC_SAME;
-	if ((s = store_mailbox_discovered(r->st, &m, &id, &out, e)))
+	char *old = NULL;
+	if ((s = store_mailbox_discovered(r->st, &m, &id, &out, &old, e)))
 		err_prefix(e, "forest %s: entry %s", r->f->name, dn);
+	if (old) {
+		log_info("forest %s: %s renamed to %s in the directory (key %s): same mailbox", r->f->name,
+		         old, x.login, x.key);
+		free(old);
+	}
 	if (!s) {
 		r->rep->added += out == DISC_ADDED;
-		r->rep->changed += out == DISC_CHANGED;
+		r->rep->changed += out == DISC_CHANGED || out == DISC_RENAMED;
+		r->rep->renamed += out == DISC_RENAMED;
 		note_delegates(r, en, id);
 		if (r->rep->full)
 			add_key(r, dn, x.key), x.key = NULL;
@@ -516,16 +675,83 @@ static enum st take_page(struct run *r, LDAPMessage *res, entry_fn fn, struct er
 	return s;
 }
 
+/* host:port of an LDAP URL, lower case, into out ("" when it does not parse). */
+static void url_host_port(const char *url, char *out, size_t len)
+{
+	LDAPURLDesc *lud = NULL;
+	out[0] = '\0';
+	if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS)
+		return;
+	snprintf(out, len, "%s:%d", lud->lud_host ? lud->lud_host : "", lud->lud_port);
+	lower_ascii(out);
+	ldap_free_urldesc(lud);
+}
+
+/* Whether a referral URL leads back to one of the forest's own servers. */
+static bool refers_back(const struct run *r, const char *ref)
+{
+	char a[300], b[300];
+	url_host_port(ref, a, sizeof a);
+	for (size_t i = 0; a[0] && i < r->nurls; i++) {
+		url_host_port(r->urls[i], b, sizeof b);
+		if (!strcmp(a, b))
+			return true;
+	}
+	return false;
+}
+
+/* Referrals are never followed: following them would bind with the
+ * forest's password on a server nobody configured, and a referral that
+ * leads back (a loop) could send discovery round for ever.  A search base
+ * that is itself a referral is an error naming it. */
+static enum st referral_fail(struct run *r, char **refs, const char *what, struct err *e)
+{
+	const char *ref = refs && refs[0] ? refs[0] : "(no URL given)";
+	if (refers_back(r, ref))
+		return err_set(e, ST_CONFIG, "forest %s: directory server %s: %s: referral loop: the server "
+		               "refers back to itself (%s); referrals are not followed: check the referral "
+		               "entry on the server, or give a base DN the server holds", r->f->name, r->url,
+		               what, ref);
+	return err_set(e, ST_CONFIG, "forest %s: directory server %s: %s: the server refers to %s, which "
+	               "is not followed: give that server with --directory, or a base DN this one holds",
+	               r->f->name, r->url, what, ref);
+}
+
+/* Continuation references in a page (parts of the subtree held elsewhere):
+ * counted, named once each in the log, not followed.  The run then knows
+ * only part of the tree, so it marks nothing vanished. */
+static void note_references(struct run *r, LDAPMessage *res, const char *base)
+{
+	for (LDAPMessage *m = ldap_first_reference(r->ld, res); m; m = ldap_next_reference(r->ld, m)) {
+		char **refs = NULL;
+		if (ldap_parse_reference(r->ld, m, &refs, NULL, 0) != LDAP_SUCCESS)
+			continue;
+		const char *ref = refs && refs[0] ? refs[0] : "(no URL)";
+		r->rep->referrals++;
+		if (!r->rep->referral[0])
+			snprintf(r->rep->referral, sizeof r->rep->referral, "%s", ref);
+		bool loop = refers_back(r, ref);
+		r->rep->referral_loop |= loop;
+		log_warn("forest %s: under %s the directory server %s refers to %s%s: not followed, and no "
+		         "mailbox is marked vanished in this run", r->f->name, base, r->url, ref,
+		         loop ? " (back to this server: a referral loop)" : "");
+		ber_memvfree((void **)refs);
+	}
+}
+
 /* The result code and the next page's cookie of one page's answer. */
 static enum st page_result(struct run *r, LDAPMessage *res, const char *what, struct berval *cookie,
                            struct err *e)
 {
 	int code = LDAP_SUCCESS;
 	LDAPControl **ctrls = NULL;
-	int rc = ldap_parse_result(r->ld, res, &code, NULL, NULL, NULL, &ctrls, 0);
+	char **refs = NULL;
+	int rc = ldap_parse_result(r->ld, res, &code, NULL, NULL, &refs, &ctrls, 0);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(r, rc, what, e);
-	enum st s = code == LDAP_SUCCESS ? ST_OK : ldap_fail(r, code, what, e);
+	enum st s = code == LDAP_SUCCESS ? ST_OK
+	            : code == LDAP_REFERRAL ? referral_fail(r, refs, what, e) : ldap_fail(r, code, what, e);
+	ber_memvfree((void **)refs);
 	LDAPControl *pc = ctrls ? ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL) : NULL;
 	ber_int_t estimate = 0;
 	if (!s && pc && (rc = ldap_parse_pageresponse_control(r->ld, pc, &estimate, cookie)) != LDAP_SUCCESS)
@@ -555,11 +781,13 @@ static enum st paged_search(struct run *r, const char *base, const char *filter,
 		rc = ldap_search_ext_s(r->ld, base, LDAP_SCOPE_SUBTREE, filter, (char **)attrs, 0, ctrls,
 		                       NULL, &tv, LDAP_NO_LIMIT, &res);
 		ldap_control_free(pc);
-		if (!res || (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED &&
+		if (!res || (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED && rc != LDAP_REFERRAL &&
 		             ldap_count_entries(r->ld, res) <= 0))
 			s = ldap_fail(r, rc, what, e);
 		else if (!(s = page_result(r, res, what, &cookie, e)))
 			s = take_page(r, res, fn, e);
+		if (!s && fn == take_entry)
+			note_references(r, res, base);
 		ldap_msgfree(res);
 		r->rep->pages += !s;
 		log_debug("forest %s: page %d under %s: %s", r->f->name, r->rep->pages, base,
@@ -569,15 +797,61 @@ static enum st paged_search(struct run *r, const char *base, const char *filter,
 	return s;
 }
 
+/* --- the base DN ------------------------------------------------------------------ */
+
+/* First value of attr in the root DSE entry res (owned), NULL when none. */
+static char *root_dse_value(LDAP *ld, LDAPMessage *res, const char *attr)
+{
+	LDAPMessage *en = ldap_first_entry(ld, res);
+	return en ? first_value(ld, en, attr) : NULL;
+}
+
+/* r->base: the forest's base DN, or when it has none the directory's own
+ * from its root DSE (RFC 4512 5.1): AD's defaultNamingContext (the
+ * domain, not the configuration or schema partitions), else the first
+ * namingContexts value. */
+static enum st resolve_base(struct run *r, struct err *e)
+{
+	if (r->f->dir_base_dn && *r->f->dir_base_dn) {
+		r->base = x_strdup(r->f->dir_base_dn);
+		return ST_OK;
+	}
+	char *attrs[] = { (char *)"defaultNamingContext", (char *)"namingContexts", NULL };
+	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
+	LDAPMessage *res = NULL;
+	int rc = ldap_search_ext_s(r->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL, &tv,
+	                           1, &res);
+	enum st s = ST_OK;
+	if (rc != LDAP_SUCCESS) {
+		s = ldap_fail(r, rc, "read the root DSE for the base DN", e);
+	} else if ((r->base = root_dse_value(r->ld, res, attrs[0]))) {
+		r->rep->base_from = attrs[0];
+	} else if ((r->base = root_dse_value(r->ld, res, attrs[1]))) {
+		r->rep->base_from = attrs[1];
+	} else {
+		s = err_set(e, ST_CONFIG, "forest %s has no base DN and the root DSE of %s names none "
+		            "(no defaultNamingContext or namingContexts readable): forest set %s --base-dn DN",
+		            r->f->name, r->url, r->f->name);
+	}
+	ldap_msgfree(res);
+	if (!s && r->rep->base_from)
+		log_info("forest %s: base DN %s from the root DSE's %s", r->f->name, r->base, r->rep->base_from);
+	return s;
+}
+
 /* --- scopes, filters, marks ----------------------------------------------------- */
 
-/* The search bases: each line of the scope (a DN, or an OU name under the
- * base), or the base DN.  Caller frees each and the array. */
-static char **search_bases(const struct forest *f, size_t *n)
+#define GROUP_PREFIX "group:"
+
+/* A scope line "group:DN" limits discovery to the members of the group. */
+static bool is_group_line(const char *t)
 {
-	char **out = NULL;
-	size_t cap = 0;
-	*n = 0;
+	return !strncasecmp(t, GROUP_PREFIX, strlen(GROUP_PREFIX));
+}
+
+/* Calls fn with each non-empty trimmed line of the scope. */
+static void scope_lines(const struct forest *f, void (*fn)(void *ctx, const char *line), void *ctx)
+{
 	const char *p = f->scope ? f->scope : "";
 	while (*p) {
 		size_t len = strcspn(p, "\n");
@@ -586,18 +860,64 @@ static char **search_bases(const struct forest *f, size_t *n)
 		size_t tl = strlen(t);
 		while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t' || t[tl - 1] == '\r'))
 			t[--tl] = '\0';
-		if (tl) {
-			out = x_grow(out, *n, &cap, sizeof *out, 4);
-			out[(*n)++] = strchr(t, '=') ? x_strdup(t) : x_asprintf("OU=%s,%s", t, f->dir_base_dn);
-		}
+		if (tl)
+			fn(ctx, t);
 		free(line);
 		p += len + (p[len] == '\n');
 	}
-	if (!*n) {
-		out = x_grow(out, 0, &cap, sizeof *out, 1);
-		out[(*n)++] = x_strdup(f->dir_base_dn);
-	}
+}
+
+struct bases { const char *base; char **v; size_t n, cap; };
+
+static void add_base(void *ctx, const char *t)
+{
+	struct bases *b = ctx;
+	if (is_group_line(t))
+		return;
+	b->v = x_grow(b->v, b->n, &b->cap, sizeof *b->v, 4);
+	b->v[b->n++] = strchr(t, '=') ? x_strdup(t) : x_asprintf("OU=%s,%s", t, b->base);
+}
+
+/* "(memberOf=G)" for each group line of the scope, in an OR (owned);
+ * NULL when the scope names no group. */
+static void add_group(void *ctx, const char *t)
+{
+	struct sbuf *b = ctx;
+	if (!is_group_line(t))
+		return;
+	const char *dn = t + strlen(GROUP_PREFIX);
+	dn += strspn(dn, " \t");
+	struct berval in = { .bv_val = (char *)dn, .bv_len = strlen(dn) }, esc = { 0 };
+	if (ldap_bv2escaped_filter_value(&in, &esc) != 0)
+		return;
+	sb_printf(b, "(memberOf=%s)", esc.bv_val);
+	ber_memfree(esc.bv_val);
+}
+
+static char *group_clause(const struct forest *f)
+{
+	struct sbuf b;
+	sb_init(&b);
+	scope_lines(f, add_group, &b);
+	if (!b.len)
+		return NULL;
+	char *out = x_asprintf("(|%s)", b.data);
+	sb_free(&b);
 	return out;
+}
+
+/* The search bases: each line of the scope (a DN, or an OU name under the
+ * base), or the base DN.  Caller frees each and the array. */
+static char **search_bases(const struct forest *f, const char *base, size_t *n)
+{
+	struct bases b = { .base = base };
+	scope_lines(f, add_base, &b);
+	if (!b.n) {
+		b.v = x_grow(b.v, 0, &b.cap, sizeof *b.v, 1);
+		b.v[b.n++] = x_strdup(base);
+	}
+	*n = b.n;
+	return b.v;
 }
 
 /* The configured filter, parenthesised; with mark, only entries changed
@@ -606,6 +926,13 @@ static char *make_filter(const struct forest *f, const char *mark)
 {
 	const char *base = f->dir_filter && *f->dir_filter ? f->dir_filter : DIR_DEFAULT_FILTER;
 	char *paren = base[0] == '(' ? x_strdup(base) : x_asprintf("(%s)", base);
+	char *groups = group_clause(f);
+	if (groups) {
+		char *both = x_asprintf("(&%s%s)", paren, groups);
+		free(paren);
+		free(groups);
+		paren = both;
+	}
 	if (!mark)
 		return paren;
 	char *out = NULL;
@@ -656,7 +983,7 @@ static int cmp_known(const void *a, const void *b)
 static enum st take_key(struct run *r, LDAPMessage *en, const char *dn, struct err *e)
 {
 	(void)e;
-	add_key(r, dn, entry_key(r->ld, en, dn));
+	add_key(r, dn, entry_key(&r->map, r->ld, en, dn));
 	return ST_OK;
 }
 
@@ -673,6 +1000,65 @@ static struct dir_key *key_in_directory(struct run *r, const char *key)
 	return bsearch(&probe, r->keys, r->nkeys, sizeof *r->keys, cmp_key_key);
 }
 
+/* The stored mailboxes of the endpoint that have a key, sorted by key. */
+static enum st load_known(struct run *r, struct err *e)
+{
+	for (size_t i = 0; i < r->nknown; i++)
+		free(r->known[i].key);
+	r->nknown = 0;
+	enum st s = store_mailbox_dir_keys(r->st, r->endpoint_id, note_known, r, e);
+	if (!s)
+		qsort(r->known, r->nknown, sizeof *r->known, cmp_known);
+	return s;
+}
+
+static struct known *known_key(struct run *r, const char *key)
+{
+	struct known probe = { 0, (char *)key, false };
+	return bsearch(&probe, r->known, r->nknown, sizeof *r->known, cmp_known);
+}
+
+/* Reads one entry by its DN with every attribute, if the filter still
+ * takes it. */
+static enum st read_entry(struct run *r, const char *dn, const char *filter, struct err *e)
+{
+	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
+	LDAPMessage *res = NULL;
+	int rc = ldap_search_ext_s(r->ld, dn, LDAP_SCOPE_BASE, filter, (char **)r->attrs, 0, NULL, NULL,
+	                           &tv, 1, &res);
+	enum st s = ST_OK;
+	if (rc == LDAP_SUCCESS)
+		s = take_page(r, res, take_entry, e);
+	else if (rc != LDAP_NO_SUCH_OBJECT)   /* gone since the walk: it stays unknown */
+		s = ldap_fail(r, rc, dn, e);
+	ldap_msgfree(res);
+	return s;
+}
+
+/* An incremental run finds only entries whose change counter moved.  Some
+ * changes do not move it: AD's memberOf is a back-link, so adding a user
+ * to a group of the scope changes the group, not the user.  The key walk
+ * sees such entries; those not stored yet (or stored vanished) are read
+ * in full here. */
+static enum st read_missed(struct run *r, struct err *e)
+{
+	char *filter = make_filter(r->f, NULL);
+	int64_t before = r->rep->seen;
+	enum st s = ST_OK;
+	for (size_t i = 0; i < r->nkeys && !s; i++) {
+		struct known *k = known_key(r, r->keys[i].key);
+		if (!k || k->vanished)
+			s = read_entry(r, r->keys[i].dn, filter, e);
+	}
+	free(filter);
+	if (!s && r->rep->seen > before) {
+		log_info("forest %s: %lld entries the change counter missed read in full", r->f->name,
+		         (long long)(r->rep->seen - before));
+		s = load_known(r, e);
+	}
+	return s;
+}
+
 /* Marks the stored mailboxes whose key the directory no longer has. */
 static enum st mark_vanished(struct run *r, struct err *e)
 {
@@ -681,7 +1067,7 @@ static enum st mark_vanished(struct run *r, struct err *e)
 	for (size_t i = 0; i < r->nknown && !s; i++) {
 		struct known *k = &r->known[i];
 		bool present = key_in_directory(r, k->key) != NULL;
-		if (!present && !k->vanished) {
+		if (!present && !k->vanished && !r->rep->referrals) {
 			s = store_mailbox_set_vanished(r->st, k->id, e);
 			r->rep->vanished++;
 			k->vanished = true;
@@ -726,7 +1112,11 @@ static enum st write_delegates(struct run *r, struct err *e)
 			         r->f->name, p->dn, (long long)p->mailbox_id);
 			continue;
 		}
-		s = store_delegate_add(r->st, p->mailbox_id, id, DELEGATE_RIGHTS, ORIGIN, e);
+		/* Full access first, the store's "A;B" form (store.h). */
+		const char *rights = p->rights == (RIGHT_FULL_ACCESS | RIGHT_SEND_ON_BEHALF)
+		                     ? "FullAccess;SendOnBehalf"
+		                     : p->rights == RIGHT_FULL_ACCESS ? "FullAccess" : "SendOnBehalf";
+		s = store_delegate_add(r->st, p->mailbox_id, id, rights, ORIGIN, e);
 		r->rep->delegates += !s;
 	}
 	if (!s)
@@ -750,6 +1140,33 @@ static void run_free(struct run *r)
 	free(r->known);
 	if (r->ld)
 		ldap_unbind_ext_s(r->ld, NULL, NULL);
+	urls_free(r->urls, r->nurls);
+	free(r->base);
+	free(r->attrs);
+	dirmap_free(&r->map);
+}
+
+/* The forest's attribute map and the attributes to ask for with it. */
+static enum st run_map(struct run *r, struct err *e)
+{
+	enum st s = dirmap_parse(r->f->dir_attrs, &r->map, e);
+	if (s) {
+		err_prefix(e, "forest %s", r->f->name);
+		return s;
+	}
+	size_t n = 0;
+	r->attrs = x_malloc((countof(full_attrs) + DM__COUNT) * sizeof *r->attrs);
+	for (const char *const *a = full_attrs; *a; a++)
+		r->attrs[n++] = *a;
+	for (int f = 0; f < DM__COUNT; f++)
+		if (r->map.attr[f])
+			r->attrs[n++] = r->map.attr[f];
+	r->attrs[n] = NULL;
+	r->kattrs[0] = key_attrs[0];
+	r->kattrs[1] = key_attrs[1];
+	r->kattrs[2] = r->map.attr[DM_KEY];
+	r->kattrs[3] = NULL;
+	return ST_OK;
 }
 
 /* Searches every base with fn; all or nothing for keys_complete. */
@@ -757,7 +1174,7 @@ static enum st search_all(struct run *r, const char *filter, const char *const *
                           struct err *e)
 {
 	size_t nb = 0;
-	char **bases = search_bases(r->f, &nb);
+	char **bases = search_bases(r->f, r->base, &nb);
 	enum st s = ST_OK;
 	for (size_t i = 0; i < nb && !s; i++)
 		s = paged_search(r, bases[i], filter, attrs, fn, e);
@@ -772,8 +1189,6 @@ static enum st check_forest(const struct forest *f, struct err *e)
 	if (!f->dir_url || !*f->dir_url)
 		return err_set(e, ST_CONFIG, "forest %s has no directory (forest add %s --directory "
 		               "ldap[s]://HOST ...)", f->name, f->name);
-	if (!f->dir_base_dn || !*f->dir_base_dn)
-		return err_set(e, ST_CONFIG, "forest %s has no base DN (--base-dn DN)", f->name);
 	return ST_OK;
 }
 
@@ -781,20 +1196,22 @@ static enum st discover(struct run *r, const char *secrets_path, struct err *e)
 {
 	const char *mark = r->rep->full ? NULL : r->f->dir_hwm;
 	enum st s = dir_connect(r, secrets_path, e);
+	if (!s)
+		s = resolve_base(r, e);
 	char *filter = make_filter(r->f, mark);
 	log_info("forest %s: %s search with %s", r->f->name, mark ? "incremental" : "full", filter);
 	if (!s)
-		s = search_all(r, filter, full_attrs, take_entry, e);
+		s = search_all(r, filter, r->attrs, take_entry, e);
 	free(filter);
 	if (!s && mark) {
 		char *all = make_filter(r->f, NULL);
-		s = search_all(r, all, key_attrs, take_key, e);
+		s = search_all(r, all, r->kattrs, take_key, e);
 		free(all);
 	}
 	if (!s)
-		s = store_mailbox_dir_keys(r->st, r->endpoint_id, note_known, r, e);
-	if (!s)
-		qsort(r->known, r->nknown, sizeof *r->known, cmp_known);
+		s = load_known(r, e);
+	if (!s && mark)
+		s = read_missed(r, e);
 	if (!s)
 		s = mark_vanished(r, e);
 	if (!s)
@@ -818,7 +1235,13 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
 	struct run r = { .st = st, .f = f, .endpoint_id = endpoint_id, .url = f->dir_url,
 	                 .timeout_s = timeout_s, .rep = out };
 	out->full = full || !f->dir_hwm || !*f->dir_hwm;
-	s = discover(&r, secrets_path, e);
+	s = run_map(&r, e);
+	if (!s)
+		s = discover(&r, secrets_path, e);
+	if (r.ld)
+		snprintf(out->server, sizeof out->server, "%s", r.url);
+	if (r.base)
+		snprintf(out->base_dn, sizeof out->base_dn, "%s", r.base);
 	run_free(&r);
 	out->elapsed_ms = clock_mono_ms() - t0;
 	return s;
@@ -833,11 +1256,11 @@ enum st directory_check(const struct forest *f, const char *secrets_path, int ti
 	struct run r = { .f = f, .url = f->dir_url, .timeout_s = timeout_s > 0 ? timeout_s : 30, .rep = &rep };
 	if (!f->dir_url || !*f->dir_url)
 		return err_set(e, ST_CONFIG, "forest %s has no directory URL", f->name);
-	if (!f->dir_base_dn || !*f->dir_base_dn)
-		return err_set(e, ST_CONFIG, "forest %s: no base DN (forest set %s --base-dn DN)", f->name, f->name);
 	enum st s = dir_connect(&r, secrets_path, e);
+	if (!s)
+		s = resolve_base(&r, e);
 	size_t nb = 0;
-	char **bases = s ? NULL : search_bases(f, &nb);
+	char **bases = s ? NULL : search_bases(f, r.base, &nb);
 	/* Each base must be readable: one entry of it, nothing more. */
 	for (size_t i = 0; !s && i < nb; i++) {
 		LDAPMessage *res = NULL;
@@ -849,16 +1272,19 @@ enum st directory_check(const struct forest *f, const char *secrets_path, int ti
 			s = ldap_fail(&r, rc, bases[i], e);
 		else if (ldap_count_entries(r.ld, res) != 1)
 			s = err_set(e, ST_CONFIG, "forest %s: %s on %s is not readable by %s (no entry comes back)",
-			            f->name, bases[i], f->dir_url, f->dir_bind_dn ? f->dir_bind_dn : "an anonymous bind");
+			            f->name, bases[i], r.url, f->dir_bind_dn ? f->dir_bind_dn : "an anonymous bind");
 		ldap_msgfree(res);
 	}
 	if (!s)
-		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable", f->dir_url,
-		         f->dir_bind_dn && *f->dir_bind_dn ? f->dir_bind_dn : "(anonymous)", nb, nb == 1 ? "" : "s");
+		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable%s%s%s%s%s%s", r.url,
+		         f->dir_bind_dn && *f->dir_bind_dn ? f->dir_bind_dn : "(anonymous)", nb, nb == 1 ? "" : "s",
+		         rep.base_from ? "; base DN " : "", rep.base_from ? r.base : "",
+		         rep.base_from ? " from the root DSE" : "", r.silent ? "; " : "",
+		         r.silent ? r.urls[0] : "", r.silent > 1 ? " and others before it did not answer"
+		                                    : r.silent ? " did not answer" : "");
 	for (size_t i = 0; i < nb; i++)
 		free(bases[i]);
 	free(bases);
-	if (r.ld)
-		ldap_unbind_ext_s(r.ld, NULL, NULL);
+	run_free(&r);
 	return s;
 }

@@ -22,6 +22,7 @@
 #include "console.h"
 #include "csv.h"
 #include "directory.h"
+#include "dirmap.h"
 #include "dns.h"
 #include "driver.h"
 #include "engine.h"
@@ -59,15 +60,21 @@ static const char usage_text[] = N_(
 	"Forests, mailboxes, blackout times:\n"
 	"  forest add NAME --role source|target|tenant [--directory URL] [--bind-dn DN]\n"
 	"             [--base-dn DN] [--filter F] [--scope OU]... [--blackout-mode entire|initial|final]\n"
+	"             [--attr FIELD=ATTRIBUTE]...\n"
 	"             [--bind-password-file F | --bind-password-env V | --bind-password-cmd C |\n"
 	"              --bind-password-stdin]\n"
-	"      URL is ldaps://host[:port] (TLS) or ldap://host[:port] (StartTLS except on loopback).\n"
+	"      URL is ldaps://host[:port] (TLS) or ldap://host[:port] (StartTLS except on loopback);\n"
+	"      several URLs separated by spaces are tried in order (the first that answers).\n"
+	"      Without --base-dn the root DSE's defaultNamingContext or namingContexts is used.\n"
+	"      --scope group:DN discovers only the members of that group (memberOf).\n"
+	"      --attr FIELD=ATTRIBUTE (may repeat; FIELD= removes) maps a directory attribute to\n"
+	"      login, address, name, site, database, key or upn instead of the default.\n"
 	"  forest set NAME [options of forest add]  changes only the options given\n"
 	"  forest discover NAME [--full] [--endpoint NAME]   mailboxes from the directory (paged;\n"
 	"             after a complete run only changes; removed entries marked vanished)\n"
-	"  forest match SOURCE TARGET [--by address|proxy|upn|login]... [--all]   match each source\n"
+	"  forest match SOURCE TARGET [--by address|proxy|upn|login|key]... [--all]   match each source\n"
 	"      mailbox to one target mailbox by primary address, any SMTP address, UPN (default:\n"
-	"      all three) or login; lists conflicts and unmatched ones with their keys, never\n"
+	"      all three), login or directory key (see --attr); lists conflicts and unmatched ones with their keys, never\n"
 	"      guesses; stores the result; exit 0 all matched, 1 otherwise\n"
 	"  forest list | forest remove NAME --yes   (removes its endpoints, mailboxes and jobs)\n"
 	"  forest check NAME           health of every endpoint: DNS, TCP, TLS certificate expiry,\n"
@@ -1145,6 +1152,7 @@ static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
 struct forest_args {
 	struct forest f;            /* fields given (NULL when not) */
 	struct sbuf scope;
+	struct sbuf attrs;          /* --attr FIELD=ATTRIBUTE, one a line */
 	bool scope_given, postpone_given;
 	struct pw_source pw;
 };
@@ -1152,6 +1160,7 @@ struct forest_args {
 static void forest_args_free(struct forest_args *fa)
 {
 	sb_free(&fa->scope);
+	sb_free(&fa->attrs);
 	free(fa->pw.ref);
 }
 
@@ -1159,7 +1168,7 @@ static void forest_args_free(struct forest_args *fa)
 static int forest_parse(int argc, char **argv, struct forest_args *fa)
 {
 	enum { F_ROLE = 1, F_DIR, F_BIND, F_BASE, F_FILTER, F_SCOPE, F_MODE, F_POSTPONE, F_PWFILE,
-	       F_PWENV, F_PWCMD, F_PWSTDIN };
+	       F_PWENV, F_PWCMD, F_PWSTDIN, F_ATTR };
 	static const struct option opts[] = {
 		{ "role", required_argument, NULL, F_ROLE },
 		{ "directory", required_argument, NULL, F_DIR },
@@ -1173,10 +1182,12 @@ static int forest_parse(int argc, char **argv, struct forest_args *fa)
 		{ "bind-password-env", required_argument, NULL, F_PWENV },
 		{ "bind-password-cmd", required_argument, NULL, F_PWCMD },
 		{ "bind-password-stdin", no_argument, NULL, F_PWSTDIN },
+		{ "attr", required_argument, NULL, F_ATTR },
 		{ 0 }
 	};
 	memset(fa, 0, sizeof *fa);
 	sb_init(&fa->scope);
+	sb_init(&fa->attrs);
 	struct forest *f = &fa->f;
 	int c;
 	optind = 0;
@@ -1197,6 +1208,7 @@ static int forest_parse(int argc, char **argv, struct forest_args *fa)
 		case F_PWENV: pw_source_set(&fa->pw, "env", optarg); break;
 		case F_PWCMD: pw_source_set(&fa->pw, "cmd", optarg); break;
 		case F_PWSTDIN: pw_source_set(&fa->pw, "stdin", NULL); break;
+		case F_ATTR: sb_printf(&fa->attrs, "%s%s", fa->attrs.len ? "\n" : "", optarg); break;
 		default: return st_exit_code(ST_USAGE);
 		}
 	}
@@ -1230,6 +1242,15 @@ static enum st forest_directory(struct app *a, struct forest_args *fa, const cha
 	return s;
 }
 
+/* The attribute map with fa's --attr applied to *map (dirmap.h). */
+static enum st forest_attrs(struct forest_args *fa, char **map, struct err *e)
+{
+	enum st s = dirmap_apply(map, fa->attrs.data, e);
+	if (s)
+		err_prefix(e, "forest %s", fa->f.name);
+	return s;
+}
+
 static int cmd_forest_add(struct app *a, int argc, char **argv)
 {
 	struct forest_args fa;
@@ -1242,13 +1263,19 @@ static int cmd_forest_add(struct app *a, int argc, char **argv)
 	}
 	struct err e;
 	err_clear(&e);
+	char *attrs = NULL;
 	enum st s = open_store(a, &e);
 	if (!s)
 		s = forest_directory(a, &fa, fa.f.name, &e);
+	if (!s && fa.attrs.len)
+		s = forest_attrs(&fa, &attrs, &e);
 	if (!s)
 		s = store_forest_add(a->st, &fa.f, &e);
+	if (!s && attrs)
+		s = store_forest_set_attrs(a->st, fa.f.id, attrs, &e);
 	if (!s)
 		printf("forest %s added (%s)\n", fa.f.name, fa.f.role);
+	free(attrs);
 	forest_args_free(&fa);
 	return s ? fail(&e) : 0;
 }
@@ -1284,6 +1311,8 @@ static int cmd_forest_set(struct app *a, int argc, char **argv)
 		s = store_forest_get(a->st, fa.f.name, &f, &e);
 	if (!s)
 		s = forest_directory(a, &fa, fa.f.name, &e);
+	if (!s && fa.attrs.len)
+		s = forest_attrs(&fa, &f.dir_attrs, &e);
 	if (!s) {
 		if (!fa.scope_given)
 			fa.f.scope = NULL;
@@ -1292,6 +1321,8 @@ static int cmd_forest_set(struct app *a, int argc, char **argv)
 			f.allow_postpone = true;
 		s = store_forest_update(a->st, &f, &e);
 	}
+	if (!s && fa.attrs.len)
+		s = store_forest_set_attrs(a->st, f.id, f.dir_attrs, &e);
 	if (!s)
 		printf("forest %s updated\n", f.name);
 	forest_free(&f);
@@ -1341,8 +1372,16 @@ static void print_discovery(const struct forest *f, const struct dir_report *r)
 	       (long long)r->added, (long long)r->changed, (long long)r->vanished,
 	       (long long)r->total, (long long)r->seen, r->pages, (double)r->elapsed_ms / 1000.0);
 	printf("  %lld hidden from address lists, %lld delegations, %lld delegates not found, "
-	       "%lld entries without a login\n", (long long)r->hidden, (long long)r->delegates,
-	       (long long)r->unresolved, (long long)r->skipped);
+	       "%lld entries without a login, %lld renamed\n", (long long)r->hidden,
+	       (long long)r->delegates, (long long)r->unresolved, (long long)r->skipped,
+	       (long long)r->renamed);
+	if (r->referrals)
+		printf("  %lld referrals not followed (the first to %s)%s: nothing marked vanished\n",
+		       (long long)r->referrals, r->referral,
+		       r->referral_loop ? ", one back to this directory (a referral loop)" : "");
+	printf("  directory server %s, base DN %s%s%s%s\n", r->server[0] ? r->server : "-",
+	       r->base_dn[0] ? r->base_dn : "-", r->base_from ? " (from the root DSE's " : "",
+	       r->base_from ? r->base_from : "", r->base_from ? ")" : "");
 }
 
 static int cmd_forest_discover(struct app *a, int argc, char **argv)
@@ -1405,7 +1444,7 @@ static void print_keys(const struct match_box *b)
 		else
 			putchar(*p);
 	}
-	printf("; upn %s; login %s\n", b->upn ? b->upn : "-", b->login);
+	printf("; upn %s; login %s; key %s\n", b->upn ? b->upn : "-", b->login, b->key ? b->key : "-");
 }
 
 static void print_match(void *ctx, const struct match_result *r)
@@ -1443,7 +1482,7 @@ static int match_by_arg(const char *arg, enum match_by *by, size_t *nby)
 	for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
 		enum match_by b;
 		if (!match_by_parse(t, &b))
-			rc = usage_error("unknown --by '%s' (address, proxy, upn, login)", t);
+			rc = usage_error("unknown --by '%s' (address, proxy, upn, login, key)", t);
 		bool dup = false;
 		for (size_t i = 0; !rc && i < *nby; i++)
 			dup |= by[i] == b;
@@ -1510,9 +1549,15 @@ static int cmd_forest_match(struct app *a, int argc, char **argv)
 static void print_forest(void *ctx, const struct forest *f)
 {
 	(void)ctx;
-	printf("%-20s %-7s %-30s base=%s%s%s%s\n", f->name, f->role, f->dir_url ? f->dir_url : "-",
+	printf("%-20s %-7s %-30s base=%s%s%s%s", f->name, f->role, f->dir_url ? f->dir_url : "-",
 	       f->dir_base_dn ? f->dir_base_dn : "-", f->allow_postpone ? " postpone-allowed" : "",
 	       f->dir_hwm ? " discovered-up-to=" : "", f->dir_hwm ? f->dir_hwm : "");
+	if (f->dir_attrs) {
+		fputs(" attrs=", stdout);
+		for (const char *p = f->dir_attrs; *p; p++)
+			putchar(*p == '\n' ? ',' : *p);
+	}
+	putchar('\n');
 }
 
 static int cmd_forest_check(struct app *a, int argc, char **argv);

@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-static const char *const by_names[MATCH__COUNT] = { "address", "proxy", "upn", "login" };
+static const char *const by_names[MATCH__COUNT] = { "address", "proxy", "upn", "login", "key" };
 static const enum match_by default_by[] = { MATCH_ADDRESS, MATCH_PROXY, MATCH_UPN };
 
 const char *match_by_name(enum match_by b)
@@ -110,7 +110,7 @@ char *match_addresses_norm(const char *list, const char *seps)
 /* A mailbox and the strings its public view points at (owned). */
 struct mbox {
 	struct match_box pub;
-	char *s[6];
+	char *s[7];
 };
 
 /* One key of a target: (by, key) -> targets[box]. */
@@ -148,13 +148,13 @@ struct mrun {
 static void box_copy(struct mbox *b, const struct mailbox_row *r)
 {
 	memset(b, 0, sizeof *b);
-	const char *v[6] = { r->endpoint, r->login, r->display_name, r->address, r->upn,
-	                     r->proxy_addresses };
-	for (int i = 0; i < 6; i++)
+	const char *v[7] = { r->endpoint, r->login, r->display_name, r->address, r->upn,
+	                     r->proxy_addresses, r->dir_key };
+	for (int i = 0; i < 7; i++)
 		b->s[i] = v[i] ? x_strdup(v[i]) : NULL;
 	b->pub = (struct match_box){ .id = r->id, .endpoint = b->s[0], .login = b->s[1],
 	                             .display_name = b->s[2], .address = b->s[3], .upn = b->s[4],
-	                             .proxies = b->s[5] };
+	                             .proxies = b->s[5], .key = b->s[6] };
 }
 
 static void take_src(void *ctx, const struct mailbox_row *r)
@@ -188,6 +188,7 @@ static void each_key(const struct match_box *b, enum match_by by,
 	case MATCH_ADDRESS: k = match_lower(b->address); break;
 	case MATCH_UPN: k = match_lower(b->upn); break;
 	case MATCH_LOGIN: k = match_lower(b->login); break;
+	case MATCH_KEY: k = match_lower(b->key); break;
 	case MATCH_PROXY: {
 		char *both = x_asprintf("%s\n%s", b->address ? b->address : "", b->proxies ? b->proxies : "");
 		char *all = match_addresses_norm(both, "\n");
@@ -414,7 +415,7 @@ static enum st settle(struct mrun *m, void (*fn)(void *ctx, const struct match_r
 static void boxes_free(struct mbox *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		for (int k = 0; k < 6; k++)
+		for (int k = 0; k < (int)countof(b[i].s); k++)
 			free(b[i].s[k]);
 	free(b);
 }

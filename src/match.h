@@ -7,8 +7,14 @@
  *   proxy     any SMTP address: the primary and every proxy address, on
  *             either side (source primary/proxy vs target primary/proxy)
  *   upn       the user principal name
- *   login     the mailbox login (the "configured attribute": asked for
- *             with --by login, never used by default)
+ *   login     the mailbox login (asked for with --by login, never used
+ *             by default; a forest's attribute map may take it from any
+ *             attribute, dirmap.h)
+ *   key       the directory key (asked for with --by key, never by
+ *             default): objectGUID/entryUUID differ between forests, so
+ *             this is for forests whose attribute maps take "key" from an
+ *             attribute both share (e.g. employeeNumber): the issue's
+ *             "configured attribute"
  * The criteria used are a list (default: address, proxy, upn).  Every one
  * of them is tried for every source mailbox, and each target reached
  * through any of them is a candidate:
@@ -32,8 +38,8 @@
 #include "common.h"
 #include "store.h"
 
-enum match_by { MATCH_ADDRESS, MATCH_PROXY, MATCH_UPN, MATCH_LOGIN, MATCH__COUNT };
-/* "address", "proxy", "upn", "login". */
+enum match_by { MATCH_ADDRESS, MATCH_PROXY, MATCH_UPN, MATCH_LOGIN, MATCH_KEY, MATCH__COUNT };
+/* "address", "proxy", "upn", "login", "key". */
 const char *match_by_name(enum match_by b);
 bool match_by_parse(const char *s, enum match_by *out);
 
@@ -44,6 +50,7 @@ const char *match_state_name(enum match_state s);   /* "matched", "conflict", "u
 struct match_box {
 	int64_t id;
 	const char *endpoint, *login, *display_name, *address, *upn;
+	const char *key;            /* the directory key (mailboxes.dir_key); NULL none */
 	const char *proxies;        /* newline-separated, lower case; NULL none */
 };
 

@@ -217,6 +217,12 @@ static const char *const steps[] = {
 	"CREATE UNIQUE INDEX notices_once ON notices(kind, job_id, day);"
 	"CREATE TRIGGER notices_job_gone AFTER DELETE ON jobs BEGIN"
 	"  DELETE FROM notices WHERE job_id=old.id; END;",
+	/* 6 -> 7: a forest's directory attribute map ("field=attribute" lines,
+	 * dirmap.h), which directory attribute gives a mailbox's login,
+	 * address, name, site, database, key or UPN; */
+	"ALTER TABLE forests ADD COLUMN dir_attrs TEXT;"
+	/* and discovery finds a renamed entry's row by its key. */
+	"CREATE INDEX mailboxes_dir_key ON mailboxes(endpoint_id, dir_key);",
 };
 
 /* Every static SQL string of this file fits (x_die says so otherwise). */
@@ -1473,6 +1479,7 @@ void forest_free(struct forest *f)
 	free(f->scope);
 	free(f->blackout_mode);
 	free(f->dir_hwm);
+	free(f->dir_attrs);
 	memset(f, 0, sizeof *f);
 }
 
@@ -1576,7 +1583,7 @@ enum st store_forest_update(struct store *s, const struct forest *f, struct err 
 }
 
 #define FOREST_COLS "id,name,role,dir_url,dir_bind_dn,dir_secret_ref,dir_base_dn,dir_filter,scope," \
-	"allow_postpone,blackout_mode,dir_hwm"
+	"allow_postpone,blackout_mode,dir_hwm,dir_attrs"
 
 static void forest_from_row(sqlite3_stmt *st, struct forest *f)
 {
@@ -1592,6 +1599,7 @@ static void forest_from_row(sqlite3_stmt *st, struct forest *f)
 	f->allow_postpone = sqlite3_column_int(st, 9) != 0;
 	f->blackout_mode = col_text(st, 10);
 	f->dir_hwm = col_text(st, 11);
+	f->dir_attrs = col_text(st, 12);
 }
 
 enum st store_forest_set_hwm(struct store *s, int64_t id, const char *hwm, struct err *e)
@@ -1603,6 +1611,18 @@ enum st store_forest_set_hwm(struct store *s, int64_t id, const char *hwm, struc
 	bind_text(st, 1, hwm);
 	sqlite3_bind_int64(st, 2, id);
 	return step_done(s, st, e, "write forest high-water mark");
+}
+
+enum st store_forest_set_attrs(struct store *s, int64_t id, const char *attrs, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE forests SET dir_hwm=CASE WHEN dir_attrs IS ?1 THEN dir_hwm END, dir_attrs=?1 WHERE id=?2";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	bind_text(st, 1, attrs && *attrs ? attrs : NULL);
+	sqlite3_bind_int64(st, 2, id);
+	return step_done(s, st, e, "write forest attribute map");
 }
 
 /* Runs a forest query bound to either a name or an id; one row or none. */
@@ -2372,19 +2392,99 @@ static enum st discovered_diff(struct store *s, const struct mailbox_row *m, boo
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read mailbox");
 }
 
+/* The row of the endpoint with m's key under another login (0: none);
+ * *old gets its login (owned). */
+static enum st row_by_key(struct store *s, const struct mailbox_row *m, int64_t *id, char **old,
+                          struct err *e)
+{
+	static const char sql[] =
+		"SELECT id, login FROM mailboxes WHERE endpoint_id=? AND dir_key=? AND login<>? LIMIT 1";
+	*id = 0;
+	*old = NULL;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, m->endpoint_id);
+	bind_text(st, 2, m->dir_key);
+	bind_text(st, 3, m->login);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*old = col_text(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read mailbox by key");
+}
+
+/* Renames row id from old to m->login with the pairs that name it, all or
+ * nothing; *done false (and nothing changed) when a pair is in the way. */
+static enum st rename_row(struct store *s, const struct mailbox_row *m, int64_t id, const char *old,
+                          bool *done, struct err *e)
+{
+	static const char *const sql[] = {
+		"UPDATE mailboxes SET login=?1 WHERE id=?2",
+		"UPDATE pairs SET src_user=?1 WHERE src_ep=?3 AND src_user=?4",
+		"UPDATE pairs SET dst_user=?1 WHERE dst_ep=?3 AND dst_user=?4",
+	};
+	bool outer;
+	*done = false;
+	enum st r = tx_begin(s, &outer, e);
+	if (r)
+		return r;
+	bool clash = false;
+	for (size_t i = 0; i < countof(sql) && !r && !clash; i++) {
+		sqlite3_stmt *st = prep(s, sql[i], e);
+		if (!st) {
+			r = ST_STORE;
+			break;
+		}
+		bind_text(st, 1, m->login);
+		sqlite3_bind_int64(st, 2, id);
+		sqlite3_bind_int64(st, 3, m->endpoint_id);
+		bind_text(st, 4, old);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		clash = rc == SQLITE_CONSTRAINT;
+		if (rc != SQLITE_DONE && !clash)
+			r = db_err(s, e, "rename mailbox");
+	}
+	if (clash)
+		return tx_end(s, outer, ST_CONFIG, NULL) == ST_CONFIG ? ST_OK : ST_STORE;
+	r = tx_end(s, outer, r, e);
+	*done = !r;
+	return r;
+}
+
 enum st store_mailbox_discovered(struct store *s, const struct mailbox_row *m, int64_t *id,
-                                 enum discovered *outcome, struct err *e)
+                                 enum discovered *outcome, char **old_login, struct err *e)
 {
 	static const char sql[] = "UPDATE mailboxes SET dir_key=?, vanished=0 WHERE id=?";
-	bool found, differs;
+	bool found, differs, renamed = false;
+	char *old = NULL;
+	if (old_login)
+		*old_login = NULL;
 	enum st r = discovered_diff(s, m, &found, &differs, e);
+	if (!r && !found && m->dir_key) {
+		int64_t kid;
+		r = row_by_key(s, m, &kid, &old, e);
+		if (!r && kid)
+			r = rename_row(s, m, kid, old, &renamed, e);
+		if (!r && renamed)
+			r = discovered_diff(s, m, &found, &differs, e);
+	}
 	if (!r && (found ? differs : true))
 		r = store_mailbox_upsert(s, m, id, e);
 	else if (!r)
 		r = store_mailbox_id(s, m->endpoint_id, m->login, id, e);
-	if (r)
+	if (r) {
+		free(old);
 		return r;
-	*outcome = !found ? DISC_ADDED : differs ? DISC_CHANGED : DISC_SAME;
+	}
+	*outcome = renamed ? DISC_RENAMED : !found ? DISC_ADDED : differs ? DISC_CHANGED : DISC_SAME;
+	if (renamed && old_login)
+		*old_login = old;
+	else
+		free(old);
 	if (*outcome == DISC_SAME)
 		return ST_OK;
 	sqlite3_stmt *st = prep(s, sql, e);

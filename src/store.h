@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -74,6 +74,9 @@ struct forest {
 	char *dir_hwm;          /* read only: high-water mark of the last complete discovery
 	                         * ("usn:N" or "ts:YYYYMMDDHHMMSSZ"), NULL = none; add and
 	                         * update ignore it, store_forest_set_hwm writes it */
+	char *dir_attrs;        /* read only: the directory attribute map, "field=attribute"
+	                         * lines (directory.h), NULL = none; add and update ignore
+	                         * it, store_forest_set_attrs writes it */
 };
 void forest_free(struct forest *f);
 /* Sets f->id.  ST_CONFIG for a duplicate name, an unknown role or blackout
@@ -96,6 +99,9 @@ enum st store_forest_each(struct store *s, void (*fn)(void *ctx, const struct fo
 enum st store_forest_remove(struct store *s, int64_t id, struct err *e);
 /* Records the high-water mark of a complete discovery (NULL forgets it). */
 enum st store_forest_set_hwm(struct store *s, int64_t id, const char *hwm, struct err *e);
+/* Writes forest id's attribute map (NULL or "": none); a change forgets
+ * the high-water mark, since other attributes make other mailboxes. */
+enum st store_forest_set_attrs(struct store *s, int64_t id, const char *attrs, struct err *e);
 
 /* --- jobs ---------------------------------------------------------------- */
 enum pass_kind { PASS_FULL, PASS_DELTA, PASS_PRESTAGE, PASS_TRIAL, PASS_VERIFY_CREDENTIALS };
@@ -314,13 +320,20 @@ enum st store_mailbox_id(struct store *s, int64_t endpoint_id, const char *login
 /* --- directory discovery ------------------------------------------------------
  * Written by directory.c.  A mailbox the directory stops returning is marked
  * vanished, never deleted (its jobs and history stay). */
-enum discovered { DISC_SAME, DISC_ADDED, DISC_CHANGED };
+enum discovered { DISC_SAME, DISC_ADDED, DISC_CHANGED, DISC_RENAMED };
 /* Upserts m (as store_mailbox_upsert) with m->dir_key, clearing vanished,
  * and says whether the row is new, differs from what was stored (a field the
  * directory gave, the key, or a vanished row back), or is the same (then
- * nothing is written).  *id gets the row id. */
+ * nothing is written).  *id gets the row id.
+ * Renames: when no row has m->login but one of the endpoint has m->dir_key
+ * under another login, the directory renamed that entry: the row takes the
+ * new login in place (same id, so its jobs, history, delegations and match
+ * stay) and so do the jobs' pairs naming the old login (source or target
+ * side); outcome DISC_RENAMED, *old_login (may be NULL) gets the old login
+ * (caller frees; else NULL).  When a pair already names the new login the
+ * rename is not made and the row is added as new (DISC_ADDED). */
 enum st store_mailbox_discovered(struct store *s, const struct mailbox_row *m, int64_t *id,
-                                 enum discovered *outcome, struct err *e);
+                                 enum discovered *outcome, char **old_login, struct err *e);
 /* Every mailbox of the endpoint with a directory key; strings valid during
  * the call. */
 enum st store_mailbox_dir_keys(struct store *s, int64_t endpoint_id,

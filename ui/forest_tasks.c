@@ -190,9 +190,11 @@ static void discover_finish(struct ui *u, struct ui_task *t)
 		ui_error(u, "discovery of %s: %s", d->forest, d->err);
 		return;
 	}
-	ui_say(u, "%s: %lld added, %lld changed, %lld vanished, %lld mailboxes (%s search, %.1f s)", d->forest,
+	ui_say(u, "%s: %lld added, %lld changed, %lld vanished, %lld mailboxes (%s search, %.1f s)%s%s%s", d->forest,
 	       (long long)d->rep.added, (long long)d->rep.changed, (long long)d->rep.vanished, (long long)d->rep.total,
-	       d->rep.full ? "full" : "changes only", (double)d->rep.elapsed_ms / 1000.0);
+	       d->rep.full ? "full" : "changes only", (double)d->rep.elapsed_ms / 1000.0,
+	       d->rep.referrals ? "; referral to " : "", d->rep.referrals ? d->rep.referral : "",
+	       d->rep.referrals ? " not followed: nothing marked vanished" : "");
 	ui_reload(u, V_FORESTS);
 }
 

@@ -1089,7 +1089,7 @@ static void edit_open(struct ui *u, struct view *v, int tab)
 	ed->maxc = ui_field(d, "Max connections", FF_INT, max, "connections to this server at once, 1 to 1000");
 	d->fields[ed->maxc].min = 1;
 	d->fields[ed->maxc].max = 1000;
-	ed->dirurl = ui_field(d, "Directory URL", FF_TEXT, f->dir_url ? f->dir_url : "", "ldap://host[:port] or ldaps://host[:port]; empty: none");
+	ed->dirurl = ui_field(d, "Directory URL", FF_TEXT, f->dir_url ? f->dir_url : "", "ldap://host[:port] or ldaps://host[:port], several separated by spaces; empty: none");
 	ed->binddn = ui_field(d, "Bind DN", FF_TEXT, f->dir_bind_dn ? f->dir_bind_dn : "", "empty: anonymous");
 	ed->basedn = ui_field(d, "Base DN", FF_TEXT, f->dir_base_dn ? f->dir_base_dn : "", "where mailboxes are looked for");
 	ed->filter = ui_field(d, "Filter", FF_TEXT, f->dir_filter ? f->dir_filter : "", "LDAP filter for mailbox owners");

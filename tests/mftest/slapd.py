@@ -53,6 +53,16 @@ attributetype ( 1.2.840.113556.1.2.244 NAME 'homeMDB'
   EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 SINGLE-VALUE )
 attributetype ( 1.2.840.113556.1.2.238 NAME 'publicDelegates'
   EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
+# msExchDelegateListLink: the users with FullAccess on a mailbox that
+# Outlook auto-maps.  Its real OID was not found in public sources: this one
+# is under the RFC 5612 documentation arc.
+attributetype ( 1.3.6.1.4.1.32473.1.1.1 NAME 'msExchDelegateListLink'
+  EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
+# memberOf: in AD a back-link computed from the groups' member; here a plain
+# attribute the test writes itself (no memberof overlay), so that changing
+# it need not touch uSNChanged, as in AD.
+attributetype ( 1.2.840.113556.1.2.102 NAME 'memberOf'
+  EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
 attributetype ( 1.2.840.113556.1.4.7000.102.73 NAME 'msExchHideFromAddressLists'
   EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE )
 attributetype ( 1.2.840.113556.1.4.7000.102.50855 NAME 'msExchRecipientTypeDetails'
@@ -62,8 +72,8 @@ attributetype ( 1.2.840.113556.1.2.120 NAME 'uSNChanged'
   SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTURAL
   MAY ( mail $ displayName $ objectGUID $ sAMAccountName $ userPrincipalName $
-        proxyAddresses $ homeMDB $ publicDelegates $ msExchHideFromAddressLists $
-        msExchRecipientTypeDetails $ uSNChanged ) )
+        proxyAddresses $ homeMDB $ publicDelegates $ msExchDelegateListLink $ memberOf $
+        msExchHideFromAddressLists $ msExchRecipientTypeDetails $ uSNChanged ) )
 """
 
 
@@ -75,10 +85,11 @@ def have_slapd():
 
 
 class Slapd:
-    def __init__(self, ldif, suffix='dc=example', size_limit=500, keep=False):
+    def __init__(self, ldif, suffix='dc=example', size_limit=500, keep=False, db_maxsize=268435456):
         self.suffix = suffix
         self.root_dn = 'cn=root,' + suffix
         self.size_limit = size_limit
+        self.db_maxsize = db_maxsize        # mdb map size: 100 000 AD entries need ~1 GB
         self.ldif = ldif
         self.keep = keep or bool(os.environ.get('MFTEST_KEEP'))
         self.dir = tempfile.mkdtemp(prefix='mftest-slapd-')
@@ -103,7 +114,7 @@ class Slapd:
             # A plain search stops at size_limit; a paged one may go on.
             f.write('sizelimit size.soft=%d size.hard=%d size.prtotal=unlimited\n'
                     % (self.size_limit, self.size_limit))
-            f.write('database mdb\nmaxsize 268435456\n')
+            f.write('database mdb\nmaxsize %d\n' % self.db_maxsize)
             f.write('suffix "%s"\nrootdn "%s"\nrootpw %s\n' % (self.suffix, self.root_dn, ROOT_PW))
             f.write('directory %s/db\n' % self.dir)
             f.write('access to attrs=userPassword by anonymous auth by self read by * none\n')
@@ -177,6 +188,16 @@ class Slapd:
         rc, out, err = self._tool('ldapmodify', [], ldif)
         if rc != 0:
             raise RuntimeError('ldapmodify failed (%d): %s %s' % (rc, out, err))
+
+    def add_referral(self, dn, rdn_attr, rdn_value, ref):
+        """Adds a referral entry (RFC 3296 objectClass referral) at dn
+        pointing to ref, with the ManageDsaIT control so that slapd writes
+        it instead of referring."""
+        ldif = ('dn: %s\nchangetype: add\nobjectClass: referral\nobjectClass: extensibleObject\n'
+                '%s: %s\nref: %s\n\n' % (dn, rdn_attr, rdn_value, ref))
+        rc, out, err = self._tool('ldapmodify', ['-M'], ldif)
+        if rc != 0:
+            raise RuntimeError('ldapmodify -M failed (%d): %s %s' % (rc, out, err))
 
     def delete(self, dn):
         rc, out, err = self._tool('ldapdelete', [dn])

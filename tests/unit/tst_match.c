@@ -148,6 +148,23 @@ static void test_match(struct store *s)
 	check(match_forests(s, sf, df, by, 1, note, &g, &c, &e) == 0 && c.matched == 1 &&
 	      has(&g, "gina matched 1 gina 0") && has(&g, "alice unmatched 0 - 0"), "--by login alone");
 
+	/* A configured key (e.g. employeeNumber through both forests' maps). */
+	struct mailbox_row k1 = { .endpoint_id = sep, .login = "alice", .dir_key = "E-1001", .size_bytes = -1,
+	                          .items = -1, .folders = -1 };
+	struct mailbox_row k2 = { .endpoint_id = dep, .login = "david.n", .dir_key = "e-1001", .size_bytes = -1,
+	                          .items = -1, .folders = -1 };
+	int64_t kid;
+	enum discovered out;
+	store_mailbox_discovered(s, &k1, &kid, &out, NULL, &e);
+	store_mailbox_discovered(s, &k2, &kid, &out, NULL, &e);
+	enum match_by bykey[] = { MATCH_KEY };
+	g.n = 0;
+	check(match_forests(s, sf, df, bykey, 1, note, &g, &c, &e) == 0 && c.matched == 1 &&
+	      has(&g, "alice matched 1 david.n 0") && has(&g, "bob unmatched 0 - 0"),
+	      "--by key: the directory key, any case; mailboxes without one unmatched");
+	check(match_by_parse("KEY", &bykey[0]) && bykey[0] == MATCH_KEY && !strcmp(match_by_name(MATCH_KEY), "key"),
+	      "key criterion named");
+
 	int64_t gid = 0;
 	store_mailbox_id(s, sep, "gina", &gid, &e);
 	store_mailbox_set_vanished(s, gid, &e);

@@ -636,12 +636,12 @@ static void test_discovered(struct store *s, int64_t forest)
 	                         .folders = -1, .dir_key = "guid-frank" };
 	int64_t id = 0, again = 0;
 	enum discovered out = DISC_SAME;
-	check(store_mailbox_discovered(s, &m, &id, &out, &e) == 0 && out == DISC_ADDED && id > 0,
+	check(store_mailbox_discovered(s, &m, &id, &out, NULL, &e) == 0 && out == DISC_ADDED && id > 0,
 	      "discovered mailbox added");
-	check(store_mailbox_discovered(s, &m, &again, &out, &e) == 0 && out == DISC_SAME && again == id,
+	check(store_mailbox_discovered(s, &m, &again, &out, NULL, &e) == 0 && out == DISC_SAME && again == id,
 	      "the same entry again: same");
 	m.display_name = "Frank B.";
-	check(store_mailbox_discovered(s, &m, &again, &out, &e) == 0 && out == DISC_CHANGED,
+	check(store_mailbox_discovered(s, &m, &again, &out, NULL, &e) == 0 && out == DISC_CHANGED,
 	      "a new display name: changed");
 	struct dkeys k = { 0 };
 	check(store_mailbox_dir_keys(s, 1, see_dir_key, &k, &e) == 0 && k.n == 1 && k.last == id,
@@ -650,11 +650,27 @@ static void test_discovered(struct store *s, int64_t forest)
 	k = (struct dkeys){ 0 };
 	store_mailbox_dir_keys(s, 1, see_dir_key, &k, &e);
 	check(k.vanished == 1, "listed as vanished, still there");
-	check(store_mailbox_discovered(s, &m, &again, &out, &e) == 0 && out == DISC_CHANGED,
+	check(store_mailbox_discovered(s, &m, &again, &out, NULL, &e) == 0 && out == DISC_CHANGED,
 	      "back in the directory: changed, no longer vanished");
 	k = (struct dkeys){ 0 };
 	store_mailbox_dir_keys(s, 1, see_dir_key, &k, &e);
 	check(k.vanished == 0, "vanished flag cleared");
+	/* Renamed in the directory: same key, new login. */
+	char *old = NULL;
+	m.login = "frank.b";
+	check(store_mailbox_discovered(s, &m, &again, &out, &old, &e) == 0 && out == DISC_RENAMED &&
+	      again == id && old && !strcmp(old, "frank"), "same key, new login: renamed in place");
+	free(old);
+	check(store_mailbox_id(s, 1, "frank.b", &again, &e) == 0 && again == id &&
+	      store_mailbox_id(s, 1, "frank", &again, &e) == ST_CONFIG, "only the new login is known");
+	check(store_mailbox_discovered(s, &m, &again, &out, &old, &e) == 0 && out == DISC_SAME && !old,
+	      "the renamed entry again: same");
+	m.login = "frank";
+	m.dir_key = "guid-other";
+	check(store_mailbox_discovered(s, &m, &again, &out, NULL, &e) == 0 && out == DISC_ADDED && again != id,
+	      "the old login with another key: a new mailbox");
+	m.login = "frank.b";
+	m.dir_key = "guid-frank";
 	check(store_delegate_add(s, id, 1, NULL, "directory", &e) == 0, "directory delegate");
 	check(store_delegate_clear(s, id, "directory", &e) == 0, "directory delegates cleared");
 
@@ -670,6 +686,27 @@ static void test_discovered(struct store *s, int64_t forest)
 	check(store_forest_update(s, &f, &e) == 0, "new filter");
 	forest_free(&f);
 	check(store_forest_get_id(s, forest, &f, &e) == 0 && !f.dir_hwm, "a new filter forgets the mark");
+	forest_free(&f);
+
+	/* The attribute map: its own writer, which update leaves alone. */
+	check(store_forest_set_hwm(s, forest, "usn:43", &e) == 0 &&
+	      store_forest_set_attrs(s, forest, "login=uid\naddress=mail", &e) == 0 &&
+	      store_forest_get_id(s, forest, &f, &e) == 0 && f.dir_attrs &&
+	      !strcmp(f.dir_attrs, "login=uid\naddress=mail") && !f.dir_hwm,
+	      "attribute map stored; a new map forgets the mark");
+	check(store_forest_set_hwm(s, forest, "usn:44", &e) == 0, "mark again");
+	free(f.dir_attrs);
+	f.dir_attrs = NULL;     /* as a copy that does not know the map (the console) */
+	check(store_forest_update(s, &f, &e) == 0, "forest rewritten without the map");
+	forest_free(&f);
+	check(store_forest_get_id(s, forest, &f, &e) == 0 && f.dir_attrs && !strcmp(f.dir_attrs, "login=uid\naddress=mail") &&
+	      f.dir_hwm, "update keeps the map and, unchanged, the mark");
+	forest_free(&f);
+	check(store_forest_set_attrs(s, forest, "login=uid\naddress=mail", &e) == 0 &&
+	      store_forest_get_id(s, forest, &f, &e) == 0 && f.dir_hwm, "the same map keeps the mark");
+	forest_free(&f);
+	check(store_forest_set_attrs(s, forest, "", &e) == 0 &&
+	      store_forest_get_id(s, forest, &f, &e) == 0 && !f.dir_attrs, "an empty map clears it");
 	forest_free(&f);
 }
 
