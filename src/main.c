@@ -93,7 +93,8 @@ static const char usage_text[] = N_(
 	"        [--suspend-when-ready] [--notify-user]\n"
 	"  queue SRC DST --matched [options of queue]   every mailbox of SRC that forest match\n"
 	"        matched to a mailbox on DST, with that mailbox's login (not twice)\n"
-	"  run [--workers N]           run the queue until it is empty\n"
+	"  run [--workers N]           run the queue until it is empty; meanwhile checks the forests\n"
+	"                              whose health check is due (health_interval_min)\n"
 	"  migrate SRC DST MAILBOX [PASS-OPTIONS]   one mailbox in the foreground\n"
 	"  verify SRC DST MAILBOX [--deep]          compare source and target\n"
 	"  jobs [--all] | job show ID | events [--job ID] [--limit N] | skipped [--job ID]\n"
@@ -751,7 +752,7 @@ static int cmd_run(struct app *a, int argc, char **argv)
 	if (rc)
 		return rc;
 	struct engine_opts o = { .cfg = &a->cfg, .store_path = a->store_path, .workers = p.workers,
-	                         .progress = true, .cancel = &g_cancel };
+	                         .progress = true, .cancel = &g_cancel, .health = true };
 	struct err e;
 	err_clear(&e);
 	enum st s = engine_run_queue(&o, &e);

@@ -533,11 +533,10 @@ static void *engine_main(void *arg)
 		atomic_store(&u->engine_busy, 1);
 		enum st s = engine_run_queue(&u->eo, &e);
 		atomic_store(&u->engine_busy, 0);
+		/* Each round also checks the forests whose health check is due
+		 * (health_interval_min), in a thread of its own (eo.health). */
 		if (s && s != ST_PARTIAL && s != ST_CANCELED)
 			log_warn("console engine: %s", e.msg);
-		/* Idle: the forests whose health check is due (health_interval_min). */
-		if (!u->cancel && engine_check_forests(&u->eo, &e) > 0)
-			log_info("console engine: forest health checked");
 		for (int i = 0; i < 10 && !u->cancel; i++)
 			usleep(100000);
 	}
@@ -954,7 +953,7 @@ int console_run(const struct console_opts *o)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	u.eo = (struct engine_opts){ .cfg = o->cfg, .store_path = o->store_path, .workers = o->workers,
-	                             .progress = false, .cancel = &u.cancel };
+	                             .progress = false, .cancel = &u.cancel, .health = true };
 	if (o->run_engine && pthread_create(&u.engine, NULL, engine_main, &u) == 0)
 		u.engine_started = true;
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
