@@ -26,6 +26,7 @@
 #include "driver.h"
 #include "engine.h"
 #include "health.h"
+#include "cmd_checklist.h"
 #include "imap.h"
 #include "log.h"
 #include "match.h"
@@ -73,6 +74,10 @@ static const char usage_text[] = N_(
 	"      admin login, a sample mailbox through the admin, APPENDLIMIT, clock; one line per\n"
 	"      check (✓ ok, i info, ! warning, ✗ failed) with the fix; exit 0 ok, 1 warnings,\n"
 	"      78 failures\n"
+	"  forest checklist NAME       preparation checklist: source and target forests, mail\n"
+	"      endpoints, admin login, a user's mailbox through the admin, APPENDLIMIT, directory\n"
+	"      read, password file modes, store disk space, clock, notification server; [✓] [!]\n"
+	"      [✗] or [ ] (check by hand) with the fix; exit 0 ok, 1 warnings, 78 failures\n"
 	"  detect DOMAIN               global catalogs and domain controllers (_gc._tcp,\n"
 	"      _ldap._tcp.dc._msdcs) and IMAP servers (_imaps._tcp, _imap._tcp) from DNS SRV\n"
 	"      records, best first; dns_server sets the DNS server; exit 0 found, 78 none, 75 no DNS\n"
@@ -1518,7 +1523,7 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 	struct err e;
 	err_clear(&e);
 	if (argc < 2)
-		return usage_error("%s", "forest needs a subcommand: add, set, list, discover, match, check, remove");
+		return usage_error("%s", "forest needs a subcommand: add, set, list, discover, match, check, checklist, remove");
 	const char *sub = argv[1];
 	if (!strcmp(sub, "add"))
 		return cmd_forest_add(a, argc - 1, argv + 1);
@@ -1530,6 +1535,8 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 		return cmd_forest_match(a, argc, argv);
 	if (!strcmp(sub, "check"))
 		return cmd_forest_check(a, argc - 1, argv + 1);
+	if (!strcmp(sub, "checklist"))
+		return open_store(a, &e) ? fail(&e) : cmd_forest_checklist(a->st, &a->cfg, argc - 1, argv + 1);
 	if (!strcmp(sub, "list")) {
 		if (argc != 2)
 			return usage_error("%s", "forest list takes no arguments");

@@ -81,6 +81,8 @@ const struct keybind ui_keys[] = {
 	{ 'T', "T", ACT_TEST, 0, VM(V_FORESTS), "test", "test the forest's connection (in the background)" },
 	{ 'H', "H", ACT_CHECK, 0, VM(V_FORESTS), "check",
 	  "health check of the forest: DNS, TCP, TLS expiry, login, a user's mailbox, size limit (background)" },
+	{ 'P', "P", ACT_CHECKLIST, 0, VM(V_FORESTS), "checklist",
+	  "preparation checklist of the forest: forests, admins, a user's mailbox, APPENDLIMIT, files, disk (background)" },
 	{ 'R', "R", ACT_DISCOVER, 0, VM(V_FORESTS), "discover",
 	  "read the forest's mailboxes from its directory (background; changes only, :discover full for all)" },
 	{ 'p', "p", ACT_PAUSE, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "pause", "pause the job (a running one stops at its next checkpoint)" },

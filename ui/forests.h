@@ -94,5 +94,8 @@ int64_t forests_endpoint_id(struct ui *u, const char *endpoint_name);
  * discovery (R), each in a thread of its own (task.h). */
 void forest_check_start(struct ui *u, const struct forest *f);
 void forest_discover_start(struct ui *u, const struct forest *f, bool full);
+/* forest_tasks.c: the forest's preparation checklist (P), in a thread of
+ * its own; the list opens when it is done. */
+void forest_checklist_start(struct ui *u, const struct forest *f);
 
 #endif

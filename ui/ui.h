@@ -45,6 +45,7 @@ enum action {
 	ACT_QUEUE, ACT_PAUSE, ACT_RESUME, ACT_CANCEL, ACT_RETRY, ACT_TOP, ACT_BOTTOM, ACT_MOVE_UP, ACT_MOVE_DOWN,
 	ACT_TAB_NEXT, ACT_TAB_PREV, ACT_PERIOD, ACT_SAVE, ACT_CHECK, ACT_DISCOVER,
 	ACT_FOREST,             /* choose the forest a view shows (u->forest_id) */
+	ACT_CHECKLIST,          /* the forest's preparation checklist (checklist.h) */
 };
 
 /* One key binding.  The same table dispatches keys, runs ":name" commands

@@ -296,7 +296,7 @@ static void rows_build(struct view *v)
 static void title_set(struct view *v)
 {
 	struct fv *p = v->priv;
-	snprintf(v->title, sizeof v->title, "Forests: %zu%s  (n add  Enter edit  T test  H health  R discover  D delete  Tab)", p->nf,
+	snprintf(v->title, sizeof v->title, "Forests: %zu%s  (n add  Enter edit  T test  H health  P checklist  R discover  D delete  Tab)", p->nf,
 	         p->ntests ? ", testing\xe2\x80\xa6" : "");
 }
 
@@ -1212,6 +1212,7 @@ static bool forests_act(struct ui *u, struct view *v, enum action a, const char 
 		act_test(u, v);
 		return true;
 	case ACT_CHECK:
+	case ACT_CHECKLIST:
 	case ACT_DISCOVER: {
 		const struct forest *f = forests_selected(u);
 		if (!f) {
@@ -1220,6 +1221,8 @@ static bool forests_act(struct ui *u, struct view *v, enum action a, const char 
 		}
 		if (a == ACT_CHECK)
 			forest_check_start(u, f);
+		else if (a == ACT_CHECKLIST)
+			forest_checklist_start(u, f);
 		else
 			forest_discover_start(u, f, arg && !strcmp(arg, "full"));
 		return true;
