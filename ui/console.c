@@ -215,6 +215,19 @@ int ui_button(struct ui_dialog *d, const char *label, int id)
 	return i;
 }
 
+int ui_panel(struct ui_dialog *d, const char *label, int rows, const char *help,
+             void (*draw)(struct ui *u, const struct ui_dialog *d, int y, int x, int h, int w, bool focus),
+             bool (*key)(struct ui *u, struct ui_dialog *d, int fk))
+{
+	int i = ui_button(d, label, 0);
+	d->fields[i].help = help;
+	d->panel_field = i;
+	d->panel_rows = rows;
+	d->panel_draw = draw;
+	d->panel_key = key;
+	return i;
+}
+
 void ui_dialog_open(struct ui *u, struct ui_dialog *d)
 {
 	if (u->dialog)
@@ -718,6 +731,8 @@ static void on_dialog_key(struct ui *u, int ch)
 	struct ui_dialog *d = u->dialog;
 	int fk = form_key_of(ch);
 	if (fk < 0)
+		return;
+	if (d->panel_key && d->form.focus == d->panel_field && d->panel_key(u, d, fk))
 		return;
 	int b = form_key(&d->form, fk);
 	if (b == FORM_NONE)

@@ -9,7 +9,10 @@
  *   3 connection test, run in a thread: "testing..." then a check mark with
  *     the server's capabilities, or "!" with the exact error (Next goes on
  *     anyway after a warning),
- *   4 mailbox scope,
+ *   4 mailbox scope: with a directory and a base DN, the directory's OUs
+ *     as a tree (read in the background, scope_tree.h), everything
+ *     included at first; else (or while it is read, or when it cannot be)
+ *     the OUs typed comma-separated,
  *   5 summary; Finish adds the forest, its endpoint NAME-imap and the typed
  *     passwords (to the secrets file) and selects the forest in the list.
  * Buttons: Previous, Next, Finish (only on the summary), Cancel; Esc asks
@@ -21,10 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "directory.h"
 #include "driver.h"
 #include "dns.h"
 #include "forests.h"
 #include "imap.h"
+#include "scope_tree.h"
 #include "secret.h"
 #include "ui.h"
 
@@ -309,18 +314,26 @@ struct wiz {
 	/* field indexes */
 	int name, role, detect;
 	int url, user, pw, pwref, auth, tls, maxc, dirurl, binddn, dirpw;
-	int scope, basedn, filter;
+	int scope, tree, basedn, filter;
 	int sum[10];
 	int prev, next, finish, cancel;
 	char epname[200];
 	unsigned serial;            /* tells a detection's result which wizard it is for */
 	char detect_note[300];      /* what DNS auto-detection found ("" before it ran) */
+	/* the scope step's OU tree */
+	struct scope_tree st;
+	bool have_tree;             /* st holds the directory's OUs: the panel replaces the text */
+	bool tree_loading;
+	char tree_key[FORM_VALUE_MAX * 3];  /* the directory, bind DN and base DN it was read for */
+	char tree_note[400];        /* what the reading found */
 };
 
 static void wiz_free(void *ctx)
 {
 	struct wiz *w = ctx;
 	conn_test_free(w->test);
+	if (w->have_tree)
+		scope_tree_free(&w->st);
 	free(w);
 }
 
@@ -373,10 +386,17 @@ static bool step_has(const struct wiz *w, int step, int i)
 	switch (step) {
 	case S_NAME: return i == w->name || i == w->role || i == w->detect;
 	case S_CONN: return i >= w->url && i <= w->dirpw;
-	case S_SCOPE: return i >= w->scope && i <= w->filter;
+	case S_SCOPE: return i >= w->scope && i <= w->filter && i != w->tree;
 	case S_SUMMARY: return i >= w->sum[0] && i <= w->sum[9];
 	default: return false;
 	}
+}
+
+/* The scope as chosen: from the tree when it is shown, else as typed;
+ * NULL when the tree includes nothing.  Caller frees. */
+static char *wiz_scope(struct ui_dialog *d, const struct wiz *w)
+{
+	return w->have_tree ? scope_tree_scope(&w->st) : forest_scope_join(val(d, w->scope));
 }
 
 static void summary_fill(struct ui_dialog *d, struct wiz *w)
@@ -399,8 +419,8 @@ static void summary_fill(struct ui_dialog *d, struct wiz *w)
 	form_set(&d->fields[w->sum[5]], b);
 	form_set(&d->fields[w->sum[6]], val(d, w->dirpw)[0] ? "typed; stored in the secrets file"
 	                                : val(d, w->dirurl)[0] ? "none (anonymous bind)" : "-");
-	char *scope = forest_scope_join(val(d, w->scope));
-	forest_scope_text(scope, b, sizeof b);
+	char *scope = wiz_scope(d, w);
+	forest_scope_text(scope ? scope : "", b, sizeof b);
 	free(scope);
 	form_set(&d->fields[w->sum[7]], b);
 	snprintf(b, sizeof b, "%s%s%s", val(d, w->basedn)[0] ? val(d, w->basedn) : "-",
@@ -431,12 +451,32 @@ static void test_note(struct ui_dialog *d, struct wiz *w)
 		snprintf(d->note + k, sizeof d->note - k, "\nPrevious fixes the settings; Next goes on anyway.");
 }
 
+/* The scope step shows the tree or the text field, never both. */
+static void scope_fields(struct ui_dialog *d, struct wiz *w)
+{
+	bool scope = w->step == S_SCOPE;
+	d->fields[w->tree].hidden = !scope || !w->have_tree;
+	d->fields[w->scope].hidden = !scope || w->have_tree;
+}
+
+static void scope_note(struct ui_dialog *d, const struct wiz *w)
+{
+	const char *how = w->have_tree
+		? "Space includes an OU with everything under it or leaves it out; Right/Left (+/-) expand and "
+		  "collapse. All content is selected by default."
+		: "Which OUs or sites to migrate, comma-separated (empty: all); for the directory, where and how "
+		  "to look.";
+	snprintf(d->note, sizeof d->note, "Step %d of %d: %s.\n%s%s%.300s", S_SCOPE + 1, S__COUNT, step_titles[S_SCOPE],
+	         how, w->tree_note[0] ? "\n" : "", w->tree_note);
+}
+
 /* Shows the fields of the current step and explains it. */
 static void show_step(struct ui_dialog *d, struct wiz *w)
 {
 	for (int i = 0; i < d->nfields; i++)
 		if (d->fields[i].kind != FF_BUTTON)
 			d->fields[i].hidden = !step_has(w, w->step, i);
+	scope_fields(d, w);
 	static const char *const help[] = {
 		"A forest is a directory whose mailboxes migrate together: a source, the target (one "
 		"only), or an Office 365 tenant (one only).",
@@ -449,6 +489,8 @@ static void show_step(struct ui_dialog *d, struct wiz *w)
 	};
 	if (w->step == S_TEST)
 		test_note(d, w);
+	else if (w->step == S_SCOPE)
+		scope_note(d, w);
 	else
 		snprintf(d->note, sizeof d->note, "Step %d of %d: %s.\n%s", w->step + 1, S__COUNT,
 		         step_titles[w->step], help[w->step]);
@@ -557,6 +599,15 @@ static bool leave_step(struct ui *u, struct ui_dialog *d, struct wiz *w)
 			return false;
 		}
 		return true;
+	case S_SCOPE: {
+		char *scope = wiz_scope(d, w);
+		free(scope);
+		if (!scope) {
+			form_fail(&d->form, w->tree, "include at least one OU (Space), or the base DN for everything");
+			return false;
+		}
+		return true;
+	}
 	default: return true;
 	}
 }
@@ -583,8 +634,8 @@ static bool finish(struct ui *u, struct ui_dialog *d, struct wiz *w)
 		s = save_secret(u, secret_name, val(d, w->pw), &mail_ref, &e);
 	if (!s && val(d, w->dirpw)[0])
 		s = save_secret(u, dir_name, val(d, w->dirpw), &dir_ref, &e);
-	char *scope = forest_scope_join(val(d, w->scope));
-	f.scope = scope[0] ? scope : NULL;
+	char *scope = wiz_scope(d, w);
+	f.scope = scope && scope[0] ? scope : NULL;
 	if (mail_ref)
 		ep.secret_ref = mail_ref;
 	f.dir_secret_ref = dir_ref;
@@ -749,6 +800,148 @@ static void detect_start(struct ui *u, struct ui_dialog *d, struct wiz *w)
 	ui_task_start(u, t);
 }
 
+/* --- the OU tree of the scope step (the seed's "expand/collapse levels") ------- */
+
+#define TREE_ROWS 8             /* at most, so the step fits 80x24 */
+#define TREE_MAX_OUS 5000
+
+struct tree_job {
+	unsigned serial;
+	char key[FORM_VALUE_MAX * 3];
+	char name[160], url[FORM_VALUE_MAX], bind_dn[FORM_VALUE_MAX], base_dn[FORM_VALUE_MAX];
+	char *password;             /* typed, wiped on free; "" for an anonymous bind */
+	char *secrets_path;
+	int timeout_s;
+	enum st s;
+	char err[512];
+	struct dir_ou_list ous;
+};
+
+static void tree_job_free(struct ui_task *t)
+{
+	struct tree_job *j = t->ctx;
+	secret_free(j->password);
+	free(j->secrets_path);
+	dir_ou_list_free(&j->ous);
+	free(j);
+}
+
+static void tree_run(struct ui_task *t)
+{
+	struct tree_job *j = t->ctx;
+	struct forest f = { .name = j->name, .dir_url = j->url, .dir_base_dn = j->base_dn,
+	                    .dir_bind_dn = *j->password ? j->bind_dn : NULL };
+	struct err e;
+	err_clear(&e);
+	j->s = directory_list_ous(&f, j->password, j->secrets_path, j->timeout_s, TREE_MAX_OUS, &j->ous, &e);
+	if (j->s)
+		snprintf(j->err, sizeof j->err, "%s", e.msg);
+}
+
+/* What the tree is read for: it is read again when one of these changes. */
+static void tree_key_of(const struct ui_dialog *d, const struct wiz *w, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s\n%s\n%s", val(d, w->dirurl), val(d, w->binddn), val(d, w->basedn));
+}
+
+static void tree_finish(struct ui *u, struct ui_task *t)
+{
+	struct tree_job *j = t->ctx;
+	struct ui_dialog *d = u->dialog;
+	if (!d || d->done != wiz_done || ((struct wiz *)d->ctx)->serial != j->serial)
+		return;     /* that wizard is gone */
+	struct wiz *w = d->ctx;
+	w->tree_loading = false;
+	snprintf(w->tree_key, sizeof w->tree_key, "%s", j->key);
+	if (j->s) {
+		snprintf(w->tree_note, sizeof w->tree_note, "! cannot list the OUs: %.300s. Type them instead.", j->err);
+	} else {
+		/* What was typed (or chosen in an earlier tree) carries over. */
+		char *typed = w->have_tree ? scope_tree_scope(&w->st) : forest_scope_join(val(d, w->scope));
+		if (w->have_tree)
+			scope_tree_free(&w->st);
+		struct scope_ou *ous = x_calloc(j->ous.n + 1, sizeof *ous);
+		for (size_t i = 0; i < j->ous.n; i++)
+			ous[i] = (struct scope_ou){ j->ous.v[i].dn, j->ous.v[i].name, j->ous.v[i].parent };
+		scope_tree_build(&w->st, j->base_dn, ous, (int)j->ous.n);
+		scope_tree_apply(&w->st, typed ? typed : "");
+		w->st.truncated = j->ous.truncated;
+		free(typed);
+		free(ous);
+		w->have_tree = true;
+		snprintf(w->tree_note, sizeof w->tree_note, "%zu OU%s under %.200s%s", j->ous.n, j->ous.n == 1 ? "" : "s",
+		         j->base_dn, j->ous.truncated ? " (the first ones only: type the rest in the scope later)" : "");
+		d->panel_rows = w->st.n < TREE_ROWS ? w->st.n : TREE_ROWS;
+	}
+	if (w->step != S_SCOPE)
+		return;
+	bool on_text = d->form.focus == w->scope;
+	scope_fields(d, w);
+	scope_note(d, w);
+	if (on_text && w->have_tree)
+		d->form.focus = w->tree;
+}
+
+/* Reads the tree when the directory and a base DN are known and changed
+ * since the last reading, once the admin has left the base DN field. */
+static void tree_maybe_load(struct ui *u, struct ui_dialog *d, struct wiz *w)
+{
+	char key[sizeof w->tree_key];
+	tree_key_of(d, w, key, sizeof key);
+	if (w->step != S_SCOPE || w->tree_loading || !val(d, w->dirurl)[0] || !val(d, w->basedn)[0] ||
+	    d->form.focus == w->basedn || !strcmp(key, w->tree_key))
+		return;
+	struct tree_job *j = x_calloc(1, sizeof *j);
+	j->serial = w->serial;
+	snprintf(j->key, sizeof j->key, "%s", key);
+	trimmed(val(d, w->name), j->name, sizeof j->name);
+	snprintf(j->url, sizeof j->url, "%s", val(d, w->dirurl));
+	snprintf(j->bind_dn, sizeof j->bind_dn, "%s", val(d, w->binddn));
+	snprintf(j->base_dn, sizeof j->base_dn, "%s", val(d, w->basedn));
+	j->password = x_strdup(val(d, w->dirpw));
+	j->secrets_path = x_strdup(u->o->cfg->secrets_path ? u->o->cfg->secrets_path : "");
+	j->timeout_s = u->o->cfg->timeout_s;
+	struct ui_task *t = x_calloc(1, sizeof *t);
+	*t = (struct ui_task){ .run = tree_run, .finish = tree_finish, .free_fn = tree_job_free, .ctx = j };
+	w->tree_loading = true;
+	snprintf(w->tree_note, sizeof w->tree_note, "Reading the OUs under %.150s from %.150s\xe2\x80\xa6", j->base_dn,
+	         j->url);
+	scope_note(d, w);
+	if (!ui_task_start(u, t))
+		w->tree_loading = false;
+}
+
+static void tree_draw(struct ui *u, const struct ui_dialog *d, int y, int x, int h, int w, bool focus)
+{
+	struct wiz *wz = d->ctx;
+	int rows[TREE_ROWS * 4], cur_row = 0;
+	int n = scope_tree_visible(&wz->st, rows, (int)countof(rows), &cur_row);
+	if (wz->st.top > cur_row || wz->st.top + h <= cur_row)
+		wz->st.top = cur_row < h ? 0 : cur_row - h + 1;
+	for (int k = 0; k < h; k++) {
+		int r = wz->st.top + k;
+		char line[FORM_VALUE_MAX * 2] = "";
+		if (r < n)
+			scope_tree_row(&wz->st, rows[r], line, sizeof line);
+		attr_t a = r == cur_row && focus ? ui_attr(u, C_CURSOR) : r == cur_row ? A_UNDERLINE : 0;
+		attron(a);
+		draw_cell(y + k, x, w, line, false);
+		attroff(a);
+	}
+}
+
+static bool tree_key_fn(struct ui *u, struct ui_dialog *d, int fk)
+{
+	(void)u;
+	struct wiz *w = d->ctx;
+	bool used = w->have_tree && scope_tree_key(&w->st, fk, d->panel_rows);
+	if (used && d->form.error_field == w->tree) {
+		d->form.error[0] = '\0';        /* the admin is fixing it */
+		d->form.error_field = -1;
+	}
+	return used;
+}
+
 static bool wiz_done(struct ui *u, struct ui_dialog *d, int button)
 {
 	struct wiz *w = d->ctx;
@@ -792,10 +985,10 @@ static bool wiz_done(struct ui *u, struct ui_dialog *d, int button)
 
 static void wiz_poll(struct ui *u, struct ui_dialog *d)
 {
-	(void)u;
 	struct wiz *w = d->ctx;
 	if (w->step == S_TEST && w->test && conn_test_finished(w->test))
 		test_note(d, w);
+	tree_maybe_load(u, d, w);
 }
 
 void forest_wizard_open(struct ui *u)
@@ -835,6 +1028,9 @@ void forest_wizard_open(struct ui *u)
 	w->binddn = ui_field(d, "Bind DN", FF_TEXT, "", "optional: the DN to bind as (empty: anonymous)");
 	w->dirpw = ui_field(d, "Directory password", FF_SECRET, "", "for the bind DN; kept in the secrets file");
 	w->scope = ui_field(d, "OUs / sites", FF_TEXT, "", "comma-separated OUs or sites to include; empty: all");
+	w->tree = ui_panel(d, "OUs", TREE_ROWS, "Space include/leave out, Right/Left expand/collapse, Up/Down move",
+	                   tree_draw, tree_key_fn);
+	d->fields[w->tree].hidden = true;
 	w->basedn = ui_field(d, "Directory base DN", FF_TEXT, "", "where to look for mailboxes, e.g. dc=corp,dc=example");
 	w->filter = ui_field(d, "Directory filter", FF_TEXT, "", "LDAP filter, e.g. (objectClass=inetOrgPerson)");
 	static const char *const sum_labels[] = { "Forest", "Endpoint", "Admin", "Admin password", "TLS",
