@@ -123,7 +123,7 @@ def wizard_tree(c, mf, src, d):
         c.check(ok, 'Left collapses Sales', text)
         t.keys('Down', 'Down', 'Down', 'Down', 'Enter')           # out of the tree: base DN, filter, Prev, Next
         ok, text = t.wait(lambda s: 'Step 5 of 5' in s, 10)
-        c.check(ok and 'ou=HQ,%s, ou=EMEA,ou=Sales' % BASE in text, 'the summary shows the OUs chosen', text)
+        c.check(ok and 'ou=HQ,%s; ou=EMEA,ou=Sales' % BASE in text, 'the summary shows the OUs chosen', text)
         t.keys('Enter')                                           # Finish
         ok, text = t.wait(lambda s: 'forest tree.example (source) added' in s, 10)
         c.check(ok, 'Finish adds the forest', text)
@@ -136,6 +136,35 @@ def wizard_tree(c, mf, src, d):
             'the forest\'s scope is the two DNs, one a line (%s)' % rows)
     r = mf.run('forest', 'check', 'tree.example')
     c.check('2 search bases readable' in r.out, 'and the health check reads both as search bases', r)
+    # The forest's Mailboxes tab and its edit dialog keep the DNs whole.
+    with term.Term(mf, 'console --no-engine', 110, 36) as t:
+        t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        t.keys('1', 'G', 'Tab', 'Tab', 'Tab')
+        ok, text = t.wait(lambda s: 'ou=HQ,%s; ou=EMEA,ou=Sales,%s' % (BASE, BASE) in s, 10)
+        c.check(ok, 'the Mailboxes tab shows the scope with "; " between the DNs', text)
+        t.keys('Enter', 'Down', 'Enter')                          # edit, Save untouched
+        ok, text = t.wait(lambda s: 'forest tree.example saved' in s, 10)
+        rows = scope_of(mf, 'tree.example')
+        c.check(ok and rows == 'ou=HQ,%s\nou=EMEA,ou=Sales,%s' % (BASE, BASE),
+                'saving the forest untouched keeps its scope (%r)' % rows, text)
+        t.keys('Enter', 'C-u')
+        t.type('ou=HQ,%s; ou=US,ou=Sales,%s' % (BASE, BASE))
+        t.keys('Down', 'Enter')
+        ok, text = t.wait(lambda s: 'forest tree.example saved' in s, 10)
+        rows = scope_of(mf, 'tree.example')
+        c.check(ok and rows == 'ou=HQ,%s\nou=US,ou=Sales,%s' % (BASE, BASE),
+                'DNs typed with "; " between them are stored whole (%r)' % rows, text)
+        t.keys('q')
+        t.wait_exit(20)
+
+
+def scope_of(mf, forest):
+    import sqlite3
+    db = sqlite3.connect(mf.store)
+    try:
+        return db.execute("SELECT scope FROM forests WHERE name=?", (forest,)).fetchone()[0]
+    finally:
+        db.close()
 
 
 def main(c):

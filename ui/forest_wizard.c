@@ -95,14 +95,16 @@ bool forest_url_check(const char *url, const char *const *schemes, char *why, si
 	return true;
 }
 
-/* OUs typed comma-separated (or one per line) are stored one per line. */
+/* OUs typed comma-separated (or one per line) are stored one per line;
+ * with a ';' in the text, ';' separates them and commas belong to DNs. */
 char *forest_scope_join(const char *typed)
 {
 	size_t n = strlen(typed);
 	char *out = x_malloc(n + 1), *o = out;
 	const char *s = typed;
+	const char *seps = strchr(typed, ';') ? ";\n" : ",\n";
 	while (*s) {
-		size_t len = strcspn(s, ",\n");
+		size_t len = strcspn(s, seps);
 		const char *a = s, *b = s + len;
 		while (a < b && *a == ' ')
 			a++;
@@ -128,11 +130,13 @@ void forest_scope_text(const char *scope, char *buf, size_t n)
 		snprintf(buf, n, "all mailboxes (no OU or site chosen)");
 		return;
 	}
+	/* DNs hold commas: then "; " separates them, which forest_scope_join reads back. */
+	char sep = strchr(scope, ',') ? ';' : ',';
 	size_t k = 0;
 	for (const char *s = scope; *s && k + 3 < n; s++)
 		if (*s == '\n') {
 			if (s[1]) {
-				buf[k++] = ',';
+				buf[k++] = sep;
 				buf[k++] = ' ';
 			}
 		} else

@@ -57,9 +57,11 @@ bool forest_url_check(const char *url, const char *const *schemes, char *why, si
 extern const char *const forest_mail_schemes[], *const forest_dir_schemes[];
 
 /* "OU=A, OU=B" (or one per line) as the store keeps a scope: one per line,
- * trimmed; "" for all.  Caller frees. */
+ * trimmed; "" for all.  With a ';' in the text, ';' separates and commas
+ * belong to DNs ("ou=A,dc=x; ou=B,dc=x").  Caller frees. */
 char *forest_scope_join(const char *typed);
-/* A stored scope for the screen: "A, B", or "all mailboxes ...". */
+/* A stored scope for the screen: "A, B" ("A; B" when they are DNs, which
+ * forest_scope_join reads back), or "all mailboxes ...". */
 void forest_scope_text(const char *scope, char *buf, size_t n);
 
 /* Role names as the store keeps them and as the console shows them. */

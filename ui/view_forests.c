@@ -902,7 +902,10 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 	f.dir_bind_dn = F[ed->binddn].value[0] ? (char *)F[ed->binddn].value : NULL;
 	f.dir_base_dn = F[ed->basedn].value[0] ? (char *)F[ed->basedn].value : NULL;
 	f.dir_filter = F[ed->filter].value[0] ? (char *)F[ed->filter].value : NULL;
-	char *scope = forest_scope_join(F[ed->scope].value);
+	/* Untouched, the stored scope stays as it is: its text may have been
+	 * cut to the field's size. */
+	bool scope_kept = ed->scope < 32 && !strcmp(F[ed->scope].value, ed->snapshot[ed->scope]);
+	char *scope = scope_kept ? x_strdup(ed->f.scope ? ed->f.scope : "") : forest_scope_join(F[ed->scope].value);
 	f.scope = scope[0] ? scope : NULL;
 	/* The endpoint as typed. */
 	struct endpoint ep = ed->ep;
