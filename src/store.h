@@ -501,4 +501,16 @@ enum st store_alert_each(struct store *s, int64_t forest_id,
                                     int level, const char *detail, const char *fix, int64_t ts),
                          void *ctx, struct err *e);
 
+
+/* --- sites (read only; the Forests view's Sites and Licenses tabs) -------------
+ * The mailboxes of forest_id not vanished, by site ("" : none known), with
+ * their known size and how many of each kind (NULL kind counts as user). */
+struct site_row {
+	const char *site;
+	int64_t mailboxes, bytes;
+	int64_t user, shared, room, equipment;
+};
+enum st store_site_each(struct store *s, int64_t forest_id, void (*fn)(void *ctx, const struct site_row *r),
+                        void *ctx, struct err *e);
+
 #endif

@@ -158,6 +158,32 @@ def wizard_tree(c, mf, src, d):
         t.wait_exit(20)
 
 
+def sites_tabs(c, mf):
+    """The Forests view's Sites and Licenses tabs."""
+    r = mf.run('blackout', 'add', 'lunch', '--start', '2030-01-07 12:00', '--end', '2030-01-07 13:00',
+               '--tz', 'Europe/Paris', '--site', 'Lyon', '--weekly')
+    c.check(r.rc == 0, 'a weekly blackout window for site Lyon in Europe/Paris', r)
+    with term.Term(mf, 'console --no-engine', 110, 36) as t:
+        t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        t.keys('1', 'g')
+        for _ in range(5):
+            t.keys('Tab')
+        ok, text = t.wait(lambda s: 'TIME ZONE' in s and re.search(r'Lyon\s+12\s', s), 10)
+        c.check(ok and 'Europe/Paris' in forest_row(text, 'Lyon'),
+                'Sites tab: Lyon with its 12 mailboxes and its blackout windows\' time zone', text)
+        t.keys('Tab')
+        ok, text = t.wait(lambda s: 'User mailboxes' in s and '12: need a license each' in s, 10)
+        c.check(ok and 'Shared mailboxes' in text and '0: need none' in text,
+                'Licenses tab: 12 user mailboxes need a license, the other kinds none', text)
+        t.keys('Enter')
+        ok, text = t.wait(lambda s: '[Accounts]' in s, 10)
+        tabs = ([ln for ln in text.splitlines() if '[Accounts]' in ln] or [''])[0]
+        c.check(ok and 'Credentials' in tabs and 'Sites' not in tabs and 'Licenses' not in tabs,
+                'Enter there edits the forest on its Accounts tab (Sites and Licenses are read only)', text)
+        t.keys('Escape', 'q')
+        t.wait_exit(20)
+
+
 def scope_of(mf, forest):
     import sqlite3
     db = sqlite3.connect(mf.store)
@@ -262,6 +288,7 @@ def main(c):
                 t.keys('q')
                 t.wait_exit(30)
             wizard_tree(c, mf, src, d)
+            sites_tabs(c, mf)
             if have_dnsmasq():
                 wizard_detect(c, mf)
             elif os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':

@@ -96,6 +96,16 @@ int64_t forests_endpoint_id(struct ui *u, const char *endpoint_name);
  * discovery (R), each in a thread of its own (task.h). */
 void forest_check_start(struct ui *u, const struct forest *f);
 void forest_discover_start(struct ui *u, const struct forest *f, bool full);
+/* forest_sites.c: the Sites and Licenses tabs of the Forests view, with
+ * what they read from the store (owned by the view; UI thread). */
+struct forest_sites;
+struct forest_sites *forest_sites_new(void);
+void forest_sites_free(struct forest_sites *s);
+/* Draws forest f's sites (licenses: its mailboxes by kind) from line y in
+ * h lines of w columns; reads the store again after a few seconds. */
+void forest_sites_draw(struct ui *u, struct forest_sites *s, const struct forest *f, bool licenses, int y, int h,
+                       int w);
+
 /* forest_tasks.c: the forest's preparation checklist (P), in a thread of
  * its own; the list opens when it is done. */
 void forest_checklist_start(struct ui *u, const struct forest *f);

@@ -3,7 +3,9 @@
  * (a check mark when its last connection test this session passed, "!" when
  * it failed, "?" when never tested), then "(no forest)" and the endpoints
  * that belong to none.  Below the list, the selected forest in tabs:
- * Endpoints, General, Accounts, Mailboxes (scope), Credentials.
+ * Endpoints, General, Accounts, Mailboxes (scope), Credentials, Sites (its
+ * mailboxes by site, with the sites' time zones) and Licenses (by kind);
+ * the edit dialog has the editable ones (General to Credentials).
  *
  * Keys: Tab / Shift-Tab switch the tab shown; Enter or e edits the forest
  * (a dialog with the same tabs; Save validates and writes); n opens the Add
@@ -41,8 +43,10 @@ struct f_row {
 	char mark[8];
 };
 
-enum { TAB_ENDPOINTS, TAB_GENERAL, TAB_ACCOUNTS, TAB_MAILBOXES, TAB_CREDENTIALS, TAB__COUNT };
-static const char *const tab_names[] = { "Endpoints", "General", "Accounts", "Mailboxes", "Credentials" };
+enum { TAB_ENDPOINTS, TAB_GENERAL, TAB_ACCOUNTS, TAB_MAILBOXES, TAB_CREDENTIALS, TAB_SITES, TAB_LICENSES, TAB__COUNT };
+#define TAB__EDITABLE TAB_SITES     /* the edit dialog's tabs end here */
+static const char *const tab_names[] = { "Endpoints", "General", "Accounts", "Mailboxes", "Credentials", "Sites",
+                                         "Licenses" };
 
 struct hrec {
 	int64_t key;            /* endpoint id, or -forest id for its directory */
@@ -61,6 +65,7 @@ struct fv {
 	size_t nh;
 	struct conn_test **tests;       /* running in the background */
 	size_t ntests;
+	struct forest_sites *sites;     /* the Sites and Licenses tabs */
 };
 
 /* --- the table -------------------------------------------------------------------- */
@@ -567,6 +572,7 @@ static void forests_close(struct ui *u, struct view *v)
 		conn_test_free(p->tests[i]);     /* waits at most the network timeout */
 	free(p->tests);
 	free(p->health);
+	forest_sites_free(p->sites);
 	data_free(p);
 	free(p);
 	v->priv = NULL;
@@ -755,10 +761,15 @@ static void draw_panel(struct ui *u, struct view *v, int y, int h, int w)
 		return;
 	}
 	const struct forest *f = r->kind == RK_FOREST ? forest_by_id(p, r->ref) : NULL;
-	if (!f)
+	if (!f) {
 		draw_cell(y + 2, 2, w - 4, "Endpoints without a forest have no forest settings (see the Endpoints tab).", false);
-	else
+	} else if (p->tab == TAB_SITES || p->tab == TAB_LICENSES) {
+		if (!p->sites)
+			p->sites = forest_sites_new();
+		forest_sites_draw(u, p->sites, f, p->tab == TAB_LICENSES, y + 1 + (p->tab == TAB_LICENSES), h - 1, w);
+	} else {
 		draw_forest_tab(u, p, f, p->tab, y + 2, w);
+	}
 }
 
 static void forests_draw(struct ui *u, struct view *v, int y0, int h, int w)
@@ -822,7 +833,7 @@ static int tab_of(const struct edit *ed, int i)
 static void edit_note(struct ui_dialog *d, struct edit *ed)
 {
 	size_t k = 0;
-	for (int t = TAB_GENERAL; t < TAB__COUNT; t++)
+	for (int t = TAB_GENERAL; t < TAB__EDITABLE; t++)
 		k += (size_t)snprintf(d->note + k, sizeof d->note - k, t == ed->tab ? "[%s]  " : " %s   ", tab_names[t]);
 	snprintf(d->note + k, sizeof d->note - k, "%s",
 	         !d->fields[ed->tls].checked && ed->ep.url
@@ -845,7 +856,7 @@ static void edit_show(struct ui_dialog *d, struct edit *ed, int tab)
 static bool edit_check_all(struct ui_dialog *d, struct edit *ed)
 {
 	int keep = ed->tab;
-	for (int t = TAB_GENERAL; t < TAB__COUNT; t++) {
+	for (int t = TAB_GENERAL; t < TAB__EDITABLE; t++) {
 		edit_show(d, ed, t);
 		if (!form_check(&d->form)) {
 			edit_show(d, ed, t);
@@ -1021,8 +1032,8 @@ static bool edit_done(struct ui *u, struct ui_dialog *d, int button)
 	case EB_NEXT: {
 		int t = ed->tab + (button == EB_NEXT ? 1 : -1);
 		if (t < TAB_GENERAL)
-			t = TAB__COUNT - 1;
-		if (t >= TAB__COUNT)
+			t = TAB__EDITABLE - 1;
+		if (t >= TAB__EDITABLE)
 			t = TAB_GENERAL;
 		d->form.error[0] = '\0';
 		d->form.error_field = -1;
@@ -1113,7 +1124,7 @@ static void edit_open(struct ui *u, struct view *v, int tab)
 	ed->cancel = ui_button(d, "Cancel", EB_CANCEL);
 	edit_snapshot(d, ed);
 	ui_dialog_open(u, d);
-	edit_show(d, ed, tab < TAB_GENERAL ? TAB_ACCOUNTS : tab);
+	edit_show(d, ed, tab < TAB_GENERAL || tab >= TAB__EDITABLE ? TAB_ACCOUNTS : tab);
 }
 
 /* --- deleting ----------------------------------------------------------------------------- */
