@@ -24,12 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "directory.h"
 #include "driver.h"
 #include "dns.h"
 #include "forests.h"
 #include "imap.h"
-#include "scope_tree.h"
 #include "secret.h"
 #include "ui.h"
 
@@ -318,26 +316,20 @@ struct wiz {
 	/* field indexes */
 	int name, role, detect;
 	int url, user, pw, pwref, auth, tls, maxc, dirurl, binddn, dirpw;
-	int scope, tree, basedn, filter;
+	int scope, basedn, filter;
 	int sum[10];
 	int prev, next, finish, cancel;
 	char epname[200];
 	unsigned serial;            /* tells a detection's result which wizard it is for */
 	char detect_note[300];      /* what DNS auto-detection found ("" before it ran) */
-	/* the scope step's OU tree */
-	struct scope_tree st;
-	bool have_tree;             /* st holds the directory's OUs: the panel replaces the text */
-	bool tree_loading;
-	char tree_key[FORM_VALUE_MAX * 3];  /* the directory, bind DN and base DN it was read for */
-	char tree_note[400];        /* what the reading found */
+	struct scope_picker pick;   /* the scope step's OU tree */
 };
 
 static void wiz_free(void *ctx)
 {
 	struct wiz *w = ctx;
 	conn_test_free(w->test);
-	if (w->have_tree)
-		scope_tree_free(&w->st);
+	scope_picker_free(&w->pick);
 	free(w);
 }
 
@@ -390,7 +382,7 @@ static bool step_has(const struct wiz *w, int step, int i)
 	switch (step) {
 	case S_NAME: return i == w->name || i == w->role || i == w->detect;
 	case S_CONN: return i >= w->url && i <= w->dirpw;
-	case S_SCOPE: return i >= w->scope && i <= w->filter && i != w->tree;
+	case S_SCOPE: return i >= w->scope && i <= w->filter && i != w->pick.panel;
 	case S_SUMMARY: return i >= w->sum[0] && i <= w->sum[9];
 	default: return false;
 	}
@@ -400,7 +392,7 @@ static bool step_has(const struct wiz *w, int step, int i)
  * NULL when the tree includes nothing.  Caller frees. */
 static char *wiz_scope(struct ui_dialog *d, const struct wiz *w)
 {
-	return w->have_tree ? scope_tree_scope(&w->st) : forest_scope_join(val(d, w->scope));
+	return scope_picker_scope(d, &w->pick);
 }
 
 static void summary_fill(struct ui_dialog *d, struct wiz *w)
@@ -458,20 +450,18 @@ static void test_note(struct ui_dialog *d, struct wiz *w)
 /* The scope step shows the tree or the text field, never both. */
 static void scope_fields(struct ui_dialog *d, struct wiz *w)
 {
-	bool scope = w->step == S_SCOPE;
-	d->fields[w->tree].hidden = !scope || !w->have_tree;
-	d->fields[w->scope].hidden = !scope || w->have_tree;
+	scope_picker_show(d, &w->pick, w->step == S_SCOPE);
 }
 
 static void scope_note(struct ui_dialog *d, const struct wiz *w)
 {
-	const char *how = w->have_tree
+	const char *how = w->pick.have_tree
 		? "Space includes an OU with everything under it or leaves it out; Right/Left (+/-) expand and "
 		  "collapse. All content is selected by default."
 		: "Which OUs or sites to migrate, comma-separated (empty: all); for the directory, where and how "
 		  "to look.";
 	snprintf(d->note, sizeof d->note, "Step %d of %d: %s.\n%s%s%.300s", S_SCOPE + 1, S__COUNT, step_titles[S_SCOPE],
-	         how, w->tree_note[0] ? "\n" : "", w->tree_note);
+	         how, w->pick.note[0] ? "\n" : "", w->pick.note);
 }
 
 /* Shows the fields of the current step and explains it. */
@@ -607,7 +597,7 @@ static bool leave_step(struct ui *u, struct ui_dialog *d, struct wiz *w)
 		char *scope = wiz_scope(d, w);
 		free(scope);
 		if (!scope) {
-			form_fail(&d->form, w->tree, "include at least one OU (Space), or the base DN for everything");
+			form_fail(&d->form, w->pick.panel, "include at least one OU (Space), or the base DN for everything");
 			return false;
 		}
 		return true;
@@ -804,146 +794,27 @@ static void detect_start(struct ui *u, struct ui_dialog *d, struct wiz *w)
 	ui_task_start(u, t);
 }
 
-/* --- the OU tree of the scope step (the seed's "expand/collapse levels") ------- */
+/* --- the OU tree of the scope step (scope_picker.c) --------------------------- */
 
-#define TREE_ROWS 8             /* at most, so the step fits 80x24 */
-#define TREE_MAX_OUS 5000
-
-struct tree_job {
-	unsigned serial;
-	char key[FORM_VALUE_MAX * 3];
-	char name[160], url[FORM_VALUE_MAX], bind_dn[FORM_VALUE_MAX], base_dn[FORM_VALUE_MAX];
-	char *password;             /* typed, wiped on free; "" for an anonymous bind */
-	char *secrets_path;
-	int timeout_s;
-	enum st s;
-	char err[512];
-	struct dir_ou_list ous;
-};
-
-static void tree_job_free(struct ui_task *t)
-{
-	struct tree_job *j = t->ctx;
-	secret_free(j->password);
-	free(j->secrets_path);
-	dir_ou_list_free(&j->ous);
-	free(j);
-}
-
-static void tree_run(struct ui_task *t)
-{
-	struct tree_job *j = t->ctx;
-	struct forest f = { .name = j->name, .dir_url = j->url, .dir_base_dn = j->base_dn,
-	                    .dir_bind_dn = *j->password ? j->bind_dn : NULL };
-	struct err e;
-	err_clear(&e);
-	j->s = directory_list_ous(&f, j->password, j->secrets_path, j->timeout_s, TREE_MAX_OUS, &j->ous, &e);
-	if (j->s)
-		snprintf(j->err, sizeof j->err, "%s", e.msg);
-}
-
-/* What the tree is read for: it is read again when one of these changes. */
-static void tree_key_of(const struct ui_dialog *d, const struct wiz *w, char *buf, size_t n)
-{
-	snprintf(buf, n, "%s\n%s\n%s", val(d, w->dirurl), val(d, w->binddn), val(d, w->basedn));
-}
-
-static void tree_finish(struct ui *u, struct ui_task *t)
-{
-	struct tree_job *j = t->ctx;
-	struct ui_dialog *d = u->dialog;
-	if (!d || d->done != wiz_done || ((struct wiz *)d->ctx)->serial != j->serial)
-		return;     /* that wizard is gone */
-	struct wiz *w = d->ctx;
-	w->tree_loading = false;
-	snprintf(w->tree_key, sizeof w->tree_key, "%s", j->key);
-	if (j->s) {
-		snprintf(w->tree_note, sizeof w->tree_note, "! cannot list the OUs: %.300s. Type them instead.", j->err);
-	} else {
-		/* What was typed (or chosen in an earlier tree) carries over. */
-		char *typed = w->have_tree ? scope_tree_scope(&w->st) : forest_scope_join(val(d, w->scope));
-		if (w->have_tree)
-			scope_tree_free(&w->st);
-		struct scope_ou *ous = x_calloc(j->ous.n + 1, sizeof *ous);
-		for (size_t i = 0; i < j->ous.n; i++)
-			ous[i] = (struct scope_ou){ j->ous.v[i].dn, j->ous.v[i].name, j->ous.v[i].parent };
-		scope_tree_build(&w->st, j->base_dn, ous, (int)j->ous.n);
-		scope_tree_apply(&w->st, typed ? typed : "");
-		w->st.truncated = j->ous.truncated;
-		free(typed);
-		free(ous);
-		w->have_tree = true;
-		snprintf(w->tree_note, sizeof w->tree_note, "%zu OU%s under %.200s%s", j->ous.n, j->ous.n == 1 ? "" : "s",
-		         j->base_dn, j->ous.truncated ? " (the first ones only: type the rest in the scope later)" : "");
-		d->panel_rows = w->st.n < TREE_ROWS ? w->st.n : TREE_ROWS;
-	}
-	if (w->step != S_SCOPE)
-		return;
-	bool on_text = d->form.focus == w->scope;
-	scope_fields(d, w);
-	scope_note(d, w);
-	if (on_text && w->have_tree)
-		d->form.focus = w->tree;
-}
-
-/* Reads the tree when the directory and a base DN are known and changed
- * since the last reading, once the admin has left the base DN field. */
-static void tree_maybe_load(struct ui *u, struct ui_dialog *d, struct wiz *w)
-{
-	char key[sizeof w->tree_key];
-	tree_key_of(d, w, key, sizeof key);
-	if (w->step != S_SCOPE || w->tree_loading || !val(d, w->dirurl)[0] || !val(d, w->basedn)[0] ||
-	    d->form.focus == w->basedn || !strcmp(key, w->tree_key))
-		return;
-	struct tree_job *j = x_calloc(1, sizeof *j);
-	j->serial = w->serial;
-	snprintf(j->key, sizeof j->key, "%s", key);
-	trimmed(val(d, w->name), j->name, sizeof j->name);
-	snprintf(j->url, sizeof j->url, "%s", val(d, w->dirurl));
-	snprintf(j->bind_dn, sizeof j->bind_dn, "%s", val(d, w->binddn));
-	snprintf(j->base_dn, sizeof j->base_dn, "%s", val(d, w->basedn));
-	j->password = x_strdup(val(d, w->dirpw));
-	j->secrets_path = x_strdup(u->o->cfg->secrets_path ? u->o->cfg->secrets_path : "");
-	j->timeout_s = u->o->cfg->timeout_s;
-	struct ui_task *t = x_calloc(1, sizeof *t);
-	*t = (struct ui_task){ .run = tree_run, .finish = tree_finish, .free_fn = tree_job_free, .ctx = j };
-	w->tree_loading = true;
-	snprintf(w->tree_note, sizeof w->tree_note, "Reading the OUs under %.150s from %.150s\xe2\x80\xa6", j->base_dn,
-	         j->url);
-	scope_note(d, w);
-	if (!ui_task_start(u, t))
-		w->tree_loading = false;
-}
-
-static void tree_draw(struct ui *u, const struct ui_dialog *d, int y, int x, int h, int w, bool focus)
-{
-	struct wiz *wz = d->ctx;
-	int rows[TREE_ROWS * 4], cur_row = 0;
-	int n = scope_tree_visible(&wz->st, rows, (int)countof(rows), &cur_row);
-	if (wz->st.top > cur_row || wz->st.top + h <= cur_row)
-		wz->st.top = cur_row < h ? 0 : cur_row - h + 1;
-	for (int k = 0; k < h; k++) {
-		int r = wz->st.top + k;
-		char line[FORM_VALUE_MAX * 2] = "";
-		if (r < n)
-			scope_tree_row(&wz->st, rows[r], line, sizeof line);
-		attr_t a = r == cur_row && focus ? ui_attr(u, C_CURSOR) : r == cur_row ? A_UNDERLINE : 0;
-		attron(a);
-		draw_cell(y + k, x, w, line, false);
-		attroff(a);
-	}
-}
-
-static bool tree_key_fn(struct ui *u, struct ui_dialog *d, int fk)
+static void tree_updated(struct ui *u, struct ui_dialog *d)
 {
 	(void)u;
 	struct wiz *w = d->ctx;
-	bool used = w->have_tree && scope_tree_key(&w->st, fk, d->panel_rows);
-	if (used && d->form.error_field == w->tree) {
-		d->form.error[0] = '\0';        /* the admin is fixing it */
-		d->form.error_field = -1;
-	}
-	return used;
+	if (w->step == S_SCOPE)
+		scope_note(d, w);
+}
+
+/* Reads the tree once the directory and a base DN are known (again when
+ * they change), after the admin has left the base DN field. */
+static void tree_maybe_load(struct ui *u, struct ui_dialog *d, struct wiz *w)
+{
+	if (w->step != S_SCOPE || d->form.focus == w->basedn)
+		return;
+	char name[160];
+	trimmed(val(d, w->name), name, sizeof name);
+	struct scope_source src = { name, val(d, w->dirurl), val(d, w->binddn), val(d, w->basedn), val(d, w->dirpw),
+	                            NULL };
+	scope_picker_load(u, d, &w->pick, &src);
 }
 
 static bool wiz_done(struct ui *u, struct ui_dialog *d, int button)
@@ -1032,9 +903,8 @@ void forest_wizard_open(struct ui *u)
 	w->binddn = ui_field(d, "Bind DN", FF_TEXT, "", "optional: the DN to bind as (empty: anonymous)");
 	w->dirpw = ui_field(d, "Directory password", FF_SECRET, "", "for the bind DN; kept in the secrets file");
 	w->scope = ui_field(d, "OUs / sites", FF_TEXT, "", "comma-separated OUs or sites to include; empty: all");
-	w->tree = ui_panel(d, "OUs", TREE_ROWS, "Space include/leave out, Right/Left expand/collapse, Up/Down move",
-	                   tree_draw, tree_key_fn);
-	d->fields[w->tree].hidden = true;
+	scope_picker_add(d, &w->pick, w->scope);
+	w->pick.updated = tree_updated;
 	w->basedn = ui_field(d, "Directory base DN", FF_TEXT, "", "where to look for mailboxes, e.g. dc=corp,dc=example");
 	w->filter = ui_field(d, "Directory filter", FF_TEXT, "", "LDAP filter, e.g. (objectClass=inetOrgPerson)");
 	static const char *const sum_labels[] = { "Forest", "Endpoint", "Admin", "Admin password", "TLS",

@@ -131,6 +131,7 @@ struct ui_dialog {
 	 * by ui_panel: while it has the focus, keys go to panel_key first
 	 * (false: the form handles the key as usual).  Hidden with its field. */
 	int panel_field, panel_rows;
+	void *panel_ctx;        /* the panel's owner (e.g. a scope_picker) */
 	void (*panel_draw)(struct ui *u, const struct ui_dialog *d, int y, int x, int h, int w, bool focus);
 	bool (*panel_key)(struct ui *u, struct ui_dialog *d, int fk);
 };
