@@ -142,18 +142,26 @@ def wizard_tree(c, mf, src, d):
         t.keys('1', 'G', 'Tab', 'Tab', 'Tab')
         ok, text = t.wait(lambda s: 'ou=HQ,%s; ou=EMEA,ou=Sales,%s' % (BASE, BASE) in s, 10)
         c.check(ok, 'the Mailboxes tab shows the scope with "; " between the DNs', text)
-        t.keys('Enter', 'Down', 'Enter')                          # edit, Save untouched
+        t.keys('Enter')                                           # edit, on the Mailboxes tab
+        ok, text = t.wait(lambda s: '[Mailboxes]' in s and '[x]   HQ' in s, 20)
+        c.check(ok and '[x]   EMEA' in text and '[ ]   US' in text and '[-] \u25be Sales' in text and
+                not any('OUs / sites' in ln and 'included' not in ln for ln in text.splitlines()),
+                'the edit dialog\'s Mailboxes tab shows the OU tree with the stored scope', text)
+        t.keys('End', 'Down', 'Enter')                            # out of the tree to Save, untouched
         ok, text = t.wait(lambda s: 'forest tree.example saved' in s, 10)
         rows = scope_of(mf, 'tree.example')
         c.check(ok and rows == 'ou=HQ,%s\nou=EMEA,ou=Sales,%s' % (BASE, BASE),
                 'saving the forest untouched keeps its scope (%r)' % rows, text)
-        t.keys('Enter', 'C-u')
-        t.type('ou=HQ,%s; ou=US,ou=Sales,%s' % (BASE, BASE))
-        t.keys('Down', 'Enter')
+        t.keys('Enter')
+        ok, text = t.wait(lambda s: '[Mailboxes]' in s and '[x]   HQ' in s, 20)
+        t.keys('Down', 'Down', 'Down', 'Down', 'Down', 'Space')   # HQ, People, Sales, EMEA, US: in
+        ok, text = t.wait(lambda s: '[x]   US' in s, 10)
+        c.check(ok, 'Space on US includes it', text)
+        t.keys('Down', 'Enter')                                   # Save
         ok, text = t.wait(lambda s: 'forest tree.example saved' in s, 10)
         rows = scope_of(mf, 'tree.example')
-        c.check(ok and rows == 'ou=HQ,%s\nou=US,ou=Sales,%s' % (BASE, BASE),
-                'DNs typed with "; " between them are stored whole (%r)' % rows, text)
+        c.check(ok and rows == 'ou=HQ,%s\nou=EMEA,ou=Sales,%s\nou=US,ou=Sales,%s' % (BASE, BASE, BASE),
+                'the tree\'s choice is saved: HQ, EMEA and US (%r)' % rows, text)
         t.keys('q')
         t.wait_exit(20)
 

@@ -805,6 +805,7 @@ struct edit {
 	int name, role, postpone, blackout;
 	int url, user, auth, tls, maxc, dirurl, binddn, basedn, filter;
 	int scope;
+	struct scope_picker pick;   /* the Mailboxes tab's OU tree (forests with a directory) */
 	int pwwhere, pw, dirwhere, dirpw;
 	int save, prev, next, cancel;
 };
@@ -814,6 +815,7 @@ static void edit_free(void *ctx)
 	struct edit *ed = ctx;
 	forest_free(&ed->f);
 	endpoint_free(&ed->ep);
+	scope_picker_free(&ed->pick);
 	free(ed);
 }
 
@@ -823,7 +825,7 @@ static int tab_of(const struct edit *ed, int i)
 		return TAB_GENERAL;
 	if (i <= ed->filter)
 		return TAB_ACCOUNTS;
-	if (i == ed->scope)
+	if (i == ed->scope || i == ed->pick.panel)
 		return TAB_MAILBOXES;
 	if (i <= ed->dirpw)
 		return TAB_CREDENTIALS;
@@ -838,7 +840,12 @@ static void edit_note(struct ui_dialog *d, struct edit *ed)
 	snprintf(d->note + k, sizeof d->note - k, "%s",
 	         !d->fields[ed->tls].checked && ed->ep.url
 	         ? "\n! TLS verification is OFF: certificates are not checked."
+	         : ed->tab == TAB_MAILBOXES && ed->pick.note[0] ? "\n"
 	         : "\nNext tab / Previous tab switch; Save checks and writes every tab.");
+	k = strlen(d->note);
+	if (ed->tab == TAB_MAILBOXES && ed->pick.note[0])
+		snprintf(d->note + k, sizeof d->note - k, "%.300s%s", ed->pick.note,
+		         ed->pick.have_tree ? "\nSpace includes or leaves out an OU; Right/Left expand and collapse." : "");
 }
 
 static void edit_show(struct ui_dialog *d, struct edit *ed, int tab)
@@ -847,6 +854,7 @@ static void edit_show(struct ui_dialog *d, struct edit *ed, int tab)
 	for (int i = 0; i < d->nfields; i++)
 		if (d->fields[i].kind != FF_BUTTON)
 			d->fields[i].hidden = tab_of(ed, i) != tab;
+	scope_picker_show(d, &ed->pick, tab == TAB_MAILBOXES);
 	edit_note(d, ed);
 	if (d->form.error_field < 0 || tab_of(ed, d->form.error_field) != tab)
 		d->form.focus = form_next_focus(&d->form, d->nfields - 1, 1);
@@ -915,8 +923,14 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 	f.dir_filter = F[ed->filter].value[0] ? (char *)F[ed->filter].value : NULL;
 	/* Untouched, the stored scope stays as it is: its text may have been
 	 * cut to the field's size. */
-	bool scope_kept = ed->scope < 32 && !strcmp(F[ed->scope].value, ed->snapshot[ed->scope]);
-	char *scope = scope_kept ? x_strdup(ed->f.scope ? ed->f.scope : "") : forest_scope_join(F[ed->scope].value);
+	bool scope_kept = ed->pick.have_tree ? !ed->pick.touched
+	                                     : ed->scope < 32 && !strcmp(F[ed->scope].value, ed->snapshot[ed->scope]);
+	char *scope = scope_kept ? x_strdup(ed->f.scope ? ed->f.scope : "") : scope_picker_scope(d, &ed->pick);
+	if (!scope) {
+		edit_show(d, ed, TAB_MAILBOXES);
+		form_fail(&d->form, ed->pick.panel, "include at least one OU (Space), or the base DN for everything");
+		return false;
+	}
 	f.scope = scope[0] ? scope : NULL;
 	/* The endpoint as typed. */
 	struct endpoint ep = ed->ep;
@@ -984,6 +998,8 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 
 static bool edit_changed(const struct ui_dialog *d, const struct edit *ed)
 {
+	if (ed->pick.touched)
+		return true;
 	for (int i = 0; i < d->nfields && i < 32; i++) {
 		const struct form_field *f = &d->fields[i];
 		char now[FORM_VALUE_MAX];
@@ -1049,10 +1065,24 @@ static bool edit_done(struct ui *u, struct ui_dialog *d, int button)
 	}
 }
 
-static void edit_poll(struct ui *u, struct ui_dialog *d)
+static void edit_tree_updated(struct ui *u, struct ui_dialog *d)
 {
 	(void)u;
-	edit_note(d, d->ctx);     /* the TLS warning follows the checkbox */
+	edit_note(d, d->ctx);
+}
+
+static void edit_poll(struct ui *u, struct ui_dialog *d)
+{
+	struct edit *ed = d->ctx;
+	edit_note(d, ed);         /* the TLS warning follows the checkbox */
+	/* The Mailboxes tab reads the directory's OUs (again when the
+	 * directory settings change), with a new password when one is typed. */
+	if (ed->tab != TAB_MAILBOXES)
+		return;
+	const struct form_field *F = d->fields;
+	struct scope_source src = { ed->f.name, F[ed->dirurl].value, F[ed->binddn].value, F[ed->basedn].value,
+	                            F[ed->dirpw].value[0] ? F[ed->dirpw].value : NULL, ed->f.dir_secret_ref };
+	scope_picker_load(u, d, &ed->pick, &src);
 }
 
 static void edit_open(struct ui *u, struct view *v, int tab)
@@ -1111,6 +1141,8 @@ static void edit_open(struct ui *u, struct view *v, int tab)
 	forest_scope_text(f->scope, sc, sizeof sc);
 	ed->scope = ui_field(d, "OUs / sites", FF_TEXT, f->scope && *f->scope ? sc : "",
 	                     "comma-separated (or one per line in a CSV import); empty: all mailboxes");
+	scope_picker_add(d, &ed->pick, ed->scope);
+	ed->pick.updated = edit_tree_updated;
 	char where[300];
 	forest_secret_where(ep ? ep->secret_ref : NULL, where, sizeof where);
 	ed->pwwhere = ui_field(d, "Mail password", FF_LABEL, ep ? where : "- (no endpoint yet)", NULL);
