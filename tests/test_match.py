@@ -135,6 +135,9 @@ def console_shows_matches(c, mf):
         t.keys('Right')
         ok, text = t.wait(lambda s: '< matched mailbox (forest match) >' in s and 'Target login' not in s, 10)
         c.check(ok, 'console: the target can be each one\'s matched mailbox (the login choice goes)', text)
+        c.check('matched mailbox (last forest match): 3 jobs;' in text and
+                'skipped: 3 conflicts, 1 unmatched, 0 never matched' in text,
+                'console: the dialog\'s note counts them before OK', text)
         for _ in range(6):                      # priority, start, pass, suspend, notify, [ OK ]
             t.keys('Down')
         t.keys('Enter')

@@ -36,6 +36,8 @@ struct qd {
 	size_t nep;                 /* endpoints; choice nep is the matched mailbox */
 	const char *pass_choices[6];
 	int f_ep, f_mode, f_tmpl, f_prio, f_start, f_pass, f_days, f_suspend, f_notify;
+	char note[512];             /* the dialog's note for an endpoint target */
+	bool note_matched;          /* the note shows the "matched mailbox" preview */
 };
 
 char *ui_pack_strings(int n, const char *const *src, const char **const *dst)
@@ -456,11 +458,47 @@ static bool qd_done(struct ui *u, struct ui_dialog *d, int button)
 }
 
 /* Fields that only matter for one choice show only then. */
+/* What "matched mailbox" would queue, before OK: the note counts it. */
+static void matched_preview(struct ui *u, struct ui_dialog *d, struct qd *q)
+{
+	struct tally t = { 0 };
+	struct match_map map = { 0 };
+	struct err e;
+	enum st s = ST_OK;
+	size_t jobs = 0;
+	for (size_t i = 0; i < q->n && !s; i++) {
+		const struct queue_item *it = &q->items[i];
+		if (queue_status_active(it->status))
+			continue;
+		int64_t dst_ep = 0;
+		const char *dst_login = NULL;
+		const struct match_row *r = match_of(u, &map, it, &e, &s);
+		jobs += !s && matched_target(r, &t, &dst_ep, &dst_login);
+	}
+	match_map_free(&map);
+	if (s) {
+		snprintf(d->note, sizeof d->note, "%s", e.msg);
+		return;
+	}
+	snprintf(d->note, sizeof d->note, "To each one's matched mailbox (last forest match): %zu job%s; not matched, "
+	         "skipped: %zu conflict%s, %zu unmatched, %zu never matched%s", jobs, jobs == 1 ? "" : "s",
+	         t.conflict, t.conflict == 1 ? "" : "s", t.unmatched, t.never,
+	         q->nactive ? "; already in the queue, skipped: " : ".");
+	if (q->nactive)
+		snprintf(d->note + strlen(d->note), sizeof d->note - strlen(d->note), "%zu.", q->nactive);
+}
+
 static void qd_poll(struct ui *u, struct ui_dialog *d)
 {
-	(void)u;
 	struct qd *q = d->ctx;
 	bool matched = matched_mode(d, q);
+	if (matched != q->note_matched) {
+		q->note_matched = matched;
+		if (matched)
+			matched_preview(u, d, q);
+		else
+			snprintf(d->note, sizeof d->note, "%s", q->note);
+	}
 	d->fields[q->f_mode].hidden = matched;      /* the match names the target login */
 	d->fields[q->f_tmpl].hidden = matched || d->fields[q->f_mode].choice != MODE_TEMPLATE;
 	d->fields[q->f_days].hidden = strcmp(form_choice(&d->fields[q->f_pass]), "prestage") != 0;
@@ -553,6 +591,7 @@ void queue_dialog_open(struct ui *u, const struct queue_item *items, size_t n, c
 		         n - q->nactive, n - q->nactive == 1 ? "" : "s", q->nactive);
 	else
 		snprintf(d->note, sizeof d->note, "Queue %s: %zu job%s.", what, n, n == 1 ? "" : "s");
+	snprintf(q->note, sizeof q->note, "%s", d->note);
 	add_fields(d, q);
 	ui_dialog_open(u, d);
 }
