@@ -72,8 +72,11 @@ static void take_tree(struct ui_dialog *d, struct scope_picker *p, const struct 
 	free(before);
 	free(ous);
 	p->have_tree = true;
-	snprintf(p->note, sizeof p->note, "%zu OU%s under %.200s%s", j->ous.n, j->ous.n == 1 ? "" : "s", j->base_dn,
-	         j->ous.truncated ? " (the first ones only: type the others later)" : "");
+	snprintf(p->note, sizeof p->note, "%zu OU%s under %.200s%s%s%.100s", j->ous.n, j->ous.n == 1 ? "" : "s",
+	         j->base_dn, j->ous.truncated ? " (the first ones only: type the others later)" : "",
+	         *p->st.extra ? "; kept as typed, not in the directory: " : "", p->st.extra);
+	for (char *c = strchr(p->note, '\n'); c; c = strchr(c, '\n'))
+		*c = ' ';       /* the extra lines, on the note's one line */
 	d->panel_rows = p->st.n < TREE_ROWS ? p->st.n : TREE_ROWS;
 }
 
