@@ -17,13 +17,17 @@
 #include <sys/statvfs.h>
 #include <sys/timex.h>
 
+#include "driver.h"
 #include "health.h"
+#include "secret.h"
 
 #define CL_TIMEOUT_MAX_S 15
 /* What the store keeps per message copied (its journal row and indexes),
  * rounded up; the store never holds message bodies. */
 #define STORE_BYTES_PER_MESSAGE 512
 #define STORE_MIN_FREE (64LL << 20)
+/* Source mailboxes whose every message size is read for largest-message. */
+#define SAMPLE_MAILBOXES 10
 
 /* One health result, kept until the checklist is written in its order. */
 struct hres {
@@ -299,8 +303,10 @@ static void check_endpoint_items(struct ck *k, const struct cl_ep *ep)
 	bool failed = false;
 	for (size_t i = 0; i < countof(ep_items); i++) {
 		bool url = !strcmp(ep_items[i].check, "url");
-		if (!strcmp(ep_items[i].check, "size-limit") && !ep->target)
-			continue;       /* nothing is appended to a source */
+		/* Nothing is appended to a source; a source's checklist has
+		 * largest-message for the target instead. */
+		if (!strcmp(ep_items[i].check, "size-limit") && (!ep->target || !k->is_target))
+			continue;
 		const struct hres *r = result_of(k, ep_items[i].check, ep->name);
 		if (r) {
 			emit(k, ep_items[i].item, ep_items[i].title, ep->name, state_of(r->level), r->fix, "%s", r->detail);
@@ -326,6 +332,162 @@ static enum st run_health(struct ck *k, const struct forest *f, struct err *e)
 			}
 	}
 	return s;
+}
+
+/* --- the largest source message against the target's limit ------------------------------- */
+
+struct sample_box { int64_t endpoint_id; char *login; };
+struct sample { struct sample_box v[SAMPLE_MAILBOXES]; int n; int64_t total; };
+
+static void pick_sample(void *ctx, const struct mailbox_row *r)
+{
+	struct sample *s = ctx;
+	if (r->vanished)
+		return;
+	s->total++;
+	if (s->n < SAMPLE_MAILBOXES)
+		s->v[s->n++] = (struct sample_box){ r->endpoint_id, x_strdup(r->login) };
+}
+
+/* Connects to endpoint id as user (NULL: its admin) with its password
+ * source; the driver and its ops, or a failure. */
+static enum st connect_as(struct ck *k, int64_t ep_id, const char *user, const struct drv_ops **ops, struct drv **d,
+                          char *ep_name, size_t n, struct err *e)
+{
+	struct endpoint ep;
+	enum st s = store_endpoint_get_id(k->st, ep_id, &ep, e);
+	if (s)
+		return s;
+	snprintf(ep_name, n, "%s", ep.name);
+	char *secret = NULL;
+	*ops = drv_for_endpoint(&ep);
+	if (!*ops)
+		s = err_set(e, ST_CONFIG, "endpoint %s: no driver for %s", ep.name, ep.url);
+	if (!s)
+		s = secret_resolve(ep.secret_ref, k->cfg->secrets_path, &secret, e);
+	int timeout = k->cfg->timeout_s > 0 && k->cfg->timeout_s < CL_TIMEOUT_MAX_S ? k->cfg->timeout_s : CL_TIMEOUT_MAX_S;
+	if (!s)
+		s = (*ops)->connect(&ep, secret, user ? user : ep.admin_user, "checklist", timeout, d, e);
+	secret_free(secret);
+	endpoint_free(&ep);
+	return s;
+}
+
+/* The largest message of one mailbox, every folder (sizes only). */
+static enum st largest_of(const struct drv_ops *ops, struct drv *d, uint64_t *largest, int64_t *messages,
+                          struct err *e)
+{
+	struct drv_folders fl = { 0 };
+	enum st s = ops->list_folders(d, &fl, e);
+	for (size_t i = 0; !s && i < fl.n; i++) {
+		if (fl.v[i].noselect)
+			continue;
+		struct drv_box box;
+		struct drv_msgs ml = { 0 };
+		s = ops->open_folder(d, fl.v[i].name, false, false, &box, e);
+		if (!s && box.count)
+			s = ops->list_messages(d, 1, &ml, e);
+		for (size_t m = 0; !s && m < ml.n; m++)
+			if (ml.v[m].size > *largest)
+				*largest = ml.v[m].size;
+		*messages += (int64_t)ml.n;
+		drv_msgs_free(&ml);
+	}
+	drv_folders_free(&fl);
+	return s;
+}
+
+/* The target's limit: what its first endpoint announces (0: none). */
+static enum st target_limit(struct ck *k, uint64_t *limit, char *ep_name, size_t n, struct err *e)
+{
+	int64_t id = 0;
+	for (size_t i = 0; i < k->neps && !id; i++)
+		if (k->eps[i].target) {
+			struct endpoint ep;
+			if (!store_endpoint_get(k->st, k->eps[i].name, &ep, e)) {
+				id = ep.id;
+				endpoint_free(&ep);
+			}
+		}
+	if (!id)
+		return err_set(e, ST_CONFIG, "the target forest has no mail endpoint");
+	const struct drv_ops *ops = NULL;
+	struct drv *d = NULL;
+	enum st s = connect_as(k, id, NULL, &ops, &d, ep_name, n, e);
+	if (!s)
+		*limit = ops->size_limit(d);
+	if (d)
+		ops->close(&d);
+	return s;
+}
+
+/* Reads every message size of up to SAMPLE_MAILBOXES source mailboxes and
+ * compares the largest with the size limit the target announces. */
+static void check_largest(struct ck *k, const struct forest *f)
+{
+	const char *title = "the target accepts the largest source message (APPENDLIMIT)";
+	char tname[200] = "", why[600] = "";
+	uint64_t limit = 0;
+	struct err e;
+	err_clear(&e);
+	if (target_limit(k, &limit, tname, sizeof tname, &e)) {
+		emit(k, "largest-message", title, NULL, CL_MANUAL, NULL, "not checked: %s", e.msg);
+		return;
+	}
+	if (!limit) {
+		emit(k, "largest-message", title, tname, CL_MANUAL, "ask the target's administrator for its message "
+		     "size limit (a larger message is skipped and listed by mailferry skipped)",
+		     "not checked: %s announces no APPENDLIMIT", tname);
+		return;
+	}
+	struct sample sm = { .n = 0 };
+	store_mailbox_rows(k->st, f->id, 0, pick_sample, &sm, NULL, &e);
+	uint64_t largest = 0;
+	int64_t messages = 0;
+	int read = 0, over = 0;
+	char over_names[300] = "";
+	for (int i = 0; i < sm.n; i++) {
+		const struct drv_ops *ops = NULL;
+		struct drv *d = NULL;
+		char epn[200];
+		uint64_t big = 0;
+		err_clear(&e);
+		enum st s = connect_as(k, sm.v[i].endpoint_id, sm.v[i].login, &ops, &d, epn, sizeof epn, &e);
+		if (!s)
+			s = largest_of(ops, d, &big, &messages, &e);
+		if (d)
+			ops->close(&d);
+		if (s && !why[0])
+			snprintf(why, sizeof why, "%s: %s", sm.v[i].login, e.msg);
+		read += !s;
+		if (big > largest)
+			largest = big;
+		if (big > limit && strlen(over_names) + strlen(sm.v[i].login) + 3 < sizeof over_names)
+			snprintf(over_names + strlen(over_names), sizeof over_names - strlen(over_names), "%s%s",
+			         over++ ? ", " : "", sm.v[i].login);
+		free(sm.v[i].login);
+	}
+	char sampled[160];
+	snprintf(sampled, sizeof sampled, "%d of the %lld mailbox%s read (%lld messages)", read, (long long)sm.total,
+	         sm.total == 1 ? "" : "es", (long long)messages);
+	if (!read) {
+		emit(k, "largest-message", title, tname, CL_MANUAL, NULL, "not checked: no source mailbox could be read%s%s",
+		     why[0] ? ": " : "", why);
+		return;
+	}
+	if (over) {
+		char *fix = x_asprintf("raise the message size limit behind %s to at least %llu bytes (Dovecot: "
+		                       "quota_max_mail_size; Exchange Online: up to 150 MB), or accept that larger messages "
+		                       "are skipped (mailferry skipped lists them)", tname, (unsigned long long)largest);
+		emit(k, "largest-message", title, tname, CL_WARN, fix, "a message of %llu bytes is over the APPENDLIMIT of "
+		     "%llu bytes of %s (in %s; %s)", (unsigned long long)largest, (unsigned long long)limit, tname,
+		     over_names, sampled);
+		free(fix);
+		return;
+	}
+	emit(k, "largest-message", title, tname, CL_PASS, NULL, "the largest message, %llu bytes, is within the "
+	     "APPENDLIMIT of %llu bytes of %s (%s%s%s)", (unsigned long long)largest, (unsigned long long)limit, tname,
+	     sampled, why[0] ? "; not read: " : "", why);
 }
 
 /* --- files, clock, notification server ---------------------------------------------------- */
@@ -482,6 +644,8 @@ enum st checklist_run(struct store *s, const struct cfg *c, const char *forest_n
 		for (size_t i = 0; i < k.neps; i++)
 			if (k.eps[i].target && !k.is_target)
 				check_endpoint_items(&k, &k.eps[i]);
+		if (!k.is_target && k.target_name && boxes.n)
+			check_largest(&k, &f);
 		check_files(&k, &f);
 		check_disk(&k, &boxes);
 		check_clock(&k);

@@ -9,7 +9,11 @@
  *   mail-url, mail-dns, mail-port, tls, admin-login, admin-mailbox, append-limit
  *                    per mail endpoint (of the forest, and of the target
  *                    forest for a source): the health checks of health.h,
- *                    not repeated here; append-limit for target endpoints only
+ *                    not repeated here; append-limit (the target's limit
+ *                    against what the store knows) in a target's checklist
+ *   largest-message  (a source's checklist) every message size of up to 10
+ *                    of its mailboxes, read through its endpoint, against
+ *                    the APPENDLIMIT the target's endpoint announces
  *   secrets-mode     the secrets file and every password file in use are
  *                    readable by their owner only (mode 600)
  *   store-disk       free space where the store lives, against what its

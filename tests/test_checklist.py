@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, fixtures, report, smtpd, term             # noqa: E402
+from mftest import cli, corpus, fixtures, imapcheck, report, smtpd, term   # noqa: E402
 from mftest.dovecot import Dovecot, SOURCE_SPECIAL, TARGET_SPECIAL  # noqa: E402
 from mftest.slapd import Slapd, have_slapd                        # noqa: E402
 
@@ -75,6 +75,7 @@ def main(c):
         with Dovecot(name='src', layout='fs', special=SOURCE_SPECIAL, users=4, imaps=True) as src, \
                 Dovecot(name='dst', special=TARGET_SPECIAL, users=4, imaps=True, max_mail_size=1 << 20) as dst, \
                 Slapd(ldif(4)) as d:
+            corpus.bulk(src, 'user002', 3, sizes='small')
             checks(c, mf, src, dst, d)
     finally:
         mf.cleanup()
@@ -123,8 +124,11 @@ def checks(c, mf, src, dst, d):
         c.check(all(got.get(k, ('',))[0] == PASS for k in want),
                 'the directory, both admins, a user\'s mailbox on each side, files, disk%s: [\u2713]' %
                 (', notification server' if s else ''), r)
-        c.check(('append-limit', 'home-imap') in got and ('append-limit', 'corp-imap') not in got,
-                'APPENDLIMIT is a target item only', r)
+        c.check(got.get(('largest-message', 'home-imap'), ('', ''))[0] == PASS and
+                '4 of the 4 mailboxes read (3 messages)' in got[('largest-message', 'home-imap')][1] and
+                'APPENDLIMIT of 1048576 bytes' in got[('largest-message', 'home-imap')][1] and
+                not any(k[0] == 'append-limit' for k in got),
+                'largest-message: every size of the source mailboxes read, within the target\'s APPENDLIMIT', r)
         c.check(got.get(('clock', None), ('',))[0] in (PASS, MANUAL), 'the clock item is listed', r)
         c.check('4 mailboxes' in got.get(('mailboxes', None), ('', ''))[1], 'the 4 discovered mailboxes counted', r)
         no_secret(c, r, secrets, 'good setup')
@@ -136,6 +140,20 @@ def checks(c, mf, src, dst, d):
             c.check(r.rc == 78 and got[0] == FAIL and s.url in got[1] and 'smtp_url' in got[2],
                     'the notification server down: [\u2717] notify-smtp naming it, with the fix', r)
             mf.run('config', 'set', 'smtp_url', '')
+
+    # A source message over the target's limit: a warning naming the mailbox.
+    conn = src.connect('user001')
+    imapcheck.append_raw(conn, 'INBOX', corpus.sized_message(corpus.Gen(7), 'big one', 2 << 20).raw)
+    imapcheck.logout(conn)
+    r = mf.run('forest', 'checklist', 'corp')
+    got = items(r).get(('largest-message', 'home-imap'), ('', '', ''))
+    c.check(r.rc == 1 and got[0] == WARN and 'user001' in got[1] and 'over the APPENDLIMIT of 1048576' in got[1]
+            and 'quota_max_mail_size' in got[2],
+            'a 2 MB source message: [!] largest-message naming the mailbox, the fix, exit 1', r)
+    r = mf.run('forest', 'checklist', 'home')
+    got = items(r)
+    c.check(('append-limit', 'home-imap') in got and ('largest-message', 'home-imap') not in got,
+            'the target\'s own checklist has append-limit instead', r)
 
     # A wrong admin password: login fails, the mailbox is not checked.
     pwfile = mf.password_files['corp-imap']
