@@ -26,6 +26,7 @@ struct forest_sites {
 	int64_t read_ms;
 	struct site_info *v;
 	size_t n;
+	bool cut;               /* more sites than SITES_MAX: the first ones shown */
 	char err[sizeof(struct err){ 0 }.msg];
 };
 
@@ -45,8 +46,10 @@ void forest_sites_free(struct forest_sites *s)
 static void note_site(void *ctx, const struct site_row *r)
 {
 	struct forest_sites *s = ctx;
-	if (s->n >= SITES_MAX)
+	if (s->n >= SITES_MAX) {
+		s->cut = true;
 		return;
+	}
 	struct site_info *x = &s->v[s->n++];
 	x->r = *r;
 	snprintf(x->site, sizeof x->site, "%s", r->site);
@@ -79,6 +82,7 @@ static void sites_read(struct ui *u, struct forest_sites *s, int64_t forest_id)
 	s->forest_id = forest_id;
 	s->read_ms = now;
 	s->n = 0;
+	s->cut = false;
 	s->err[0] = '\0';
 	if (!s->v)
 		s->v = x_calloc(SITES_MAX, sizeof *s->v);
@@ -110,6 +114,7 @@ static void draw_sites(struct ui *u, const struct forest_sites *s, int y, int h,
 	}
 	const char *foot = s->err[0] ? s->err
 	                   : !s->n ? "No mailbox yet: R reads them from the directory (or mailbox import)."
+	                   : s->cut ? "The first 200 sites (by name); the Summary view counts them all."
 	                   : "A site's time zone is its blackout windows' (blackout add NAME --site S --tz ZONE).";
 	if (line < h)
 		draw_cell(y + line, 2, w - 4, foot, false);
@@ -117,7 +122,7 @@ static void draw_sites(struct ui *u, const struct forest_sites *s, int y, int h,
 
 /* Exchange Online needs a license for a user mailbox; shared (up to 50 GB),
  * room and equipment mailboxes need none. */
-static void draw_licenses(struct ui *u, const struct forest_sites *s, const struct forest *f, int y, int h, int w)
+static void draw_licenses(const struct forest_sites *s, const struct forest *f, int y, int h, int w)
 {
 	int64_t user = 0, shared = 0, room = 0, equipment = 0;
 	for (size_t i = 0; i < s->n; i++) {
@@ -146,7 +151,6 @@ static void draw_licenses(struct ui *u, const struct forest_sites *s, const stru
 		                               "migration (IMAP needs no license of its own)."
 		                             : "Migrating %lld users to an Office 365 tenant needs as many Exchange Online "
 		                               "licenses; IMAP targets need none.", (long long)user);
-		(void)u;
 		draw_cell(y + 5, 2, w - 4, b, false);
 	}
 }
@@ -156,7 +160,7 @@ void forest_sites_draw(struct ui *u, struct forest_sites *s, const struct forest
 {
 	sites_read(u, s, f->id);
 	if (licenses)
-		draw_licenses(u, s, f, y, h, w);
+		draw_licenses(s, f, y, h, w);
 	else
 		draw_sites(u, s, y, h, w);
 }
