@@ -80,7 +80,7 @@ static const struct cfg_key key_table[] = {
 	KEY_BOOL(verify_after_copy, ACTIVITIES, 0, 1,
 		 "Compare source and target after each full or delta pass (true/false)."),
 	KEY_INT(health_interval_min, ACTIVITIES, 0, 60, 0, 10080,
-		"Minutes between a forest's health checks run by the engine when idle (0: only on demand)."),
+		"Minutes between a forest's health checks run by 'run' and the console's engine (0: only on demand)."),
 	KEY_STRING(smtp_url, NOTIFICATIONS, 0, "", smtp_url_ok, N_("empty, or smtp://HOST[:PORT] or smtps://HOST[:PORT]"),
 		   "Mail server for notifications (STARTTLS when offered); empty: no e-mail is sent."),
 	KEY_STRING(smtp_user, NOTIFICATIONS, 0, "", NULL, NULL,

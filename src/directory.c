@@ -1288,3 +1288,109 @@ enum st directory_check(const struct forest *f, const char *secrets_path, int ti
 	run_free(&r);
 	return s;
 }
+
+/* --- the OU tree (the wizard's scope step) ------------------------------------ */
+
+#define OU_FILTER "(|(objectClass=organizationalUnit)(objectClass=container))"
+
+void dir_ou_list_free(struct dir_ou_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].dn);
+		free(l->v[i].name);
+	}
+	free(l->v);
+	*l = (struct dir_ou_list){ 0 };
+}
+
+/* dir_connect with a password typed in the wizard (not in any secret
+ * source yet) instead of the forest's password source. */
+static enum st connect_typed(struct run *r, const char *typed_password, struct err *e)
+{
+	bool starttls = false;
+	enum st s = url_parse(r->url, &starttls, e);
+	if (s) {
+		err_prefix(e, "forest %s", r->f->name);
+		return s;
+	}
+	int rc = ldap_initialize(&r->ld, r->url);
+	if (rc != LDAP_SUCCESS)
+		return ldap_fail(r, rc, "initialise", e);
+	if ((s = connect_opts(r, e)))
+		return s;
+	if (starttls && (rc = ldap_start_tls_s(r->ld, NULL, NULL)) != LDAP_SUCCESS)
+		return ldap_fail(r, rc, "StartTLS", e);
+	const char *dn = r->f->dir_bind_dn && *r->f->dir_bind_dn ? r->f->dir_bind_dn : NULL;
+	struct berval cred = { .bv_val = (char *)typed_password, .bv_len = strlen(typed_password) };
+	rc = ldap_sasl_bind_s(r->ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+	return rc == LDAP_SUCCESS ? ST_OK : ldap_fail(r, rc, "bind", e);
+}
+
+/* The OUs right under base (index parent in out), paged. */
+static enum st ou_level(struct run *r, const char *base, int parent, size_t max, struct dir_ou_list *out,
+                        struct err *e)
+{
+	struct berval cookie = { 0 };
+	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
+	char what[600];
+	snprintf(what, sizeof what, "list the OUs under '%s'", base);
+	char *attrs[] = { (char *)"1.1", NULL };
+	enum st s = ST_OK;
+	do {
+		LDAPControl *pc = NULL;
+		int rc = ldap_create_page_control(r->ld, DIR_PAGE_SIZE, &cookie, 0, &pc);
+		ber_memfree(cookie.bv_val);
+		cookie = (struct berval){ 0 };
+		if (rc != LDAP_SUCCESS)
+			return ldap_fail(r, rc, what, e);
+		LDAPControl *ctrls[2] = { pc, NULL };
+		LDAPMessage *res = NULL;
+		rc = ldap_search_ext_s(r->ld, base, LDAP_SCOPE_ONELEVEL, OU_FILTER, attrs, 0, ctrls, NULL, &tv,
+		                       LDAP_NO_LIMIT, &res);
+		ldap_control_free(pc);
+		if (!res || (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED && ldap_count_entries(r->ld, res) <= 0))
+			s = ldap_fail(r, rc, what, e);
+		else
+			s = page_result(r, res, what, &cookie, e);
+		for (LDAPMessage *en = s ? NULL : ldap_first_entry(r->ld, res); en; en = ldap_next_entry(r->ld, en)) {
+			if (out->n >= max) {
+				out->truncated = true;
+				break;
+			}
+			char *dn = ldap_get_dn(r->ld, en);
+			char *name = dn ? first_rdn_value(dn) : NULL;
+			if (dn && name) {
+				out->v = x_grow(out->v, out->n, &out->cap, sizeof *out->v, 32);
+				out->v[out->n++] = (struct dir_ou){ x_strdup(dn), name, parent };
+			} else
+				free(name);
+			ldap_memfree(dn);
+		}
+		ldap_msgfree(res);
+	} while (!s && cookie.bv_len > 0 && !out->truncated);
+	ber_memfree(cookie.bv_val);
+	return s;
+}
+
+enum st directory_list_ous(const struct forest *f, const char *typed_password, const char *secrets_path,
+                           int timeout_s, size_t max, struct dir_ou_list *out, struct err *e)
+{
+	*out = (struct dir_ou_list){ 0 };
+	struct dir_report rep = { 0 };
+	struct run r = { .f = f, .url = f->dir_url, .timeout_s = timeout_s > 0 ? timeout_s : 30, .rep = &rep };
+	if (!f->dir_url || !*f->dir_url)
+		return err_set(e, ST_CONFIG, "forest %s has no directory URL", f->name);
+	if (!f->dir_base_dn || !*f->dir_base_dn)
+		return err_set(e, ST_CONFIG, "forest %s: no base DN to list the OUs of", f->name);
+	enum st s = typed_password ? connect_typed(&r, typed_password, e) : dir_connect(&r, secrets_path, e);
+	/* Breadth first: the list itself is the queue of OUs still to read. */
+	if (!s)
+		s = ou_level(&r, f->dir_base_dn, -1, max, out, e);
+	for (size_t i = 0; !s && i < out->n && !out->truncated; i++)
+		s = ou_level(&r, out->v[i].dn, (int)i, max, out, e);
+	if (r.ld)
+		ldap_unbind_ext_s(r.ld, NULL, NULL);
+	if (s)
+		dir_ou_list_free(out);
+	return s;
+}

@@ -146,4 +146,26 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
 enum st directory_check(const struct forest *f, const char *secrets_path, int timeout_s, char *detail,
                         size_t detail_len, struct err *e);
 
+/* --- the OU tree (the Add Forest wizard's scope step) ------------------------
+ * The organizational units and containers under the base DN, read one level
+ * at a time (one paged one-level search per OU, breadth first), at most max
+ * of them (out->truncated then).  Each knows its parent's index (-1: right
+ * under the base DN), so the list is a tree.  typed_password (NULL: the
+ * forest's dir_secret_ref, or an anonymous bind without a bind DN) is a
+ * password typed in the wizard and not stored yet.  Errors as
+ * directory_discover's.  Memory: dir_ou_list_free frees the list. */
+struct dir_ou {
+	char *dn;       /* as the server returns it */
+	char *name;     /* the value of its first RDN ("Sales") */
+	int parent;     /* index of the parent in the list, -1: the base DN */
+};
+struct dir_ou_list {
+	struct dir_ou *v;
+	size_t n, cap;
+	bool truncated; /* more than max: the rest is not listed */
+};
+enum st directory_list_ous(const struct forest *f, const char *typed_password, const char *secrets_path,
+                           int timeout_s, size_t max, struct dir_ou_list *out, struct err *e);
+void dir_ou_list_free(struct dir_ou_list *l);
+
 #endif

@@ -26,6 +26,7 @@ enum stop_as { STOP_REQUEUE, STOP_PAUSE_ADMIN, STOP_PAUSE_SHUTDOWN };
 
 static enum st run_job(struct store *st, const struct cfg *cfg, struct job *job,
                        volatile int *cancel, const volatile int *stop_as, struct err *e);
+static int check_due(const struct engine_opts *o, const atomic_int *stop, struct err *e);
 static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
                                      volatile int *cancel, const volatile int *stop_as,
                                      struct err *e);
@@ -384,6 +385,62 @@ static void print_progress(struct store *st, int64_t since, int64_t t0_ms, bool 
 	fflush(stderr);
 }
 
+/* --- forest health while the queue runs ------------------------------------------ */
+
+/* How often the health thread looks for a forest falling due. */
+#define HEALTH_POLL_MS 1000
+
+struct health_runner {
+	const struct engine_opts *o;
+	atomic_int stop;            /* the queue is done: start no other forest */
+	pthread_t thread;
+	bool started;
+};
+
+static bool canceled(const struct engine_opts *o)
+{
+	return o->cancel && *o->cancel;
+}
+
+static void *health_main(void *arg)
+{
+	struct health_runner *h = arg;
+	/* The first round runs to its end even when the queue empties meanwhile:
+	 * a 'run' with nothing queued still does the checks that are due. */
+	static const atomic_int never = 0;
+	const atomic_int *stop = &never;
+	while (!canceled(h->o)) {
+		struct err e;
+		err_clear(&e);
+		if (check_due(h->o, stop, &e) > 0)
+			log_info("forest health checked while the queue runs");
+		stop = &h->stop;
+		for (int ms = 0; ms < HEALTH_POLL_MS && !atomic_load(&h->stop) && !canceled(h->o); ms += 100)
+			usleep(100000);
+		if (atomic_load(&h->stop))
+			break;
+	}
+	return NULL;
+}
+
+static void health_start(struct health_runner *h, const struct engine_opts *o)
+{
+	*h = (struct health_runner){ .o = o };
+	if (!o->health || o->cfg->health_interval_min <= 0)
+		return;
+	h->started = pthread_create(&h->thread, NULL, health_main, h) == 0;
+	if (!h->started)
+		log_warn("could not start the health check thread: forests are checked on demand only");
+}
+
+static void health_stop(struct health_runner *h)
+{
+	atomic_store(&h->stop, 1);
+	if (h->started)
+		pthread_join(h->thread, NULL);
+	h->started = false;
+}
+
 enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 {
 	int run_lock = lock_file(o->store_path, "run");
@@ -423,6 +480,8 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 	p.slots = x_calloc((size_t)n, sizeof *p.slots);
 	pthread_t *th = x_calloc((size_t)n, sizeof *th);
 	int64_t since = clock_now() - 1, t0 = clock_mono_ms();
+	struct health_runner health;
+	health_start(&health, o);
 	for (int i = 0; i < n; i++) {
 		p.slots[i].pool = &p;
 		if (pthread_create(&th[i], NULL, worker, &p.slots[i]) != 0) {
@@ -446,6 +505,7 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 	for (int i = 0; i < n; i++)
 		if (th[i])
 			pthread_join(th[i], NULL);
+	health_stop(&health);
 	if (o->progress)
 		print_progress(st, since, t0, true);
 	free(th);
@@ -494,6 +554,13 @@ static void note_alert(void *ctx, int64_t forest_id, const char *endpoint, const
 
 int engine_check_forests(const struct engine_opts *o, struct err *e)
 {
+	static const atomic_int never = 0;
+	return check_due(o, &never, e);
+}
+
+/* The due forests, one after the other, until *stop or the cancel is set. */
+static int check_due(const struct engine_opts *o, const atomic_int *stop, struct err *e)
+{
 	if (o->cfg->health_interval_min <= 0)
 		return 0;
 	struct store *st;
@@ -503,7 +570,7 @@ int engine_check_forests(const struct engine_opts *o, struct err *e)
 	int checked = 0;
 	if (!store_forest_each(st, note_forest, d, e) && !store_alert_each(st, 0, note_alert, d, e)) {
 		int64_t due_before = clock_now() - (int64_t)o->cfg->health_interval_min * 60;
-		for (int i = 0; i < d->n && !(o->cancel && *o->cancel); i++) {
+		for (int i = 0; i < d->n && !canceled(o) && !atomic_load(stop); i++) {
 			if (d->v[i].last > due_before)
 				continue;
 			struct err he;

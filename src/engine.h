@@ -28,6 +28,7 @@ struct engine_opts {
 	bool progress;              /* progress line on stderr */
 	volatile int *cancel;
 	bool pause_on_cancel;       /* jobs stopped by *cancel end paused, not queued */
+	bool health;                /* engine_run_queue also runs the forests' due health checks */
 };
 
 /* Runs one claimed job to its end state and records it in the store.
@@ -36,7 +37,13 @@ enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
                        volatile int *cancel, struct err *e);
 
 /* Runs queued jobs until none is left.  Returns the worst status seen
- * (ST_OK when every job completed without skipped items). */
+ * (ST_OK when every job completed without skipped items).
+ *
+ * With o->health, a thread of its own (never a worker) runs the health
+ * checks that are due (engine_check_forests' rule) once at the start, and
+ * again whenever one falls due while jobs run; migrations never wait for
+ * it.  When the queue is empty the run still finishes the round it is in
+ * (so its results are kept), but starts no other forest. */
 enum st engine_run_queue(const struct engine_opts *o, struct err *e);
 
 /* Runs the health checks (health.h) of every forest whose last check is

@@ -27,6 +27,7 @@
 #include "driver.h"
 #include "engine.h"
 #include "health.h"
+#include "cmd_checklist.h"
 #include "imap.h"
 #include "log.h"
 #include "match.h"
@@ -81,6 +82,11 @@ static const char usage_text[] = N_(
 	"      admin login, a sample mailbox through the admin, APPENDLIMIT, clock; one line per\n"
 	"      check (✓ ok, i info, ! warning, ✗ failed) with the fix; exit 0 ok, 1 warnings,\n"
 	"      78 failures\n"
+	"  forest checklist NAME       preparation checklist: source and target forests, mail\n"
+	"      endpoints, admin login, a user's mailbox through the admin, the largest source\n"
+	"      message against the target's APPENDLIMIT (10 mailboxes read), directory\n"
+	"      read, password file modes, store disk space, clock, notification server; [✓] [!]\n"
+	"      [✗] or [ ] (check by hand) with the fix; exit 0 ok, 1 warnings, 78 failures\n"
 	"  detect DOMAIN               global catalogs and domain controllers (_gc._tcp,\n"
 	"      _ldap._tcp.dc._msdcs) and IMAP servers (_imaps._tcp, _imap._tcp) from DNS SRV\n"
 	"      records, best first; dns_server sets the DNS server; exit 0 found, 78 none, 75 no DNS\n"
@@ -101,7 +107,8 @@ static const char usage_text[] = N_(
 	"        [--suspend-when-ready] [--notify-user]\n"
 	"  queue SRC DST --matched [options of queue]   every mailbox of SRC that forest match\n"
 	"        matched to a mailbox on DST, with that mailbox's login (not twice)\n"
-	"  run [--workers N]           run the queue until it is empty\n"
+	"  run [--workers N]           run the queue until it is empty; meanwhile checks the forests\n"
+	"                              whose health check is due (health_interval_min)\n"
 	"  migrate SRC DST MAILBOX [PASS-OPTIONS]   one mailbox in the foreground\n"
 	"  verify SRC DST MAILBOX [--deep]          compare source and target\n"
 	"  jobs [--all] | job show ID | events [--job ID] [--limit N] | skipped [--job ID]\n"
@@ -763,7 +770,7 @@ static int cmd_run(struct app *a, int argc, char **argv)
 	if (rc)
 		return rc;
 	struct engine_opts o = { .cfg = &a->cfg, .store_path = a->store_path, .workers = p.workers,
-	                         .progress = true, .cancel = &g_cancel };
+	                         .progress = true, .cancel = &g_cancel, .health = true };
 	struct err e;
 	err_clear(&e);
 	enum st s = engine_run_queue(&o, &e);
@@ -1567,7 +1574,7 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 	struct err e;
 	err_clear(&e);
 	if (argc < 2)
-		return usage_error("%s", "forest needs a subcommand: add, set, list, discover, match, check, remove");
+		return usage_error("%s", "forest needs a subcommand: add, set, list, discover, match, check, checklist, remove");
 	const char *sub = argv[1];
 	if (!strcmp(sub, "add"))
 		return cmd_forest_add(a, argc - 1, argv + 1);
@@ -1579,6 +1586,8 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 		return cmd_forest_match(a, argc, argv);
 	if (!strcmp(sub, "check"))
 		return cmd_forest_check(a, argc - 1, argv + 1);
+	if (!strcmp(sub, "checklist"))
+		return open_store(a, &e) ? fail(&e) : cmd_forest_checklist(a->st, &a->cfg, argc - 1, argv + 1);
 	if (!strcmp(sub, "list")) {
 		if (argc != 2)
 			return usage_error("%s", "forest list takes no arguments");

@@ -2949,3 +2949,29 @@ enum st store_notice_sent(struct store *s, const char *kind, int64_t job_id, con
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "read a notice");
 }
+
+/* --- sites (read only) ------------------------------------------------------------ */
+
+enum st store_site_each(struct store *s, int64_t forest_id, void (*fn)(void *ctx, const struct site_row *r),
+                        void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT coalesce(m.site,''), count(*), sum(max(coalesce(m.size_bytes,0),0)),"
+		" sum(m.kind IS NULL OR m.kind='user'), sum(m.kind='shared'), sum(m.kind='room'),"
+		" sum(m.kind='equipment')"
+		" FROM mailboxes m JOIN endpoints e ON e.id=m.endpoint_id"
+		" WHERE e.forest_id=? AND m.vanished=0 GROUP BY 1 ORDER BY 1";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, forest_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct site_row r = { col_str(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		                      sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+		                      sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 6) };
+		fn(ctx, &r);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list the sites");
+}

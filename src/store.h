@@ -531,4 +531,15 @@ enum st store_notice_release(struct store *s, const char *kind, int64_t job_id, 
 enum st store_notice_sent(struct store *s, const char *kind, int64_t job_id, const char *day, int64_t *sent_ts,
                           struct err *e);
 
+/* --- sites (read only; the Forests view's Sites and Licenses tabs) -------------
+ * The mailboxes of forest_id not vanished, by site ("" : none known), with
+ * their known size and how many of each kind (NULL kind counts as user). */
+struct site_row {
+	const char *site;
+	int64_t mailboxes, bytes;
+	int64_t user, shared, room, equipment;
+};
+enum st store_site_each(struct store *s, int64_t forest_id, void (*fn)(void *ctx, const struct site_row *r),
+                        void *ctx, struct err *e);
+
 #endif

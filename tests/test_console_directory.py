@@ -4,7 +4,10 @@ real terminal (tmux): R reads a forest's mailboxes from its directory (a
 real slapd) and they show in Mailboxes; H runs the health checks against
 the forest's real Dovecot endpoint and lists every check (the server
 offers no TLS: a warning with its fix), marks the forest, and a broken
-password fails the login check with the fix in the list.
+password fails the login check with the fix in the list.  The Add Forest
+wizard's scope step shows the directory's OUs as a tree (everything
+included at first); Space, Right and Left choose and the forest's scope is
+the DNs chosen.
 
 Run: MAILFERRY=./mailferry python3 tests/test_console_directory.py   (0 pass, 77 skip, 1 fail)
 """
@@ -30,6 +33,8 @@ def ldif(n):
            'dn: %s\nobjectClass: person\ncn: svc\nsn: svc\nuserPassword: %s\n\n' % (BIND_DN, BIND_PW),
            'dn: %s\nobjectClass: domain\ndc: corp\n\n' % BASE,
            'dn: ou=People,%s\nobjectClass: organizationalUnit\nou: People\n\n' % BASE]
+    for ou in ('ou=Sales', 'ou=HQ', 'ou=EMEA,ou=Sales', 'ou=US,ou=Sales'):
+        out.append('dn: %s,%s\nobjectClass: organizationalUnit\nou: %s\n\n' % (ou, BASE, ou.split(',')[0][3:]))
     for i in range(1, n + 1):
         out.append('dn: uid=user%03d,ou=People,%s\nobjectClass: inetOrgPerson\nuid: user%03d\ncn: User %d\n'
                    'sn: U\nmail: user%03d@corp.example\nou: Lyon\n\n' % (i, BASE, i, i, i))
@@ -66,6 +71,134 @@ def wizard_detect(c, mf):
             t.keys('q')
             t.wait_exit(20)
         mf.run('config', 'set', 'dns_server', '')
+
+
+def wizard_tree(c, mf, src, d):
+    """The wizard's scope step: the OU tree read from slapd in the background."""
+    import sqlite3
+    with term.Term(mf, 'console --no-engine', 110, 36) as t:
+        t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        t.keys('1', 'n')
+        t.wait(lambda s: 'Step 1 of 5' in s, 10)
+        t.type('tree.example')
+        t.keys('Down', 'Down', 'Down', 'Down', 'Enter')           # role, auto-detect, Previous, Next
+        t.wait(lambda s: 'Step 2 of 5' in s, 10)
+        t.type(src.url)
+        t.keys('Down')
+        t.type(src.admin)
+        t.keys('Down')
+        t.type(src.admin_password)
+        t.keys('Down', 'Down', 'Down', 'Down', 'Down')            # source, auth, TLS, max, directory
+        t.type(d.url)
+        t.keys('Down')
+        t.type(BIND_DN)
+        t.keys('Down')
+        t.type(BIND_PW)
+        t.keys('Down', 'Down', 'Enter')                           # Previous, Next
+        ok, text = t.wait(lambda s: 'Step 3 of 5' in s and 'bound as' in s, 30)
+        c.check(ok, 'wizard: the connection test binds to the directory', text)
+        t.keys('Enter')
+        ok, text = t.wait(lambda s: 'Step 4 of 5' in s and 'OUs / sites' in s, 10)
+        c.check(ok and 'comma-separated' in text, 'without a base DN the scope is typed', text)
+        t.keys('Down')
+        t.type(BASE)
+        t.keys('Down')                                            # leaving the base DN reads the OUs
+        ok, text = t.wait(lambda s: '(everything)' in s and 'Sales' in s, 30)
+        c.check(ok and '[x] \u25be %s (everything)' % BASE in text and '[x] \u25b8 Sales' in text and
+                '[x]   HQ' in text and '[x]   People' in text and 'EMEA' not in text and
+                'All content is selected by default' in text and 'OUs / sites' not in text,
+                'the OUs as a tree: everything included, Sales collapsed, the text field gone', text)
+        t.keys('Up', 'Up')                                        # base DN, the tree
+        t.keys('Space', 'Down', 'Down', 'Down', 'Right')          # nothing; to Sales; expand
+        ok, text = t.wait(lambda s: '[ ] \u25be Sales' in s and 'EMEA' in s and 'US' in s, 10)
+        c.check(ok and '[ ] \u25be %s' % BASE in text and '[ ]   HQ' in text,
+                'Space on the root leaves everything out; Right expands Sales', text)
+        t.keys('Space', 'Down', 'Down', 'Space')                  # Sales in; US out
+        t.keys('Up', 'Up', 'Up', 'Up', 'Space')                   # HQ in
+        ok, text = t.wait(lambda s: '[x]   HQ' in s and '[-] \u25be Sales' in s, 10)
+        c.check(ok and '[x]   EMEA' in text and '[ ]   US' in text and '[-] \u25be %s' % BASE in text,
+                'Sales in, then US out: Sales and the root partly included; HQ in', text)
+        t.keys('Down', 'Down', 'Left')                            # collapse Sales
+        ok, text = t.wait(lambda s: '[-] \u25b8 Sales' in s and 'EMEA' not in s, 10)
+        c.check(ok, 'Left collapses Sales', text)
+        t.keys('Down', 'Down', 'Down', 'Down', 'Enter')           # out of the tree: base DN, filter, Prev, Next
+        ok, text = t.wait(lambda s: 'Step 5 of 5' in s, 10)
+        c.check(ok and 'ou=HQ,%s; ou=EMEA,ou=Sales' % BASE in text, 'the summary shows the OUs chosen', text)
+        t.keys('Enter')                                           # Finish
+        ok, text = t.wait(lambda s: 'forest tree.example (source) added' in s, 10)
+        c.check(ok, 'Finish adds the forest', text)
+        t.keys('q')
+        t.wait_exit(20)
+    db = sqlite3.connect(mf.store)
+    rows = db.execute("SELECT scope, dir_base_dn FROM forests WHERE name='tree.example'").fetchall()
+    db.close()
+    c.check(rows == [('ou=HQ,%s\nou=EMEA,ou=Sales,%s' % (BASE, BASE), BASE)],
+            'the forest\'s scope is the two DNs, one a line (%s)' % rows)
+    r = mf.run('forest', 'check', 'tree.example')
+    c.check('2 search bases readable' in r.out, 'and the health check reads both as search bases', r)
+    # The forest's Mailboxes tab and its edit dialog keep the DNs whole.
+    with term.Term(mf, 'console --no-engine', 110, 36) as t:
+        t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        t.keys('1', 'G', 'Tab', 'Tab', 'Tab')
+        ok, text = t.wait(lambda s: 'ou=HQ,%s; ou=EMEA,ou=Sales,%s' % (BASE, BASE) in s, 10)
+        c.check(ok, 'the Mailboxes tab shows the scope with "; " between the DNs', text)
+        t.keys('Enter')                                           # edit, on the Mailboxes tab
+        ok, text = t.wait(lambda s: '[Mailboxes]' in s and '[x]   HQ' in s, 20)
+        c.check(ok and '[x]   EMEA' in text and '[ ]   US' in text and '[-] \u25be Sales' in text and
+                not any('OUs / sites' in ln and 'included' not in ln for ln in text.splitlines()),
+                'the edit dialog\'s Mailboxes tab shows the OU tree with the stored scope', text)
+        t.keys('End', 'Down', 'Enter')                            # out of the tree to Save, untouched
+        ok, text = t.wait(lambda s: 'forest tree.example saved' in s, 10)
+        rows = scope_of(mf, 'tree.example')
+        c.check(ok and rows == 'ou=HQ,%s\nou=EMEA,ou=Sales,%s' % (BASE, BASE),
+                'saving the forest untouched keeps its scope (%r)' % rows, text)
+        t.keys('Enter')
+        ok, text = t.wait(lambda s: '[Mailboxes]' in s and '[x]   HQ' in s, 20)
+        t.keys('Down', 'Down', 'Down', 'Down', 'Down', 'Space')   # HQ, People, Sales, EMEA, US: in
+        ok, text = t.wait(lambda s: '[x]   US' in s, 10)
+        c.check(ok, 'Space on US includes it', text)
+        t.keys('Down', 'Enter')                                   # Save
+        ok, text = t.wait(lambda s: 'forest tree.example saved' in s, 10)
+        rows = scope_of(mf, 'tree.example')
+        c.check(ok and rows == 'ou=HQ,%s\nou=EMEA,ou=Sales,%s\nou=US,ou=Sales,%s' % (BASE, BASE, BASE),
+                'the tree\'s choice is saved: HQ, EMEA and US (%r)' % rows, text)
+        t.keys('q')
+        t.wait_exit(20)
+
+
+def sites_tabs(c, mf):
+    """The Forests view's Sites and Licenses tabs."""
+    r = mf.run('blackout', 'add', 'lunch', '--start', '2030-01-07 12:00', '--end', '2030-01-07 13:00',
+               '--tz', 'Europe/Paris', '--site', 'Lyon', '--weekly')
+    c.check(r.rc == 0, 'a weekly blackout window for site Lyon in Europe/Paris', r)
+    with term.Term(mf, 'console --no-engine', 110, 36) as t:
+        t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        t.keys('1', 'g')
+        for _ in range(5):
+            t.keys('Tab')
+        ok, text = t.wait(lambda s: 'TIME ZONE' in s and re.search(r'Lyon\s+12\s', s), 10)
+        c.check(ok and 'Europe/Paris' in forest_row(text, 'Lyon'),
+                'Sites tab: Lyon with its 12 mailboxes and its blackout windows\' time zone', text)
+        t.keys('Tab')
+        ok, text = t.wait(lambda s: 'User mailboxes' in s and '12: need a license each' in s, 10)
+        c.check(ok and 'Shared mailboxes' in text and '0: need none' in text,
+                'Licenses tab: 12 user mailboxes need a license, the other kinds none', text)
+        t.keys('Enter')
+        ok, text = t.wait(lambda s: '[Accounts]' in s, 10)
+        tabs = ([ln for ln in text.splitlines() if '[Accounts]' in ln] or [''])[0]
+        c.check(ok and 'Credentials' in tabs and 'Sites' not in tabs and 'Licenses' not in tabs,
+                'Enter there edits the forest on its Accounts tab (Sites and Licenses are read only)', text)
+        t.keys('Escape', 'q')
+        t.wait_exit(20)
+
+
+def scope_of(mf, forest):
+    import sqlite3
+    db = sqlite3.connect(mf.store)
+    try:
+        return db.execute("SELECT scope FROM forests WHERE name=?", (forest,)).fetchone()[0]
+    finally:
+        db.close()
 
 
 def main(c):
@@ -162,6 +295,8 @@ def main(c):
                 c.check(ok, 'the idle engine runs the due health check; the Forests view shows it live', text)
                 t.keys('q')
                 t.wait_exit(30)
+            wizard_tree(c, mf, src, d)
+            sites_tabs(c, mf)
             if have_dnsmasq():
                 wizard_detect(c, mf)
             elif os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':

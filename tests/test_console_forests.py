@@ -239,7 +239,7 @@ def main(c):
             c.check('ldap://dc1.old.example' in row(text, 'old.example') and 'source' in row(text, 'old.example'),
                     'old.example: source with its directory URL', text)
             c.check(src.url in row(text, 'cli-ep'), 'the CLI endpoint is listed under "(no forest)"', text)
-            c.check(' Endpoints   General   Accounts   Mailboxes   Credentials' in text and
+            c.check(' Endpoints   General   Accounts   Mailboxes   Credentials   Sites   Licenses' in text and
                     'home-imap' in text and dst.url in text,
                     'the tabs below show the selected forest\'s endpoints', text)
             keys(sock, 'Tab', 'Tab')
@@ -249,7 +249,10 @@ def main(c):
             ok, text = wait_for(sock, lambda t: 'Mail admin password' in t and 'file:' in t)
             c.check(ok and dst.admin_password not in text,
                     'the Credentials tab says where the password comes from, never the password', text)
-            keys(sock, 'Tab')                   # back to Endpoints
+            keys(sock, 'Tab')                   # Sites
+            ok, text = wait_for(sock, lambda t: 'TIME ZONE' in t and '(no site)' not in t)
+            c.check(ok and 'No mailbox yet' in text, 'Tab shows the Sites tab (no mailbox yet)', text)
+            keys(sock, 'Tab', 'Tab')            # Licenses, back to Endpoints
             keys(sock, 'T')
             ok, text = wait_for(sock, lambda t: row(t, 'home.example').startswith(CHECK) and
                                 'test of home-imap: ' + CHECK in t, 40)

@@ -12,6 +12,10 @@ the admin's password file, an endpoint on a closed port, an admin without the
 right to act for users, an expired TLS certificate (openssl -days -1), one that
 expires tomorrow (a warning); no password ever appears in the output.
 
+run: with health_interval_min 0 a run checks nothing; with 1 minute it checks
+the forest that was never checked at its start and again once the (test)
+clock has moved two minutes on while jobs still run, and the jobs complete.
+
 Run: MAILFERRY=$PWD/mailferry MF_SRCDIR=$PWD PYTHONPATH=$PWD/tests python3 tests/test_health.py
 (exit 0 pass, 77 skip, 1 fail)
 """
@@ -23,7 +27,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, fixtures, report     # noqa: E402
+import sqlite3                                # noqa: E402
+import time                                   # noqa: E402
+
+from mftest import cli, corpus, fixtures, proxy, report   # noqa: E402
 from mftest.dnsmasq import Dnsmasq, have_dnsmasq, free_udp_port   # noqa: E402
 from mftest.dovecot import free_port          # noqa: E402
 
@@ -47,6 +54,7 @@ def main(c):
         try:
             detect_checks(c, mf, src, dst)
             health_checks(c, mf, src, dst)
+            run_checks(c, mf, src, dst)
         finally:
             mf.cleanup()
 
@@ -236,6 +244,81 @@ def health_checks(c, mf, src, dst):
 
     r = mf.run('forest', 'check', 'nope')
     c.check(r.rc == 78 and fixtures.one_line_error(r), 'unknown forest: exit 78, one line', r)
+
+
+# ------------------------------------------------------------------ run
+
+def alert_times(store):
+    """The check times of forest corp's alerts (one per result)."""
+    db = sqlite3.connect(store)
+    try:
+        return [t for (t,) in db.execute("SELECT a.ts FROM alerts a JOIN forests f ON f.id=a.forest_id "
+                                        "WHERE f.name='corp'")]
+    finally:
+        db.close()
+
+
+def clear_alerts(store):
+    db = sqlite3.connect(store)
+    db.execute('DELETE FROM alerts')
+    db.commit()
+    db.close()
+
+
+def job_states(mf):
+    db = sqlite3.connect(mf.store)
+    try:
+        return [s for (s,) in db.execute('SELECT state FROM jobs ORDER BY id')]
+    finally:
+        db.close()
+
+
+def run_checks(c, mf, src, dst):
+    """mailferry run checks the forests that are due (health_interval_min),
+    in a thread of its own, while the migrations go on."""
+    clear_alerts(mf.store)
+    mf.endpoint_add('new', dst)
+    corpus.bulk(src, 'user001', 40)
+    mf.run('config', 'set', 'health_interval_min', '0')
+    mf.run('queue', 'old', 'new', 'user001')
+    r = mf.run('run')
+    c.check(r.rc == 0 and not alert_times(mf.store),
+            'health_interval_min 0: run migrates and checks no forest', r)
+
+    mf.run('config', 'set', 'health_interval_min', '1')
+    clock = os.path.join(mf.dir, 'clock')
+    t0 = int(time.time())
+    with open(clock, 'w') as f:
+        f.write('%d\n' % t0)
+    corpus.bulk(src, 'user003', 1500, folders=['INBOX'] + ['f%d' % i for i in range(1, 6)])
+    # A slow path to the target keeps the job running for a while.
+    with proxy.Proxy(('127.0.0.1', dst.port), delay_ms=15) as slow:
+        mf.endpoint_add('slow', proxy.Via(dst, slow))
+        mf.run('queue', 'old', 'slow', 'user003')
+        p = mf.start('run', env={'MAILFERRY_TEST_CLOCK': clock})
+        first = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not first and p.poll() is None:
+            first = alert_times(mf.store)
+            time.sleep(0.1)
+        c.check(first and min(first) >= t0 and p.poll() is None,
+                'run checks the never-checked forest at its start while the job runs (%d results)' % len(first),
+                first)
+        with open(clock, 'w') as f:
+            f.write('%d\n' % (t0 + 120))
+        again = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and p.poll() is None:
+            again = [t for t in alert_times(mf.store) if t >= t0 + 120]
+            if again:
+                break
+            time.sleep(0.1)
+        running = p.poll() is None
+        r = mf.finish(p)
+        c.check(again and running, 'two (test) minutes later the run checks it again, the job still running', r)
+        c.check(r.rc == 0 and job_states(mf)[-1] == 'completed', 'the job completes meanwhile', r)
+        c.info('run with a slow target: %.1f s' % r.seconds)
+    mf.run('config', 'set', 'health_interval_min', '0')
 
 
 if __name__ == '__main__':

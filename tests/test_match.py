@@ -123,8 +123,38 @@ def console_shows_matches(c, mf):
             return ([l for l in text.splitlines() if re.match(r'\s*%s\s' % login, l)] or [''])[-1]
         c.check(ok and '-> carol.new' in row('carol') and 'conflict' in row('dave') and
                 'unmatched' in row('gina'), 'console: Mailboxes shows each match: target, conflict, unmatched', text)
+        # The add-to-queue dialog's "matched mailbox" target (as queue --matched).
+        t.keys(':')
+        t.type('forest old')
+        t.keys('Enter')
+        ok, text = t.wait(lambda s: 'gina' in s and 'carol.new' not in [w for l in s.splitlines()
+                                                                          for w in l.split()[:1]], 15)
+        t.keys('*', '+')
+        ok, text = t.wait(lambda s: 'Add to migration queue' in s and 'Queue 7 selected mailboxes' in s, 15)
+        c.check(ok, 'console: + on the 7 mailboxes of the source forest opens the dialog', text)
+        t.keys('Right')
+        ok, text = t.wait(lambda s: '< matched mailbox (forest match) >' in s and 'Target login' not in s, 10)
+        c.check(ok, 'console: the target can be each one\'s matched mailbox (the login choice goes)', text)
+        c.check('matched mailbox (last forest match): 3 jobs;' in text and
+                'skipped: 3 conflicts, 1 unmatched, 0 never matched' in text,
+                'console: the dialog\'s note counts them before OK', text)
+        for _ in range(6):                      # priority, start, pass, suspend, notify, [ OK ]
+            t.keys('Down')
+        t.keys('Enter')
+        ok, text = t.wait(lambda s: 'jobs queued' in s, 15)
+        c.check(ok and '3 jobs queued' in text and 'not matched, skipped: 3 conflicts, 1 unmatched, 0 never matched'
+                in text, 'console: 3 matched mailboxes queued; conflicts and unmatched named on the status line',
+                text)
+        q = queued_pairs(mf.store)
+        c.check(q == [('alice', 'alice'), ('bob', 'bob'), ('carol', 'carol.new')],
+                'console: jobs for exactly the matched ones, to their target logins', q)
         t.keys('q')
         t.wait_exit(20)
+    # The CLI's queue --matched is checked next from an empty queue.
+    db = sqlite3.connect(mf.store)
+    db.execute("UPDATE jobs SET state='cancelled'")
+    db.commit()
+    db.close()
 
 
 def csv_case(c):

@@ -81,6 +81,8 @@ const struct keybind ui_keys[] = {
 	{ 'T', "T", ACT_TEST, 0, VM(V_FORESTS), "test", "test the forest's connection (in the background)" },
 	{ 'H', "H", ACT_CHECK, 0, VM(V_FORESTS), "check",
 	  "health check of the forest: DNS, TCP, TLS expiry, login, a user's mailbox, size limit (background)" },
+	{ 'P', "P", ACT_CHECKLIST, 0, VM(V_FORESTS), "checklist",
+	  "preparation checklist of the forest: forests, admins, a user's mailbox, APPENDLIMIT, files, disk (background)" },
 	{ 'R', "R", ACT_DISCOVER, 0, VM(V_FORESTS), "discover",
 	  "read the forest's mailboxes from its directory (background; changes only, :discover full for all)" },
 	{ 'p', "p", ACT_PAUSE, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "pause", "pause the job (a running one stops at its next checkpoint)" },
@@ -210,6 +212,19 @@ int ui_button(struct ui_dialog *d, const char *label, int id)
 {
 	int i = ui_field(d, label, FF_BUTTON, "", NULL);
 	d->fields[i].button = id;
+	return i;
+}
+
+int ui_panel(struct ui_dialog *d, const char *label, int rows, const char *help,
+             void (*draw)(struct ui *u, const struct ui_dialog *d, int y, int x, int h, int w, bool focus),
+             bool (*key)(struct ui *u, struct ui_dialog *d, int fk))
+{
+	int i = ui_button(d, label, 0);
+	d->fields[i].help = help;
+	d->panel_field = i;
+	d->panel_rows = rows;
+	d->panel_draw = draw;
+	d->panel_key = key;
 	return i;
 }
 
@@ -533,11 +548,10 @@ static void *engine_main(void *arg)
 		atomic_store(&u->engine_busy, 1);
 		enum st s = engine_run_queue(&u->eo, &e);
 		atomic_store(&u->engine_busy, 0);
+		/* Each round also checks the forests whose health check is due
+		 * (health_interval_min), in a thread of its own (eo.health). */
 		if (s && s != ST_PARTIAL && s != ST_CANCELED)
 			log_warn("console engine: %s", e.msg);
-		/* Idle: the forests whose health check is due (health_interval_min). */
-		if (!u->cancel && engine_check_forests(&u->eo, &e) > 0)
-			log_info("console engine: forest health checked");
 		for (int i = 0; i < 10 && !u->cancel; i++)
 			usleep(100000);
 	}
@@ -717,6 +731,8 @@ static void on_dialog_key(struct ui *u, int ch)
 	struct ui_dialog *d = u->dialog;
 	int fk = form_key_of(ch);
 	if (fk < 0)
+		return;
+	if (d->panel_key && d->form.focus == d->panel_field && d->panel_key(u, d, fk))
 		return;
 	int b = form_key(&d->form, fk);
 	if (b == FORM_NONE)
@@ -954,7 +970,7 @@ int console_run(const struct console_opts *o)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	u.eo = (struct engine_opts){ .cfg = o->cfg, .store_path = o->store_path, .workers = o->workers,
-	                             .progress = false, .cancel = &u.cancel };
+	                             .progress = false, .cancel = &u.cancel, .health = true };
 	if (o->run_engine && pthread_create(&u.engine, NULL, engine_main, &u) == 0)
 		u.engine_started = true;
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);

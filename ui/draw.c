@@ -222,6 +222,12 @@ static void field_text(const struct form_field *f, char *buf, size_t n)
 	}
 }
 
+/* Field i is the dialog's panel, shown. */
+static bool is_panel(const struct ui_dialog *d, int i)
+{
+	return d->panel_draw && i == d->panel_field && !d->form.f[i].hidden;
+}
+
 void draw_dialog(struct ui *u, const struct ui_dialog *d)
 {
 	const struct form *fm = &d->form;
@@ -233,7 +239,9 @@ void draw_dialog(struct ui *u, const struct ui_dialog *d)
 	int nn = d->note[0] ? note_lines(d->note, w - 4, starts, lens, 12) : 0;
 	int shown = 0, nbuttons = 0;
 	for (int i = 0; i < fm->n; i++)
-		if (!fm->f[i].hidden)
+		if (is_panel(d, i))
+			shown += d->panel_rows;
+		else if (!fm->f[i].hidden)
 			fm->f[i].kind == FF_BUTTON ? nbuttons++ : shown++;
 	int h = 2 + nn + (nn ? 1 : 0) + shown + 1 + (nbuttons ? 2 : 0) + 2;
 	if (h > u->h - 2)
@@ -253,6 +261,15 @@ void draw_dialog(struct ui *u, const struct ui_dialog *d)
 	int cur_x = -1, cur_y = -1;
 	for (int i = 0; i < fm->n && y < y0 + h - 4; i++) {
 		const struct form_field *f = &fm->f[i];
+		if (is_panel(d, i)) {
+			int rows = d->panel_rows < y0 + h - 4 - y ? d->panel_rows : y0 + h - 4 - y;
+			draw_cell(y, x0 + 2, labw, f->label, false);
+			attroff(ui_attr(u, C_BAR));
+			d->panel_draw(u, d, y, x0 + 3 + labw, rows, w - labw - 5, i == fm->focus);
+			attron(ui_attr(u, C_BAR));
+			y += rows;
+			continue;
+		}
 		if (f->hidden || f->kind == FF_BUTTON)
 			continue;
 		char val[FORM_VALUE_MAX + 8];
@@ -277,7 +294,7 @@ void draw_dialog(struct ui *u, const struct ui_dialog *d)
 	int by = y0 + h - 4, bx = x0 + 2;
 	for (int i = 0; i < fm->n; i++) {
 		const struct form_field *f = &fm->f[i];
-		if (f->hidden || f->kind != FF_BUTTON)
+		if (f->hidden || f->kind != FF_BUTTON || is_panel(d, i))
 			continue;
 		char b[64];
 		snprintf(b, sizeof b, "[ %s ]", f->label);

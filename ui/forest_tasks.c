@@ -1,5 +1,6 @@
 /* forest_tasks.c - the Forests view's background work: a forest's health
- * checks (H: health.c) and its directory discovery (R: directory.c).
+ * checks (H: health.c), its preparation checklist (P: checklist.c) and its
+ * directory discovery (R: directory.c).
  *
  * Each runs in a thread of its own (task.h) with its own store connection,
  * never touching curses; when it ends, the UI thread shows the outcome:
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checklist.h"
 #include "directory.h"
 #include "forests.h"
 #include "health.h"
@@ -148,6 +150,111 @@ void forest_check_start(struct ui *u, const struct forest *f)
 	*t = (struct ui_task){ .run = check_run, .finish = check_finish, .free_fn = check_free, .ctx = c };
 	if (ui_task_start(u, t))
 		ui_say(u, "checking %s in the background: DNS, TCP, TLS, login, a mailbox, size limit\xe2\x80\xa6", f->name);
+}
+
+/* --- preparation checklist ----------------------------------------------------------- */
+
+struct checklist_job {
+	char *store_path;
+	const struct cfg *cfg;      /* read-only, shared with the engine */
+	char forest[128];
+	enum st s;
+	char err[512];
+	enum cl_state worst;
+	int n[4];
+	char *lines[MAX_LINES];
+	int nlines;
+	bool cut;                   /* more than the list holds */
+};
+
+static void cl_add(struct checklist_job *c, char *line)
+{
+	if (c->nlines < MAX_LINES - 1) {
+		c->lines[c->nlines++] = line;
+		return;
+	}
+	free(line);
+	c->cut = true;
+}
+
+static void on_item(void *ctx, const struct cl_item *it)
+{
+	struct checklist_job *c = ctx;
+	c->n[it->state]++;
+	cl_add(c, x_asprintf("%s %s%s%s%s: %s", checklist_mark(it->state), it->item, it->endpoint ? " (" : "",
+	                     it->endpoint ? it->endpoint : "", it->endpoint ? ")" : "", it->detail));
+	if (it->fix && it->state != CL_PASS)
+		cl_add(c, x_asprintf("    fix: %s", it->fix));
+}
+
+static void checklist_run_task(struct ui_task *t)
+{
+	struct checklist_job *c = t->ctx;
+	struct store *st = NULL;
+	struct err e;
+	err_clear(&e);
+	c->s = store_open(c->store_path, &st, &e);
+	if (!c->s)
+		c->s = checklist_run(st, c->cfg, c->forest, on_item, c, &c->worst, &e);
+	if (c->s)
+		snprintf(c->err, sizeof c->err, "%s", e.msg);
+	store_close(&st);
+}
+
+static void checklist_free_job(struct checklist_job *c)
+{
+	for (int i = 0; i < c->nlines; i++)
+		free(c->lines[i]);
+	free(c->store_path);
+	free(c);
+}
+
+static void checklist_closed(struct ui *u, int choice, void *ctx)
+{
+	(void)u, (void)choice;
+	checklist_free_job(ctx);
+}
+
+static void checklist_finish(struct ui *u, struct ui_task *t)
+{
+	struct checklist_job *c = t->ctx;
+	t->ctx = NULL;          /* the list owns it now */
+	if (c->s) {
+		ui_error(u, "checklist of %s: %s", c->forest, c->err);
+		checklist_free_job(c);
+		return;
+	}
+	if (c->cut)
+		c->lines[c->nlines++] = x_asprintf("\xe2\x80\xa6 more: mailferry forest checklist %s", c->forest);
+	char title[200];
+	snprintf(title, sizeof title, "Checklist of %s: %d passed, %d warnings, %d failed, %d by hand (Enter closes)",
+	         c->forest, c->n[CL_PASS], c->n[CL_WARN], c->n[CL_FAIL], c->n[CL_MANUAL]);
+	ui_say(u, "checklist of %s done: %s", c->forest,
+	       c->worst >= CL_FAIL ? "failures, see the list" : c->worst >= CL_WARN ? "warnings" : "nothing failed");
+	if (u->mode == M_NORMAL)
+		ui_menu(u, title, (const char *const *)c->lines, c->nlines, 0, checklist_closed, c);
+	else
+		checklist_free_job(c);
+}
+
+static void checklist_free(struct ui_task *t)
+{
+	if (t->ctx)
+		checklist_free_job(t->ctx);
+}
+
+void forest_checklist_start(struct ui *u, const struct forest *f)
+{
+	struct checklist_job *c = x_calloc(1, sizeof *c);
+	c->store_path = x_strdup(u->o->store_path);
+	c->cfg = u->o->cfg;
+	snprintf(c->forest, sizeof c->forest, "%s", f->name);
+	struct ui_task *t = x_calloc(1, sizeof *t);
+	*t = (struct ui_task){ .run = checklist_run_task, .finish = checklist_finish, .free_fn = checklist_free,
+	                       .ctx = c };
+	if (ui_task_start(u, t))
+		ui_say(u, "preparing the checklist of %s in the background: forests, admins, mailboxes, files, disk\xe2\x80\xa6",
+		       f->name);
 }
 
 /* --- discovery -------------------------------------------------------------------- */

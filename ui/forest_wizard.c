@@ -9,7 +9,10 @@
  *   3 connection test, run in a thread: "testing..." then a check mark with
  *     the server's capabilities, or "!" with the exact error (Next goes on
  *     anyway after a warning),
- *   4 mailbox scope,
+ *   4 mailbox scope: with a directory and a base DN, the directory's OUs
+ *     as a tree (read in the background, scope_tree.h), everything
+ *     included at first; else (or while it is read, or when it cannot be)
+ *     the OUs typed comma-separated,
  *   5 summary; Finish adds the forest, its endpoint NAME-imap and the typed
  *     passwords (to the secrets file) and selects the forest in the list.
  * Buttons: Previous, Next, Finish (only on the summary), Cancel; Esc asks
@@ -90,14 +93,16 @@ bool forest_url_check(const char *url, const char *const *schemes, char *why, si
 	return true;
 }
 
-/* OUs typed comma-separated (or one per line) are stored one per line. */
+/* OUs typed comma-separated (or one per line) are stored one per line;
+ * with a ';' in the text, ';' separates them and commas belong to DNs. */
 char *forest_scope_join(const char *typed)
 {
 	size_t n = strlen(typed);
 	char *out = x_malloc(n + 1), *o = out;
 	const char *s = typed;
+	const char *seps = strchr(typed, ';') ? ";\n" : ",\n";
 	while (*s) {
-		size_t len = strcspn(s, ",\n");
+		size_t len = strcspn(s, seps);
 		const char *a = s, *b = s + len;
 		while (a < b && *a == ' ')
 			a++;
@@ -123,11 +128,13 @@ void forest_scope_text(const char *scope, char *buf, size_t n)
 		snprintf(buf, n, "all mailboxes (no OU or site chosen)");
 		return;
 	}
+	/* DNs hold commas: then "; " separates them, which forest_scope_join reads back. */
+	char sep = strchr(scope, ',') ? ';' : ',';
 	size_t k = 0;
 	for (const char *s = scope; *s && k + 3 < n; s++)
 		if (*s == '\n') {
 			if (s[1]) {
-				buf[k++] = ',';
+				buf[k++] = sep;
 				buf[k++] = ' ';
 			}
 		} else
@@ -315,12 +322,14 @@ struct wiz {
 	char epname[200];
 	unsigned serial;            /* tells a detection's result which wizard it is for */
 	char detect_note[300];      /* what DNS auto-detection found ("" before it ran) */
+	struct scope_picker pick;   /* the scope step's OU tree */
 };
 
 static void wiz_free(void *ctx)
 {
 	struct wiz *w = ctx;
 	conn_test_free(w->test);
+	scope_picker_free(&w->pick);
 	free(w);
 }
 
@@ -373,10 +382,17 @@ static bool step_has(const struct wiz *w, int step, int i)
 	switch (step) {
 	case S_NAME: return i == w->name || i == w->role || i == w->detect;
 	case S_CONN: return i >= w->url && i <= w->dirpw;
-	case S_SCOPE: return i >= w->scope && i <= w->filter;
+	case S_SCOPE: return i >= w->scope && i <= w->filter && i != w->pick.panel;
 	case S_SUMMARY: return i >= w->sum[0] && i <= w->sum[9];
 	default: return false;
 	}
+}
+
+/* The scope as chosen: from the tree when it is shown, else as typed;
+ * NULL when the tree includes nothing.  Caller frees. */
+static char *wiz_scope(struct ui_dialog *d, const struct wiz *w)
+{
+	return scope_picker_scope(d, &w->pick);
 }
 
 static void summary_fill(struct ui_dialog *d, struct wiz *w)
@@ -399,8 +415,8 @@ static void summary_fill(struct ui_dialog *d, struct wiz *w)
 	form_set(&d->fields[w->sum[5]], b);
 	form_set(&d->fields[w->sum[6]], val(d, w->dirpw)[0] ? "typed; stored in the secrets file"
 	                                : val(d, w->dirurl)[0] ? "none (anonymous bind)" : "-");
-	char *scope = forest_scope_join(val(d, w->scope));
-	forest_scope_text(scope, b, sizeof b);
+	char *scope = wiz_scope(d, w);
+	forest_scope_text(scope ? scope : "", b, sizeof b);
 	free(scope);
 	form_set(&d->fields[w->sum[7]], b);
 	snprintf(b, sizeof b, "%s%s%s", val(d, w->basedn)[0] ? val(d, w->basedn) : "-",
@@ -431,12 +447,30 @@ static void test_note(struct ui_dialog *d, struct wiz *w)
 		snprintf(d->note + k, sizeof d->note - k, "\nPrevious fixes the settings; Next goes on anyway.");
 }
 
+/* The scope step shows the tree or the text field, never both. */
+static void scope_fields(struct ui_dialog *d, struct wiz *w)
+{
+	scope_picker_show(d, &w->pick, w->step == S_SCOPE);
+}
+
+static void scope_note(struct ui_dialog *d, const struct wiz *w)
+{
+	const char *how = w->pick.have_tree
+		? "Space includes an OU with everything under it or leaves it out; Right/Left (+/-) expand and "
+		  "collapse. All content is selected by default."
+		: "Which OUs or sites to migrate, comma-separated (empty: all); for the directory, where and how "
+		  "to look.";
+	snprintf(d->note, sizeof d->note, "Step %d of %d: %s.\n%s%s%.300s", S_SCOPE + 1, S__COUNT, step_titles[S_SCOPE],
+	         how, w->pick.note[0] ? "\n" : "", w->pick.note);
+}
+
 /* Shows the fields of the current step and explains it. */
 static void show_step(struct ui_dialog *d, struct wiz *w)
 {
 	for (int i = 0; i < d->nfields; i++)
 		if (d->fields[i].kind != FF_BUTTON)
 			d->fields[i].hidden = !step_has(w, w->step, i);
+	scope_fields(d, w);
 	static const char *const help[] = {
 		"A forest is a directory whose mailboxes migrate together: a source, the target (one "
 		"only), or an Office 365 tenant (one only).",
@@ -449,6 +483,8 @@ static void show_step(struct ui_dialog *d, struct wiz *w)
 	};
 	if (w->step == S_TEST)
 		test_note(d, w);
+	else if (w->step == S_SCOPE)
+		scope_note(d, w);
 	else
 		snprintf(d->note, sizeof d->note, "Step %d of %d: %s.\n%s", w->step + 1, S__COUNT,
 		         step_titles[w->step], help[w->step]);
@@ -557,6 +593,15 @@ static bool leave_step(struct ui *u, struct ui_dialog *d, struct wiz *w)
 			return false;
 		}
 		return true;
+	case S_SCOPE: {
+		char *scope = wiz_scope(d, w);
+		free(scope);
+		if (!scope) {
+			form_fail(&d->form, w->pick.panel, "include at least one OU (Space), or the base DN for everything");
+			return false;
+		}
+		return true;
+	}
 	default: return true;
 	}
 }
@@ -583,8 +628,8 @@ static bool finish(struct ui *u, struct ui_dialog *d, struct wiz *w)
 		s = save_secret(u, secret_name, val(d, w->pw), &mail_ref, &e);
 	if (!s && val(d, w->dirpw)[0])
 		s = save_secret(u, dir_name, val(d, w->dirpw), &dir_ref, &e);
-	char *scope = forest_scope_join(val(d, w->scope));
-	f.scope = scope[0] ? scope : NULL;
+	char *scope = wiz_scope(d, w);
+	f.scope = scope && scope[0] ? scope : NULL;
 	if (mail_ref)
 		ep.secret_ref = mail_ref;
 	f.dir_secret_ref = dir_ref;
@@ -749,6 +794,29 @@ static void detect_start(struct ui *u, struct ui_dialog *d, struct wiz *w)
 	ui_task_start(u, t);
 }
 
+/* --- the OU tree of the scope step (scope_picker.c) --------------------------- */
+
+static void tree_updated(struct ui *u, struct ui_dialog *d)
+{
+	(void)u;
+	struct wiz *w = d->ctx;
+	if (w->step == S_SCOPE)
+		scope_note(d, w);
+}
+
+/* Reads the tree once the directory and a base DN are known (again when
+ * they change), after the admin has left the base DN field. */
+static void tree_maybe_load(struct ui *u, struct ui_dialog *d, struct wiz *w)
+{
+	if (w->step != S_SCOPE || d->form.focus == w->basedn)
+		return;
+	char name[160];
+	trimmed(val(d, w->name), name, sizeof name);
+	struct scope_source src = { name, val(d, w->dirurl), val(d, w->binddn), val(d, w->basedn), val(d, w->dirpw),
+	                            NULL };
+	scope_picker_load(u, d, &w->pick, &src);
+}
+
 static bool wiz_done(struct ui *u, struct ui_dialog *d, int button)
 {
 	struct wiz *w = d->ctx;
@@ -792,10 +860,10 @@ static bool wiz_done(struct ui *u, struct ui_dialog *d, int button)
 
 static void wiz_poll(struct ui *u, struct ui_dialog *d)
 {
-	(void)u;
 	struct wiz *w = d->ctx;
 	if (w->step == S_TEST && w->test && conn_test_finished(w->test))
 		test_note(d, w);
+	tree_maybe_load(u, d, w);
 }
 
 void forest_wizard_open(struct ui *u)
@@ -835,6 +903,8 @@ void forest_wizard_open(struct ui *u)
 	w->binddn = ui_field(d, "Bind DN", FF_TEXT, "", "optional: the DN to bind as (empty: anonymous)");
 	w->dirpw = ui_field(d, "Directory password", FF_SECRET, "", "for the bind DN; kept in the secrets file");
 	w->scope = ui_field(d, "OUs / sites", FF_TEXT, "", "comma-separated OUs or sites to include; empty: all");
+	scope_picker_add(d, &w->pick, w->scope);
+	w->pick.updated = tree_updated;
 	w->basedn = ui_field(d, "Directory base DN", FF_TEXT, "", "where to look for mailboxes, e.g. dc=corp,dc=example");
 	w->filter = ui_field(d, "Directory filter", FF_TEXT, "", "LDAP filter, e.g. (objectClass=inetOrgPerson)");
 	static const char *const sum_labels[] = { "Forest", "Endpoint", "Admin", "Admin password", "TLS",

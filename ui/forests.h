@@ -14,9 +14,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "form.h"
+#include "scope_tree.h"
 #include "store.h"
 
 struct ui;
+struct ui_dialog;
 
 /* Which result a test gave: never tested, passed, failed. */
 enum health { H_UNKNOWN, H_OK, H_FAIL };
@@ -57,9 +60,11 @@ bool forest_url_check(const char *url, const char *const *schemes, char *why, si
 extern const char *const forest_mail_schemes[], *const forest_dir_schemes[];
 
 /* "OU=A, OU=B" (or one per line) as the store keeps a scope: one per line,
- * trimmed; "" for all.  Caller frees. */
+ * trimmed; "" for all.  With a ';' in the text, ';' separates and commas
+ * belong to DNs ("ou=A,dc=x; ou=B,dc=x").  Caller frees. */
 char *forest_scope_join(const char *typed);
-/* A stored scope for the screen: "A, B", or "all mailboxes ...". */
+/* A stored scope for the screen: "A, B" ("A; B" when they are DNs, which
+ * forest_scope_join reads back), or "all mailboxes ...". */
 void forest_scope_text(const char *scope, char *buf, size_t n);
 
 /* Role names as the store keeps them and as the console shows them. */
@@ -94,5 +99,50 @@ int64_t forests_endpoint_id(struct ui *u, const char *endpoint_name);
  * discovery (R), each in a thread of its own (task.h). */
 void forest_check_start(struct ui *u, const struct forest *f);
 void forest_discover_start(struct ui *u, const struct forest *f, bool full);
+/* scope_picker.c: a forest's scope chosen in the directory's OU tree
+ * (scope_tree.h), shown as a dialog panel in place of the typed scope
+ * field once the OUs are read (in the background); the Add Forest wizard's
+ * scope step and the edit dialog's Mailboxes tab.  The picker lives in the
+ * dialog's context; the dialog's panel_ctx points at it.  UI thread. */
+struct scope_picker {
+	struct scope_tree st;
+	bool have_tree;             /* the panel replaces the text field */
+	bool loading;
+	bool touched;               /* Space was used: the tree says what to store */
+	unsigned serial;            /* tells a reading which picker it is for */
+	int text, panel;            /* the dialog's typed scope field and the panel */
+	char key[FORM_VALUE_MAX * 3 + 4];   /* directory, bind DN, base DN read for */
+	char note[400];             /* what the reading found, for the dialog's note */
+	void (*updated)(struct ui *u, struct ui_dialog *d);   /* after a reading starts or ends; may be NULL */
+};
+/* Where to read the OUs: the directory as typed; typed_password NULL means
+ * secret_ref (NULL: anonymous), "" an anonymous bind. */
+struct scope_source {
+	const char *forest, *url, *bind_dn, *base_dn, *typed_password, *secret_ref;
+};
+/* Adds the panel right after the typed scope field text_field (hidden). */
+void scope_picker_add(struct ui_dialog *d, struct scope_picker *p, int text_field);
+/* Reads the OUs when the directory and a base DN are set and differ from
+ * the last reading. */
+void scope_picker_load(struct ui *u, struct ui_dialog *d, struct scope_picker *p, const struct scope_source *src);
+/* Shows the tree (when read) or the text field, or neither (!shown). */
+void scope_picker_show(struct ui_dialog *d, struct scope_picker *p, bool shown);
+/* The scope chosen (tree or text), caller frees; NULL: the tree includes nothing. */
+char *scope_picker_scope(const struct ui_dialog *d, const struct scope_picker *p);
+void scope_picker_free(struct scope_picker *p);
+
+/* forest_sites.c: the Sites and Licenses tabs of the Forests view, with
+ * what they read from the store (owned by the view; UI thread). */
+struct forest_sites;
+struct forest_sites *forest_sites_new(void);
+void forest_sites_free(struct forest_sites *s);
+/* Draws forest f's sites (licenses: its mailboxes by kind) from line y in
+ * h lines of w columns; reads the store again after a few seconds. */
+void forest_sites_draw(struct ui *u, struct forest_sites *s, const struct forest *f, bool licenses, int y, int h,
+                       int w);
+
+/* forest_tasks.c: the forest's preparation checklist (P), in a thread of
+ * its own; the list opens when it is done. */
+void forest_checklist_start(struct ui *u, const struct forest *f);
 
 #endif

@@ -1,8 +1,11 @@
 /* queue_dialog.c - the "Add to migration queue" dialog shared by the
  * Mailboxes and Delegation views; see queue_dialog.h.
  *
- * Fields: target endpoint, target login (same login, same address or a
- * template), priority, start time, pass, pre-stage age (shown for the
+ * Fields: target endpoint (or "matched mailbox": each mailbox goes to the
+ * target mailbox the last forest match found for it, as the CLI's queue
+ * --matched; conflicts and unmatched ones are skipped and counted on the
+ * status line), target login (same login, same address or a template),
+ * priority, start time, pass, pre-stage age (shown for the
  * prestage pass only), suspend when ready, notify user.  Tab/arrows move,
  * Space or Left/Right change a choice, Enter on OK queues, Esc cancels.
  * OK builds each job the way the CLI's "queue" does (src/main.c make_job:
@@ -21,6 +24,7 @@ enum { QD_OK = 1, QD_CANCEL = 2 };
 enum { MODE_LOGIN, MODE_ADDRESS, MODE_TEMPLATE };
 
 static const char *const mode_names[] = { "same login", "same address", "template", NULL };
+static const char MATCHED_CHOICE[] = "matched mailbox (forest match)";
 
 struct qd {
 	struct queue_item *items;
@@ -28,10 +32,12 @@ struct qd {
 	char *strs;                 /* the items' strings, one allocation */
 	int64_t *ep_ids;            /* target endpoint choices */
 	char **ep_names;
-	const char **ep_choices;    /* ep_names, NULL-terminated, for the field */
-	size_t nep;
+	const char **ep_choices;    /* ep_names, then MATCHED_CHOICE; NULL-terminated */
+	size_t nep;                 /* endpoints; choice nep is the matched mailbox */
 	const char *pass_choices[6];
 	int f_ep, f_mode, f_tmpl, f_prio, f_start, f_pass, f_days, f_suspend, f_notify;
+	char note[512];             /* the dialog's note for an endpoint target */
+	bool note_matched;          /* the note shows the "matched mailbox" preview */
 };
 
 char *ui_pack_strings(int n, const char *const *src, const char **const *dst)
@@ -155,7 +161,7 @@ static bool load_targets(struct ui *u, struct qd *q)
 		}
 	q->ep_ids = x_calloc(k + 1, sizeof *q->ep_ids);
 	q->ep_names = x_calloc(k + 1, sizeof *q->ep_names);
-	q->ep_choices = x_calloc(k + 1, sizeof *q->ep_choices);
+	q->ep_choices = x_calloc(k + 2, sizeof *q->ep_choices);
 	for (size_t i = 0; i < all.n; i++) {
 		if (take[i]) {
 			q->ep_ids[q->nep] = all.ids[i];
@@ -164,6 +170,7 @@ static bool load_targets(struct ui *u, struct qd *q)
 		} else
 			free(all.names[i]);
 	}
+	q->ep_choices[q->nep] = MATCHED_CHOICE;
 	free(take);
 	free(all.names);
 	free(all.ids);
@@ -236,8 +243,76 @@ static int target_login(const struct ui_dialog *d, const struct qd *q, const str
 
 struct tally {
 	size_t queued, active, no_address, same;
+	size_t conflict, unmatched, never;      /* target "matched mailbox" */
 	int64_t first_id;
 };
+
+static bool matched_mode(const struct ui_dialog *d, const struct qd *q)
+{
+	return (size_t)d->fields[q->f_ep].choice == q->nep;
+}
+
+/* The last forest match of the mailboxes of one source endpoint, by login
+ * (owned strings), from store_matched_each. */
+struct match_row { char *login, *state, *dst_login; int64_t dst_ep; };
+struct match_map { int64_t src_ep; struct match_row *v; size_t n, cap; };
+
+static void note_match(void *ctx, const char *login, const char *state, int64_t dst_ep, const char *dst_login)
+{
+	struct match_map *m = ctx;
+	m->v = x_grow(m->v, m->n, &m->cap, sizeof *m->v, 64);
+	m->v[m->n++] = (struct match_row){ x_strdup(login), state ? x_strdup(state) : NULL,
+	                                   dst_login ? x_strdup(dst_login) : NULL, dst_ep };
+}
+
+static void match_map_free(struct match_map *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->v[i].login);
+		free(m->v[i].state);
+		free(m->v[i].dst_login);
+	}
+	free(m->v);
+	*m = (struct match_map){ 0 };
+}
+
+/* The match of it, reading its endpoint's matches when the map holds
+ * another endpoint's.  NULL: never matched. */
+static const struct match_row *match_of(struct ui *u, struct match_map *m, const struct queue_item *it,
+                                        struct err *e, enum st *s)
+{
+	if (m->src_ep != it->endpoint_id || !m->v) {
+		match_map_free(m);
+		m->src_ep = it->endpoint_id;
+		if ((*s = store_matched_each(u->st, it->endpoint_id, note_match, m, e)))
+			return NULL;
+	}
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->v[i].login, it->login))
+			return &m->v[i];
+	return NULL;
+}
+
+/* Where a matched mailbox goes: false (counted in t) when it has no
+ * single match. */
+static bool matched_target(const struct match_row *r, struct tally *t, int64_t *dst_ep, const char **dst_login)
+{
+	if (!r || !r->state) {
+		t->never++;
+		return false;
+	}
+	if (!strcmp(r->state, "conflict")) {
+		t->conflict++;
+		return false;
+	}
+	if (strcmp(r->state, "matched") || !r->dst_login || !r->dst_ep) {
+		t->unmatched++;
+		return false;
+	}
+	*dst_ep = r->dst_ep;
+	*dst_login = r->dst_login;
+	return true;
+}
 
 static void job_defaults(const struct ui *u, struct job *j)
 {
@@ -251,17 +326,27 @@ static enum st add_jobs(struct ui *u, struct ui_dialog *d, struct qd *q, int64_t
                         struct tally *t, struct err *e)
 {
 	const struct form_field *f = d->fields;
-	int64_t dst_ep = q->ep_ids[f[q->f_ep].choice];
+	bool matched = matched_mode(d, q);
+	int64_t chosen_ep = matched ? 0 : q->ep_ids[f[q->f_ep].choice];
 	enum pass_kind pass = PASS_FULL;
 	pass_kind_parse(form_choice(&f[q->f_pass]), &pass);
-	for (size_t i = 0; i < q->n; i++) {
+	struct match_map map = { 0 };
+	enum st ms = ST_OK;
+	for (size_t i = 0; i < q->n && !ms; i++) {
 		const struct queue_item *it = &q->items[i];
 		if (queue_status_active(it->status)) {
 			t->active++;
 			continue;
 		}
 		char login[FORM_VALUE_MAX * 2], why[160];
-		if (target_login(d, q, it, login, sizeof login, why, sizeof why)) {
+		int64_t dst_ep = chosen_ep;
+		if (matched) {
+			const char *dst_login = NULL;
+			const struct match_row *r = match_of(u, &map, it, e, &ms);
+			if (ms || !matched_target(r, t, &dst_ep, &dst_login))
+				continue;
+			snprintf(login, sizeof login, "%s", dst_login);
+		} else if (target_login(d, q, it, login, sizeof login, why, sizeof why)) {
 			t->no_address++;
 			continue;
 		}
@@ -282,10 +367,13 @@ static enum st add_jobs(struct ui *u, struct ui_dialog *d, struct qd *q, int64_t
 		if (!s && !t->queued++)
 			t->first_id = j.id;
 		job_free(&j);
-		if (s)
+		if (s) {
+			match_map_free(&map);
 			return s;
+		}
 	}
-	return ST_OK;
+	match_map_free(&map);
+	return ms;
 }
 
 static void report(struct ui *u, const struct qd *q, const struct tally *t, bool past)
@@ -298,6 +386,10 @@ static void report(struct ui *u, const struct qd *q, const struct tally *t, bool
 		k += (size_t)snprintf(more + k, sizeof more - k, "; %zu without an address, skipped", t->no_address);
 	if (t->same && k < sizeof more)
 		k += (size_t)snprintf(more + k, sizeof more - k, "; %zu would migrate onto themselves, skipped", t->same);
+	if (t->conflict + t->unmatched + t->never && k < sizeof more)
+		k += (size_t)snprintf(more + k, sizeof more - k, "; not matched, skipped: %zu conflict%s, %zu unmatched, "
+		                      "%zu never matched (forest match)", t->conflict, t->conflict == 1 ? "" : "s",
+		                      t->unmatched, t->never);
 	if (past && t->queued && k < sizeof more)
 		snprintf(more + k, sizeof more - k, "; the start time is past, so they start now");
 	if (!t->queued)
@@ -319,7 +411,7 @@ static bool check_more(struct ui_dialog *d, struct qd *q, int64_t *start_after, 
 	}
 	*past = t > 0 && t <= clock_now();
 	*start_after = *past ? 0 : t;
-	if (d->fields[q->f_mode].choice == MODE_TEMPLATE) {
+	if (d->fields[q->f_mode].choice == MODE_TEMPLATE && !matched_mode(d, q)) {
 		struct queue_item probe = { .login = "user@example.org", .address = "user@example.org" };
 		char out[FORM_VALUE_MAX * 2];
 		if (!d->fields[q->f_tmpl].value[0]) {
@@ -366,11 +458,49 @@ static bool qd_done(struct ui *u, struct ui_dialog *d, int button)
 }
 
 /* Fields that only matter for one choice show only then. */
+/* What "matched mailbox" would queue, before OK: the note counts it. */
+static void matched_preview(struct ui *u, struct ui_dialog *d, struct qd *q)
+{
+	struct tally t = { 0 };
+	struct match_map map = { 0 };
+	struct err e;
+	enum st s = ST_OK;
+	size_t jobs = 0;
+	for (size_t i = 0; i < q->n && !s; i++) {
+		const struct queue_item *it = &q->items[i];
+		if (queue_status_active(it->status))
+			continue;
+		int64_t dst_ep = 0;
+		const char *dst_login = NULL;
+		const struct match_row *r = match_of(u, &map, it, &e, &s);
+		jobs += !s && matched_target(r, &t, &dst_ep, &dst_login);
+	}
+	match_map_free(&map);
+	if (s) {
+		snprintf(d->note, sizeof d->note, "%s", e.msg);
+		return;
+	}
+	snprintf(d->note, sizeof d->note, "To each one's matched mailbox (last forest match): %zu job%s; not matched, "
+	         "skipped: %zu conflict%s, %zu unmatched, %zu never matched%s", jobs, jobs == 1 ? "" : "s",
+	         t.conflict, t.conflict == 1 ? "" : "s", t.unmatched, t.never,
+	         q->nactive ? "; already in the queue, skipped: " : ".");
+	if (q->nactive)
+		snprintf(d->note + strlen(d->note), sizeof d->note - strlen(d->note), "%zu.", q->nactive);
+}
+
 static void qd_poll(struct ui *u, struct ui_dialog *d)
 {
-	(void)u;
 	struct qd *q = d->ctx;
-	d->fields[q->f_tmpl].hidden = d->fields[q->f_mode].choice != MODE_TEMPLATE;
+	bool matched = matched_mode(d, q);
+	if (matched != q->note_matched) {
+		q->note_matched = matched;
+		if (matched)
+			matched_preview(u, d, q);
+		else
+			snprintf(d->note, sizeof d->note, "%s", q->note);
+	}
+	d->fields[q->f_mode].hidden = matched;      /* the match names the target login */
+	d->fields[q->f_tmpl].hidden = matched || d->fields[q->f_mode].choice != MODE_TEMPLATE;
 	d->fields[q->f_days].hidden = strcmp(form_choice(&d->fields[q->f_pass]), "prestage") != 0;
 }
 
@@ -401,7 +531,7 @@ static void copy_items(struct qd *q, const struct queue_item *items, size_t n)
 static void add_fields(struct ui_dialog *d, struct qd *q)
 {
 	q->f_ep = ui_field(d, "Target endpoint", FF_CHOICE, "",
-	                   "The target or tenant forest's endpoints. Space/Left/Right: change");
+	                   "The target forest's endpoints, or each mailbox's match. Space/Left/Right");
 	d->fields[q->f_ep].choices = q->ep_choices;
 	q->f_mode = ui_field(d, "Target login", FF_CHOICE, "",
 	                     "Same login or same address as the source, or a template");
@@ -461,6 +591,7 @@ void queue_dialog_open(struct ui *u, const struct queue_item *items, size_t n, c
 		         n - q->nactive, n - q->nactive == 1 ? "" : "s", q->nactive);
 	else
 		snprintf(d->note, sizeof d->note, "Queue %s: %zu job%s.", what, n, n == 1 ? "" : "s");
+	snprintf(q->note, sizeof q->note, "%s", d->note);
 	add_fields(d, q);
 	ui_dialog_open(u, d);
 }

@@ -1,6 +1,7 @@
 /* queue_dialog.h - "Add to migration queue": the dialog the Mailboxes and
  * Delegation views open on the mailboxes to migrate.  It asks for the job
- * options (target endpoint, target login, priority, start time, pass,
+ * options (target endpoint, or each mailbox's matched target mailbox from
+ * the last forest match; target login, priority, start time, pass,
  * pre-stage age, suspend when ready, notify the user) and on OK queues one
  * job per mailbox in a single store transaction, skipping mailboxes that
  * already have a queued, running or paused job.

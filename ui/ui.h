@@ -45,6 +45,7 @@ enum action {
 	ACT_QUEUE, ACT_PAUSE, ACT_RESUME, ACT_CANCEL, ACT_RETRY, ACT_TOP, ACT_BOTTOM, ACT_MOVE_UP, ACT_MOVE_DOWN,
 	ACT_TAB_NEXT, ACT_TAB_PREV, ACT_PERIOD, ACT_SAVE, ACT_CHECK, ACT_DISCOVER,
 	ACT_FOREST,             /* choose the forest a view shows (u->forest_id) */
+	ACT_CHECKLIST,          /* the forest's preparation checklist (checklist.h) */
 };
 
 /* One key binding.  The same table dispatches keys, runs ":name" commands
@@ -125,6 +126,14 @@ struct ui_dialog {
 	void *ctx;
 	int width;              /* columns, 0: automatic */
 	char note[512];         /* text above the fields (wizard steps) */
+	/* An optional panel (the wizard's OU tree) drawn in panel_rows lines in
+	 * place of field panel_field, a focusable FF_BUTTON with button 0 made
+	 * by ui_panel: while it has the focus, keys go to panel_key first
+	 * (false: the form handles the key as usual).  Hidden with its field. */
+	int panel_field, panel_rows;
+	void *panel_ctx;        /* the panel's owner (e.g. a scope_picker) */
+	void (*panel_draw)(struct ui *u, const struct ui_dialog *d, int y, int x, int h, int w, bool focus);
+	bool (*panel_key)(struct ui *u, struct ui_dialog *d, int fk);
 };
 
 struct ui {
@@ -183,6 +192,10 @@ void ui_dialog_close(struct ui *u);
 int ui_field(struct ui_dialog *d, const char *label, enum ff_kind kind, const char *value,
              const char *help);
 int ui_button(struct ui_dialog *d, const char *label, int id);
+/* Adds the panel's field (see struct ui_dialog) with its callbacks. */
+int ui_panel(struct ui_dialog *d, const char *label, int rows, const char *help,
+             void (*draw)(struct ui *u, const struct ui_dialog *d, int y, int x, int h, int w, bool focus),
+             bool (*key)(struct ui *u, struct ui_dialog *d, int fk));
 
 void ui_switch(struct ui *u, enum view_id v);
 /* For the console and the headless benchmark: names and ops of the views,

@@ -3,7 +3,9 @@
  * (a check mark when its last connection test this session passed, "!" when
  * it failed, "?" when never tested), then "(no forest)" and the endpoints
  * that belong to none.  Below the list, the selected forest in tabs:
- * Endpoints, General, Accounts, Mailboxes (scope), Credentials.
+ * Endpoints, General, Accounts, Mailboxes (scope), Credentials, Sites (its
+ * mailboxes by site, with the sites' time zones) and Licenses (by kind);
+ * the edit dialog has the editable ones (General to Credentials).
  *
  * Keys: Tab / Shift-Tab switch the tab shown; Enter or e edits the forest
  * (a dialog with the same tabs; Save validates and writes); n opens the Add
@@ -41,8 +43,10 @@ struct f_row {
 	char mark[8];
 };
 
-enum { TAB_ENDPOINTS, TAB_GENERAL, TAB_ACCOUNTS, TAB_MAILBOXES, TAB_CREDENTIALS, TAB__COUNT };
-static const char *const tab_names[] = { "Endpoints", "General", "Accounts", "Mailboxes", "Credentials" };
+enum { TAB_ENDPOINTS, TAB_GENERAL, TAB_ACCOUNTS, TAB_MAILBOXES, TAB_CREDENTIALS, TAB_SITES, TAB_LICENSES, TAB__COUNT };
+#define TAB__EDITABLE TAB_SITES     /* the edit dialog's tabs end here */
+static const char *const tab_names[] = { "Endpoints", "General", "Accounts", "Mailboxes", "Credentials", "Sites",
+                                         "Licenses" };
 
 struct hrec {
 	int64_t key;            /* endpoint id, or -forest id for its directory */
@@ -61,6 +65,7 @@ struct fv {
 	size_t nh;
 	struct conn_test **tests;       /* running in the background */
 	size_t ntests;
+	struct forest_sites *sites;     /* the Sites and Licenses tabs */
 };
 
 /* --- the table -------------------------------------------------------------------- */
@@ -296,7 +301,7 @@ static void rows_build(struct view *v)
 static void title_set(struct view *v)
 {
 	struct fv *p = v->priv;
-	snprintf(v->title, sizeof v->title, "Forests: %zu%s  (n add  Enter edit  T test  H health  R discover  D delete  Tab)", p->nf,
+	snprintf(v->title, sizeof v->title, "Forests: %zu%s  (n add  Enter edit  T test  H health  P checklist  R discover  D delete  Tab)", p->nf,
 	         p->ntests ? ", testing\xe2\x80\xa6" : "");
 }
 
@@ -567,6 +572,7 @@ static void forests_close(struct ui *u, struct view *v)
 		conn_test_free(p->tests[i]);     /* waits at most the network timeout */
 	free(p->tests);
 	free(p->health);
+	forest_sites_free(p->sites);
 	data_free(p);
 	free(p);
 	v->priv = NULL;
@@ -755,10 +761,15 @@ static void draw_panel(struct ui *u, struct view *v, int y, int h, int w)
 		return;
 	}
 	const struct forest *f = r->kind == RK_FOREST ? forest_by_id(p, r->ref) : NULL;
-	if (!f)
+	if (!f) {
 		draw_cell(y + 2, 2, w - 4, "Endpoints without a forest have no forest settings (see the Endpoints tab).", false);
-	else
+	} else if (p->tab == TAB_SITES || p->tab == TAB_LICENSES) {
+		if (!p->sites)
+			p->sites = forest_sites_new();
+		forest_sites_draw(u, p->sites, f, p->tab == TAB_LICENSES, y + 1 + (p->tab == TAB_LICENSES), h - 1, w);
+	} else {
 		draw_forest_tab(u, p, f, p->tab, y + 2, w);
+	}
 }
 
 static void forests_draw(struct ui *u, struct view *v, int y0, int h, int w)
@@ -794,6 +805,7 @@ struct edit {
 	int name, role, postpone, blackout;
 	int url, user, auth, tls, maxc, dirurl, binddn, basedn, filter;
 	int scope;
+	struct scope_picker pick;   /* the Mailboxes tab's OU tree (forests with a directory) */
 	int pwwhere, pw, dirwhere, dirpw;
 	int save, prev, next, cancel;
 };
@@ -803,6 +815,7 @@ static void edit_free(void *ctx)
 	struct edit *ed = ctx;
 	forest_free(&ed->f);
 	endpoint_free(&ed->ep);
+	scope_picker_free(&ed->pick);
 	free(ed);
 }
 
@@ -812,7 +825,7 @@ static int tab_of(const struct edit *ed, int i)
 		return TAB_GENERAL;
 	if (i <= ed->filter)
 		return TAB_ACCOUNTS;
-	if (i == ed->scope)
+	if (i == ed->scope || i == ed->pick.panel)
 		return TAB_MAILBOXES;
 	if (i <= ed->dirpw)
 		return TAB_CREDENTIALS;
@@ -822,12 +835,17 @@ static int tab_of(const struct edit *ed, int i)
 static void edit_note(struct ui_dialog *d, struct edit *ed)
 {
 	size_t k = 0;
-	for (int t = TAB_GENERAL; t < TAB__COUNT; t++)
+	for (int t = TAB_GENERAL; t < TAB__EDITABLE; t++)
 		k += (size_t)snprintf(d->note + k, sizeof d->note - k, t == ed->tab ? "[%s]  " : " %s   ", tab_names[t]);
 	snprintf(d->note + k, sizeof d->note - k, "%s",
 	         !d->fields[ed->tls].checked && ed->ep.url
 	         ? "\n! TLS verification is OFF: certificates are not checked."
+	         : ed->tab == TAB_MAILBOXES && ed->pick.note[0] ? "\n"
 	         : "\nNext tab / Previous tab switch; Save checks and writes every tab.");
+	k = strlen(d->note);
+	if (ed->tab == TAB_MAILBOXES && ed->pick.note[0])
+		snprintf(d->note + k, sizeof d->note - k, "%.300s%s", ed->pick.note,
+		         ed->pick.have_tree ? "\nSpace includes or leaves out an OU; Right/Left expand and collapse." : "");
 }
 
 static void edit_show(struct ui_dialog *d, struct edit *ed, int tab)
@@ -836,6 +854,7 @@ static void edit_show(struct ui_dialog *d, struct edit *ed, int tab)
 	for (int i = 0; i < d->nfields; i++)
 		if (d->fields[i].kind != FF_BUTTON)
 			d->fields[i].hidden = tab_of(ed, i) != tab;
+	scope_picker_show(d, &ed->pick, tab == TAB_MAILBOXES);
 	edit_note(d, ed);
 	if (d->form.error_field < 0 || tab_of(ed, d->form.error_field) != tab)
 		d->form.focus = form_next_focus(&d->form, d->nfields - 1, 1);
@@ -845,7 +864,7 @@ static void edit_show(struct ui_dialog *d, struct edit *ed, int tab)
 static bool edit_check_all(struct ui_dialog *d, struct edit *ed)
 {
 	int keep = ed->tab;
-	for (int t = TAB_GENERAL; t < TAB__COUNT; t++) {
+	for (int t = TAB_GENERAL; t < TAB__EDITABLE; t++) {
 		edit_show(d, ed, t);
 		if (!form_check(&d->form)) {
 			edit_show(d, ed, t);
@@ -902,7 +921,16 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 	f.dir_bind_dn = F[ed->binddn].value[0] ? (char *)F[ed->binddn].value : NULL;
 	f.dir_base_dn = F[ed->basedn].value[0] ? (char *)F[ed->basedn].value : NULL;
 	f.dir_filter = F[ed->filter].value[0] ? (char *)F[ed->filter].value : NULL;
-	char *scope = forest_scope_join(F[ed->scope].value);
+	/* Untouched, the stored scope stays as it is: its text may have been
+	 * cut to the field's size. */
+	bool scope_kept = ed->pick.have_tree ? !ed->pick.touched
+	                                     : ed->scope < 32 && !strcmp(F[ed->scope].value, ed->snapshot[ed->scope]);
+	char *scope = scope_kept ? x_strdup(ed->f.scope ? ed->f.scope : "") : scope_picker_scope(d, &ed->pick);
+	if (!scope) {
+		edit_show(d, ed, TAB_MAILBOXES);
+		form_fail(&d->form, ed->pick.panel, "include at least one OU (Space), or the base DN for everything");
+		return false;
+	}
 	f.scope = scope[0] ? scope : NULL;
 	/* The endpoint as typed. */
 	struct endpoint ep = ed->ep;
@@ -970,6 +998,8 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 
 static bool edit_changed(const struct ui_dialog *d, const struct edit *ed)
 {
+	if (ed->pick.touched)
+		return true;
 	for (int i = 0; i < d->nfields && i < 32; i++) {
 		const struct form_field *f = &d->fields[i];
 		char now[FORM_VALUE_MAX];
@@ -1018,8 +1048,8 @@ static bool edit_done(struct ui *u, struct ui_dialog *d, int button)
 	case EB_NEXT: {
 		int t = ed->tab + (button == EB_NEXT ? 1 : -1);
 		if (t < TAB_GENERAL)
-			t = TAB__COUNT - 1;
-		if (t >= TAB__COUNT)
+			t = TAB__EDITABLE - 1;
+		if (t >= TAB__EDITABLE)
 			t = TAB_GENERAL;
 		d->form.error[0] = '\0';
 		d->form.error_field = -1;
@@ -1035,10 +1065,24 @@ static bool edit_done(struct ui *u, struct ui_dialog *d, int button)
 	}
 }
 
-static void edit_poll(struct ui *u, struct ui_dialog *d)
+static void edit_tree_updated(struct ui *u, struct ui_dialog *d)
 {
 	(void)u;
-	edit_note(d, d->ctx);     /* the TLS warning follows the checkbox */
+	edit_note(d, d->ctx);
+}
+
+static void edit_poll(struct ui *u, struct ui_dialog *d)
+{
+	struct edit *ed = d->ctx;
+	edit_note(d, ed);         /* the TLS warning follows the checkbox */
+	/* The Mailboxes tab reads the directory's OUs (again when the
+	 * directory settings change), with a new password when one is typed. */
+	if (ed->tab != TAB_MAILBOXES)
+		return;
+	const struct form_field *F = d->fields;
+	struct scope_source src = { ed->f.name, F[ed->dirurl].value, F[ed->binddn].value, F[ed->basedn].value,
+	                            F[ed->dirpw].value[0] ? F[ed->dirpw].value : NULL, ed->f.dir_secret_ref };
+	scope_picker_load(u, d, &ed->pick, &src);
 }
 
 static void edit_open(struct ui *u, struct view *v, int tab)
@@ -1097,6 +1141,8 @@ static void edit_open(struct ui *u, struct view *v, int tab)
 	forest_scope_text(f->scope, sc, sizeof sc);
 	ed->scope = ui_field(d, "OUs / sites", FF_TEXT, f->scope && *f->scope ? sc : "",
 	                     "comma-separated (or one per line in a CSV import); empty: all mailboxes");
+	scope_picker_add(d, &ed->pick, ed->scope);
+	ed->pick.updated = edit_tree_updated;
 	char where[300];
 	forest_secret_where(ep ? ep->secret_ref : NULL, where, sizeof where);
 	ed->pwwhere = ui_field(d, "Mail password", FF_LABEL, ep ? where : "- (no endpoint yet)", NULL);
@@ -1110,7 +1156,7 @@ static void edit_open(struct ui *u, struct view *v, int tab)
 	ed->cancel = ui_button(d, "Cancel", EB_CANCEL);
 	edit_snapshot(d, ed);
 	ui_dialog_open(u, d);
-	edit_show(d, ed, tab < TAB_GENERAL ? TAB_ACCOUNTS : tab);
+	edit_show(d, ed, tab < TAB_GENERAL || tab >= TAB__EDITABLE ? TAB_ACCOUNTS : tab);
 }
 
 /* --- deleting ----------------------------------------------------------------------------- */
@@ -1212,6 +1258,7 @@ static bool forests_act(struct ui *u, struct view *v, enum action a, const char 
 		act_test(u, v);
 		return true;
 	case ACT_CHECK:
+	case ACT_CHECKLIST:
 	case ACT_DISCOVER: {
 		const struct forest *f = forests_selected(u);
 		if (!f) {
@@ -1220,6 +1267,8 @@ static bool forests_act(struct ui *u, struct view *v, enum action a, const char 
 		}
 		if (a == ACT_CHECK)
 			forest_check_start(u, f);
+		else if (a == ACT_CHECKLIST)
+			forest_checklist_start(u, f);
 		else
 			forest_discover_start(u, f, arg && !strcmp(arg, "full"));
 		return true;

@@ -341,6 +341,20 @@ static void see_summary(void *ctx, const char *site, const char *status, int64_t
 	s->null_status = status == NULL;
 }
 
+struct sites { int n; char first[32]; int64_t mailboxes, user, room, paris_bytes; };
+
+static void see_site(void *ctx, const struct site_row *r)
+{
+	struct sites *s = ctx;
+	if (s->n++ == 0)
+		snprintf(s->first, sizeof s->first, "%s", r->site);
+	s->mailboxes += r->mailboxes;
+	s->user += r->user;
+	s->room += r->room;
+	if (!strcmp(r->site, "Paris"))
+		s->paris_bytes = r->bytes;
+}
+
 /* alice, bob, carol, dave on endpoint 1 (src); returns their ids. */
 static void test_mailboxes(struct store *s, int64_t forest, int64_t target, int64_t ids[4])
 {
@@ -398,6 +412,12 @@ static void test_mailboxes(struct store *s, int64_t forest, int64_t target, int6
 	check(sr == 0 && sm.groups == 1 && sm.mailboxes == 4 &&
 	      sm.bytes == 5555 + 2000 + 3000 + 4000 && sm.items == 40 && !strcmp(sm.site, "Paris") && sm.null_status,
 	      "summary: one group (Paris, not queued), 4 mailboxes, 40 items, %lld bytes", (long long)sm.bytes);
+	struct sites st = { 0 };
+	check(store_site_each(s, forest, see_site, &st, &e) == 0 && st.n == 1 && !strcmp(st.first, "Paris") &&
+	      st.room == 0 && st.user == 4 && st.paris_bytes == 5555 + 2000 + 3000 + 4000 && st.mailboxes == 4,
+	      "sites of the forest: Paris, 4 user mailboxes, their bytes");
+	st = (struct sites){ 0 };
+	check(store_site_each(s, target, see_site, &st, &e) == 0 && st.n == 0, "no site in the target");
 }
 
 static int64_t queue(struct store *s, const char *user, int64_t start_after)
