@@ -53,6 +53,7 @@ struct run {
 	const char **attrs;         /* full_attrs and the mapped ones (strings not owned) */
 	const char *kattrs[4];      /* key_attrs and the mapped key */
 	int timeout_s;
+	const char *typed_password; /* the wizard's, instead of the secret source (not owned) */
 	struct dir_report *rep;
 	struct dir_key *keys;       /* every entry the complete search returned */
 	size_t nkeys, capkeys;
@@ -245,6 +246,13 @@ static enum st dir_bind(struct run *r, const char *secrets_path, struct err *e)
 {
 	const struct forest *f = r->f;
 	char *pw = NULL;
+	if (r->typed_password) {
+		/* The wizard's password, not in any secret source yet. */
+		const char *dn = f->dir_bind_dn && *f->dir_bind_dn ? f->dir_bind_dn : NULL;
+		struct berval cred = { .bv_val = (char *)r->typed_password, .bv_len = strlen(r->typed_password) };
+		int rc = ldap_sasl_bind_s(r->ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+		return rc == LDAP_SUCCESS ? ST_OK : ldap_fail(r, rc, "bind", e);
+	}
 	if (f->dir_bind_dn && *f->dir_bind_dn) {
 		if (!f->dir_secret_ref || !*f->dir_secret_ref)
 			return err_set(e, ST_CONFIG, "forest %s: bind DN '%s' has no password source "
@@ -1303,27 +1311,12 @@ void dir_ou_list_free(struct dir_ou_list *l)
 	*l = (struct dir_ou_list){ 0 };
 }
 
-/* dir_connect with a password typed in the wizard (not in any secret
- * source yet) instead of the forest's password source. */
+/* dir_connect (every URL in turn) with a password typed in the wizard
+ * instead of the forest's password source. */
 static enum st connect_typed(struct run *r, const char *typed_password, struct err *e)
 {
-	bool starttls = false;
-	enum st s = url_parse(r->url, &starttls, e);
-	if (s) {
-		err_prefix(e, "forest %s", r->f->name);
-		return s;
-	}
-	int rc = ldap_initialize(&r->ld, r->url);
-	if (rc != LDAP_SUCCESS)
-		return ldap_fail(r, rc, "initialise", e);
-	if ((s = connect_opts(r, e)))
-		return s;
-	if (starttls && (rc = ldap_start_tls_s(r->ld, NULL, NULL)) != LDAP_SUCCESS)
-		return ldap_fail(r, rc, "StartTLS", e);
-	const char *dn = r->f->dir_bind_dn && *r->f->dir_bind_dn ? r->f->dir_bind_dn : NULL;
-	struct berval cred = { .bv_val = (char *)typed_password, .bv_len = strlen(typed_password) };
-	rc = ldap_sasl_bind_s(r->ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-	return rc == LDAP_SUCCESS ? ST_OK : ldap_fail(r, rc, "bind", e);
+	r->typed_password = typed_password;
+	return dir_connect(r, NULL, e);
 }
 
 /* The OUs right under base (index parent in out), paged. */
@@ -1380,16 +1373,19 @@ enum st directory_list_ous(const struct forest *f, const char *typed_password, c
 	struct run r = { .f = f, .url = f->dir_url, .timeout_s = timeout_s > 0 ? timeout_s : 30, .rep = &rep };
 	if (!f->dir_url || !*f->dir_url)
 		return err_set(e, ST_CONFIG, "forest %s has no directory URL", f->name);
-	if (!f->dir_base_dn || !*f->dir_base_dn)
-		return err_set(e, ST_CONFIG, "forest %s: no base DN to list the OUs of", f->name);
 	enum st s = typed_password ? connect_typed(&r, typed_password, e) : dir_connect(&r, secrets_path, e);
+	/* No base DN given: the root DSE's, as discovery does. */
+	if (!s)
+		s = resolve_base(&r, e);
 	/* Breadth first: the list itself is the queue of OUs still to read. */
 	if (!s)
-		s = ou_level(&r, f->dir_base_dn, -1, max, out, e);
+		s = ou_level(&r, r.base, -1, max, out, e);
 	for (size_t i = 0; !s && i < out->n && !out->truncated; i++)
 		s = ou_level(&r, out->v[i].dn, (int)i, max, out, e);
 	if (r.ld)
 		ldap_unbind_ext_s(r.ld, NULL, NULL);
+	urls_free(r.urls, r.nurls);
+	free(r.base);
 	if (s)
 		dir_ou_list_free(out);
 	return s;
