@@ -229,7 +229,7 @@ static void *worker(void *arg)
 		if (!found) {
 			/* Queued jobs may be waiting for a connection slot or for
 			 * their mailbox's other job: wait while anything runs. */
-			int64_t counts[7];
+			int64_t counts[JOB__COUNT];
 			if (store_job_counts(st, counts, &e) || counts[JOB_QUEUED] == 0 ||
 			    counts[JOB_RUNNING] == 0)
 				break;
@@ -299,7 +299,7 @@ static void pool_commands(struct pool *p, struct store *st)
 
 static void print_progress(struct store *st, int64_t since, int64_t t0_ms, bool final)
 {
-	int64_t counts[7], items = 0, bytes = 0;
+	int64_t counts[JOB__COUNT], items = 0, bytes = 0;
 	struct err e;
 	if (store_job_counts(st, counts, &e) || store_run_totals(st, since, &items, &bytes, &e))
 		return;

@@ -656,11 +656,15 @@ enum st store_endpoint_each(struct store *s, void (*fn)(void *ctx, const struct 
 
 /* --- jobs ---------------------------------------------------------------- */
 static const char *const pass_names[] = { "full", "delta", "prestage", "trial", "verify-credentials" };
-static const char *const state_names[] = { "queued", "running", "completed", "partial", "failed",
-                                           "paused", "cancelled" };
+static const char *const state_names[JOB__COUNT] = { "queued", "running", "completed", "partial",
+                                                     "failed", "paused", "cancelled", "ready",
+                                                     "completing" };
+static const char *const phase_names[] = { "initial", "incremental", "final" };
 
 const char *pass_kind_name(enum pass_kind k) { return pass_names[k]; }
-const char *job_state_name(enum job_state s) { return state_names[s]; }
+const char *job_state_name(enum job_state s) { return (unsigned)s < JOB__COUNT ? state_names[s] : "?"; }
+const char *job_state_label(enum job_state s) { return s == JOB_READY ? "ready to complete" : job_state_name(s); }
+const char *job_phase_name(enum job_phase p) { return (unsigned)p < countof(phase_names) ? phase_names[p] : "?"; }
 
 bool pass_kind_parse(const char *s, enum pass_kind *out)
 {
@@ -722,7 +726,8 @@ enum st store_pair_active(struct store *s, int64_t src_ep, const char *src_user,
 {
 	static const char sql[] =
 		"SELECT 1 FROM pairs p JOIN jobs j ON j.pair_id=p.id WHERE p.src_ep=? AND p.src_user=? "
-		"AND p.dst_ep=? AND p.dst_user=? AND j.state IN ('queued','running','paused') LIMIT 1";
+		"AND p.dst_ep=? AND p.dst_user=? AND j.state IN ('queued','running','paused','ready',"
+		"'completing') LIMIT 1";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
@@ -978,10 +983,10 @@ enum st store_job_progress(struct store *s, const struct job *j, const char *fol
 	return step_done(s, st, e, "job progress");
 }
 
-enum st store_job_counts(struct store *s, int64_t counts[7], struct err *e)
+enum st store_job_counts(struct store *s, int64_t counts[JOB__COUNT], struct err *e)
 {
 	static const char sql[] = "SELECT state, count(*) FROM jobs GROUP BY state";
-	memset(counts, 0, 7 * sizeof counts[0]);
+	memset(counts, 0, JOB__COUNT * sizeof counts[0]);
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
@@ -1037,7 +1042,8 @@ enum st store_job_each(struct store *s, bool all, void (*fn)(void *ctx, const st
 	static const char sql[] =
 		"SELECT " JOB_COLS ", es.name, ed.name FROM jobs j JOIN pairs p ON p.id=j.pair_id "
 		"JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
-		"WHERE ? OR j.state IN ('queued','running','paused','failed') ORDER BY j.id";
+		"WHERE ? OR j.state IN ('queued','running','paused','failed','ready','completing') "
+		"ORDER BY j.id";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;

@@ -102,9 +102,23 @@ enum pass_kind { PASS_FULL, PASS_DELTA, PASS_PRESTAGE, PASS_TRIAL, PASS_VERIFY_C
 const char *pass_kind_name(enum pass_kind k);
 bool pass_kind_parse(const char *s, enum pass_kind *out);
 
+/* Job states; the lifecycle (diagram and legal transitions) is in
+ * lifecycle.h.  READY and COMPLETING were added after CANCELLED so stored
+ * values and arrays indexed by the older states keep their places. */
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_PARTIAL, JOB_FAILED, JOB_PAUSED,
-                 JOB_CANCELLED };
+                 JOB_CANCELLED,
+                 JOB_READY,          /* suspended: ready to complete, waiting for cutover */
+                 JOB_COMPLETING,     /* cutover asked for: the final pass is due (at cutover_at) */
+                 JOB__COUNT };
+/* The stored name: "queued", ..., "ready", "completing". */
 const char *job_state_name(enum job_state s);
+/* The name for people: "ready to complete" for READY, else the stored name. */
+const char *job_state_label(enum job_state s);
+
+/* Which pass of a job's life runs (or ran last): the initial full pass,
+ * an incremental (delta) sync while ready, or the final delta at cutover. */
+enum job_phase { PHASE_INITIAL, PHASE_INCREMENTAL, PHASE_FINAL };
+const char *job_phase_name(enum job_phase p);      /* "initial", "incremental", "final" */
 
 struct job_opts {
 	enum pass_kind pass;
@@ -184,7 +198,7 @@ enum st store_job_finish(struct store *s, const struct job *j, enum job_state st
 enum st store_job_progress(struct store *s, const struct job *j, const char *folder,
                            struct err *e);
 /* Counts of jobs by state, for the progress line. */
-enum st store_job_counts(struct store *s, int64_t counts[7], struct err *e);
+enum st store_job_counts(struct store *s, int64_t counts[JOB__COUNT], struct err *e);
 /* The smallest connection limit among the endpoints of queued jobs (0 when
  * nothing is queued) and that endpoint's name (caller frees). */
 enum st store_queue_conn_limit(struct store *s, int *limit, char **endpoint, struct err *e);

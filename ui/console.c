@@ -479,12 +479,13 @@ static void draw_statusbar(struct ui *u)
 		attroff(ui_attr(u, C_BAR));
 		return;
 	}
-	int64_t c[7] = { 0 };
+	int64_t c[JOB__COUNT] = { 0 };
 	struct err e;
 	if (store_job_counts(u->st, c, &e) == ST_OK)
-		snprintf(line, sizeof line, " %lld running, %lld queued, %lld paused, %lld done, %lld failed | engine %s"
-		         " | ? help  / search  : command  q quit",
-		         (long long)c[JOB_RUNNING], (long long)c[JOB_QUEUED], (long long)c[JOB_PAUSED],
+		snprintf(line, sizeof line, " %lld running, %lld queued, %lld paused, %lld ready, %lld done, %lld failed"
+		         " | engine %s | ? help  / search  : command  q quit",
+		         (long long)c[JOB_RUNNING], (long long)(c[JOB_QUEUED] + c[JOB_COMPLETING]),
+		         (long long)c[JOB_PAUSED], (long long)c[JOB_READY],
 		         (long long)(c[JOB_COMPLETED] + c[JOB_PARTIAL]), (long long)c[JOB_FAILED],
 		         !u->engine_started ? "off" : atomic_load(&u->engine_busy) ? "working" : "idle");
 	else
@@ -579,7 +580,7 @@ static void quit_menu_fn(struct ui *u, int choice, void *ctx)
 
 static void ask_quit(struct ui *u)
 {
-	int64_t c[7] = { 0 };
+	int64_t c[JOB__COUNT] = { 0 };
 	struct err e;
 	if (!u->engine_started || store_job_counts(u->st, c, &e) || c[JOB_RUNNING] == 0) {
 		u->quit = true;

@@ -235,7 +235,7 @@ struct job_brief {
 };
 void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struct job_brief *b), void *ctx);
 /* Jobs by state and what they copied, from the same rows.  For the Summary. */
-void jobs_totals(struct ui *u, int64_t counts[7], int64_t *items, int64_t *bytes);
+void jobs_totals(struct ui *u, int64_t counts[JOB__COUNT], int64_t *items, int64_t *bytes);
 
 /* Mailboxes as the Mailboxes view holds them (every forest): sync brings
  * them up to date (only changed rows are read); find looks one up by id

@@ -185,7 +185,8 @@ static bool jobs_filter(const void *r, void *ctx)
 	const struct jobs_state *s = ctx;
 	enum job_state st = J(r)->state;
 	switch (s->filter) {
-	case JF_ACTIVE: return st == JOB_QUEUED || st == JOB_RUNNING || st == JOB_PAUSED;
+	case JF_ACTIVE: return st == JOB_QUEUED || st == JOB_RUNNING || st == JOB_PAUSED || st == JOB_READY ||
+	                       st == JOB_COMPLETING;
 	case JF_PROBLEMS: return st == JOB_FAILED || st == JOB_PARTIAL || st == JOB_CANCELLED;
 	case JF_DONE: return st == JOB_COMPLETED;
 	default: return true;
@@ -312,18 +313,18 @@ void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struc
 	free(act);
 }
 
-void jobs_totals(struct ui *u, int64_t counts[7], int64_t *items, int64_t *bytes)
+void jobs_totals(struct ui *u, int64_t counts[JOB__COUNT], int64_t *items, int64_t *bytes)
 {
 	struct view *v = &u->views[V_JOBS];
 	if (!v->opened)
 		ui_reload(u, V_JOBS);
 	else
 		jobs_refresh(u, v);
-	memset(counts, 0, 7 * sizeof counts[0]);
+	memset(counts, 0, JOB__COUNT * sizeof counts[0]);
 	*items = *bytes = 0;
 	for (size_t i = 0; i < v->tbl.n; i++) {
 		const struct job_ui *j = (const struct job_ui *)(v->tbl.rows + i * sizeof(struct job_ui));
-		if ((int)j->state >= 0 && (int)j->state < 7)
+		if ((int)j->state >= 0 && (int)j->state < JOB__COUNT)
 			counts[j->state]++;
 		*items += j->items_done;
 		*bytes += j->bytes_done;
