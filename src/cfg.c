@@ -79,6 +79,8 @@ static const struct cfg_key key_table[] = {
 		"A job fails when more items than this could not be copied."),
 	KEY_BOOL(verify_after_copy, ACTIVITIES, 0, 1,
 		 "Compare source and target after each full or delta pass (true/false)."),
+	KEY_INT(incremental_interval_h, ACTIVITIES, 0, 24, 1, 8760,
+		"Hours between the incremental syncs of a job that is ready to complete, until its cutover."),
 	KEY_INT(health_interval_min, ACTIVITIES, 0, 60, 0, 10080,
 		"Minutes between a forest's health checks run by the engine when idle (0: only on demand)."),
 	KEY_STRING(smtp_url, NOTIFICATIONS, 0, "", smtp_url_ok, N_("empty, or smtp://HOST[:PORT] or smtps://HOST[:PORT]"),

@@ -28,6 +28,7 @@ struct engine_opts {
 	bool progress;              /* progress line on stderr */
 	volatile int *cancel;
 	bool pause_on_cancel;       /* jobs stopped by *cancel end paused, not queued */
+	bool follow;                /* run_queue waits for scheduled work until *cancel */
 };
 
 /* Runs one claimed job to its end state and records it in the store.

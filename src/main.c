@@ -18,6 +18,7 @@
 
 #include "about.h"
 #include "cfg.h"
+#include "cmd_sched.h"
 #include "common.h"
 #include "console.h"
 #include "csv.h"
@@ -93,12 +94,19 @@ static const char usage_text[] = N_(
 	"        [--suspend-when-ready] [--notify-user]\n"
 	"  queue SRC DST --matched [options of queue]   every mailbox of SRC that forest match\n"
 	"        matched to a mailbox on DST, with that mailbox's login (not twice)\n"
-	"  run [--workers N]           run the queue until it is empty\n"
+	"  run [--workers N] [--follow]   run every job that can run now (a due incremental sync\n"
+	"        or cutover too) until none can; says what still waits (a start time, a blackout,\n"
+	"        ready to complete); --follow keeps waiting for them until Ctrl-C\n"
 	"  migrate SRC DST MAILBOX [PASS-OPTIONS]   one mailbox in the foreground\n"
 	"  verify SRC DST MAILBOX [--deep]          compare source and target\n"
 	"  jobs [--all] | job show ID | events [--job ID] [--limit N] | skipped [--job ID]\n"
 	"  pause JOB...   queued: paused now; running: stops at its next checkpoint, then paused\n"
-	"  resume JOB...  paused -> queued (same place in the queue)\n"
+	"  resume JOB...  paused -> where it waited (queued, ready or completing; same place)\n"
+	"  resume --endpoint NAME   jobs paused because NAME refused the admin's login\n"
+	"  cutover JOB...|--all [--at 'YYYY-MM-DD HH:MM']   a job queued --suspend-when-ready that\n"
+	"        is ready to complete runs its final delta pass (now or from that local time)\n"
+	"  retry JOB... [--full]   a partial job copies only its failed items again; a failed or\n"
+	"        cancelled one resumes its pass; --full: the whole pass\n"
 	"  console [--workers N] [--no-engine]      full-screen console; runs the queue meanwhile\n"
 	"  console --keys              every key and \":\" command of the console, by view\n"
 	"\n"
@@ -383,6 +391,7 @@ struct pass_args {
 	int workers;
 	bool all;
 	bool matched;           /* queue --matched */
+	bool follow;            /* run --follow */
 	int64_t job_id;
 	int limit;
 	struct sbuf include, exclude, folder_map;
@@ -390,7 +399,7 @@ struct pass_args {
 
 enum { O_PASS = 1000, O_PRESTAGE, O_TRIAL, O_INCLUDE, O_EXCLUDE, O_MAXSIZE, O_BADLIMIT, O_SEPCHAR,
        O_FOLDERMAP, O_PRIORITY, O_DEEP, O_WORKERS, O_ALL, O_JOB, O_LIMIT, O_START_AT, O_SUSPEND,
-       O_NOTIFY, O_MATCHED };
+       O_NOTIFY, O_MATCHED, O_FOLLOW };
 
 static bool parse_when(const char *s, const char *tz, int64_t *out);
 static const char *fmt_when(int64_t ts, const char *tz, char buf[32]);
@@ -440,6 +449,7 @@ static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pa
 		{ "suspend-when-ready", no_argument, NULL, O_SUSPEND },
 		{ "notify-user", no_argument, NULL, O_NOTIFY },
 		{ "matched", no_argument, NULL, O_MATCHED },
+		{ "follow", no_argument, NULL, O_FOLLOW },
 		{ 0 }
 	};
 	memset(p, 0, sizeof *p);
@@ -524,6 +534,7 @@ static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pa
 		case O_SUSPEND: p->suspend_ready = true; break;
 		case O_NOTIFY: p->notify_user = true; break;
 		case O_MATCHED: p->matched = true; break;
+		case O_FOLLOW: p->follow = true; break;
 		default:
 			return st_exit_code(ST_USAGE);
 		}
@@ -751,11 +762,14 @@ static int cmd_run(struct app *a, int argc, char **argv)
 	if (rc)
 		return rc;
 	struct engine_opts o = { .cfg = &a->cfg, .store_path = a->store_path, .workers = p.workers,
-	                         .progress = true, .cancel = &g_cancel };
+	                         .progress = true, .cancel = &g_cancel, .follow = p.follow };
 	struct err e;
 	err_clear(&e);
 	enum st s = engine_run_queue(&o, &e);
 	pass_args_free(&p);
+	struct err oe;
+	if (s != ST_UNAVAIL && !open_store(a, &oe))
+		sched_print_waiting(a->st);
 	if (s == ST_PARTIAL) {
 		fprintf(stderr, "mailferry: done; some items were skipped: see 'mailferry skipped'\n");
 		return st_exit_code(s);
@@ -1099,14 +1113,27 @@ static bool parse_id(const char *s, int64_t *id)
 
 /* --- pause / resume ------------------------------------------------------- */
 
-static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
+/* cutover and retry (src/cmd_sched.c). */
+static int cmd_lifecycle(struct app *a, int argc, char **argv)
 {
-	if (argc < 2)
-		return usage_error("%s", pause ? "pause needs JOB..." : "resume needs JOB...");
 	struct err e;
 	err_clear(&e);
 	if (open_store(a, &e))
 		return fail(&e);
+	return !strcmp(argv[0], "cutover") ? cmd_cutover(a->st, argc, argv) : cmd_retry(a->st, argc, argv);
+}
+
+static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
+{
+	if (argc < 2)
+		return usage_error("%s", pause ? "pause needs JOB..." : "resume needs JOB... or --endpoint NAME");
+	struct err e;
+	err_clear(&e);
+	if (open_store(a, &e))
+		return fail(&e);
+	if (!pause && !strcmp(argv[1], "--endpoint"))
+		return argc == 3 ? cmd_resume_endpoint(a->st, argv[2])
+		                 : usage_error("%s", "resume --endpoint needs NAME");
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		int64_t id;
@@ -2436,6 +2463,8 @@ int main(int argc, char **argv)
 		rc = cmd_report(&a, sub_argc, sub_argv, cmd);
 	else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume"))
 		rc = cmd_pause_resume(&a, sub_argc, sub_argv, !strcmp(cmd, "pause"));
+	else if (!strcmp(cmd, "cutover") || !strcmp(cmd, "retry"))
+		rc = cmd_lifecycle(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "forest"))
 		rc = cmd_forest(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "detect"))
