@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""The job lifecycle against real Dovecot servers, with a test clock
+(MAILFERRY_TEST_CLOCK) that the test moves while mailferry runs:
+
+  * suspend when ready: the initial pass ends "ready", new mail on the source
+    is picked up by the incremental sync once incremental_interval_h has
+    passed, `cutover` runs the final delta and the job completes; every
+    message exactly once on the target;
+  * a blackout that begins while a job copies (the clock moves into the
+    window under a slow proxy): the job stops at a checkpoint, waits queued,
+    and `run --follow` resumes it when the clock leaves the window; exactly
+    once; Ctrl-C ends the follow run cleanly;
+  * blackout modes: a "final" window lets the initial pass run but holds the
+    cutover until it ends;
+  * an endpoint that refuses the admin pauses every job of the endpoint with
+    one error event; `resume --endpoint` after the fix completes them.
+
+Run: MAILFERRY=src/mailferry python3 tests/test_lifecycle.py   (exit 0 pass, 77 skip, 1 fail)
+"""
+
+import os
+import signal
+import sqlite3
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mftest import cli, corpus, fixtures, imapcheck, proxy, report     # noqa: E402
+
+Via = proxy.Via
+
+
+class Clock:
+    """The test clock file every mailferry process of the test reads."""
+
+    def __init__(self, path, t):
+        self.path = path
+        self.set(t)
+
+    def set(self, t):
+        self.t = int(t)
+        tmp = self.path + '.tmp'
+        with open(tmp, 'w') as f:
+            f.write('%d\n' % self.t)
+        os.replace(tmp, self.path)
+        time.sleep(0.1)          # processes re-read the file every 50 ms
+
+    def move(self, seconds):
+        self.set(self.t + seconds)
+
+
+def utc(t):
+    return time.strftime('%Y-%m-%d %H:%M', time.gmtime(t))
+
+
+def q(mf, sql, *args):
+    con = sqlite3.connect('file:%s?mode=ro' % mf.store, uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def job(mf, jid):
+    """(state, items_done, paused_by) of a job."""
+    rows = q(mf, 'SELECT state, items_done, paused_by FROM jobs WHERE id=?', jid)
+    return rows[0] if rows else (None, 0, None)
+
+
+def exactly_once(c, src, dst, user, what):
+    s = imapcheck.read_user_tree(src, user, keep_bodies=False)
+    d = imapcheck.read_user_tree(dst, user, keep_bodies=False)
+    diff = imapcheck.compare(s, d)
+    c.check(diff.ok and diff.duplicates == 0, '%s: every message of %s exactly once (%s)'
+            % (what, user, diff.verdict()), diff.report())
+    return s.count()
+
+
+def main(c):
+    fixtures.require()
+    mf = cli.Mailferry(settings={'incremental_interval_h': 24})
+    clock = Clock(os.path.join(mf.dir, 'clock'), time.time())
+    os.environ['MAILFERRY_TEST_CLOCK'] = clock.path
+    try:
+        with fixtures.pair(users=8, checks=c) as (src, dst):
+            mf.endpoint_add('src', src)
+            mf.endpoint_add('dst', dst)
+            suspend_and_cutover(c, mf, clock, src, dst)
+            blackout_mid_copy(c, mf, clock, src, dst)
+            final_mode(c, mf, clock, src, dst)
+            endpoint_pause(c, mf, clock, src, dst)
+        c.check(mf.store_integrity() == 'ok', 'store integrity_check ok')
+    finally:
+        os.environ.pop('MAILFERRY_TEST_CLOCK', None)
+        mf.cleanup()
+
+
+def suspend_and_cutover(c, mf, clock, src, dst):
+    corpus.bulk(src, 'user001', 300, folders=['INBOX', 'Projects'], sizes='small', seed=3)
+    r = mf.run('queue', 'src', 'dst', 'user001', '--suspend-when-ready')
+    c.check(r.rc == 0 and 'job 1 queued' in r.out, 'queue user001 --suspend-when-ready (job 1)', r)
+    r = mf.run('cutover', '1', '--at', 'soon')
+    c.check(r.rc == 64 and "bad --at 'soon'" in r.err, 'cutover --at with a bad time: exit 64', r)
+    r = mf.run('run')
+    c.check(r.rc == 0 and job(mf, 1)[0] == 'ready', 'initial pass ends ready to complete (%s)'
+            % job(mf, 1)[0], r)
+    c.check('ready to complete' in r.err and 'cutover JOB' in r.err,
+            'run says the job waits ready and how to complete it', r)
+    n = exactly_once(c, src, dst, 'user001', 'after the initial pass')
+    r = mf.run('jobs')
+    c.check(r.rc == 0 and ' ready ' in r.out, 'jobs lists it ready', r)
+    r = mf.run('events', '--job', '1')
+    c.check('ready to complete' in r.out and 'every 24 h' in r.out, 'event: ready, syncs every 24 h', r)
+
+    corpus.add_messages(src, 'user001', 'INBOX', 7, seed=41)
+    r = mf.run('run')
+    d = imapcheck.read_user_tree(dst, 'user001', keep_bodies=False)
+    c.check(r.rc == 0 and d.count() == n and job(mf, 1)[0] == 'ready',
+            'before the interval no incremental sync runs (target %d of %d)' % (d.count(), n + 7), r)
+
+    clock.move(24 * 3600 + 60)
+    r = mf.run('run')
+    c.check(r.rc == 0 and job(mf, 1)[0] == 'ready', 'after 24 h: an incremental sync, ready again', r)
+    exactly_once(c, src, dst, 'user001', 'after the incremental sync (7 new)')
+    kinds = [k for (k,) in q(mf, 'SELECT kind FROM passes WHERE job_id=1 ORDER BY id')]
+    c.check(kinds == ['full', 'delta'], 'passes: the initial full pass, then a delta (%s)' % kinds)
+
+    corpus.add_messages(src, 'user001', 'Projects', 5, seed=42)
+    r = mf.run('cutover', '1')
+    c.check(r.rc == 0 and 'completing' in r.out and job(mf, 1)[0] == 'completing',
+            'cutover 1: completing', r)
+    r = mf.run('cutover', '1', '2')
+    c.check(r.rc == 78 and 'no job 2' in r.err, 'cutover of an unknown job: exit 78', r)
+    r = mf.run('run')
+    c.check(r.rc == 0 and job(mf, 1)[0] == 'completed', 'the final pass completes the job (%s)'
+            % job(mf, 1)[0], r)
+    exactly_once(c, src, dst, 'user001', 'after the cutover (5 new)')
+    kinds = [k for (k,) in q(mf, 'SELECT kind FROM passes WHERE job_id=1 ORDER BY id')]
+    c.check(kinds == ['full', 'delta', 'delta'], 'passes: full, delta, delta (%s)' % kinds)
+    r = mf.run('cutover', '1')
+    c.check(r.rc == 78 and 'completed' in r.err and fixtures.one_line_error(r),
+            'cutover of a completed job: exit 78 naming its state', r)
+
+
+def blackout_mid_copy(c, mf, clock, src, dst):
+    st = corpus.bulk(src, 'user002', 4000, folders=['INBOX'] + ['f%d' % i for i in range(1, 6)],
+                     sizes='small', seed=12)
+    c.info('user002: %d messages' % st['messages'])
+    start = clock.t + 2 * 3600
+    with proxy.Proxy(('127.0.0.1', dst.port), delay_ms=3) as pd:
+        mf.endpoint_add('slow', Via(dst, pd))
+        r = mf.run('queue', 'src', 'slow', 'user002')
+        c.check(r.rc == 0 and 'job 2 queued' in r.out, 'queue user002 through a slow proxy (job 2)', r)
+        r = mf.run('blackout', 'add', 'maintenance', '--start', utc(start), '--end', utc(start + 3600),
+                   '--tz', 'UTC', '--mailbox', 'user002')
+        c.check(r.rc == 0, 'blackout "maintenance" for user002, 2 h from now, 1 h long', r)
+        run = mf.start('run', '--follow', '--workers', '2')
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (job(mf, 2)[0] == 'running' and job(mf, 2)[1] > 0):
+            time.sleep(0.05)
+        c.check(job(mf, 2)[0] == 'running' and job(mf, 2)[1] > 0, 'job 2 copies before the window')
+        clock.set(start + 60)      # into the window
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and job(mf, 2)[0] == 'running':
+            time.sleep(0.05)
+        state, done, _ = job(mf, 2)
+        c.check(state == 'queued', 'the window begins: job 2 stops at a checkpoint and waits queued '
+                '(%s after %d messages)' % (state, done))
+        ev = [m for (m,) in q(mf, "SELECT message FROM events WHERE job_id=2 AND message LIKE "
+                                  "'stopped at a checkpoint for blackout maintenance%'")]
+        c.check(len(ev) == 1, 'one event names the window: %s' % ev)
+        time.sleep(1.5)
+        c.check(job(mf, 2)[0] == 'queued', 'the follow run does not restart it inside the window')
+        s = imapcheck.read_user_tree(src, 'user002', keep_bodies=False)
+        d = imapcheck.read_user_tree(dst, 'user002', keep_bodies=False)
+        diff = imapcheck.compare(s, d)
+        c.check(0 < d.count() < s.count() and diff.duplicates == 0 and diff.extra == 0,
+                'target holds part of the mailbox (%d of %d), nothing twice' % (d.count(), s.count()),
+                diff.report())
+        clock.set(start + 3600 + 60)    # past the window
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and job(mf, 2)[0] != 'completed':
+            time.sleep(0.1)
+        c.check(job(mf, 2)[0] == 'completed', 'after the window the follow run resumes and completes it '
+                '(%s)' % job(mf, 2)[0])
+        run.send_signal(signal.SIGINT)
+        r = mf.finish(run, timeout=30)
+        c.check(r.rc == 0, 'Ctrl-C ends run --follow cleanly: exit %s' % r.rc, r)
+    exactly_once(c, src, dst, 'user002', 'blackout mid-copy')
+
+
+def final_mode(c, mf, clock, src, dst):
+    corpus.bulk(src, 'user003', 120, sizes='small', seed=13)
+    r = mf.run('queue', 'src', 'dst', 'user003', '--suspend-when-ready')
+    c.check(r.rc == 0 and 'job 3 queued' in r.out, 'queue user003 --suspend-when-ready (job 3)', r)
+    now = clock.t
+    r = mf.run('blackout', 'add', 'cutover-freeze', '--start', utc(now - 60), '--end', utc(now + 3600),
+               '--tz', 'UTC', '--mailbox', 'user003', '--mode', 'final')
+    c.check(r.rc == 0, 'blackout in mode final around now', r)
+    r = mf.run('run')
+    c.check(r.rc == 0 and job(mf, 3)[0] == 'ready',
+            'a final-mode window does not hold the initial pass: ready (%s)' % job(mf, 3)[0], r)
+    r = mf.run('cutover', '3')
+    c.check(r.rc == 0 and job(mf, 3)[0] == 'completing', 'cutover 3', r)
+    r = mf.run('run')
+    c.check(r.rc == 0 and job(mf, 3)[0] == 'completing' and 'held by blackout' in r.err and
+            'cutover-freeze' in r.err, 'but it holds the cutover; run says so', r)
+    clock.set(now + 3600 + 60)
+    r = mf.run('run')
+    c.check(r.rc == 0 and job(mf, 3)[0] == 'completed', 'after the window the cutover completes', r)
+    exactly_once(c, src, dst, 'user003', 'final mode')
+
+
+def endpoint_pause(c, mf, clock, src, dst):
+    for u in ('user004', 'user005', 'user006'):
+        corpus.bulk(src, u, 20, sizes='small', seed=int(u[-1]))
+    mf.endpoint_add('bad', dst, password='wrong-password')
+    r = mf.run('queue', 'src', 'bad', 'user004', 'user005', 'user006')
+    c.check(r.rc == 0 and 'job 6 queued' in r.out, 'queue three mailboxes to an endpoint with a wrong '
+            'password (jobs 4-6)', r)
+    r = mf.run('run', '--workers', '1')
+    states = [job(mf, j)[0] for j in (4, 5, 6)]
+    c.check(r.rc == 77 and states == ['paused'] * 3, 'the login refusal pauses every job of the '
+            'endpoint: %s, exit %s' % (states, r.rc), r)
+    by = job(mf, 5)[2]
+    c.check(by == 'endpoint bad: authentication failed', 'paused by "%s"' % by)
+    errors = q(mf, 'SELECT message FROM events WHERE level=0 AND job_id IN (4,5,6)')
+    c.check(len(errors) == 1 and 'resume --endpoint bad' in errors[0][0],
+            'one error event, not one failure per job: %s' % errors)
+    failed = q(mf, "SELECT count(*) FROM jobs WHERE state='failed'")[0][0]
+    c.check(failed == 0, 'no job failed')
+    r = mf.run('run')
+    c.check(r.rc == 0 and [job(mf, j)[0] for j in (4, 5, 6)] == ['paused'] * 3,
+            'run leaves them paused', r)
+    with open(mf.password_files['bad'], 'w') as f:
+        f.write(dst.admin_password + '\n')
+    r = mf.run('resume', '--endpoint', 'nope')
+    c.check(r.rc == 78 and 'nope' in r.err, 'resume --endpoint of an unknown endpoint: exit 78', r)
+    r = mf.run('resume', '--endpoint', 'bad')
+    c.check(r.rc == 0 and '3 job(s) of endpoint bad resumed' in r.out, 'resume --endpoint bad', r)
+    r = mf.run('run')
+    states = [job(mf, j)[0] for j in (4, 5, 6)]
+    c.check(r.rc == 0 and states == ['completed'] * 3, 'with the password fixed they complete: %s'
+            % states, r)
+    for u in ('user004', 'user005', 'user006'):
+        exactly_once(c, src, dst, u, 'after the endpoint pause')
+
+    # One mailbox the server does not know is that job's failure, not the endpoint's.
+    corpus.bulk(src, 'user007', 10, sizes='small', seed=7)
+    r = mf.run('queue', 'src', 'dst', 'ghost', 'user007')
+    c.check(r.rc == 0 and 'job 8 queued' in r.out, 'queue a mailbox the source does not have (job 7)', r)
+    r = mf.run('run', '--workers', '1')
+    c.check(job(mf, 7)[0] == 'failed' and job(mf, 8)[0] == 'completed',
+            'a refused login while the admin still logs in fails only that job (%s, %s)'
+            % (job(mf, 7)[0], job(mf, 8)[0]), r)
+
+
+if __name__ == '__main__':
+    report.main(main, 'test_lifecycle')
