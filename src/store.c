@@ -2082,6 +2082,8 @@ static void job_row_from(sqlite3_stmt *st, const struct ep_names *eps, struct jo
 		r->pass = PASS_FULL;
 	r->priority = sqlite3_column_int(st, 3);
 	r->queue_pos = sqlite3_column_int64(st, 4);
+	r->src_ep_id = sqlite3_column_int64(st, 5);
+	r->dst_ep_id = sqlite3_column_int64(st, 7);
 	r->src_endpoint = ep_name(eps, sqlite3_column_int64(st, 5));
 	r->src_user = col_str(st, 6);
 	r->dst_endpoint = ep_name(eps, sqlite3_column_int64(st, 7));

@@ -260,6 +260,7 @@ struct job_row {
 	int priority;
 	int64_t queue_pos;          /* second key of the queue order */
 	const char *src_endpoint, *src_user, *dst_endpoint, *dst_user;
+	int64_t src_ep_id, dst_ep_id;
 	int64_t items_done, bytes_done, items_skipped, items_failed;
 	const char *current_folder; /* NULL when not inside a folder */
 	int64_t started, finished, created, start_after;   /* unix times, 0 = never */
