@@ -13,7 +13,11 @@
   * blackout modes: a "final" window lets the initial pass run but holds the
     cutover until it ends;
   * an endpoint that refuses the admin pauses every job of the endpoint with
-    one error event; `resume --endpoint` after the fix completes them.
+    one error event; `resume --endpoint` after the fix completes them;
+  * retry of a partial job copies only its failed items, retry --full the rest.
+    (Dovecot refuses no single APPEND on demand, so the failure is seeded: two
+    copies are removed from the target and its map, one of them recorded as a
+    failed item, the job marked partial, as a refused APPEND leaves it.)
 
 Run: MAILFERRY=src/mailferry python3 tests/test_lifecycle.py   (exit 0 pass, 77 skip, 1 fail)
 """
@@ -90,6 +94,7 @@ def main(c):
             blackout_mid_copy(c, mf, clock, src, dst)
             final_mode(c, mf, clock, src, dst)
             endpoint_pause(c, mf, clock, src, dst)
+            retry_errors(c, mf, src, dst)
         c.check(mf.store_integrity() == 'ok', 'store integrity_check ok')
     finally:
         os.environ.pop('MAILFERRY_TEST_CLOCK', None)
@@ -254,6 +259,64 @@ def endpoint_pause(c, mf, clock, src, dst):
     c.check(job(mf, 7)[0] == 'failed' and job(mf, 8)[0] == 'completed',
             'a refused login while the admin still logs in fails only that job (%s, %s)'
             % (job(mf, 7)[0], job(mf, 8)[0]), r)
+
+
+def seed_failure(mf, jid, src_uids, failed_uid):
+    """Forgets the copies of src_uids in INBOX (map rows) and records failed_uid
+    as a failed item of job jid, which becomes partial."""
+    con = sqlite3.connect(mf.store, timeout=10)
+    try:
+        fid = con.execute("SELECT f.id FROM folders f JOIN jobs j ON j.pair_id=f.pair_id "
+                          "WHERE j.id=? AND f.src_name='INBOX'", (jid,)).fetchone()[0]
+        dst_uids = [con.execute('SELECT dst_uid FROM messages WHERE folder_id=? AND src_uid=?',
+                                (fid, u)).fetchone()[0] for u in src_uids]
+        con.executemany('DELETE FROM messages WHERE folder_id=? AND src_uid=?', [(fid, u) for u in src_uids])
+        con.execute("UPDATE folders SET src_uidnext=0, src_modseq=0 WHERE id=?", (fid,))
+        con.execute("INSERT INTO skipped(job_id, folder_id, folder, src_uid, size, reason, ts, failed) "
+                    "VALUES(?,?,'INBOX',?,100,'NO refused by the target',0,1)", (jid, fid, failed_uid))
+        con.execute("UPDATE jobs SET state='partial', items_failed=1 WHERE id=?", (jid,))
+        con.commit()
+        return dst_uids
+    finally:
+        con.close()
+
+
+def retry_errors(c, mf, src, dst):
+    corpus.bulk(src, 'user008', 30, sizes='small', seed=8)
+    r = mf.run('queue', 'src', 'dst', 'user008')
+    c.check(r.rc == 0 and 'job 9 queued' in r.out, 'queue user008 (job 9)', r)
+    r = mf.run('run')
+    c.check(r.rc == 0 and job(mf, 9)[0] == 'completed', 'job 9 completed', r)
+    dst_uids = seed_failure(mf, 9, [5, 9], 5)
+    conn = imapcheck.connect(dst, 'user008')
+    try:
+        for u in dst_uids:
+            imapcheck.expunge_uid(conn, 'INBOX', u)
+    finally:
+        imapcheck.logout(conn)
+    r = mf.run('retry', '9')
+    c.check(r.rc == 0 and 'only its failed items' in r.out and job(mf, 9)[0] == 'queued',
+            'retry of the partial job: only its failed items', r)
+    r = mf.run('run')
+    d = imapcheck.read_user_tree(dst, 'user008', keep_bodies=False)
+    c.check(r.rc == 0 and job(mf, 9)[0] == 'completed' and d.count() == 29,
+            'the retry copies the failed item and nothing else: completed, 29 of 30 on the target '
+            '(%s, %d)' % (job(mf, 9)[0], d.count()), r)
+    last = q(mf, 'SELECT kind, copied FROM passes WHERE job_id=9 ORDER BY id DESC LIMIT 1')[0]
+    c.check(last == ('retry-errors', 1), 'the pass: retry-errors, 1 copied (%s)' % (last,))
+    left = q(mf, 'SELECT count(*) FROM skipped WHERE job_id=9 AND failed=1')[0][0]
+    c.check(left == 0, 'no failed item left')
+    r = mf.run('retry', '9')
+    c.check(r.rc == 78 and 'completed' in r.err, 'retry of a completed job: exit 78', r)
+    con = sqlite3.connect(mf.store, timeout=10)
+    con.execute("UPDATE jobs SET state='failed' WHERE id=9")
+    con.commit()
+    con.close()
+    r = mf.run('retry', '9', '--full')
+    c.check(r.rc == 0 and 'resumes' in r.out, 'retry --full', r)
+    r = mf.run('run')
+    c.check(r.rc == 0 and job(mf, 9)[0] == 'completed', 'the full pass completes it', r)
+    exactly_once(c, src, dst, 'user008', 'after retry --full')
 
 
 if __name__ == '__main__':
