@@ -161,7 +161,8 @@ static enum st run_phase_pass(struct store *st, const struct cfg *cfg, struct jo
 	store_event(st, EV_INFO, job->id, "%s started: %s (%s) -> %s (%s)", what, job->src_user, x->src.name,
 	            job->dst_user, x->dst.name);
 	if (job->phase == PHASE_INITIAL && job->attempts <= 1 && job->items_done == 0)
-		notify_job_event(st, cfg, job->id, "start");   /* the first start, not a resume */
+		notify_job_event(st, cfg, job->id, "start");   /* the first start, not a resume;
+		                                                * before the first pass: script hook */
 	if (job->phase == PHASE_FINAL) {
 		/* at cutover: script hook */
 	}
@@ -245,6 +246,8 @@ static void finish_pass(struct store *st, const struct cfg *cfg, struct job *job
 		log_error("%s", fe.msg);
 	else if (state == JOB_FAILED || state == JOB_COMPLETED || state == JOB_PARTIAL)
 		notify_job_event(st, cfg, job->id, state == JOB_FAILED ? "failed" : "complete");
+		/* after completion / on failure: script hook (a job that becomes
+		 * ready or completing has not completed yet) */
 }
 
 static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,

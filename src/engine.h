@@ -12,6 +12,20 @@
  * jobs go back to the queue (or are paused, with pause_on_cancel) and
  * resume later without duplicates (see migrate.h).
  *
+ * The lifecycle (lifecycle.h): a worker claims queued jobs, due incremental
+ * syncs of ready jobs and due cutovers alike, and runs the pass of the
+ * job's phase; where the job goes next is lc_after_pass.  Blackouts: each
+ * worker skips jobs a blackout holds now (its own bo_set, reloaded when the
+ * windows change), and the calling thread stops a running job at its next
+ * checkpoint when a window begins for it (requeued, with an event naming
+ * the window).  An endpoint that refuses the admin pauses every waiting job
+ * of the endpoint with one event (store_endpoint_pause_jobs).
+ *
+ * When run_queue returns: without follow, once nothing runs and nothing can
+ * start now (jobs waiting for a start time, a blackout, an incremental sync
+ * or a cutover time are left for a later run); with follow, only when
+ * *cancel is set.  The console calls it again every few seconds.
+ *
  * The engine never touches the terminal beyond the optional progress line
  * on stderr; the console (ui/) reads the store. */
 #ifndef MF_ENGINE_H
@@ -36,8 +50,9 @@ struct engine_opts {
 enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
                        volatile int *cancel, struct err *e);
 
-/* Runs queued jobs until none is left.  Returns the worst status seen
- * (ST_OK when every job completed without skipped items). */
+/* Runs jobs until none can run now (see above; with o->follow until
+ * *o->cancel).  Returns the worst status seen (ST_OK when every job ended
+ * without skipped items; a pause or a blackout is no failure). */
 enum st engine_run_queue(const struct engine_opts *o, struct err *e);
 
 /* Runs the health checks (health.h) of every forest whose last check is
