@@ -185,7 +185,7 @@ static int cmp_queue(const void *a, const void *b)
 
 static const struct tbl_col cols[] = {
 	{ "ID", "id", 5, true, col_id, cmp_queue, false },
-	{ "STATE", "state", 9, false, col_state, NULL, true },
+	{ "STATE", "state", 10, false, col_state, NULL, true },
 	{ "MAILBOX", "mailbox", 24, false, col_mailbox, NULL, false },
 	{ "ITEMS", "items", 8, true, col_items, cmp_items, false },
 	{ "%", "percent", 4, true, col_pct, cmp_pct, false },
