@@ -64,6 +64,8 @@ static const struct cfg_key key_table[] = {
 		"Mailboxes migrated in parallel by \"mailferry run\"."),
 	KEY_INT(max_connections_per_server, WORKERS, 0, 10, 1, 1000,
 		"Default limit of simultaneous connections to one endpoint."),
+	KEY_INT(max_connections_per_host, WORKERS, 0, 0, 0, 100000,
+		"Limit of simultaneous connections to one server, shared by its endpoints (0: none)."),
 	KEY_INT(timeout_s, WORKERS, 0, 60, 1, 86400,
 		"Seconds without any network progress before a connection is dropped."),
 	KEY_INT(retry_max, WORKERS, 0, 5, 0, 1000,

@@ -426,7 +426,8 @@ static void *worker(void *arg)
 		struct job job;
 		bool found = false;
 		bo_watch_refresh(&bo, st);
-		enum st s = store_job_claim_unheld(st, claim_held, &bo, &job, &found, &e);
+		enum st s = store_job_claim_unheld(st, claim_held, &bo, p->o->cfg->max_connections_per_host, &job,
+		                                   &found, &e);
 		if (s) {
 			pool_note(p, s, &e);
 			break;

@@ -2241,7 +2241,7 @@ static void print_job_row(void *ctx, const struct job_row *r)
 		return;
 	o->found = true;
 	char t1[32], t2[32], t3[32], t4[32];
-	printf("job %lld: %s\n", (long long)r->id, job_state_name(r->state));
+	printf("job %lld: %s\n", (long long)r->id, job_state_label(r->state));
 	printf("  mailbox      %s:%s -> %s:%s\n", r->src_endpoint, r->src_user, r->dst_endpoint,
 	       r->dst_user);
 	printf("  pass         %s, priority %d, attempts %d\n", pass_kind_name(r->pass), r->priority,
@@ -2259,6 +2259,11 @@ static void print_job_row(void *ctx, const struct job_row *r)
 		       (double)r->src_size_bytes / 1e6);
 	printf("  options      suspend when ready: %s, notify user: %s\n", r->suspend_ready ? "yes" : "no",
 	       r->notify_user ? "yes" : "no");
+	printf("  phase        %s%s\n", job_phase_name(r->phase),
+	       r->retry_errors ? " (next pass: only the failed items)" : "");
+	if (r->ready_at || r->next_sync || r->cutover_at)
+		printf("  ready since  %s   next sync %s   cutover %s\n", fmt_when(r->ready_at, NULL, t1),
+		       fmt_when(r->state == JOB_READY ? r->next_sync : 0, NULL, t2), fmt_when(r->cutover_at, NULL, t3));
 	if (r->paused_by)
 		printf("  paused by    %s\n", r->paused_by);
 	if (r->error)

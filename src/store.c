@@ -330,6 +330,37 @@ static void make_parent_dirs(const char *path)
 	free(dir);
 }
 
+/* mf_url_host(url): the host of "imap://Host:993/..." in lower case
+ * ("host"; "[::1]" keeps its brackets), for limits per server. */
+static void sql_url_host(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	const char *url = (const char *)sqlite3_value_text(argv[0]);
+	if (!url) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	const char *at = strchr(p, '@');
+	const char *slash = strchr(p, '/');
+	if (at && (!slash || at < slash))
+		p = at + 1;
+	size_t n = 0;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		n = close ? (size_t)(close - p) + 1 : strlen(p);
+	} else {
+		n = strcspn(p, ":/?");
+	}
+	char host[256];
+	if (n >= sizeof host)
+		n = sizeof host - 1;
+	for (size_t i = 0; i < n; i++)
+		host[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+	sqlite3_result_text(ctx, host, (int)n, SQLITE_TRANSIENT);
+}
+
 enum st store_open(const char *path, struct store **out, struct err *e)
 {
 	*out = NULL;
@@ -346,6 +377,8 @@ enum st store_open(const char *path, struct store **out, struct err *e)
 	}
 	/* The store holds mail metadata (subjects, addresses): owner only. */
 	chmod(path, 0600);
+	sqlite3_create_function(s->db, "mf_url_host", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+	                        sql_url_host, NULL, NULL);
 	sqlite3_busy_timeout(s->db, 30000);
 	enum st r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	                        " PRAGMA foreign_keys=ON;", e);
@@ -868,6 +901,13 @@ enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *
 	                         : db_err(s, e, "read job");
 }
 
+/* Connections to the host of endpoint alias E once the candidate runs: one
+ * per side of each running job on that host, plus the candidate's own. */
+#define CLAIM_HOST_USE(E) \
+	"SELECT count(*) + 1 + (mf_url_host(es.url) = mf_url_host(ed.url)) FROM jobs r " \
+	"JOIN pairs rp ON rp.id=r.pair_id JOIN endpoints re ON re.id=rp.src_ep OR re.id=rp.dst_ep " \
+	"WHERE r.state='running' AND mf_url_host(re.url)=mf_url_host(" E ".url)"
+
 /* Claim candidates of one waiting state, in queue order: the time has come
  * (start_after for queued jobs, next_sync for ready ones, cutover_at for
  * completing ones), the mailbox pair is not running, and both endpoints
@@ -884,6 +924,9 @@ static const char claim_candidates[] =
 	"       AND (rp.src_ep=es.id OR rp.dst_ep=es.id)) < es.max_connections "
 	"  AND (SELECT count(*) FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
 	"       AND (rp.src_ep=ed.id OR rp.dst_ep=ed.id)) < ed.max_connections "
+	/* and every server (host) has room for the job's connections there */
+	"  AND (?3 <= 0 OR (" CLAIM_HOST_USE("es") ") <= ?3) "
+	"  AND (?3 <= 0 OR (" CLAIM_HOST_USE("ed") ") <= ?3) "
 	"ORDER BY j.priority, j.pos LIMIT 500";
 
 struct claim_cand {
@@ -902,14 +945,15 @@ static int cmp_cand(const void *a, const void *b)
 }
 
 /* Appends the candidates of state `waiting` to *v. */
-static enum st claim_collect(struct store *s, enum job_state waiting, int64_t now, struct claim_cand **v,
-                             size_t *n, size_t *cap, struct err *e)
+static enum st claim_collect(struct store *s, enum job_state waiting, int64_t now, int host_limit,
+                             struct claim_cand **v, size_t *n, size_t *cap, struct err *e)
 {
 	sqlite3_stmt *st = prep(s, claim_candidates, e);
 	if (!st)
 		return ST_STORE;
 	sqlite3_bind_int64(st, 1, now);
 	bind_text(st, 2, job_state_name(waiting));
+	sqlite3_bind_int(st, 3, host_limit);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*v = x_grow(*v, *n, cap, sizeof **v, 16);
@@ -939,8 +983,8 @@ static enum st claim_one(struct store *s, int64_t id, enum job_phase p, int64_t 
 	return step_done(s, st, e, "claim job");
 }
 
-enum st store_job_claim_unheld(struct store *s, store_hold_fn held, void *ctx, struct job *out,
-                               bool *found, struct err *e)
+enum st store_job_claim_unheld(struct store *s, store_hold_fn held, void *ctx, int host_limit,
+                               struct job *out, bool *found, struct err *e)
 {
 	static const enum job_state waiting[] = { JOB_QUEUED, JOB_READY, JOB_COMPLETING };
 	*found = false;
@@ -954,7 +998,7 @@ enum st store_job_claim_unheld(struct store *s, store_hold_fn held, void *ctx, s
 	struct claim_cand *v = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t k = 0; !r && k < countof(waiting); k++)
-		r = claim_collect(s, waiting[k], now, &v, &n, &cap, e);
+		r = claim_collect(s, waiting[k], now, host_limit, &v, &n, &cap, e);
 	if (!r && n > 1)
 		qsort(v, n, sizeof *v, cmp_cand);
 	for (size_t i = 0; !r && !id && i < n; i++) {
@@ -977,7 +1021,7 @@ enum st store_job_claim_unheld(struct store *s, store_hold_fn held, void *ctx, s
 
 enum st store_job_claim(struct store *s, struct job *out, bool *found, struct err *e)
 {
-	return store_job_claim_unheld(s, NULL, NULL, out, found, e);
+	return store_job_claim_unheld(s, NULL, NULL, 0, out, found, e);
 }
 
 enum st store_job_close_interrupted(struct store *s, int64_t pair_id, int64_t except_id,

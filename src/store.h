@@ -178,9 +178,12 @@ typedef bool (*store_hold_fn)(void *ctx, int64_t src_ep, const char *src_user, e
  * incremental sync is due (next_sync) and completing jobs whose cutover
  * time has come, that held (may be NULL) does not hold, with the same
  * pair and connection rules as store_job_claim (which is this without a
- * hold).  The job runs the phase of the state it waited in (lifecycle.h). */
-enum st store_job_claim_unheld(struct store *s, store_hold_fn held, void *ctx, struct job *out,
-                               bool *found, struct err *e);
+ * hold).  host_limit > 0 also caps the connections to one server (the
+ * host of the endpoints' URLs, whatever the port): each running job holds
+ * one on the host of each of its endpoints.  The job runs the phase of the
+ * state it waited in (lifecycle.h). */
+enum st store_job_claim_unheld(struct store *s, store_hold_fn held, void *ctx, int host_limit,
+                               struct job *out, bool *found, struct err *e);
 /* Other jobs of the pair still marked running while we hold the pair's lock
  * were cut off by a killed process: they are marked failed with reason. */
 enum st store_job_close_interrupted(struct store *s, int64_t pair_id, int64_t except_id,

@@ -816,7 +816,7 @@ static void test_lifecycle(const char *dir)
 	check(store_job_add(s, &bob, &e) == 0 && store_job_add(s, &amy, &e) == 0, "bob and amy queued");
 	struct job c;
 	bool found;
-	check(store_job_claim_unheld(s, hold_bob, NULL, &c, &found, &e) == 0 && found && c.id == amy.id &&
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.id == amy.id &&
 	      c.phase == PHASE_INITIAL && c.state == JOB_RUNNING,
 	      "a held job is skipped: amy (behind bob) claimed, initial phase");
 	check(store_job_cutover(s, bob.id, 0, NULL, &e) == ST_CONFIG && strstr(e.msg, "suspend-when-ready"),
@@ -827,10 +827,10 @@ static void test_lifecycle(const char *dir)
 	check(store_job_finish(s, &c, JOB_READY, NULL, &e) == 0 && state_of(s, amy.id) == JOB_READY,
 	      "running -> ready");
 	job_free(&c);
-	check(store_job_claim_unheld(s, hold_bob, NULL, &c, &found, &e) == 0 && !found,
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && !found,
 	      "a ready job waits for its incremental sync");
 	clock_set_fake(2000000 + 3600);
-	check(store_job_claim_unheld(s, hold_bob, NULL, &c, &found, &e) == 0 && found && c.id == amy.id &&
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.id == amy.id &&
 	      c.phase == PHASE_INCREMENTAL, "at next_sync the incremental sync is claimed");
 	check(store_job_requeue_orphans(s, &e) == 0 && state_of(s, amy.id) == JOB_READY,
 	      "an orphaned incremental sync goes back to ready");
@@ -842,16 +842,16 @@ static void test_lifecycle(const char *dir)
 	enum job_state now;
 	check(store_job_cutover(s, amy.id, 2000000 + 7200, &now, &e) == 0 && now == JOB_COMPLETING &&
 	      state_of(s, amy.id) == JOB_COMPLETING, "cutover: ready -> completing");
-	check(store_job_claim_unheld(s, hold_bob, NULL, &c, &found, &e) == 0 && !found,
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && !found,
 	      "not before the cutover time");
 	clock_set_fake(2000000 + 7200);
-	check(store_job_claim_unheld(s, hold_bob, NULL, &c, &found, &e) == 0 && found && c.phase == PHASE_FINAL,
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.phase == PHASE_FINAL,
 	      "final pass claimed at the cutover time");
 	check(store_job_pause(s, amy.id, &e) == 0, "pause asked for the final pass");
 	check(store_job_finish_paused(s, &c, "admin", &e) == 0 && store_job_resume(s, amy.id, &e) == 0 &&
 	      state_of(s, amy.id) == JOB_COMPLETING, "paused final pass resumes as completing");
 	job_free(&c);
-	check(store_job_claim_unheld(s, hold_bob, NULL, &c, &found, &e) == 0 && found && c.phase == PHASE_FINAL,
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.phase == PHASE_FINAL,
 	      "claimed again");
 	c.items_failed = 1;
 	check(store_job_finish(s, &c, JOB_PARTIAL, NULL, &e) == 0, "final pass partial");
@@ -867,7 +867,7 @@ static void test_lifecycle(const char *dir)
 	check(store_job_retry_pass(s, c.id, false, &only, &e) == 0 && only && state_of(s, c.id) == JOB_COMPLETING,
 	      "retry of a partial job: failed items only, back to completing");
 	job_free(&c);
-	check(store_job_claim_unheld(s, hold_bob, NULL, &c, &found, &e) == 0 && found && c.retry_errors,
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.retry_errors,
 	      "claimed as retry-errors");
 	check(store_failed_done(s, c.id, 1, 42, &e) == 0 && store_failed_count(s, c.id, &nf, &e) == 0 && nf == 0,
 	      "a retried item that made it is no longer failed");
@@ -888,6 +888,23 @@ static void test_lifecycle(const char *dir)
 	      state_of(s, bob.id) == JOB_PAUSED, "endpoint resume: only its own pauses");
 	check(store_job_cancel(s, cy.id, &e) == 0 && store_job_cancel(s, cy.id, &e) == ST_CONFIG &&
 	      strstr(e.msg, "cancelled"), "cancel twice: %s", e.msg);
+
+	/* Both endpoints are on 127.0.0.1: a running job holds two connections
+	 * to that host. */
+	struct job d1 = { .src_ep = 1, .dst_ep = 2, .src_user = S("d1"), .dst_user = S("d1") };
+	struct job d2 = { .src_ep = 1, .dst_ep = 2, .src_user = S("d2"), .dst_user = S("d2") };
+	store_job_add(s, &d1, &e);
+	store_job_add(s, &d2, &e);
+	store_job_pause(s, bob.id, &e);
+	struct job h1, h2;
+	check(store_job_claim_unheld(s, NULL, NULL, 3, &h1, &found, &e) == 0 && found && h1.id == d1.id,
+	      "host limit 3: the first job (2 connections to 127.0.0.1)");
+	check(store_job_claim_unheld(s, NULL, NULL, 3, &h2, &found, &e) == 0 && !found,
+	      "the second would need 4: it waits");
+	check(store_job_claim_unheld(s, NULL, NULL, 4, &h2, &found, &e) == 0 && found && h2.id == d2.id,
+	      "with a limit of 4 it runs");
+	job_free(&h1);
+	job_free(&h2);
 
 	int64_t sig1, sig2;
 	struct blackout b = { .name = S("night"), .start_ts = 10, .end_ts = 20 };
