@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lifecycle.h"
+#include "tz.h"
 #include "log.h"
 
 /* Schema steps: steps[i] brings a store from version i to i+1. */
@@ -3001,6 +3002,75 @@ static enum st blackout_mailbox_check(struct store *s, const struct blackout *b,
 	return r;
 }
 
+/* Whether windows a and b (each once or weekly, in its own zone) are ever
+ * in force at the same time; *at gets the first such moment found.  An
+ * occurrence of b overlaps one of a, [ws, we), when b's occurrence holding
+ * ws, or the next one, starts before we.  A year of a's occurrences covers
+ * both daylight-saving changes. */
+static bool windows_overlap(const struct blackout *a, const struct blackout *b, int64_t *at)
+{
+	if (!a->weekly && b->weekly) {
+		const struct blackout *t = a;
+		a = b;
+		b = t;
+	}
+	char why[160];
+	struct tzone *za = tz_open(a->tz, why, sizeof why), *zb = tz_open(b->tz, why, sizeof why);
+	bool hit = false;
+	int64_t t = a->weekly && b->start_ts > a->start_ts ? b->start_ts - 7 * 86400 : a->start_ts;
+	for (int k = 0; za && zb && !hit && k < (a->weekly ? 54 : 1); k++) {
+		int64_t ws, we, bs, be;
+		if (!tz_window(za, a->start_ts, a->end_ts, a->weekly, t, &ws, &we))
+			break;
+		if (tz_window(zb, b->start_ts, b->end_ts, b->weekly, ws, &bs, &be) && bs < we) {
+			hit = true;
+			*at = bs > ws ? bs : ws;
+		}
+		t = we;
+	}
+	tz_close(za);
+	tz_close(zb);
+	return hit;
+}
+
+struct overlap_ctx {
+	const struct blackout *b;
+	char other[160];
+	int64_t at;
+	bool found;
+};
+
+static void find_overlap(void *ctx, const struct blackout *o)
+{
+	struct overlap_ctx *c = ctx;
+	const struct blackout *b = c->b;
+	bool same_scope = o->mailbox_id == b->mailbox_id && !strcmp(o->site ? o->site : "", b->site ? b->site : "");
+	if (c->found || o->id == b->id || !same_scope || !windows_overlap(b, o, &c->at))
+		return;
+	c->found = true;
+	snprintf(c->other, sizeof c->other, "%s", o->name ? o->name : "?");
+}
+
+/* Two windows for the same mailbox, site or everyone that are in force at
+ * once say the same thing twice, or one was mistyped: refused, naming the
+ * other window and when they meet. */
+static enum st blackout_overlap_check(struct store *s, const struct blackout *b, struct err *e)
+{
+	struct overlap_ctx c = { .b = b };
+	enum st r = store_blackout_each(s, find_overlap, &c, e);
+	if (r || !c.found)
+		return r;
+	char when[32], abbr[16];
+	char why[160];
+	struct tzone *z = tz_open(b->tz, why, sizeof why);
+	if (z)
+		tz_format(z, c.at, when, sizeof when, abbr, sizeof abbr);
+	tz_close(z);
+	return err_set(e, ST_CONFIG, "blackout %s overlaps blackout %s (same %s), first on %s %s: change the times "
+	               "or make them one window", b->name, c.other, b->mailbox_id ? "mailbox" : b->site && *b->site ?
+	               "site" : "scope, everyone", z ? when : "?", z ? abbr : "");
+}
+
 enum st store_blackout_add(struct store *s, struct blackout *b, struct err *e)
 {
 	static const char sql[] =
@@ -3009,6 +3079,8 @@ enum st store_blackout_add(struct store *s, struct blackout *b, struct err *e)
 	enum st r = blackout_check(b, e);
 	if (!r)
 		r = blackout_mailbox_check(s, b, e);
+	if (!r)
+		r = blackout_overlap_check(s, b, e);
 	if (r)
 		return r;
 	sqlite3_stmt *st = prep(s, sql, e);
@@ -3029,6 +3101,8 @@ enum st store_blackout_update(struct store *s, const struct blackout *b, struct 
 	enum st r = blackout_check(b, e);
 	if (!r)
 		r = blackout_mailbox_check(s, b, e);
+	if (!r)
+		r = blackout_overlap_check(s, b, e);
 	if (r)
 		return r;
 	sqlite3_stmt *st = prep(s, sql, e);

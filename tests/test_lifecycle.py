@@ -206,6 +206,10 @@ def final_mode(c, mf, clock, src, dst):
     r = mf.run('blackout', 'add', 'cutover-freeze', '--start', utc(now - 60), '--end', utc(now + 3600),
                '--tz', 'UTC', '--mailbox', 'user003', '--mode', 'final')
     c.check(r.rc == 0, 'blackout in mode final around now', r)
+    r = mf.run('blackout', 'add', 'again', '--start', utc(now + 1800), '--end', utc(now + 7200),
+               '--tz', 'UTC', '--mailbox', 'user003')
+    c.check(r.rc == 78 and 'overlaps blackout cutover-freeze' in r.err and fixtures.one_line_error(r),
+            'an overlapping window for the same mailbox: exit 78 naming the other', r)
     r = mf.run('run')
     c.check(r.rc == 0 and job(mf, 3)[0] == 'ready',
             'a final-mode window does not hold the initial pass: ready (%s)' % job(mf, 3)[0], r)

@@ -3,6 +3,7 @@
  * revisions and row listings, mailboxes, delegation, blackouts, maps,
  * journal, and that a newer schema is refused. */
 #include "store.h"
+#include "tz.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -777,6 +778,42 @@ static void test_v2(const char *dir)
 	test_rows_speed(dir);
 }
 
+static int64_t wall(const char *zone, int y, int mo, int d, int h, int mi)
+{
+	char why[128];
+	struct tzone *z = tz_open(zone, why, sizeof why);
+	int64_t t = z ? tz_mktime(z, y, mo, d, h, mi) : 0;
+	tz_close(z);
+	return t;
+}
+
+/* Windows of one scope that meet are refused, across zones and a summer
+ * time change; windows of different scopes may overlap (they chain). */
+static void test_overlaps(struct store *s)
+{
+	struct err e;
+	struct blackout nights = { .name = S("paris-nights"), .tz = S("Europe/Paris"), .weekly = true,
+	                           .start_ts = wall("Europe/Paris", 2026, 3, 2, 22, 0),
+	                           .end_ts = wall("Europe/Paris", 2026, 3, 3, 6, 0) };
+	check(store_blackout_add(s, &nights, &e) == 0, "weekly Monday nights in Paris");
+	struct blackout ny = { .name = S("ny-call"), .tz = S("America/New_York"),
+	                       .start_ts = wall("America/New_York", 2026, 6, 1, 17, 0),
+	                       .end_ts = wall("America/New_York", 2026, 6, 1, 17, 30) };
+	check(store_blackout_add(s, &ny, &e) == ST_CONFIG && strstr(e.msg, "overlaps blackout paris-nights") &&
+	      strstr(e.msg, "2026-06-01 17:00 EDT"),
+	      "17:00 EDT on a Monday in June is 23:00 in Paris (summer time): refused: %s", e.msg);
+	ny.start_ts = wall("America/New_York", 2026, 6, 1, 15, 0);
+	ny.end_ts = wall("America/New_York", 2026, 6, 1, 15, 30);
+	check(store_blackout_add(s, &ny, &e) == 0, "15:00 EDT (21:00 in Paris) does not meet it");
+	ny.end_ts = wall("America/New_York", 2026, 6, 1, 16, 30);
+	check(store_blackout_update(s, &ny, &e) == ST_CONFIG && strstr(e.msg, "paris-nights"),
+	      "an edit that makes it meet is refused too");
+	struct blackout site = { .name = S("site-night"), .site = S("Paris"),
+	                         .start_ts = wall("Europe/Paris", 2026, 3, 2, 23, 0),
+	                         .end_ts = wall("Europe/Paris", 2026, 3, 3, 1, 0) };
+	check(store_blackout_add(s, &site, &e) == 0, "a site's window may overlap everyone's (they chain)");
+}
+
 static bool hold_bob(void *ctx, int64_t src_ep, const char *src_user, enum job_phase phase,
                      bool suspend_ready)
 {
@@ -913,6 +950,7 @@ static void test_lifecycle(const char *dir)
 	b.end_ts = 30;
 	check(store_blackout_update(s, &b, &e) == 0 && store_blackout_signature(s, &sig1, &e) == 0 && sig1 != sig2,
 	      "and with an edit");
+	test_overlaps(s);
 	clock_set_fake(0);
 	store_close(&s);
 	free(path);
