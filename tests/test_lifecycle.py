@@ -14,6 +14,8 @@
     cutover until it ends;
   * an endpoint that refuses the admin pauses every job of the endpoint with
     one error event; `resume --endpoint` after the fix completes them;
+  * weekly windows in America/New_York and Europe/Paris hold jobs at their
+    wall-clock times across each zone's summer-time change;
   * retry of a partial job copies only its failed items, retry --full the rest.
     (Dovecot refuses no single APPEND on demand, so the failure is seeded: two
     copies are removed from the target and its map, one of them recorded as a
@@ -95,6 +97,7 @@ def main(c):
             final_mode(c, mf, clock, src, dst)
             endpoint_pause(c, mf, clock, src, dst)
             retry_errors(c, mf, src, dst)
+            two_zones_across_dst(c, mf, clock)
         c.check(mf.store_integrity() == 'ok', 'store integrity_check ok')
     finally:
         os.environ.pop('MAILFERRY_TEST_CLOCK', None)
@@ -324,6 +327,39 @@ def retry_errors(c, mf, src, dst):
     r = mf.run('run')
     c.check(r.rc == 0 and job(mf, 9)[0] == 'completed', 'the full pass completes it', r)
     exactly_once(c, src, dst, 'user008', 'after retry --full')
+
+
+def two_zones_across_dst(c, mf, clock):
+    import calendar
+
+    def at(s):
+        return calendar.timegm(time.strptime(s, '%Y-%m-%d %H:%M'))
+
+    for name, start, end, tz, user in (
+            ('ny-standup', '2027-03-01 09:00', '2027-03-01 10:00', 'America/New_York', 'user006'),
+            ('paris-evening', '2027-03-01 18:00', '2027-03-01 19:00', 'Europe/Paris', 'user005')):
+        r = mf.run('blackout', 'add', name, '--start', start, '--end', end, '--tz', tz, '--weekly',
+                   '--mailbox', user)
+        c.check(r.rc == 0, 'weekly blackout %s %s-%s %s for %s' % (name, start[11:], end[11:], tz, user), r)
+    r = mf.run('queue', 'src', 'dst', 'user006')
+    c.check(r.rc == 0 and 'job 10 queued' in r.out, 'queue user006 (job 10)', r)
+    clock.set(at('2027-03-08 14:30'))     # 09:30 EST
+    r = mf.run('run')
+    c.check(job(mf, 10)[0] == 'queued' and 'ny-standup' in r.err,
+            'Monday 8 March 14:30 UTC is 09:30 in New York (EST): held', r)
+    clock.set(at('2027-03-15 14:30'))     # 10:30 EDT, a day after the change
+    r = mf.run('run')
+    c.check(job(mf, 10)[0] == 'completed', 'a week later 14:30 UTC is 10:30 EDT: the window (still '
+            '09:00-10:00 wall time) is over, the job runs (%s)' % job(mf, 10)[0], r)
+    r = mf.run('queue', 'src', 'dst', 'user005')
+    c.check(r.rc == 0 and 'job 11 queued' in r.out, 'queue user005 (job 11)', r)
+    clock.set(at('2027-03-29 16:30'))     # 18:30 CEST, a day after the change
+    r = mf.run('run')
+    c.check(job(mf, 11)[0] == 'queued' and 'paris-evening' in r.err,
+            'Monday 29 March 16:30 UTC is 18:30 in Paris (CEST): held (in winter it was 17:30)', r)
+    clock.set(at('2027-03-29 17:05'))     # 19:05 CEST
+    r = mf.run('run')
+    c.check(job(mf, 11)[0] == 'completed', '17:05 UTC (19:05 CEST): the job runs (%s)' % job(mf, 11)[0], r)
 
 
 if __name__ == '__main__':
