@@ -25,6 +25,7 @@ Run: MAILFERRY=src/mailferry python3 tests/test_lifecycle.py   (exit 0 pass, 77 
 """
 
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -98,6 +99,7 @@ def main(c):
             endpoint_pause(c, mf, clock, src, dst)
             retry_errors(c, mf, src, dst)
             two_zones_across_dst(c, mf, clock)
+            initial_mode(c, mf, clock, src, dst)
         c.check(mf.store_integrity() == 'ok', 'store integrity_check ok')
     finally:
         os.environ.pop('MAILFERRY_TEST_CLOCK', None)
@@ -360,6 +362,33 @@ def two_zones_across_dst(c, mf, clock):
     clock.set(at('2027-03-29 17:05'))     # 19:05 CEST
     r = mf.run('run')
     c.check(job(mf, 11)[0] == 'completed', '17:05 UTC (19:05 CEST): the job runs (%s)' % job(mf, 11)[0], r)
+
+
+def initial_mode(c, mf, clock, src, dst):
+    """Mode initial: the initial pass waits; a cutover given meanwhile is kept,
+    so once the window is over the job goes straight through to completed."""
+    corpus.add_messages(src, 'user003', 'INBOX', 4, seed=44)
+    r = mf.run('queue', 'src', 'dst', 'user003', '--suspend-when-ready', '--pass', 'delta')
+    m = re.search(r'job (\d+) queued', r.out)
+    c.check(r.rc == 0 and m, 'queue user003 again', r)
+    jid = int(m.group(1)) if m else 0
+    now = clock.t
+    r = mf.run('blackout', 'add', 'prestage-freeze', '--start', utc(now - 60), '--end', utc(now + 3600),
+               '--tz', 'UTC', '--mailbox', 'user003', '--mode', 'initial')
+    c.check(r.rc == 0, 'blackout in mode initial around now', r)
+    r = mf.run('cutover', str(jid))
+    c.check(r.rc == 0 and 'completes after its current pass' in r.out, 'cutover of a queued job: remembered', r)
+    r = mf.run('run')
+    c.check(job(mf, jid)[0] == 'queued' and 'prestage-freeze' in r.err,
+            'an initial-mode window holds the initial pass', r)
+    clock.set(now + 3600 + 60)
+    r = mf.run('run')
+    c.check(r.rc == 0 and job(mf, jid)[0] == 'completed', 'after it, the initial and the final pass in one '
+            'run: completed (%s)' % job(mf, jid)[0], r)
+    kinds = [k for (k,) in q(mf, 'SELECT kind FROM passes WHERE job_id=? ORDER BY id', jid)]
+    c.check(kinds == ['delta', 'delta'], 'two passes: the initial (its own kind, delta) and the final (%s)'
+            % kinds)
+    exactly_once(c, src, dst, 'user003', 'initial mode')
 
 
 if __name__ == '__main__':
