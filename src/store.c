@@ -902,18 +902,20 @@ enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *
 	                         : db_err(s, e, "read job");
 }
 
-/* Connections to the host of endpoint alias E once the candidate runs: one
- * per side of each running job on that host, plus the candidate's own. */
-#define CLAIM_HOST_USE(E) \
-	"SELECT count(*) + 1 + (mf_url_host(es.url) = mf_url_host(ed.url)) FROM jobs r " \
-	"JOIN pairs rp ON rp.id=r.pair_id JOIN endpoints re ON re.id=rp.src_ep OR re.id=rp.dst_ep " \
-	"WHERE r.state='running' AND mf_url_host(re.url)=mf_url_host(" E ".url)"
-
 /* Claim candidates of one waiting state, in queue order: the time has come
  * (start_after for queued jobs, next_sync for ready ones, cutover_at for
  * completing ones), the mailbox pair is not running, and both endpoints
- * have a connection to spare (each running job holds one on each). */
+ * have a connection to spare: each running job holds one on each of its
+ * endpoints (busy, counted once per claim, not once per candidate), and
+ * with a host limit (?3 > 0) one on each endpoint's server (hosts). */
 static const char claim_candidates[] =
+	"WITH busy(ep, n) AS MATERIALIZED (SELECT e, count(*) FROM ("
+	"    SELECT rp.src_ep AS e FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
+	"    UNION ALL "
+	"    SELECT rp.dst_ep FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running') "
+	"  GROUP BY e), "
+	"hosts(h, n) AS MATERIALIZED (SELECT mf_url_host(en.url), sum(b.n) FROM busy b "
+	"  JOIN endpoints en ON en.id=b.ep WHERE ?3 > 0 GROUP BY 1) "
 	"SELECT j.id, p.src_ep, p.src_user, j.suspend_ready, j.priority, j.pos FROM jobs j "
 	"JOIN pairs p ON p.id=j.pair_id "
 	"JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
@@ -921,14 +923,13 @@ static const char claim_candidates[] =
 	"  WHEN 'ready' THEN j.next_sync IS NOT NULL AND j.next_sync<=?1 "
 	"  ELSE coalesce(j.cutover_at,0)<=?1 END "
 	"  AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.pair_id=j.pair_id AND r.state='running') "
-	"  AND (SELECT count(*) FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
-	"       AND (rp.src_ep=es.id OR rp.dst_ep=es.id)) < es.max_connections "
-	"  AND (SELECT count(*) FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
-	"       AND (rp.src_ep=ed.id OR rp.dst_ep=ed.id)) < ed.max_connections "
-	/* and every server (host) has room for the job's connections there */
-	"  AND (?3 <= 0 OR (" CLAIM_HOST_USE("es") ") <= ?3) "
-	"  AND (?3 <= 0 OR (" CLAIM_HOST_USE("ed") ") <= ?3) "
-	"ORDER BY j.priority, j.pos LIMIT 500";
+	"  AND coalesce((SELECT n FROM busy WHERE ep=es.id), 0) < es.max_connections "
+	"  AND coalesce((SELECT n FROM busy WHERE ep=ed.id), 0) < ed.max_connections "
+	"  AND (?3 <= 0 OR coalesce((SELECT n FROM hosts WHERE h=mf_url_host(es.url)), 0) + 1 + "
+	"       (mf_url_host(es.url)=mf_url_host(ed.url)) <= ?3) "
+	"  AND (?3 <= 0 OR coalesce((SELECT n FROM hosts WHERE h=mf_url_host(ed.url)), 0) + 1 + "
+	"       (mf_url_host(es.url)=mf_url_host(ed.url)) <= ?3) "
+	"ORDER BY j.priority, j.pos LIMIT ?4";
 
 struct claim_cand {
 	int64_t id, src_ep, priority, pos;
@@ -946,8 +947,10 @@ static int cmp_cand(const void *a, const void *b)
 }
 
 /* Appends the candidates of state `waiting` to *v. */
-static enum st claim_collect(struct store *s, enum job_state waiting, int64_t now, int host_limit,
-                             struct claim_cand **v, size_t *n, size_t *cap, struct err *e)
+/* Appends up to limit candidates of state `waiting` to *v; *full says
+ * whether there may be more. */
+static enum st claim_collect(struct store *s, enum job_state waiting, int64_t now, int host_limit, int limit,
+                             struct claim_cand **v, size_t *n, size_t *cap, bool *full, struct err *e)
 {
 	sqlite3_stmt *st = prep(s, claim_candidates, e);
 	if (!st)
@@ -955,6 +958,8 @@ static enum st claim_collect(struct store *s, enum job_state waiting, int64_t no
 	sqlite3_bind_int64(st, 1, now);
 	bind_text(st, 2, job_state_name(waiting));
 	sqlite3_bind_int(st, 3, host_limit);
+	sqlite3_bind_int(st, 4, limit);
+	size_t before = *n;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*v = x_grow(*v, *n, cap, sizeof **v, 16);
@@ -966,6 +971,8 @@ static enum st claim_collect(struct store *s, enum job_state waiting, int64_t no
 		};
 	}
 	sqlite3_reset(st);
+	if (*n - before >= (size_t)limit)
+		*full = true;
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "claim job");
 }
 
@@ -996,23 +1003,38 @@ enum st store_job_claim_unheld(struct store *s, store_hold_fn held, void *ctx, i
 	enum st r = tx_begin(s, &outer, e);
 	if (r)
 		return r;
-	struct claim_cand *v = NULL;
-	size_t n = 0, cap = 0;
-	for (size_t k = 0; !r && k < countof(waiting); k++)
-		r = claim_collect(s, waiting[k], now, host_limit, &v, &n, &cap, e);
-	if (!r && n > 1)
-		qsort(v, n, sizeof *v, cmp_cand);
-	for (size_t i = 0; !r && !id && i < n; i++) {
-		enum job_phase p = lc_phase_for_claim(v[i].state);
-		if (held && held(ctx, v[i].src_ep, v[i].src_user, p, v[i].suspend_ready))
-			continue;
-		r = claim_one(s, v[i].id, p, now, e);
-		if (!r)
-			id = v[i].id;
+	/* A few candidates of each state usually do; only when blackouts hold
+	 * all of them is a longer look needed.  With every endpoint at its
+	 * limit there is nothing to look at (a queue of 100 000 jobs would be
+	 * walked for nothing each time a waiting worker looks). */
+	static const int limits[] = { 16, 5000 };
+	static const char room[] =
+		"SELECT count(*) FROM endpoints x WHERE x.max_connections > (SELECT count(*) FROM jobs r "
+		"JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' AND (rp.src_ep=x.id OR rp.dst_ep=x.id))";
+	int64_t with_room = 0;
+	bool full, any;
+	r = query_int(s, room, 1, &with_room, &any, "claim job", e);
+	full = !r && with_room > 0;
+	for (size_t l = 0; !r && !id && full && l < countof(limits); l++) {
+		struct claim_cand *v = NULL;
+		size_t n = 0, cap = 0;
+		full = false;
+		for (size_t k = 0; !r && k < countof(waiting); k++)
+			r = claim_collect(s, waiting[k], now, host_limit, limits[l], &v, &n, &cap, &full, e);
+		if (!r && n > 1)
+			qsort(v, n, sizeof *v, cmp_cand);
+		for (size_t i = 0; !r && !id && i < n; i++) {
+			enum job_phase p = lc_phase_for_claim(v[i].state);
+			if (held && held(ctx, v[i].src_ep, v[i].src_user, p, v[i].suspend_ready))
+				continue;
+			r = claim_one(s, v[i].id, p, now, e);
+			if (!r)
+				id = v[i].id;
+		}
+		for (size_t i = 0; i < n; i++)
+			free(v[i].src_user);
+		free(v);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(v[i].src_user);
-	free(v);
 	r = tx_end(s, outer, r, e);
 	if (r || !id)
 		return r;

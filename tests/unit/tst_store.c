@@ -751,6 +751,17 @@ static void test_rows_speed(const char *dir)
 	t0 = clock_mono_ms();
 	store_job_total(s, &n, &e);
 	check(n == 100000, "job total in %lld ms", (long long)(clock_mono_ms() - t0));
+	/* A claim looks at a bounded number of candidates, however long the queue. */
+	t0 = clock_mono_ms();
+	int claimed = 0;
+	for (int i = 0; i < 20; i++) {
+		if (store_job_claim(s, &c, &found, &e) == 0 && found)
+			claimed++;
+		job_free(&c);
+	}
+	int64_t t_claim = clock_mono_ms() - t0;
+	check(claimed == 9 && t_claim < 500, "claims with 100000 queued: 9 (the endpoints' limit of 10 "
+	      "connections) in %lld ms for 20 tries", (long long)t_claim);
 	store_close(&s);
 	free(path);
 }
