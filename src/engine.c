@@ -540,9 +540,10 @@ static void print_progress(struct store *st, int64_t since, int64_t t0_ms, bool 
 	if (secs < 0.001)
 		secs = 0.001;
 	int64_t done = counts[JOB_COMPLETED] + counts[JOB_PARTIAL] + counts[JOB_FAILED];
-	fprintf(stderr, "\r%s%lld running, %lld queued, %lld done (%lld failed) | %lld messages, "
+	fprintf(stderr, "\r%s%lld running, %lld queued, %lld ready, %lld done (%lld failed) | %lld messages, "
 	        "%.1f MB | %.0f msg/s, %.1f MB/s   %s",
-	        final ? "" : "", (long long)counts[JOB_RUNNING], (long long)counts[JOB_QUEUED],
+	        final ? "" : "", (long long)counts[JOB_RUNNING],
+	        (long long)(counts[JOB_QUEUED] + counts[JOB_COMPLETING]), (long long)counts[JOB_READY],
 	        (long long)done, (long long)counts[JOB_FAILED], (long long)items, (double)bytes / 1e6,
 	        (double)items / secs, (double)bytes / 1e6 / secs, final ? "\n" : "");
 	fflush(stderr);

@@ -164,10 +164,11 @@ enum st store_job_add(struct store *s, struct job *j, struct err *e); /* sets j-
 enum st store_pair_active(struct store *s, int64_t src_ep, const char *src_user, int64_t dst_ep,
                           const char *dst_user, bool *active, struct err *e);
 enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *e);
-/* Claims the next queued job (priority, then age) for this worker: sets it
- * running.  Skips jobs whose mailbox pair is already running and jobs whose
- * endpoints are at their connection limit.  *found false when nothing can
- * start now (store_job_counts tells whether anything is still queued). */
+/* Claims the next job that can run now (priority, then place; see
+ * store_job_claim_unheld) for this worker: sets it running.  Skips jobs whose
+ * mailbox pair is already running and jobs whose endpoints are at their
+ * connection limit.  *found false when nothing can start now
+ * (store_job_counts tells whether anything still waits). */
 enum st store_job_claim(struct store *s, struct job *out, bool *found, struct err *e);
 /* Whether a claimable job is held now (by a blackout): the claim skips it.
  * Called inside the claim's write transaction; must not use the store. */
