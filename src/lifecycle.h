@@ -32,7 +32,10 @@
  * partial job then copies only its failed items (retry-errors).  "scheduled" is not a state: it is a queued job whose
  * start_after is in the future or that a blackout holds, derived for display.
  *
- * Phases: the initial pass is the job's own pass kind (full by default);
+ * Phases (jobs.phase): the pass running, or, for a job waiting ready or
+ * completing, the pass it waits for (incremental, final), so that a pause,
+ * a retry or a lost process brings the job back to the right waiting
+ * state.  The initial pass is the job's own pass kind (full by default);
  * incremental syncs and the final pass are delta passes (only what changed
  * since the last complete pass).  Blackout phases (blackout.h): a job
  * without suspend-when-ready runs one pass that is the whole migration

@@ -1179,7 +1179,8 @@ enum st store_job_retry(struct store *s, int64_t id, struct err *e)
 enum st store_job_cutover(struct store *s, int64_t id, int64_t at, enum job_state *now_state,
                           struct err *e)
 {
-	static const char ask[] = "UPDATE jobs SET cutover_at=? WHERE id=?";
+	static const char ask[] =
+		"UPDATE jobs SET cutover_at=?, phase=CASE state WHEN 'completing' THEN 'final' ELSE phase END WHERE id=?";
 	static const char suspended[] = "SELECT suspend_ready FROM jobs WHERE id=?";
 	bool outer, found;
 	enum job_state state = JOB_QUEUED;
@@ -1190,14 +1191,18 @@ enum st store_job_cutover(struct store *s, int64_t id, int64_t at, enum job_stat
 		r = job_state_phase(s, id, &state, &phase, e);
 	if (!r)
 		r = query_int(s, suspended, id, &sr, &found, "read job", e);
+	/* Ready: completing now.  Completing: a new time.  Queued, running or
+	 * paused: remembered, it completes after its current pass.  Else
+	 * (over, or failed: retry it first) refused. */
+	bool remembered = state == JOB_QUEUED || state == JOB_RUNNING || state == JOB_PAUSED;
 	if (!r && !sr && state != JOB_READY && state != JOB_COMPLETING)
 		r = err_set(e, ST_CONFIG, "job %lld has no cutover: it was not queued with "
 		            "--suspend-when-ready, so it completes by itself", (long long)id);
-	if (!r && state == JOB_READY)
+	else if (!r && state == JOB_READY)
 		r = job_set_state(s, id, state, JOB_COMPLETING, "cut over", e);
-	else if (!r && state != JOB_COMPLETING && state != JOB_QUEUED && state != JOB_RUNNING &&
-	         state != JOB_PAUSED)
-		r = lc_check(id, state, JOB_COMPLETING, "cut over", e);
+	else if (!r && state != JOB_COMPLETING && !remembered)
+		r = err_set(e, ST_CONFIG, "job %lld cannot cut over: it is %s%s", (long long)id, job_state_label(state),
+		            state == JOB_COMPLETED ? "" : " (retry it first)");
 	const int64_t args[] = { at > 0 ? at : clock_now(), id };
 	if (!r)
 		r = exec_ints(s, ask, args, 2, "cut over", e);
@@ -1246,7 +1251,10 @@ enum st store_job_finish(struct store *s, const struct job *j, enum job_state st
 {
 	static const char sql[] =
 		"UPDATE jobs SET state=?, error=?, finished=?, items_done=?, bytes_done=?, "
-		"items_skipped=?, items_failed=?, flags_updated=?, current_folder=NULL, phase=?, "
+		"items_skipped=?, items_failed=?, flags_updated=?, current_folder=NULL, "
+		/* a job waiting ready or completing is in the phase of its next
+		 * pass, so a pause, a retry or a lost process brings it back there */
+		"phase=CASE ?1 WHEN 'ready' THEN 'incremental' WHEN 'completing' THEN 'final' ELSE ? END, "
 		"next_sync=nullif(?,0), retry_errors=?, "
 		"ready_at=CASE WHEN ?1='ready' THEN coalesce(ready_at, ?3) ELSE ready_at END WHERE id=?";
 	bool outer;

@@ -86,7 +86,7 @@ def main(c):
             c.check(ok, 'C on carol: refused, she completes by herself', text)
             t.keys('Home', 'Enter')
             ok, text = t.wait(lambda s: 'Job 1:' in s and 'Cutover' in s)
-            c.check(ok and 'completing' in row(text, 'State') and 'initial' in row(text, 'Phase') and
+            c.check(ok and 'completing' in row(text, 'State') and 'final' in row(text, 'Phase') and
                     'Ready to complete since' in text, 'the detail: completing, phase, ready since, cutover',
                     text)
             t.keys('q')

@@ -121,7 +121,7 @@ def suspend_and_cutover(c, mf, clock, src, dst):
     r = mf.run('jobs')
     c.check(r.rc == 0 and ' ready ' in r.out, 'jobs lists it ready', r)
     r = mf.run('job', 'show', '1')
-    c.check(r.rc == 0 and 'job 1: ready to complete' in r.out and 'phase        initial' in r.out and
+    c.check(r.rc == 0 and 'job 1: ready to complete' in r.out and 'phase        incremental' in r.out and
             'next sync 2' in r.out, 'job show: ready to complete, its phase and next sync', r)
     r = mf.run('events', '--job', '1')
     c.check('ready to complete' in r.out and 'every 24 h' in r.out, 'event: ready, syncs every 24 h', r)

@@ -875,6 +875,9 @@ static void test_lifecycle(const char *dir)
 	check(store_job_finish(s, &c, JOB_READY, NULL, &e) == 0 && state_of(s, amy.id) == JOB_READY,
 	      "running -> ready");
 	job_free(&c);
+	check(store_job_pause(s, amy.id, &e) == 0 && state_of(s, amy.id) == JOB_PAUSED &&
+	      store_job_resume(s, amy.id, &e) == 0 && state_of(s, amy.id) == JOB_READY,
+	      "a ready job paused and resumed is ready again (not queued for a new initial pass)");
 	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && !found,
 	      "a ready job waits for its incremental sync");
 	clock_set_fake(2000000 + 3600);
@@ -923,6 +926,8 @@ static void test_lifecycle(const char *dir)
 	check(store_job_finish(s, &c, JOB_COMPLETED, NULL, &e) == 0, "completed");
 	check(store_job_retry(s, c.id, &e) == ST_CONFIG && strstr(e.msg, "completed"),
 	      "a completed job cannot be retried: %s", e.msg);
+	check(store_job_cutover(s, c.id, 0, NULL, &e) == ST_CONFIG &&
+	      !strcmp(e.msg, "job 2 cannot cut over: it is completed"), "nor cut over: %s", e.msg);
 	job_free(&c);
 
 	/* Endpoint-wide pause and resume. */
