@@ -204,16 +204,18 @@ static void pause_endpoint(struct store *st, struct job *job, const struct job_e
 {
 	const char *name = ep_id == x->src.id ? x->src.name : x->dst.name;
 	char *by = x_asprintf("endpoint %s: %s", name, st_message(e->code));
-	int64_t n = 0;
+	int64_t n = 0, already = 0;
 	struct err pe;
-	if (store_endpoint_pause_jobs(st, ep_id, by, &n, &pe))
+	if (store_endpoint_pause_jobs(st, ep_id, by, &n, &already, &pe))
 		log_error("%s", pe.msg);
 	if (store_job_finish_paused(st, job, by, &pe))
 		log_error("%s", pe.msg);
-	if (n > 0)
-		store_event(st, EV_ERROR, job->id, "%s; this job and %lld other job(s) of endpoint %s are paused "
-		            "until it is fixed: then 'mailferry resume --endpoint %s'", e->msg, (long long)n,
-		            name, name);
+	/* One error for the endpoint: from the job that met the refusal first;
+	 * jobs that were running meanwhile only note their own pause. */
+	if (already == 0)
+		store_event(st, EV_ERROR, job->id, "%s; the jobs of endpoint %s are paused until it is fixed "
+		            "(this one, %lld waiting, and any running one as it meets the refusal): then "
+		            "'mailferry resume --endpoint %s'", e->msg, name, (long long)n, name);
 	else
 		store_event(st, EV_WARN, job->id, "paused, %s (%s)", by, e->msg);
 	log_error("%s: jobs of endpoint %s paused", e->msg, name);

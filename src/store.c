@@ -2392,21 +2392,30 @@ enum st store_job_resume(struct store *s, int64_t id, struct err *e)
 }
 
 enum st store_endpoint_pause_jobs(struct store *s, int64_t endpoint_id, const char *by, int64_t *n,
-                                  struct err *e)
+                                  int64_t *already, struct err *e)
 {
 	static const char sql[] =
 		"UPDATE jobs SET state='paused', paused_by=?1 WHERE state IN ('queued','ready','completing') "
 		"AND pair_id IN (SELECT id FROM pairs WHERE src_ep=?2 OR dst_ep=?2)";
-	*n = 0;
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	bind_text(st, 1, by);
-	sqlite3_bind_int64(st, 2, endpoint_id);
-	enum st r = step_done(s, st, e, "pause the jobs of an endpoint");
+	static const char before[] =
+		"SELECT count(*) FROM jobs WHERE state='paused' AND paused_by LIKE 'endpoint %' "
+		"AND pair_id IN (SELECT id FROM pairs WHERE src_ep=?1 OR dst_ep=?1)";
+	*n = *already = 0;
+	bool outer, found;
+	enum st r = tx_begin(s, &outer, e);
+	if (!r)
+		r = query_int(s, before, endpoint_id, already, &found, "read the jobs of an endpoint", e);
+	sqlite3_stmt *st = r ? NULL : prep(s, sql, e);
+	if (!r && !st)
+		r = ST_STORE;
+	if (!r) {
+		bind_text(st, 1, by);
+		sqlite3_bind_int64(st, 2, endpoint_id);
+		r = step_done(s, st, e, "pause the jobs of an endpoint");
+	}
 	if (!r)
 		*n = sqlite3_changes(s->db);
-	return r;
+	return tx_end(s, outer, r, e);
 }
 
 enum st store_endpoint_resume_jobs(struct store *s, int64_t endpoint_id, int64_t *n, struct err *e)

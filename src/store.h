@@ -212,10 +212,11 @@ enum st store_job_cutover(struct store *s, int64_t id, int64_t at, enum job_stat
 enum st store_job_cutover_at(struct store *s, int64_t id, int64_t *at, struct err *e);
 /* Endpoint-wide pause: every queued, ready or completing job with the
  * endpoint on either side is paused with paused_by = by ("endpoint NAME:
- * why"); *n gets how many.  Resume undoes only such pauses (not an
- * admin's), each job back to where it waited. */
+ * why"); *n gets how many, *already how many were paused so before (by a
+ * job of another worker that met the refusal first).  Resume undoes only
+ * such pauses (not an admin's), each job back to where it waited. */
 enum st store_endpoint_pause_jobs(struct store *s, int64_t endpoint_id, const char *by, int64_t *n,
-                                  struct err *e);
+                                  int64_t *already, struct err *e);
 enum st store_endpoint_resume_jobs(struct store *s, int64_t endpoint_id, int64_t *n, struct err *e);
 enum st store_job_move(struct store *s, int64_t id, bool to_top, struct err *e); /* queued */
 /* Moves a queued job one place up (earlier) or down in the queue order

@@ -236,7 +236,7 @@ def endpoint_pause(c, mf, clock, src, dst):
     r = mf.run('queue', 'src', 'bad', 'user004', 'user005', 'user006')
     c.check(r.rc == 0 and 'job 6 queued' in r.out, 'queue three mailboxes to an endpoint with a wrong '
             'password (jobs 4-6)', r)
-    r = mf.run('run', '--workers', '1')
+    r = mf.run('run', '--workers', '4')     # all three meet the refusal at once
     states = [job(mf, j)[0] for j in (4, 5, 6)]
     c.check(r.rc == 77 and states == ['paused'] * 3, 'the login refusal pauses every job of the '
             'endpoint: %s, exit %s' % (states, r.rc), r)

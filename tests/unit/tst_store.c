@@ -934,9 +934,12 @@ static void test_lifecycle(const char *dir)
 	struct job cy = { .src_ep = 1, .dst_ep = 2, .src_user = S("cy"), .dst_user = S("cy") };
 	store_job_add(s, &cy, &e);
 	store_job_pause(s, bob.id, &e);    /* an admin's pause stays */
-	int64_t n = 0;
-	check(store_endpoint_pause_jobs(s, 2, "endpoint dst: authentication failed", &n, &e) == 0 && n == 1 &&
-	      state_of(s, cy.id) == JOB_PAUSED, "endpoint pause: the queued job of the endpoint");
+	int64_t n = 0, already = 0;
+	check(store_endpoint_pause_jobs(s, 2, "endpoint dst: authentication failed", &n, &already, &e) == 0 &&
+	      n == 1 && already == 0 && state_of(s, cy.id) == JOB_PAUSED,
+	      "endpoint pause: the queued job of the endpoint");
+	check(store_endpoint_pause_jobs(s, 2, "endpoint dst: authentication failed", &n, &already, &e) == 0 &&
+	      n == 0 && already == 1, "a second refusal finds it paused already");
 	check(store_endpoint_resume_jobs(s, 2, &n, &e) == 0 && n == 1 && state_of(s, cy.id) == JOB_QUEUED &&
 	      state_of(s, bob.id) == JOB_PAUSED, "endpoint resume: only its own pauses");
 	check(store_job_cancel(s, cy.id, &e) == 0 && store_job_cancel(s, cy.id, &e) == ST_CONFIG &&
