@@ -862,10 +862,15 @@ static int cmd_verify(struct app *a, int argc, char **argv)
 static void print_job(void *ctx, const struct job *j, const char *src_ep, const char *dst_ep)
 {
 	(void)ctx;
-	printf("%-5lld %-10s %-18s %s:%s -> %s:%s  %lld msgs %.1f MB, %lld skipped, %lld failed%s%s\n",
+	char when[32], next[64] = "";
+	if (j->state == JOB_READY && j->next_sync)
+		snprintf(next, sizeof next, "  next sync %s", fmt_when(j->next_sync, NULL, when));
+	else if (j->state == JOB_COMPLETING && j->cutover_at > clock_now())
+		snprintf(next, sizeof next, "  cutover at %s", fmt_when(j->cutover_at, NULL, when));
+	printf("%-5lld %-10s %-18s %s:%s -> %s:%s  %lld msgs %.1f MB, %lld skipped, %lld failed%s%s%s\n",
 	       (long long)j->id, job_state_name(j->state), pass_kind_name(j->o.pass), src_ep, j->src_user,
 	       dst_ep, j->dst_user, (long long)j->items_done, (double)j->bytes_done / 1e6,
-	       (long long)j->items_skipped, (long long)j->items_failed, j->error ? "  error: " : "",
+	       (long long)j->items_skipped, (long long)j->items_failed, next, j->error ? "  error: " : "",
 	       j->error ? j->error : "");
 }
 

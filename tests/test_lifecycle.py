@@ -119,7 +119,7 @@ def suspend_and_cutover(c, mf, clock, src, dst):
             'run says the job waits ready and how to complete it', r)
     n = exactly_once(c, src, dst, 'user001', 'after the initial pass')
     r = mf.run('jobs')
-    c.check(r.rc == 0 and ' ready ' in r.out, 'jobs lists it ready', r)
+    c.check(r.rc == 0 and ' ready ' in r.out and 'next sync 2' in r.out, 'jobs lists it ready, with its next sync', r)
     r = mf.run('job', 'show', '1')
     c.check(r.rc == 0 and 'job 1: ready to complete' in r.out and 'phase        incremental' in r.out and
             'next sync 2' in r.out, 'job show: ready to complete, its phase and next sync', r)
