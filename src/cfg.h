@@ -30,6 +30,8 @@ struct cfg {
 	int verify_after_copy;     /* run verify after each full/delta pass */
 	char *dns_server;          /* "IPv4[:PORT]" for SRV look-ups, "" = system resolver; owned */
 	int health_interval_min;   /* forests' health checks by the idle engine; 0: never */
+	int max_connections_per_host; /* connections to one host over all its endpoints; 0: no limit */
+	int incremental_interval_h; /* hours between incremental syncs of a ready job */
 	/* Notifications (notify.h); strings owned, "" when unset. */
 	char *smtp_url;            /* smtp:// or smtps://; "" sends nothing */
 	char *smtp_user;

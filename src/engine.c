@@ -11,9 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "driver.h"
 #include "health.h"
+#include "imap.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "migrate.h"
 #include "notice.h"
@@ -21,14 +25,21 @@
 #include "script.h"
 #include "secret.h"
 
-/* How a job stopped at a checkpoint ends: back in the queue, or paused. */
-enum stop_as { STOP_REQUEUE, STOP_PAUSE_ADMIN, STOP_PAUSE_SHUTDOWN };
+/* How a job stopped at a checkpoint ends: back where it waits (queued,
+ * ready or completing, by its phase), paused, or waiting out a blackout. */
+enum stop_as { STOP_REQUEUE, STOP_PAUSE_ADMIN, STOP_PAUSE_SHUTDOWN, STOP_BLACKOUT };
+
+/* Set by whoever sets the job's cancel flag, read once the job stopped. */
+struct stop_req {
+	volatile int as;            /* enum stop_as */
+	char why[200];              /* STOP_BLACKOUT: "blackout NAME until TIME" */
+};
 
 static enum st run_job(struct store *st, const struct cfg *cfg, struct job *job,
-                       volatile int *cancel, const volatile int *stop_as, struct err *e);
+                       volatile int *cancel, const struct stop_req *stop, struct err *e);
 static int check_due(const struct engine_opts *o, const atomic_int *stop, struct err *e);
 static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
-                                     volatile int *cancel, const volatile int *stop_as,
+                                     volatile int *cancel, const struct stop_req *stop,
                                      struct err *e);
 
 /* An advisory lock file next to the store.  The kernel drops it when the
@@ -54,10 +65,10 @@ enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
 	return run_job(st, cfg, job, cancel, NULL, e);
 }
 
-/* stop_as (NULL: requeue) is read when the job has stopped at a checkpoint,
+/* stop (NULL: requeue) is read when the job has stopped at a checkpoint,
  * so whoever set *cancel can say how it should end. */
 static enum st run_job(struct store *st, const struct cfg *cfg, struct job *job,
-                       volatile int *cancel, const volatile int *stop_as, struct err *e)
+                       volatile int *cancel, const struct stop_req *stop, struct err *e)
 {
 	char lock_name[48];
 	snprintf(lock_name, sizeof lock_name, "pair-%lld", (long long)job->pair_id);
@@ -66,7 +77,7 @@ static enum st run_job(struct store *st, const struct cfg *cfg, struct job *job,
 		err_set(e, ST_UNAVAIL, "mailbox %s is being migrated by another mailferry process; "
 		        "job %lld stays queued", job->src_user, (long long)job->id);
 		struct err fe;
-		store_job_finish(st, job, JOB_QUEUED, e->msg, &fe);
+		store_job_finish(st, job, lc_waiting_state(job->phase), e->msg, &fe);
 		return ST_UNAVAIL;
 	}
 	char *why = x_asprintf("interrupted (the process ended); resumed by job %lld", (long long)job->id);
@@ -74,19 +85,23 @@ static enum st run_job(struct store *st, const struct cfg *cfg, struct job *job,
 	if (store_job_close_interrupted(st, job->pair_id, job->id, why, &ie))
 		log_warn("%s", ie.msg);
 	free(why);
-	enum st r = engine_run_job_locked(st, cfg, job, cancel, stop_as, e);
+	enum st r = engine_run_job_locked(st, cfg, job, cancel, stop, e);
 	if (lock >= 0)
 		close(lock);
 	return r;
 }
 
 /* Records the end of a job stopped at a checkpoint. */
-static void finish_stopped(struct store *st, struct job *job, enum stop_as how)
+static void finish_stopped(struct store *st, struct job *job, const struct stop_req *stop)
 {
 	struct err fe;
 	enum st r;
-	if (how == STOP_REQUEUE) {
-		r = store_job_finish(st, job, JOB_QUEUED, NULL, &fe);
+	enum stop_as how = stop ? (enum stop_as)stop->as : STOP_REQUEUE;
+	if (how == STOP_REQUEUE || how == STOP_BLACKOUT) {
+		r = store_job_finish(st, job, lc_waiting_state(job->phase), NULL, &fe);
+		if (how == STOP_BLACKOUT)
+			store_event(st, EV_INFO, job->id, "stopped at a checkpoint for %s; the %s pass resumes "
+			            "after it", stop->why, job_phase_name(job->phase));
 	} else {
 		r = store_job_finish_paused(st, job, how == STOP_PAUSE_ADMIN ? "admin" : "shutdown", &fe);
 		store_event(st, EV_INFO, job->id, how == STOP_PAUSE_ADMIN ? "paused by admin" :
@@ -116,17 +131,19 @@ static bool job_has_no_pass(struct store *st, int64_t job_id)
 	return !store_pass_each(st, job_id, count_pass, &n, &e) && n == 0;
 }
 
-/* Runs the before-first-pass script; when it fails the job is held:
- * paused by "script" with the reason, nothing copied.  Returns the
+/* Runs the script of a job's start (before its first pass, or at its
+ * cutover); when it fails the job is held: paused by "script" with the
+ * reason, nothing copied (a held cutover waits in its final phase, so a
+ * resume runs the script again, then the final pass).  Returns the
  * script's failure (e: "job N held: ..."), ST_OK to go on, ST_CANCELED
  * when *cancel stopped the script (the job then ends as any job stopped
  * at a checkpoint: queued or paused, not held). */
 static enum st hold_if_script_fails(struct store *st, const struct cfg *cfg, struct job *job,
-                                    const volatile int *cancel, struct err *e)
+                                    enum script_event ev, const volatile int *cancel, struct err *e)
 {
 	struct script_result r;
 	struct err se;
-	enum st s = script_run_cancellable(st, cfg, job->id, SCRIPT_BEFORE_FIRST_PASS, cancel, &r, &se);
+	enum st s = script_run_cancellable(st, cfg, job->id, ev, cancel, &r, &se);
 	if (s == ST_OK)
 		return ST_OK;
 	if (s == ST_CANCELED) {
@@ -136,8 +153,8 @@ static enum st hold_if_script_fails(struct store *st, const struct cfg *cfg, str
 	struct err fe;
 	if (store_job_hold(st, job, "script", se.msg, &fe))
 		log_error("%s", fe.msg);
-	store_event(st, EV_WARN, job->id, "job held by its before_first_pass script; once fixed: mailferry resume %lld",
-	            (long long)job->id);
+	store_event(st, EV_WARN, job->id, "job held by its %s script; once fixed: mailferry resume %lld",
+	            script_event_name(ev), (long long)job->id);
 	return err_set(e, se.code, "job %lld held: %s", (long long)job->id, se.msg);
 }
 
@@ -154,61 +171,180 @@ static void run_end_script(struct store *st, const struct cfg *cfg, const struct
 		script_run_cancellable(st, cfg, job->id, SCRIPT_ON_FAILURE, cancel, &r, &se);
 }
 
-static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
-                                     volatile int *cancel, const volatile int *stop_as,
-                                     struct err *e)
+/* The endpoints and their secrets a job needs; on failure *failed_ep says
+ * which endpoint's configuration is at fault. */
+struct job_eps {
+	struct endpoint src, dst;
+	char *src_secret, *dst_secret;
+};
+
+static enum st job_eps_load(struct store *st, const struct cfg *cfg, const struct job *job,
+                            struct job_eps *x, int64_t *failed_ep, struct err *e)
 {
-	struct endpoint src = { 0 }, dst = { 0 };
-	char *src_secret = NULL, *dst_secret = NULL;
-	enum st s = store_endpoint_get_id(st, job->src_ep, &src, e);
+	memset(x, 0, sizeof *x);
+	enum st s = store_endpoint_get_id(st, job->src_ep, &x->src, e);
 	if (!s)
-		s = store_endpoint_get_id(st, job->dst_ep, &dst, e);
-	if (!s)
-		s = secret_resolve(src.secret_ref, cfg->secrets_path, &src_secret, e);
-	if (!s)
-		s = secret_resolve(dst.secret_ref, cfg->secrets_path, &dst_secret, e);
-	bool first = !s && job_has_no_pass(st, job->id);
-	if (first)
-		s = hold_if_script_fails(st, cfg, job, cancel, e);
-	bool held = first && s && s != ST_CANCELED;
-	if (!s) {
-		store_event(st, EV_INFO, job->id, "%s pass started: %s (%s) -> %s (%s)",
-		            pass_kind_name(job->o.pass), job->src_user, src.name, job->dst_user, dst.name);
-		if (first)    /* the first start, not a resume */
-			notify_job_event(st, cfg, job->id, "start");
-		struct mig_ctx m = {
-			.store = st, .cfg = cfg, .job = job, .src = &src, .dst = &dst,
-			.src_secret = src_secret, .dst_secret = dst_secret, .cancel = cancel,
-		};
-		s = mig_run_with_retries(&m, e);
-	}
-	if (held)
-		goto out;
-	enum job_state state;
-	if (s == ST_OK)
-		state = JOB_COMPLETED;
-	else if (s == ST_PARTIAL)
-		state = JOB_PARTIAL;
-	else if (s == ST_CANCELED)
-		state = JOB_QUEUED;   /* stopped at a checkpoint: resumes next run, or paused */
+		s = store_endpoint_get_id(st, job->dst_ep, &x->dst, e);
+	if (!s && (s = secret_resolve(x->src.secret_ref, cfg->secrets_path, &x->src_secret, e)))
+		*failed_ep = job->src_ep;
+	if (!s && (s = secret_resolve(x->dst.secret_ref, cfg->secrets_path, &x->dst_secret, e)))
+		*failed_ep = job->dst_ep;
+	return s;
+}
+
+static void job_eps_free(struct job_eps *x)
+{
+	secret_free(x->src_secret);
+	secret_free(x->dst_secret);
+	endpoint_free(&x->src);
+	endpoint_free(&x->dst);
+}
+
+/* "initial full pass", "incremental sync", "final pass (cutover)". */
+static void describe_pass(const struct job *job, char *buf, size_t n)
+{
+	if (job->retry_errors)
+		snprintf(buf, n, "retry of the failed items");
+	else if (job->phase == PHASE_INCREMENTAL)
+		snprintf(buf, n, "incremental sync");
+	else if (job->phase == PHASE_FINAL)
+		snprintf(buf, n, "final pass (cutover)");
 	else
-		state = JOB_FAILED;
-	if (s && s != ST_PARTIAL && s != ST_CANCELED)
-		store_event(st, EV_ERROR, job->id, "job failed (%s): %s", st_name(s), e->msg);
+		snprintf(buf, n, "%s%s pass", job->suspend_ready ? "initial " : "", pass_kind_name(job->o.pass));
+}
+
+/* Runs the pass of the job's phase: its own pass kind first, then delta
+ * passes (incremental syncs, the final pass). */
+static enum st run_phase_pass(struct store *st, const struct cfg *cfg, struct job *job,
+                              volatile int *cancel, struct job_eps *x, int64_t *failed_ep,
+                              bool *held, struct err *e)
+{
+	char what[64];
+	describe_pass(job, what, sizeof what);
+	/* The admin's scripts that may hold the job: before its first pass (a
+	 * job held by its script, then resumed, is still at its first start;
+	 * one cut off mid-pass is not), and at its cutover. */
+	bool first = job->phase == PHASE_INITIAL && job_has_no_pass(st, job->id);
+	if (first || job->phase == PHASE_FINAL) {
+		enum st h = hold_if_script_fails(st, cfg, job, first ? SCRIPT_BEFORE_FIRST_PASS : SCRIPT_AT_CUTOVER,
+		                                 cancel, e);
+		if (h) {
+			*held = h != ST_CANCELED;
+			return h;
+		}
+	}
+	store_event(st, EV_INFO, job->id, "%s started: %s (%s) -> %s (%s)", what, job->src_user, x->src.name,
+	            job->dst_user, x->dst.name);
+	if (first)
+		notify_job_event(st, cfg, job->id, "start");
+	enum pass_kind own = job->o.pass;
+	job->o.pass = lc_pass_kind(job->phase, own);
+	struct mig_ctx m = {
+		.store = st, .cfg = cfg, .job = job, .src = &x->src, .dst = &x->dst,
+		.src_secret = x->src_secret, .dst_secret = x->dst_secret, .cancel = cancel,
+	};
+	enum st s = mig_run_with_retries(&m, e);
+	job->o.pass = own;
+	*failed_ep = m.failed_endpoint;
+	return s;
+}
+
+/* An endpoint refused the admin: every job of the endpoint would fail the
+ * same way, so they are all paused with one event instead (and resumed
+ * together: resume --endpoint).  A refusal of one mailbox while the admin
+ * still logs in is that mailbox's own failure: false then. */
+static bool endpoint_refuses_admin(const struct job_eps *x, int64_t ep_id, const struct cfg *cfg,
+                                   enum st s)
+{
+	if (s == ST_CONFIG)
+		return true;            /* a secret that cannot be read, a bad URL */
+	if (s != ST_AUTH)
+		return false;
+	const struct endpoint *ep = ep_id == x->src.id ? &x->src : &x->dst;
+	const char *secret = ep_id == x->src.id ? x->src_secret : x->dst_secret;
+	struct imap *im = NULL;
+	struct err ae;
+	enum st a = drv_imap_login(ep, secret, ep->admin_user, "admin check", cfg->timeout_s, &im, &ae);
+	if (im)
+		imap_free(&im);
+	return a == ST_AUTH;
+}
+
+static void pause_endpoint(struct store *st, struct job *job, const struct job_eps *x, int64_t ep_id,
+                           const struct err *e)
+{
+	const char *name = ep_id == x->src.id ? x->src.name : x->dst.name;
+	char *by = x_asprintf("endpoint %s: %s", name, st_message(e->code));
+	int64_t n = 0, already = 0;
+	struct err pe;
+	if (store_endpoint_pause_jobs(st, ep_id, by, &n, &already, &pe))
+		log_error("%s", pe.msg);
+	if (store_job_finish_paused(st, job, by, &pe))
+		log_error("%s", pe.msg);
+	/* One error for the endpoint: from the job that met the refusal first;
+	 * jobs that were running meanwhile only note their own pause. */
+	if (already == 0)
+		store_event(st, EV_ERROR, job->id, "%s; the jobs of endpoint %s are paused until it is fixed "
+		            "(this one, %lld waiting, and any running one as it meets the refusal): then "
+		            "'mailferry resume --endpoint %s'", e->msg, name, (long long)n, name);
+	else
+		store_event(st, EV_WARN, job->id, "paused, %s (%s)", by, e->msg);
+	log_error("%s: jobs of endpoint %s paused", e->msg, name);
+	free(by);
+}
+
+/* Where a job whose pass ended goes, and what that needs recorded. */
+static void finish_pass(struct store *st, const struct cfg *cfg, struct job *job, enum st s,
+                        const volatile int *cancel, const struct err *e)
+{
+	int64_t cutover = 0;
 	struct err fe;
-	if (s == ST_CANCELED)
-		finish_stopped(st, job, stop_as ? (enum stop_as)*stop_as : STOP_REQUEUE);
-	else if (store_job_finish(st, job, state, s ? e->msg : NULL, &fe))
+	if (job->suspend_ready && store_job_cutover_at(st, job->id, &cutover, &fe))
+		log_warn("%s", fe.msg);
+	enum job_state state = lc_after_pass(job->phase, job->suspend_ready, cutover > 0, s);
+	if (state == JOB_FAILED)
+		store_event(st, EV_ERROR, job->id, "job failed (%s): %s", st_name(s), e->msg);
+	job->retry_errors = false;
+	job->next_sync = 0;
+	if (state == JOB_READY) {
+		int hours = cfg->incremental_interval_h > 0 ? cfg->incremental_interval_h : 24;
+		job->next_sync = clock_now() + (int64_t)hours * 3600;
+		store_event(st, EV_INFO, job->id, "ready to complete: the %s pass is done; an incremental "
+		            "sync every %d h until the cutover ('mailferry cutover %lld')",
+		            job_phase_name(job->phase), hours, (long long)job->id);
+	} else if (state == JOB_COMPLETING) {
+		store_event(st, EV_INFO, job->id, "cutover asked for: the final pass follows");
+	}
+	if (store_job_finish(st, job, state, s && s != ST_PARTIAL ? e->msg : NULL, &fe))
 		log_error("%s", fe.msg);
-	else {
+	else if (state == JOB_FAILED || state == JOB_COMPLETED || state == JOB_PARTIAL) {
+		/* A job that becomes ready or completing has not completed yet. */
 		notify_job_event(st, cfg, job->id, state == JOB_FAILED ? "failed" : "complete");
 		run_end_script(st, cfg, job, state, cancel);
 	}
-out:
-	secret_free(src_secret);
-	secret_free(dst_secret);
-	endpoint_free(&src);
-	endpoint_free(&dst);
+}
+
+static enum st engine_run_job_locked(struct store *st, const struct cfg *cfg, struct job *job,
+                                     volatile int *cancel, const struct stop_req *stop,
+                                     struct err *e)
+{
+	struct job_eps x;
+	int64_t failed_ep = 0;
+	bool held = false;
+	enum st s = job_eps_load(st, cfg, job, &x, &failed_ep, e);
+	if (!s)
+		s = run_phase_pass(st, cfg, job, cancel, &x, &failed_ep, &held, e);
+	if (held) {
+		/* store_job_hold recorded it: the job waits, paused by "script". */
+	} else if (s == ST_CANCELED) {
+		finish_stopped(st, job, stop);
+	} else if (failed_ep && st_retry_class(s) == RETRY_ENDPOINT &&
+	           endpoint_refuses_admin(&x, failed_ep, cfg, s)) {
+		pause_endpoint(st, job, &x, failed_ep, e);
+	} else {
+		finish_pass(st, cfg, job, s, cancel, e);
+	}
+	job_eps_free(&x);
 	return s;
 }
 
@@ -225,15 +361,70 @@ static int severity(enum st s)
 	}
 }
 
-/* One per worker thread.  The main thread sets cancel (and first stop_as)
- * to stop the worker's current job at its next checkpoint: for a pause
- * command on that job, or to pass on the global cancel. */
+/* --- blackouts as the engine sees them ---------------------------------------
+ * Each thread that asks keeps its own bo_set (blackout.h: one set serves
+ * one thread) and reloads it when the store's windows change. */
+struct bo_watch {
+	struct bo_set *b;
+	int64_t sig;
+	int64_t loaded_ms;
+};
+
+static void bo_watch_refresh(struct bo_watch *w, struct store *st)
+{
+	int64_t sig = 0, now = clock_mono_ms();
+	struct err e;
+	if (store_blackout_signature(st, &sig, &e)) {
+		log_warn("%s", e.msg);
+		return;
+	}
+	/* Mailbox sites change without a signature change: a full reload
+	 * now and then picks them up. */
+	if (w->b && sig == w->sig && now - w->loaded_ms < 60000)
+		return;
+	struct bo_set *b = NULL;
+	if (bo_load(st, &b, &e)) {
+		log_warn("%s", e.msg);   /* keep the windows we had */
+		return;
+	}
+	bo_free(w->b);
+	w->b = b;
+	w->sig = sig;
+	w->loaded_ms = now;
+}
+
+/* Whether a blackout holds the job's mailbox in this phase now; *until and
+ * *name as bo_held. */
+static bool bo_watch_holds(struct bo_watch *w, int64_t src_ep, const char *src_user, enum job_phase p,
+                           bool suspend_ready, int64_t *until, const char **name)
+{
+	if (!bo_any(w->b))
+		return false;
+	struct bo_subject m;
+	bo_subject_of(w->b, src_ep, src_user, &m);
+	return bo_held(w->b, &m, lc_bo_phase(p, suspend_ready), clock_now(), until, name);
+}
+
+static bool claim_held(void *ctx, int64_t src_ep, const char *src_user, enum job_phase p, bool suspend_ready)
+{
+	return bo_watch_holds(ctx, src_ep, src_user, p, suspend_ready, NULL, NULL);
+}
+
+/* One per worker thread.  The main thread sets cancel (and first stop) to
+ * stop the worker's current job at its next checkpoint: for a pause
+ * command on that job, a blackout that begins, or to pass on the global
+ * cancel. */
 struct slot {
 	struct pool *pool;
 	volatile int cancel;        /* what migrate polls at its checkpoints */
-	volatile int stop_as;       /* enum stop_as */
+	struct stop_req stop;       /* how the stopped job ends */
 	int64_t job_id;             /* running now, 0 = none; under pool.lock */
 	int64_t cmd_id;             /* the pause command to close; under pool.lock */
+	/* The running job as blackouts see it; under pool.lock. */
+	int64_t src_ep;
+	char src_user[256];
+	enum job_phase phase;
+	bool suspend_ready;
 };
 
 struct pool {
@@ -244,6 +435,7 @@ struct pool {
 	atomic_int active;
 	struct slot *slots;
 	int n;
+	struct bo_watch bo;         /* the main thread's */
 };
 
 static void pool_note(struct pool *p, enum st s, const struct err *e)
@@ -256,24 +448,44 @@ static void pool_note(struct pool *p, enum st s, const struct err *e)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Publishes (job_id != 0) or retires the job a worker runs.  Retiring
+/* Publishes (job != NULL) or retires the job a worker runs.  Retiring
  * returns the pause command to close, if one was acted on. */
-static int64_t slot_set_job(struct slot *w, int64_t job_id)
+static int64_t slot_set_job(struct slot *w, const struct job *job)
 {
 	struct pool *p = w->pool;
 	pthread_mutex_lock(&p->lock);
 	int64_t cmd = w->cmd_id;
-	if (job_id) {
+	if (job) {
 		/* A global cancel stays in force; anything else starts afresh. */
-		w->stop_as = STOP_REQUEUE;
+		w->stop.as = STOP_REQUEUE;
+		w->stop.why[0] = '\0';
 		w->cancel = p->o->cancel && *p->o->cancel;
 		if (w->cancel && p->o->pause_on_cancel)
-			w->stop_as = STOP_PAUSE_SHUTDOWN;
+			w->stop.as = STOP_PAUSE_SHUTDOWN;
+		w->src_ep = job->src_ep;
+		snprintf(w->src_user, sizeof w->src_user, "%s", job->src_user);
+		w->phase = job->phase;
+		w->suspend_ready = job->suspend_ready;
 	}
-	w->job_id = job_id;
+	w->job_id = job ? job->id : 0;
 	w->cmd_id = 0;
 	pthread_mutex_unlock(&p->lock);
 	return cmd;
+}
+
+/* Nothing to claim now.  Whether this worker should wait and look again:
+ * with follow always (until cancelled); else while a job runs and others
+ * wait (for a connection slot, their mailbox's other job, or a job's
+ * next phase). */
+static bool worth_waiting(struct store *st, bool follow, struct err *e)
+{
+	if (follow)
+		return true;
+	int64_t counts[JOB__COUNT];
+	if (store_job_counts(st, counts, e))
+		return false;
+	return counts[JOB_RUNNING] > 0 &&
+	       counts[JOB_QUEUED] + counts[JOB_READY] + counts[JOB_COMPLETING] > 0;
 }
 
 static void *worker(void *arg)
@@ -281,6 +493,7 @@ static void *worker(void *arg)
 	struct slot *w = arg;
 	struct pool *p = w->pool;
 	struct store *st = NULL;
+	struct bo_watch bo = { 0 };
 	struct err e;
 	err_clear(&e);
 	if (store_open(p->o->store_path, &st, &e)) {
@@ -291,35 +504,36 @@ static void *worker(void *arg)
 	while (!(p->o->cancel && *p->o->cancel)) {
 		struct job job;
 		bool found = false;
-		enum st s = store_job_claim(st, &job, &found, &e);
+		bo_watch_refresh(&bo, st);
+		enum st s = store_job_claim_unheld(st, claim_held, &bo, p->o->cfg->max_connections_per_host, &job,
+		                                   &found, &e);
 		if (s) {
 			pool_note(p, s, &e);
 			break;
 		}
 		if (!found) {
-			/* Queued jobs may be waiting for a connection slot or for
-			 * their mailbox's other job: wait while anything runs. */
-			int64_t counts[7];
-			if (store_job_counts(st, counts, &e) || counts[JOB_QUEUED] == 0 ||
-			    counts[JOB_RUNNING] == 0)
+			if (!worth_waiting(st, p->o->follow, &e))
 				break;
-			usleep(200000);
+			for (int t = 0; t < (p->o->follow ? 5 : 1) && !(p->o->cancel && *p->o->cancel); t++)
+				usleep(200000);
 			continue;
 		}
 		err_clear(&e);
-		slot_set_job(w, job.id);
-		s = run_job(st, p->o->cfg, &job, &w->cancel, &w->stop_as, &e);
-		bool paused_by_admin = s == ST_CANCELED && w->stop_as == STOP_PAUSE_ADMIN;
-		int64_t cmd = slot_set_job(w, 0);
+		slot_set_job(w, &job);
+		s = run_job(st, p->o->cfg, &job, &w->cancel, &w->stop, &e);
+		bool stopped_as_asked = s == ST_CANCELED && (w->stop.as == STOP_PAUSE_ADMIN ||
+		                                             w->stop.as == STOP_BLACKOUT);
+		int64_t cmd = slot_set_job(w, NULL);
 		struct err ce;
 		if (cmd && store_command_done(st, cmd, &ce))
 			log_warn("%s", ce.msg);
 		if (s == ST_UNAVAIL && job.state == JOB_RUNNING && strstr(e.msg, "another mailferry"))
 			usleep(1000000); /* its mailbox is busy elsewhere: do not spin */
-		else if (!paused_by_admin)  /* a pause asked for is no failure of the run */
+		else if (!stopped_as_asked)  /* a pause or a blackout is no failure of the run */
 			pool_note(p, s, &e);
 		job_free(&job);
 	}
+	bo_free(bo.b);
 	store_close(&st);
 	atomic_fetch_sub(&p->active, 1);
 	return NULL;
@@ -331,9 +545,37 @@ static void pool_cancel(struct pool *p)
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < p->n; i++) {
 		struct slot *w = &p->slots[i];
-		if (p->o->pause_on_cancel && w->stop_as == STOP_REQUEUE)
-			w->stop_as = STOP_PAUSE_SHUTDOWN;
+		if (p->o->pause_on_cancel && w->stop.as == STOP_REQUEUE)
+			w->stop.as = STOP_PAUSE_SHUTDOWN;
 		w->cancel = 1;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* A running job whose mailbox a blackout now holds stops at its next
+ * checkpoint and waits, in the queue, for the window to end. */
+static void pool_blackouts(struct pool *p, struct store *st)
+{
+	bo_watch_refresh(&p->bo, st);
+	if (!bo_any(p->bo.b))
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < p->n; i++) {
+		struct slot *w = &p->slots[i];
+		int64_t until = 0;
+		const char *name = NULL;
+		if (!w->job_id || w->cancel ||
+		    !bo_watch_holds(&p->bo, w->src_ep, w->src_user, w->phase, w->suspend_ready, &until, &name))
+			continue;
+		char when[32];
+		time_t t = (time_t)until;
+		struct tm tm;
+		localtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+		snprintf(w->stop.why, sizeof w->stop.why, "blackout %s until %s", name ? name : "?", when);
+		w->stop.as = STOP_BLACKOUT;   /* before cancel: read once it stops */
+		w->cancel = 1;
+		log_info("job %lld: %s, stopping at its next checkpoint", (long long)w->job_id, w->stop.why);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -356,7 +598,7 @@ static void pool_commands(struct pool *p, struct store *st)
 			struct slot *w = &p->slots[i];
 			if (w->job_id != c[k].job_id || w->cmd_id)
 				continue;
-			w->stop_as = STOP_PAUSE_ADMIN;   /* before cancel: read once it stops */
+			w->stop.as = STOP_PAUSE_ADMIN;   /* before cancel: read once it stops */
 			w->cmd_id = c[k].id;
 			w->cancel = 1;
 			log_info("job %lld: pausing at its next checkpoint", (long long)c[k].job_id);
@@ -369,7 +611,7 @@ static void pool_commands(struct pool *p, struct store *st)
 
 static void print_progress(struct store *st, int64_t since, int64_t t0_ms, bool final)
 {
-	int64_t counts[7], items = 0, bytes = 0;
+	int64_t counts[JOB__COUNT], items = 0, bytes = 0;
 	struct err e;
 	if (store_job_counts(st, counts, &e) || store_run_totals(st, since, &items, &bytes, &e))
 		return;
@@ -377,9 +619,10 @@ static void print_progress(struct store *st, int64_t since, int64_t t0_ms, bool 
 	if (secs < 0.001)
 		secs = 0.001;
 	int64_t done = counts[JOB_COMPLETED] + counts[JOB_PARTIAL] + counts[JOB_FAILED];
-	fprintf(stderr, "\r%s%lld running, %lld queued, %lld done (%lld failed) | %lld messages, "
+	fprintf(stderr, "\r%s%lld running, %lld queued, %lld ready, %lld done (%lld failed) | %lld messages, "
 	        "%.1f MB | %.0f msg/s, %.1f MB/s   %s",
-	        final ? "" : "", (long long)counts[JOB_RUNNING], (long long)counts[JOB_QUEUED],
+	        final ? "" : "", (long long)counts[JOB_RUNNING],
+	        (long long)(counts[JOB_QUEUED] + counts[JOB_COMPLETING]), (long long)counts[JOB_READY],
 	        (long long)done, (long long)counts[JOB_FAILED], (long long)items, (double)bytes / 1e6,
 	        (double)items / secs, (double)bytes / 1e6 / secs, final ? "\n" : "");
 	fflush(stderr);
@@ -497,8 +740,10 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 			engine_send_notices(o, false, &ne);
 		if (o->cancel && *o->cancel)
 			pool_cancel(&p);
-		if (tick % 2 == 1)
+		if (tick % 2 == 1) {
 			pool_commands(&p, st);
+			pool_blackouts(&p, st);
+		}
 		if (o->progress && isatty(STDERR_FILENO))
 			print_progress(st, since, t0, false);
 	}
@@ -510,6 +755,7 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 		print_progress(st, since, t0, true);
 	free(th);
 	free(p.slots);
+	bo_free(p.bo.b);
 	store_close(&st);
 	if (run_lock >= 0)
 		close(run_lock);

@@ -12,6 +12,20 @@
  * jobs go back to the queue (or are paused, with pause_on_cancel) and
  * resume later without duplicates (see migrate.h).
  *
+ * The lifecycle (lifecycle.h): a worker claims queued jobs, due incremental
+ * syncs of ready jobs and due cutovers alike, and runs the pass of the
+ * job's phase; where the job goes next is lc_after_pass.  Blackouts: each
+ * worker skips jobs a blackout holds now (its own bo_set, reloaded when the
+ * windows change), and the calling thread stops a running job at its next
+ * checkpoint when a window begins for it (requeued, with an event naming
+ * the window).  An endpoint that refuses the admin pauses every waiting job
+ * of the endpoint with one event (store_endpoint_pause_jobs).
+ *
+ * When run_queue returns: without follow, once nothing runs and nothing can
+ * start now (jobs waiting for a start time, a blackout, an incremental sync
+ * or a cutover time are left for a later run); with follow, only when
+ * *cancel is set.  The console calls it again every few seconds.
+ *
  * The engine never touches the terminal beyond the optional progress line
  * on stderr; the console (ui/) reads the store. */
 #ifndef MF_ENGINE_H
@@ -29,6 +43,7 @@ struct engine_opts {
 	volatile int *cancel;
 	bool pause_on_cancel;       /* jobs stopped by *cancel end paused, not queued */
 	bool health;                /* engine_run_queue also runs the forests' due health checks */
+	bool follow;                /* run_queue waits for scheduled work until *cancel */
 };
 
 /* Runs one claimed job to its end state and records it in the store.
@@ -36,14 +51,15 @@ struct engine_opts {
 enum st engine_run_job(struct store *st, const struct cfg *cfg, struct job *job,
                        volatile int *cancel, struct err *e);
 
-/* Runs queued jobs until none is left.  Returns the worst status seen
- * (ST_OK when every job completed without skipped items).
+/* Runs jobs until none can run now (see above; with o->follow until
+ * *o->cancel).  Returns the worst status seen (ST_OK when every job ended
+ * without skipped items; a pause or a blackout is no failure).
  *
  * With o->health, a thread of its own (never a worker) runs the health
  * checks that are due (engine_check_forests' rule) once at the start, and
  * again whenever one falls due while jobs run; migrations never wait for
- * it.  When the queue is empty the run still finishes the round it is in
- * (so its results are kept), but starts no other forest. */
+ * it.  When the run ends it still finishes the round it is in (so its
+ * results are kept), but starts no other forest. */
 enum st engine_run_queue(const struct engine_opts *o, struct err *e);
 
 /* Runs the health checks (health.h) of every forest whose last check is

@@ -18,6 +18,7 @@
 
 #include "about.h"
 #include "cfg.h"
+#include "cmd_sched.h"
 #include "common.h"
 #include "console.h"
 #include "csv.h"
@@ -99,7 +100,8 @@ static const char usage_text[] = N_(
 	"      quota), and delegates from IMAP ACLs (origin acl); all folders in one round trip;\n"
 	"      exit 0, or 1 when some mailboxes could not be measured\n"
 	"  blackout add NAME --start 'YYYY-MM-DD HH:MM' --end 'YYYY-MM-DD HH:MM' [--tz ZONE]\n"
-	"               [--site S] [--mailbox LOGIN] [--weekly]\n"
+	"               [--site S] [--mailbox LOGIN] [--weekly] [--mode entire|initial|final]\n"
+	"      refused when it overlaps a window of the same mailbox, site or everyone\n"
 	"  blackout list | blackout remove ID\n"
 	"\n"
 	"Jobs (MAILBOX is user or source_user=target_user):\n"
@@ -107,13 +109,20 @@ static const char usage_text[] = N_(
 	"        [--suspend-when-ready] [--notify-user]\n"
 	"  queue SRC DST --matched [options of queue]   every mailbox of SRC that forest match\n"
 	"        matched to a mailbox on DST, with that mailbox's login (not twice)\n"
-	"  run [--workers N]           run the queue until it is empty; meanwhile checks the forests\n"
-	"                              whose health check is due (health_interval_min)\n"
+	"  run [--workers N] [--follow]   run every job that can run now (a due incremental sync\n"
+	"        or cutover too) until none can; says what still waits (a start time, a blackout,\n"
+	"        ready to complete); --follow keeps waiting for them until Ctrl-C; meanwhile\n"
+	"        checks the forests whose health check is due (health_interval_min)\n"
 	"  migrate SRC DST MAILBOX [PASS-OPTIONS]   one mailbox in the foreground\n"
 	"  verify SRC DST MAILBOX [--deep]          compare source and target\n"
 	"  jobs [--all] | job show ID | events [--job ID] [--limit N] | skipped [--job ID]\n"
 	"  pause JOB...   queued: paused now; running: stops at its next checkpoint, then paused\n"
-	"  resume JOB...  paused -> queued (same place in the queue)\n"
+	"  resume JOB...  paused -> where it waited (queued, ready or completing; same place)\n"
+	"  resume --endpoint NAME   jobs paused because NAME refused the admin's login\n"
+	"  cutover JOB...|--all [--at 'YYYY-MM-DD HH:MM']   a job queued --suspend-when-ready that\n"
+	"        is ready to complete runs its final delta pass (now or from that local time)\n"
+	"  retry JOB... [--full]   a partial job copies only its failed items again; a failed or\n"
+	"        cancelled one resumes its pass; --full: the whole pass\n"
 	"  console [--workers N] [--no-engine]      full-screen console; runs the queue meanwhile\n"
 	"  console --keys              every key and \":\" command of the console, by view\n"
 	"\n"
@@ -402,6 +411,7 @@ struct pass_args {
 	int workers;
 	bool all;
 	bool matched;           /* queue --matched */
+	bool follow;            /* run --follow */
 	int64_t job_id;
 	int limit;
 	struct sbuf include, exclude, folder_map;
@@ -409,7 +419,7 @@ struct pass_args {
 
 enum { O_PASS = 1000, O_PRESTAGE, O_TRIAL, O_INCLUDE, O_EXCLUDE, O_MAXSIZE, O_BADLIMIT, O_SEPCHAR,
        O_FOLDERMAP, O_PRIORITY, O_DEEP, O_WORKERS, O_ALL, O_JOB, O_LIMIT, O_START_AT, O_SUSPEND,
-       O_NOTIFY, O_MATCHED };
+       O_NOTIFY, O_MATCHED, O_FOLLOW };
 
 static bool parse_when(const char *s, const char *tz, int64_t *out);
 static const char *fmt_when(int64_t ts, const char *tz, char buf[32]);
@@ -459,6 +469,7 @@ static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pa
 		{ "suspend-when-ready", no_argument, NULL, O_SUSPEND },
 		{ "notify-user", no_argument, NULL, O_NOTIFY },
 		{ "matched", no_argument, NULL, O_MATCHED },
+		{ "follow", no_argument, NULL, O_FOLLOW },
 		{ 0 }
 	};
 	memset(p, 0, sizeof *p);
@@ -543,6 +554,7 @@ static int parse_pass_args_inner(struct app *a, int argc, char **argv, struct pa
 		case O_SUSPEND: p->suspend_ready = true; break;
 		case O_NOTIFY: p->notify_user = true; break;
 		case O_MATCHED: p->matched = true; break;
+		case O_FOLLOW: p->follow = true; break;
 		default:
 			return st_exit_code(ST_USAGE);
 		}
@@ -770,11 +782,14 @@ static int cmd_run(struct app *a, int argc, char **argv)
 	if (rc)
 		return rc;
 	struct engine_opts o = { .cfg = &a->cfg, .store_path = a->store_path, .workers = p.workers,
-	                         .progress = true, .cancel = &g_cancel, .health = true };
+	                         .progress = true, .cancel = &g_cancel, .health = true, .follow = p.follow };
 	struct err e;
 	err_clear(&e);
 	enum st s = engine_run_queue(&o, &e);
 	pass_args_free(&p);
+	struct err oe;
+	if (s != ST_UNAVAIL && !open_store(a, &oe))
+		sched_print_waiting(a->st);
 	if (s == ST_PARTIAL) {
 		fprintf(stderr, "mailferry: done; some items were skipped: see 'mailferry skipped'\n");
 		return st_exit_code(s);
@@ -866,10 +881,15 @@ static int cmd_verify(struct app *a, int argc, char **argv)
 static void print_job(void *ctx, const struct job *j, const char *src_ep, const char *dst_ep)
 {
 	(void)ctx;
-	printf("%-5lld %-10s %-18s %s:%s -> %s:%s  %lld msgs %.1f MB, %lld skipped, %lld failed%s%s\n",
+	char when[32], next[64] = "";
+	if (j->state == JOB_READY && j->next_sync)
+		snprintf(next, sizeof next, "  next sync %s", fmt_when(j->next_sync, NULL, when));
+	else if (j->state == JOB_COMPLETING && j->cutover_at > clock_now())
+		snprintf(next, sizeof next, "  cutover at %s", fmt_when(j->cutover_at, NULL, when));
+	printf("%-5lld %-10s %-18s %s:%s -> %s:%s  %lld msgs %.1f MB, %lld skipped, %lld failed%s%s%s\n",
 	       (long long)j->id, job_state_name(j->state), pass_kind_name(j->o.pass), src_ep, j->src_user,
 	       dst_ep, j->dst_user, (long long)j->items_done, (double)j->bytes_done / 1e6,
-	       (long long)j->items_skipped, (long long)j->items_failed, j->error ? "  error: " : "",
+	       (long long)j->items_skipped, (long long)j->items_failed, next, j->error ? "  error: " : "",
 	       j->error ? j->error : "");
 }
 
@@ -1118,14 +1138,27 @@ static bool parse_id(const char *s, int64_t *id)
 
 /* --- pause / resume ------------------------------------------------------- */
 
-static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
+/* cutover and retry (src/cmd_sched.c). */
+static int cmd_lifecycle(struct app *a, int argc, char **argv)
 {
-	if (argc < 2)
-		return usage_error("%s", pause ? "pause needs JOB..." : "resume needs JOB...");
 	struct err e;
 	err_clear(&e);
 	if (open_store(a, &e))
 		return fail(&e);
+	return !strcmp(argv[0], "cutover") ? cmd_cutover(a->st, argc, argv) : cmd_retry(a->st, argc, argv);
+}
+
+static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
+{
+	if (argc < 2)
+		return usage_error("%s", pause ? "pause needs JOB..." : "resume needs JOB... or --endpoint NAME");
+	struct err e;
+	err_clear(&e);
+	if (open_store(a, &e))
+		return fail(&e);
+	if (!pause && !strcmp(argv[1], "--endpoint"))
+		return argc == 3 ? cmd_resume_endpoint(a->st, argv[2])
+		                 : usage_error("%s", "resume --endpoint needs NAME");
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		int64_t id;
@@ -2273,7 +2306,7 @@ static void print_job_row(void *ctx, const struct job_row *r)
 		return;
 	o->found = true;
 	char t1[32], t2[32], t3[32], t4[32];
-	printf("job %lld: %s\n", (long long)r->id, job_state_name(r->state));
+	printf("job %lld: %s\n", (long long)r->id, job_state_label(r->state));
 	printf("  mailbox      %s:%s -> %s:%s\n", r->src_endpoint, r->src_user, r->dst_endpoint,
 	       r->dst_user);
 	printf("  pass         %s, priority %d, attempts %d\n", pass_kind_name(r->pass), r->priority,
@@ -2291,6 +2324,11 @@ static void print_job_row(void *ctx, const struct job_row *r)
 		       (double)r->src_size_bytes / 1e6);
 	printf("  options      suspend when ready: %s, notify user: %s\n", r->suspend_ready ? "yes" : "no",
 	       r->notify_user ? "yes" : "no");
+	printf("  phase        %s%s\n", job_phase_name(r->phase),
+	       r->retry_errors ? " (next pass: only the failed items)" : "");
+	if (r->ready_at || r->next_sync || r->cutover_at)
+		printf("  ready since  %s   next sync %s   cutover %s\n", fmt_when(r->ready_at, NULL, t1),
+		       fmt_when(r->state == JOB_READY ? r->next_sync : 0, NULL, t2), fmt_when(r->cutover_at, NULL, t3));
 	if (r->paused_by)
 		printf("  paused by    %s\n", r->paused_by);
 	if (r->error)
@@ -2498,6 +2536,8 @@ int main(int argc, char **argv)
 		rc = cmd_report(&a, sub_argc, sub_argv, cmd);
 	else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume"))
 		rc = cmd_pause_resume(&a, sub_argc, sub_argv, !strcmp(cmd, "pause"));
+	else if (!strcmp(cmd, "cutover") || !strcmp(cmd, "retry"))
+		rc = cmd_lifecycle(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "forest"))
 		rc = cmd_forest(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "detect"))

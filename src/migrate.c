@@ -136,8 +136,8 @@ static void record_item_failure(struct copier *c, const struct drv_msg *msg, con
 	store_event(m->store, EV_WARN, m->job->id, "message %u in \"%s\" (%llu bytes) not copied: %s",
 	            msg->id, c->fc->src_name, (unsigned long long)msg->size, reason);
 	struct err e;
-	store_skipped_add(m->store, m->job->id, c->fc->folder_id, c->fc->src_name, msg->id, NULL,
-	                  msg->size, reason, &e);
+	store_item_failed_add(m->store, m->job->id, c->fc->folder_id, c->fc->src_name, msg->id, msg->size,
+	                      reason, &e);
 }
 
 /* The target's verdict on one append. */
@@ -697,6 +697,21 @@ out:
 	return s;
 }
 
+/* Retry-errors: the failed items now on the target (in the map) are failed
+ * no more. */
+static enum st forget_retried(struct mig_ctx *m, int64_t folder_id, const uint32_t *ids, size_t n,
+                              struct err *e)
+{
+	struct map_entry *map = NULL;
+	size_t nmap = 0;
+	enum st s = store_map_load(m->store, folder_id, &map, &nmap, e);
+	for (size_t i = 0; !s && i < n; i++)
+		if (map_find(map, nmap, ids[i]))
+			s = store_failed_done(m->store, m->job->id, folder_id, ids[i], e);
+	map_free(map, nmap);
+	return s;
+}
+
 /* An empty source folder with nothing copied and nothing in flight needs
  * no visit to the target: then *skipped is set and the folder row updated. */
 static enum st skip_if_nothing_to_do(struct mig_ctx *m, struct folder_row *fr,
@@ -742,6 +757,14 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 	size_t ntodo = 0, nbig = 0, nreflag = 0;
 	bool *pending = NULL;
 
+	uint32_t *retry_ids = NULL;
+	size_t nretry_ids = 0;
+	if (job->retry_errors) {
+		/* Retry-errors: only this folder's failed items, if any. */
+		if ((s = store_failed_uids(m->store, job->id, fr.id, &retry_ids, &nretry_ids, e)) ||
+		    nretry_ids == 0)
+			goto out;
+	}
 	if (!fr.dst_name && sf->note)
 		store_event(m->store, EV_WARN, job->id, "%s", sf->note); /* first mapping only */
 	if ((s = src->ops->open_folder(src->d, sf->name, false, true, &sbi, e)))
@@ -798,7 +821,7 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 	struct folder_ctx fc = { fr.id, sf->name, sf->dst, dbi.validity, dbi.next_id };
 	/* Fewer messages on the target than were copied there: some copies
 	 * were deleted, and a full pass brings them back. */
-	if (job->o.pass != PASS_DELTA && nmap > dbi.count && !identity &&
+	if (job->o.pass != PASS_DELTA && !job->retry_errors && nmap > dbi.count && !identity &&
 	    (s = forget_vanished_copies(m, dst, &fc, dbi.count, &map, &nmap, e)))
 		goto out;
 	if ((identity || njr > 0) && sl.n > 0) {
@@ -861,6 +884,10 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 			}
 			continue;
 		}
+		if (job->retry_errors && !bsearch_n(&msg->id, retry_ids, nretry_ids, sizeof *retry_ids, cmp_u32)) {
+			undone = true;   /* not a failed item: left to the next pass */
+			continue;
+		}
 		if (job->o.pass == PASS_PRESTAGE && msg->date >= cutoff) {
 			undone = true;
 			continue;
@@ -889,9 +916,12 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 		size_t nagain2 = 0;
 		s = copy_messages(m, src, dst, &fc, again, nagain, &again2, &nagain2, e);
 		for (size_t i = 0; !s && i < nagain2; i++) {
+			struct err fe;
 			m->job->items_failed++;
 			store_event(m->store, EV_WARN, job->id, "message %u in \"%s\" refused twice by the "
 			            "target", again2[i]->id, sf->name);
+			store_item_failed_add(m->store, job->id, fr.id, sf->name, again2[i]->id, again2[i]->size,
+			                      "refused twice by the target", &fe);
 		}
 		free(again2);
 	}
@@ -916,6 +946,8 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 		s = sync_flags(m, dst, &fc, reflag, reflag_ent, nreflag, e);
 	if (!s && recovering)
 		s = sweep_duplicates(m, dst, &fc, sweep_from, e);
+	if (!s && job->retry_errors)
+		s = forget_retried(m, fr.id, retry_ids, nretry_ids, e);
 	if (!s) {
 		free(fr.dst_name);
 		fr.dst_name = x_strdup(sf->dst);
@@ -930,6 +962,7 @@ static enum st copy_folder(struct mig_ctx *m, struct side *src, struct side *dst
 out:
 	if (s)
 		err_prefix(e, "folder \"%s\"", sf->name);
+	free(retry_ids);
 	free(todo);
 	free(big);
 	free(reflag);
@@ -979,9 +1012,12 @@ static enum st session_start(struct mig_ctx *m, struct session *ss, struct err *
 	memset(ss, 0, sizeof *ss);
 	int to = m->cfg->timeout_s;
 	enum st s = open_side(m->src, m->src_secret, m->job->src_user, "source", to, &ss->src, e);
-	if (!s)
-		s = open_side(m->dst, m->dst_secret, m->job->dst_user, "target", to, &ss->dst, e);
+	if (s)
+		m->failed_endpoint = m->src->id;
+	if (!s && (s = open_side(m->dst, m->dst_secret, m->job->dst_user, "target", to, &ss->dst, e)))
+		m->failed_endpoint = m->dst->id;
 	if (!s) {
+		m->failed_endpoint = 0;
 		m->connected = true;
 		s = ss->src.ops->list_folders(ss->src.d, &ss->sf, e);
 	}
@@ -1060,7 +1096,8 @@ enum st mig_run(struct mig_ctx *m, struct err *e)
 	        bytes_before = job->bytes_done;
 	int64_t pass_id = 0;
 	struct err pe;
-	if (store_pass_begin(m->store, job->id, pass_kind_name(job->o.pass), &pass_id, &pe))
+	if (store_pass_begin(m->store, job->id, job->retry_errors ? "retry-errors" : pass_kind_name(job->o.pass),
+	                     &pass_id, &pe))
 		log_warn("%s", pe.msg);
 	for (size_t i = 0; i < ss.sf.n && !s; i++) {
 		const struct drv_folder *f = &ss.sf.v[i];
@@ -1086,6 +1123,9 @@ enum st mig_run(struct mig_ctx *m, struct err *e)
 			s = err_set(e, ST_MAILBOX, "%lld items failed, more than the bad-item limit (%d)",
 			            (long long)job->items_failed, job->o.bad_item_limit);
 	}
+	int64_t left;
+	if (!s && job->retry_errors && !store_failed_count(m->store, job->id, &left, &pe))
+		job->items_failed = left;   /* what retry-errors could not copy either */
 	store_job_progress(m->store, job, NULL, &pe);
 	if (pass_id)
 		store_pass_end(m->store, pass_id, s ? st_name(s) : "ok", job->items_done - items_before,

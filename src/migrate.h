@@ -41,6 +41,7 @@ struct mig_ctx {
 	volatile int *cancel;       /* non-zero: stop at the next checkpoint */
 	bool quiet;                 /* no per-folder lines on stderr */
 	bool connected;             /* both servers accepted us at least once */
+	int64_t failed_endpoint;    /* the endpoint whose connect or login failed last, 0 none */
 };
 
 /* Runs the job's pass once.  ST_OK, ST_PARTIAL (skipped or failed items),

@@ -119,10 +119,11 @@ static void note_minute(void *ctx, int64_t minute, int64_t items, int64_t bytes)
 	}
 }
 
-static char *state_counts(const int64_t counts[7])
+static char *state_counts(const int64_t counts[JOB__COUNT])
 {
-	static const enum job_state order[] = { JOB_QUEUED, JOB_RUNNING, JOB_PAUSED, JOB_COMPLETED, JOB_PARTIAL,
-	                                        JOB_FAILED, JOB_CANCELLED };
+	static const enum job_state order[] = { JOB_QUEUED, JOB_RUNNING, JOB_READY, JOB_COMPLETING, JOB_PAUSED,
+	                                        JOB_COMPLETED, JOB_PARTIAL, JOB_FAILED, JOB_CANCELLED };
+	_Static_assert(countof(order) == JOB__COUNT, "every state in the summary");
 	struct sbuf b;
 	sb_init(&b);
 	for (size_t i = 0; i < countof(order); i++)
@@ -133,7 +134,7 @@ static char *state_counts(const int64_t counts[7])
 enum st notice_summary(struct store *st, const struct cfg *c, char **subject, char **body, struct err *e)
 {
 	*subject = *body = NULL;
-	int64_t now = clock_now(), counts[7];
+	int64_t now = clock_now(), counts[JOB__COUNT];
 	struct summary m = { .since = now - DAY_S };
 	sb_init(&m.completed);
 	sb_init(&m.failures);

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "lifecycle.h"
+#include "tz.h"
 #include "log.h"
 
 /* Schema steps: steps[i] brings a store from version i to i+1. */
@@ -223,6 +226,20 @@ static const char *const steps[] = {
 	"ALTER TABLE forests ADD COLUMN dir_attrs TEXT;"
 	/* and discovery finds a renamed entry's row by its key. */
 	"CREATE INDEX mailboxes_dir_key ON mailboxes(endpoint_id, dir_key);",
+	/* 7 -> 8: the job lifecycle (lifecycle.h).  The phase a job is in
+	 * (initial pass, incremental syncs while ready, the final pass), when
+	 * its next incremental sync is due, when its cutover may start (NULL:
+	 * none asked for), when it became ready, and whether its next pass
+	 * retries only its failed items. */
+	"ALTER TABLE jobs ADD COLUMN phase TEXT NOT NULL DEFAULT 'initial'"
+	"  CHECK(phase IN ('initial','incremental','final'));"
+	"ALTER TABLE jobs ADD COLUMN next_sync INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN cutover_at INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN ready_at INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN retry_errors INTEGER NOT NULL DEFAULT 0;"
+	/* A skipped row for an item that failed (retried by retry-errors), not
+	 * one skipped for good (too big). */
+	"ALTER TABLE skipped ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* Every static SQL string of this file fits (x_die says so otherwise). */
@@ -329,6 +346,37 @@ static void make_parent_dirs(const char *path)
 	free(dir);
 }
 
+/* mf_url_host(url): the host of "imap://Host:993/..." in lower case
+ * ("host"; "[::1]" keeps its brackets), for limits per server. */
+static void sql_url_host(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	const char *url = (const char *)sqlite3_value_text(argv[0]);
+	if (!url) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	const char *at = strchr(p, '@');
+	const char *slash = strchr(p, '/');
+	if (at && (!slash || at < slash))
+		p = at + 1;
+	size_t n = 0;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		n = close ? (size_t)(close - p) + 1 : strlen(p);
+	} else {
+		n = strcspn(p, ":/?");
+	}
+	char host[256];
+	if (n >= sizeof host)
+		n = sizeof host - 1;
+	for (size_t i = 0; i < n; i++)
+		host[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+	sqlite3_result_text(ctx, host, (int)n, SQLITE_TRANSIENT);
+}
+
 enum st store_open(const char *path, struct store **out, struct err *e)
 {
 	*out = NULL;
@@ -345,6 +393,8 @@ enum st store_open(const char *path, struct store **out, struct err *e)
 	}
 	/* The store holds mail metadata (subjects, addresses): owner only. */
 	chmod(path, 0600);
+	sqlite3_create_function(s->db, "mf_url_host", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+	                        sql_url_host, NULL, NULL);
 	sqlite3_busy_timeout(s->db, 30000);
 	enum st r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	                        " PRAGMA foreign_keys=ON;", e);
@@ -384,6 +434,11 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, i);
+}
+
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
 }
 
 static char *col_text(sqlite3_stmt *st, int i)
@@ -671,11 +726,15 @@ enum st store_endpoint_each(struct store *s, void (*fn)(void *ctx, const struct 
 
 /* --- jobs ---------------------------------------------------------------- */
 static const char *const pass_names[] = { "full", "delta", "prestage", "trial", "verify-credentials" };
-static const char *const state_names[] = { "queued", "running", "completed", "partial", "failed",
-                                           "paused", "cancelled" };
+static const char *const state_names[JOB__COUNT] = { "queued", "running", "completed", "partial",
+                                                     "failed", "paused", "cancelled", "ready",
+                                                     "completing" };
+static const char *const phase_names[] = { "initial", "incremental", "final" };
 
 const char *pass_kind_name(enum pass_kind k) { return pass_names[k]; }
-const char *job_state_name(enum job_state s) { return state_names[s]; }
+const char *job_state_name(enum job_state s) { return (unsigned)s < JOB__COUNT ? state_names[s] : "?"; }
+const char *job_state_label(enum job_state s) { return s == JOB_READY ? "ready to complete" : job_state_name(s); }
+const char *job_phase_name(enum job_phase p) { return (unsigned)p < countof(phase_names) ? phase_names[p] : "?"; }
 
 bool pass_kind_parse(const char *s, enum pass_kind *out)
 {
@@ -693,6 +752,14 @@ static enum job_state state_parse(const char *s)
 		if (!strcmp(s, state_names[i]))
 			return (enum job_state)i;
 	return JOB_FAILED;
+}
+
+static enum job_phase phase_parse(const char *s)
+{
+	for (size_t i = 0; s && i < countof(phase_names); i++)
+		if (!strcmp(s, phase_names[i]))
+			return (enum job_phase)i;
+	return PHASE_INITIAL;
 }
 
 void job_free(struct job *j)
@@ -737,7 +804,8 @@ enum st store_pair_active(struct store *s, int64_t src_ep, const char *src_user,
 {
 	static const char sql[] =
 		"SELECT 1 FROM pairs p JOIN jobs j ON j.pair_id=p.id WHERE p.src_ep=? AND p.src_user=? "
-		"AND p.dst_ep=? AND p.dst_user=? AND j.state IN ('queued','running','paused') LIMIT 1";
+		"AND p.dst_ep=? AND p.dst_user=? AND j.state IN ('queued','running','paused','ready',"
+		"'completing') LIMIT 1";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
@@ -789,8 +857,9 @@ enum st store_job_add(struct store *s, struct job *j, struct err *e)
 #define JOB_COLS "j.id,j.pair_id,p.src_ep,p.dst_ep,p.src_user,p.dst_user,j.state,j.priority," \
 	"j.pass,j.prestage_days,j.trial_items,j.include_re,j.exclude_re,j.folder_map,j.max_size," \
 	"j.bad_item_limit,j.sep_char,j.items_done,j.bytes_done,j.items_skipped,j.items_failed," \
-	"j.flags_updated,j.attempts,j.error,coalesce(j.start_after,0),j.suspend_ready,j.notify_user"
-#define JOB_NCOLS 27
+	"j.flags_updated,j.attempts,j.error,coalesce(j.start_after,0),j.suspend_ready,j.notify_user," \
+	"j.phase,coalesce(j.next_sync,0),coalesce(j.cutover_at,0),j.retry_errors"
+#define JOB_NCOLS 31
 
 static void job_from_row(sqlite3_stmt *st, struct job *j)
 {
@@ -825,6 +894,10 @@ static void job_from_row(sqlite3_stmt *st, struct job *j)
 	j->start_after = sqlite3_column_int64(st, 24);
 	j->suspend_ready = sqlite3_column_int(st, 25) != 0;
 	j->notify_user = sqlite3_column_int(st, 26) != 0;
+	j->phase = phase_parse((const char *)sqlite3_column_text(st, 27));
+	j->next_sync = sqlite3_column_int64(st, 28);
+	j->cutover_at = sqlite3_column_int64(st, 29);
+	j->retry_errors = sqlite3_column_int(st, 30) != 0;
 }
 
 enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *e)
@@ -844,39 +917,149 @@ enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *
 	                         : db_err(s, e, "read job");
 }
 
-enum st store_job_claim(struct store *s, struct job *out, bool *found, struct err *e)
+/* Claim candidates of one waiting state, in queue order: the time has come
+ * (start_after for queued jobs, next_sync for ready ones, cutover_at for
+ * completing ones), the mailbox pair is not running, and both endpoints
+ * have a connection to spare: each running job holds one on each of its
+ * endpoints (busy, counted once per claim, not once per candidate), and
+ * with a host limit (?3 > 0) one on each endpoint's server (hosts). */
+static const char claim_candidates[] =
+	"WITH busy(ep, n) AS MATERIALIZED (SELECT e, count(*) FROM ("
+	"    SELECT rp.src_ep AS e FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
+	"    UNION ALL "
+	"    SELECT rp.dst_ep FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running') "
+	"  GROUP BY e), "
+	"hosts(h, n) AS MATERIALIZED (SELECT mf_url_host(en.url), sum(b.n) FROM busy b "
+	"  JOIN endpoints en ON en.id=b.ep WHERE ?3 > 0 GROUP BY 1) "
+	"SELECT j.id, p.src_ep, p.src_user, j.suspend_ready, j.priority, j.pos FROM jobs j "
+	"JOIN pairs p ON p.id=j.pair_id "
+	"JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
+	"WHERE j.state=?2 AND CASE ?2 WHEN 'queued' THEN coalesce(j.start_after,0)<=?1 "
+	"  WHEN 'ready' THEN j.next_sync IS NOT NULL AND j.next_sync<=?1 "
+	"  ELSE coalesce(j.cutover_at,0)<=?1 END "
+	"  AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.pair_id=j.pair_id AND r.state='running') "
+	"  AND coalesce((SELECT n FROM busy WHERE ep=es.id), 0) < es.max_connections "
+	"  AND coalesce((SELECT n FROM busy WHERE ep=ed.id), 0) < ed.max_connections "
+	"  AND (?3 <= 0 OR coalesce((SELECT n FROM hosts WHERE h=mf_url_host(es.url)), 0) + 1 + "
+	"       (mf_url_host(es.url)=mf_url_host(ed.url)) <= ?3) "
+	"  AND (?3 <= 0 OR coalesce((SELECT n FROM hosts WHERE h=mf_url_host(ed.url)), 0) + 1 + "
+	"       (mf_url_host(es.url)=mf_url_host(ed.url)) <= ?3) "
+	"ORDER BY j.priority, j.pos LIMIT ?4";
+
+struct claim_cand {
+	int64_t id, src_ep, priority, pos;
+	char *src_user;
+	bool suspend_ready;
+	enum job_state state;
+};
+
+static int cmp_cand(const void *a, const void *b)
 {
-	/* One statement, so two workers can never claim the same job. */
+	const struct claim_cand *x = a, *y = b;
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Appends the candidates of state `waiting` to *v. */
+/* Appends up to limit candidates of state `waiting` to *v; *full says
+ * whether there may be more. */
+static enum st claim_collect(struct store *s, enum job_state waiting, int64_t now, int host_limit, int limit,
+                             struct claim_cand **v, size_t *n, size_t *cap, bool *full, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, claim_candidates, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, now);
+	bind_text(st, 2, job_state_name(waiting));
+	sqlite3_bind_int(st, 3, host_limit);
+	sqlite3_bind_int(st, 4, limit);
+	size_t before = *n;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = x_grow(*v, *n, cap, sizeof **v, 16);
+		(*v)[(*n)++] = (struct claim_cand){
+			.id = sqlite3_column_int64(st, 0), .src_ep = sqlite3_column_int64(st, 1),
+			.src_user = col_text(st, 2), .suspend_ready = sqlite3_column_int(st, 3) != 0,
+			.priority = sqlite3_column_int64(st, 4), .pos = sqlite3_column_int64(st, 5),
+			.state = waiting,
+		};
+	}
+	sqlite3_reset(st);
+	if (*n - before >= (size_t)limit)
+		*full = true;
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "claim job");
+}
+
+/* Sets job id running in phase p. */
+static enum st claim_one(struct store *s, int64_t id, enum job_phase p, int64_t now, struct err *e)
+{
 	static const char sql[] =
-		"UPDATE jobs SET state='running', started=?1, attempts=attempts+1, error=NULL, paused_by=NULL "
-		"WHERE id=(SELECT j.id FROM jobs j JOIN pairs p ON p.id=j.pair_id "
-		"  JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
-		"  WHERE j.state='queued' AND (j.start_after IS NULL OR j.start_after<=?1) "
-		/* never two jobs of one mailbox pair at once */
-		"  AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.pair_id=j.pair_id AND r.state='running') "
-		/* each running job holds one connection on each endpoint */
-		"  AND (SELECT count(*) FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
-		"       AND (rp.src_ep=es.id OR rp.dst_ep=es.id)) < es.max_connections "
-		"  AND (SELECT count(*) FROM jobs r JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' "
-		"       AND (rp.src_ep=ed.id OR rp.dst_ep=ed.id)) < ed.max_connections "
-		"  ORDER BY j.priority, j.pos LIMIT 1) "
-		"RETURNING id";
-	*found = false;
+		"UPDATE jobs SET state='running', phase=?, started=?, attempts=attempts+1, error=NULL, "
+		"paused_by=NULL WHERE id=?";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
-	sqlite3_bind_int64(st, 1, clock_now());
-	int rc = sqlite3_step(st);
-	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	if (rc == SQLITE_ROW)
-		rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_err(s, e, "claim job");
-	if (!id)
-		return ST_OK;
+	bind_text(st, 1, job_phase_name(p));
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, id);
+	return step_done(s, st, e, "claim job");
+}
+
+enum st store_job_claim_unheld(struct store *s, store_hold_fn held, void *ctx, int host_limit,
+                               struct job *out, bool *found, struct err *e)
+{
+	static const enum job_state waiting[] = { JOB_QUEUED, JOB_READY, JOB_COMPLETING };
+	*found = false;
+	int64_t now = clock_now(), id = 0;
+	bool outer;
+	/* One write transaction from the first read: no other worker can
+	 * claim between our choice and our update. */
+	enum st r = tx_begin(s, &outer, e);
+	if (r)
+		return r;
+	/* A few candidates of each state usually do; only when blackouts hold
+	 * all of them is a longer look needed.  With every endpoint at its
+	 * limit there is nothing to look at (a queue of 100 000 jobs would be
+	 * walked for nothing each time a waiting worker looks). */
+	static const int limits[] = { 16, 5000 };
+	static const char room[] =
+		"SELECT count(*) FROM endpoints x WHERE x.max_connections > (SELECT count(*) FROM jobs r "
+		"JOIN pairs rp ON rp.id=r.pair_id WHERE r.state='running' AND (rp.src_ep=x.id OR rp.dst_ep=x.id))";
+	int64_t with_room = 0;
+	bool full, any;
+	r = query_int(s, room, 1, &with_room, &any, "claim job", e);
+	full = !r && with_room > 0;
+	for (size_t l = 0; !r && !id && full && l < countof(limits); l++) {
+		struct claim_cand *v = NULL;
+		size_t n = 0, cap = 0;
+		full = false;
+		for (size_t k = 0; !r && k < countof(waiting); k++)
+			r = claim_collect(s, waiting[k], now, host_limit, limits[l], &v, &n, &cap, &full, e);
+		if (!r && n > 1)
+			qsort(v, n, sizeof *v, cmp_cand);
+		for (size_t i = 0; !r && !id && i < n; i++) {
+			enum job_phase p = lc_phase_for_claim(v[i].state);
+			if (held && held(ctx, v[i].src_ep, v[i].src_user, p, v[i].suspend_ready))
+				continue;
+			r = claim_one(s, v[i].id, p, now, e);
+			if (!r)
+				id = v[i].id;
+		}
+		for (size_t i = 0; i < n; i++)
+			free(v[i].src_user);
+		free(v);
+	}
+	r = tx_end(s, outer, r, e);
+	if (r || !id)
+		return r;
 	*found = true;
 	return store_job_get(s, id, out, e);
+}
+
+enum st store_job_claim(struct store *s, struct job *out, bool *found, struct err *e)
+{
+	return store_job_claim_unheld(s, NULL, NULL, 0, out, found, e);
 }
 
 enum st store_job_close_interrupted(struct store *s, int64_t pair_id, int64_t except_id,
@@ -924,18 +1107,141 @@ static enum st job_update(struct store *s, const char *sql, int64_t id, const ch
 	return r;
 }
 
+static enum st job_state_of(struct store *s, int64_t id, enum job_state *state, struct err *e);
+
+/* Reads job id's state and phase; ST_CONFIG when there is no such job. */
+static enum st job_state_phase(struct store *s, int64_t id, enum job_state *state, enum job_phase *phase,
+                               struct err *e)
+{
+	static const char sql[] = "SELECT state, phase FROM jobs WHERE id=?";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*state = state_parse(col_str(st, 0));
+		*phase = phase_parse(col_str(st, 1));
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return ST_OK;
+	return rc == SQLITE_DONE ? err_set(e, ST_CONFIG, "no job %lld", (long long)id)
+	                         : db_err(s, e, "read job");
+}
+
+/* The one place a job's state changes outside a claim: refuses a move the
+ * lifecycle (lifecycle.h) does not allow, with what the admin asked for. */
+static enum st job_set_state(struct store *s, int64_t id, enum job_state from, enum job_state to,
+                             const char *what, struct err *e)
+{
+	static const char sql[] = "UPDATE jobs SET state=? WHERE id=?";
+	enum st r = lc_check(id, from, to, what, e);
+	sqlite3_stmt *st = r ? NULL : prep(s, sql, e);
+	if (r || !st)
+		return r ? r : ST_STORE;
+	bind_text(st, 1, job_state_name(to));
+	sqlite3_bind_int64(st, 2, id);
+	return step_done(s, st, e, what);
+}
+
 enum st store_job_cancel(struct store *s, int64_t id, struct err *e)
 {
-	static const char sql[] =
-		"UPDATE jobs SET state='cancelled' WHERE id=? AND state IN ('queued','paused')";
-	return job_update(s, sql, id, "cancelled", "queued or paused", e);
+	bool outer;
+	enum job_state state = JOB_QUEUED;
+	enum job_phase phase;
+	enum st r = tx_begin(s, &outer, e);
+	if (!r)
+		r = job_state_phase(s, id, &state, &phase, e);
+	if (!r)
+		r = job_set_state(s, id, state, JOB_CANCELLED, "be cancelled", e);
+	return tx_end(s, outer, r, e);
+}
+
+enum st store_job_retry_pass(struct store *s, int64_t id, bool full, bool *errors_only, struct err *e)
+{
+	static const char set[] =
+		"UPDATE jobs SET error=NULL, retry_errors=?2, next_sync=CASE WHEN phase='incremental' "
+		"THEN ?3 ELSE next_sync END WHERE id=?1";
+	bool outer;
+	enum job_state state = JOB_QUEUED;
+	enum job_phase phase = PHASE_INITIAL;
+	enum st r = tx_begin(s, &outer, e);
+	if (!r)
+		r = job_state_phase(s, id, &state, &phase, e);
+	/* A partial job finished its pass: only its failed items need another
+	 * go.  A failed or cancelled one resumes its pass (the map skips what
+	 * is on the target already). */
+	bool only = !full && state == JOB_PARTIAL;
+	if (!r)
+		r = job_set_state(s, id, state, lc_waiting_state(phase), "be retried", e);
+	const int64_t args[] = { id, only, clock_now() };
+	if (!r)
+		r = exec_ints(s, set, args, 3, "retry job", e);
+	if (!r)
+		store_event(s, EV_INFO, id, "retry by admin: %s", only ? "only the failed items" :
+		            "the pass resumes where it stopped");
+	if (errors_only)
+		*errors_only = only;
+	return tx_end(s, outer, r, e);
 }
 
 enum st store_job_retry(struct store *s, int64_t id, struct err *e)
 {
-	static const char sql[] =
-		"UPDATE jobs SET state='queued', error=NULL WHERE id=? AND state IN ('failed','partial','cancelled')";
-	return job_update(s, sql, id, "retried", "failed, partial or cancelled", e);
+	return store_job_retry_pass(s, id, false, NULL, e);
+}
+
+enum st store_job_cutover(struct store *s, int64_t id, int64_t at, enum job_state *now_state,
+                          struct err *e)
+{
+	static const char ask[] =
+		"UPDATE jobs SET cutover_at=?, phase=CASE state WHEN 'completing' THEN 'final' ELSE phase END WHERE id=?";
+	static const char suspended[] = "SELECT suspend_ready FROM jobs WHERE id=?";
+	bool outer, found;
+	enum job_state state = JOB_QUEUED;
+	enum job_phase phase;
+	int64_t sr = 0;
+	enum st r = tx_begin(s, &outer, e);
+	if (!r)
+		r = job_state_phase(s, id, &state, &phase, e);
+	if (!r)
+		r = query_int(s, suspended, id, &sr, &found, "read job", e);
+	/* Ready: completing now.  Completing: a new time.  Queued, running or
+	 * paused: remembered, it completes after its current pass.  Else
+	 * (over, or failed: retry it first) refused. */
+	bool remembered = state == JOB_QUEUED || state == JOB_RUNNING || state == JOB_PAUSED;
+	if (!r && !sr && state != JOB_READY && state != JOB_COMPLETING)
+		r = err_set(e, ST_CONFIG, "job %lld has no cutover: it was not queued with "
+		            "--suspend-when-ready, so it completes by itself", (long long)id);
+	else if (!r && state == JOB_READY)
+		r = job_set_state(s, id, state, JOB_COMPLETING, "cut over", e);
+	else if (!r && state != JOB_COMPLETING && !remembered)
+		r = err_set(e, ST_CONFIG, "job %lld cannot cut over: it is %s%s", (long long)id, job_state_label(state),
+		            state == JOB_COMPLETED ? "" : " (retry it first)");
+	const int64_t args[] = { at > 0 ? at : clock_now(), id };
+	if (!r)
+		r = exec_ints(s, ask, args, 2, "cut over", e);
+	if (!r) {
+		char when[32];
+		time_t t = (time_t)args[0];
+		struct tm tm;
+		localtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+		store_event(s, EV_INFO, id, "cutover asked for by admin: the final pass %s%s",
+		            state == JOB_READY || state == JOB_COMPLETING ? "runs from " :
+		            "follows the job's current pass, from ", when);
+	}
+	if (now_state)
+		*now_state = state == JOB_READY ? JOB_COMPLETING : state;
+	return tx_end(s, outer, r, e);
+}
+
+enum st store_job_cutover_at(struct store *s, int64_t id, int64_t *at, struct err *e)
+{
+	static const char sql[] = "SELECT coalesce(cutover_at,0) FROM jobs WHERE id=?";
+	bool found;
+	*at = 0;
+	return query_int(s, sql, id, at, &found, "read job", e);
 }
 
 enum st store_job_move(struct store *s, int64_t id, bool to_top, struct err *e)
@@ -951,7 +1257,8 @@ enum st store_job_move(struct store *s, int64_t id, bool to_top, struct err *e)
 
 enum st store_job_requeue_orphans(struct store *s, struct err *e)
 {
-	return exec_sql(s, "UPDATE jobs SET state='queued' WHERE state='running'", e);
+	return exec_sql(s, "UPDATE jobs SET state=CASE phase WHEN 'incremental' THEN 'ready' "
+	                "WHEN 'final' THEN 'completing' ELSE 'queued' END WHERE state='running'", e);
 }
 
 enum st store_job_finish(struct store *s, const struct job *j, enum job_state state,
@@ -959,20 +1266,41 @@ enum st store_job_finish(struct store *s, const struct job *j, enum job_state st
 {
 	static const char sql[] =
 		"UPDATE jobs SET state=?, error=?, finished=?, items_done=?, bytes_done=?, "
-		"items_skipped=?, items_failed=?, flags_updated=?, current_folder=NULL WHERE id=?";
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	bind_text(st, 1, job_state_name(state));
-	bind_text(st, 2, error);
-	sqlite3_bind_int64(st, 3, clock_now());
-	sqlite3_bind_int64(st, 4, j->items_done);
-	sqlite3_bind_int64(st, 5, j->bytes_done);
-	sqlite3_bind_int64(st, 6, j->items_skipped);
-	sqlite3_bind_int64(st, 7, j->items_failed);
-	sqlite3_bind_int64(st, 8, j->flags_updated);
-	sqlite3_bind_int64(st, 9, j->id);
-	return step_done(s, st, e, "finish job");
+		"items_skipped=?, items_failed=?, flags_updated=?, current_folder=NULL, "
+		/* a job waiting ready or completing is in the phase of its next
+		 * pass, so a pause, a retry or a lost process brings it back there */
+		"phase=CASE ?1 WHEN 'ready' THEN 'incremental' WHEN 'completing' THEN 'final' ELSE ? END, "
+		"next_sync=nullif(?,0), retry_errors=?, "
+		"ready_at=CASE WHEN ?1='ready' THEN coalesce(ready_at, ?3) ELSE ready_at END WHERE id=?";
+	bool outer;
+	enum job_state from = JOB_RUNNING;
+	enum st r = tx_begin(s, &outer, e);
+	if (!r)
+		r = job_state_of(s, j->id, &from, e);
+	if (!r) {
+		char what[48];
+		snprintf(what, sizeof what, "end as %s", job_state_name(state));
+		r = lc_check(j->id, from, state, what, e);
+	}
+	sqlite3_stmt *st = r ? NULL : prep(s, sql, e);
+	if (!r && !st)
+		r = ST_STORE;
+	if (!r) {
+		bind_text(st, 1, job_state_name(state));
+		bind_text(st, 2, error);
+		sqlite3_bind_int64(st, 3, clock_now());
+		sqlite3_bind_int64(st, 4, j->items_done);
+		sqlite3_bind_int64(st, 5, j->bytes_done);
+		sqlite3_bind_int64(st, 6, j->items_skipped);
+		sqlite3_bind_int64(st, 7, j->items_failed);
+		sqlite3_bind_int64(st, 8, j->flags_updated);
+		bind_text(st, 9, job_phase_name(j->phase));
+		sqlite3_bind_int64(st, 10, j->next_sync);
+		sqlite3_bind_int(st, 11, j->retry_errors);
+		sqlite3_bind_int64(st, 12, j->id);
+		r = step_done(s, st, e, "finish job");
+	}
+	return tx_end(s, outer, r, e);
 }
 
 enum st store_job_progress(struct store *s, const struct job *j, const char *folder, struct err *e)
@@ -993,10 +1321,10 @@ enum st store_job_progress(struct store *s, const struct job *j, const char *fol
 	return step_done(s, st, e, "job progress");
 }
 
-enum st store_job_counts(struct store *s, int64_t counts[7], struct err *e)
+enum st store_job_counts(struct store *s, int64_t counts[JOB__COUNT], struct err *e)
 {
 	static const char sql[] = "SELECT state, count(*) FROM jobs GROUP BY state";
-	memset(counts, 0, 7 * sizeof counts[0]);
+	memset(counts, 0, JOB__COUNT * sizeof counts[0]);
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
@@ -1052,7 +1380,8 @@ enum st store_job_each(struct store *s, bool all, void (*fn)(void *ctx, const st
 	static const char sql[] =
 		"SELECT " JOB_COLS ", es.name, ed.name FROM jobs j JOIN pairs p ON p.id=j.pair_id "
 		"JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
-		"WHERE ? OR j.state IN ('queued','running','paused','failed') ORDER BY j.id";
+		"WHERE ? OR j.state IN ('queued','running','paused','failed','ready','completing') "
+		"ORDER BY j.id";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
@@ -1282,6 +1611,55 @@ enum st store_skipped_add(struct store *s, int64_t job_id, int64_t folder_id, co
 	bind_text(st, 7, reason);
 	sqlite3_bind_int64(st, 8, clock_now());
 	return step_done(s, st, e, "record skipped item");
+}
+
+enum st store_item_failed_add(struct store *s, int64_t job_id, int64_t folder_id, const char *folder,
+                              uint32_t src_uid, uint64_t size, const char *reason, struct err *e)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO skipped(job_id,folder_id,folder,src_uid,subject,size,reason,ts,failed) "
+		"VALUES(?,?,?,?,(SELECT subject FROM skipped WHERE job_id=?1 AND folder_id=?2 AND src_uid=?4),"
+		"?,?,?,1)";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, folder_id);
+	bind_text(st, 3, folder);
+	sqlite3_bind_int64(st, 4, src_uid);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)size);
+	bind_text(st, 6, reason);
+	sqlite3_bind_int64(st, 7, clock_now());
+	return step_done(s, st, e, "record failed item");
+}
+
+enum st store_failed_uids(struct store *s, int64_t job_id, int64_t folder_id, uint32_t **out, size_t *n,
+                          struct err *e)
+{
+	static const char sql[] =
+		"SELECT src_uid FROM skipped WHERE job_id=? AND folder_id=? AND failed=1 ORDER BY src_uid";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, folder_id);
+	return collect_u32(s, st, out, n, "read failed items", e);
+}
+
+enum st store_failed_done(struct store *s, int64_t job_id, int64_t folder_id, uint32_t src_uid,
+                          struct err *e)
+{
+	static const char sql[] = "DELETE FROM skipped WHERE job_id=? AND folder_id=? AND src_uid=? AND failed=1";
+	const int64_t args[] = { job_id, folder_id, src_uid };
+	return exec_ints(s, sql, args, 3, "forget a failed item", e);
+}
+
+enum st store_failed_count(struct store *s, int64_t job_id, int64_t *n, struct err *e)
+{
+	static const char sql[] = "SELECT count(*) FROM skipped WHERE job_id=? AND failed=1";
+	bool found;
+	*n = 0;
+	return query_int(s, sql, job_id, n, &found, "count failed items", e);
 }
 
 enum st store_skipped_each(struct store *s, int64_t job_id,
@@ -1745,7 +2123,8 @@ enum st store_endpoint_set_forest(struct store *s, const char *endpoint_name, in
 	" j.items_done, j.bytes_done, j.items_skipped, j.items_failed, j.current_folder," \
 	" coalesce(j.started,0), coalesce(j.finished,0), j.created, coalesce(j.start_after,0)," \
 	" j.error, j.paused_by, j.attempts, j.suspend_ready, j.notify_user, j.rev," \
-	" coalesce(m.size_bytes,-1), coalesce(m.items,-1) " \
+	" coalesce(m.size_bytes,-1), coalesce(m.items,-1), j.phase, coalesce(j.next_sync,0)," \
+	" coalesce(j.cutover_at,0), coalesce(j.ready_at,0), j.retry_errors " \
 	"FROM jobs j JOIN pairs p ON p.id=j.pair_id LEFT JOIN mailboxes m ON m.id=p.src_mailbox_id "
 
 /* Endpoint id -> name for one listing, read once (there are few). */
@@ -1797,10 +2176,6 @@ static void ep_names_free(struct ep_names *t)
 	free(t->ids);
 }
 
-static const char *col_str(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
-}
 
 static void job_row_from(sqlite3_stmt *st, const struct ep_names *eps, struct job_row *r)
 {
@@ -1811,6 +2186,8 @@ static void job_row_from(sqlite3_stmt *st, const struct ep_names *eps, struct jo
 		r->pass = PASS_FULL;
 	r->priority = sqlite3_column_int(st, 3);
 	r->queue_pos = sqlite3_column_int64(st, 4);
+	r->src_ep_id = sqlite3_column_int64(st, 5);
+	r->dst_ep_id = sqlite3_column_int64(st, 7);
 	r->src_endpoint = ep_name(eps, sqlite3_column_int64(st, 5));
 	r->src_user = col_str(st, 6);
 	r->dst_endpoint = ep_name(eps, sqlite3_column_int64(st, 7));
@@ -1832,6 +2209,11 @@ static void job_row_from(sqlite3_stmt *st, const struct ep_names *eps, struct jo
 	r->rev = sqlite3_column_int64(st, 23);
 	r->src_size_bytes = sqlite3_column_int64(st, 24);
 	r->src_items = sqlite3_column_int64(st, 25);
+	r->phase = phase_parse(col_str(st, 26));
+	r->next_sync = sqlite3_column_int64(st, 27);
+	r->cutover_at = sqlite3_column_int64(st, 28);
+	r->ready_at = sqlite3_column_int64(st, 29);
+	r->retry_errors = sqlite3_column_int(st, 30) != 0;
 }
 
 enum st store_rev(struct store *s, int64_t *rev, struct err *e)
@@ -1977,7 +2359,8 @@ static enum st pause_pending(struct store *s, int64_t id, bool *pending, struct 
 enum st store_job_pause(struct store *s, int64_t id, struct err *e)
 {
 	static const char pause_now[] =
-		"UPDATE jobs SET state='paused', paused_by='admin' WHERE id=? AND state='queued'";
+		"UPDATE jobs SET state='paused', paused_by='admin' WHERE id=? "
+		"AND state IN ('queued','ready','completing')";
 	static const char ask[] = "INSERT INTO commands(job_id, ts, verb) VALUES(?,?,'pause')";
 	bool outer, pending = false;
 	enum job_state state = JOB_QUEUED;
@@ -1985,7 +2368,7 @@ enum st store_job_pause(struct store *s, int64_t id, struct err *e)
 	if (r)
 		return r;
 	r = job_state_of(s, id, &state, e);
-	if (!r && state == JOB_QUEUED) {
+	if (!r && (state == JOB_QUEUED || state == JOB_READY || state == JOB_COMPLETING)) {
 		r = exec_ints(s, pause_now, &id, 1, "pause job", e);
 		if (!r)
 			store_event(s, EV_INFO, id, "paused by admin");
@@ -2000,16 +2383,18 @@ enum st store_job_pause(struct store *s, int64_t id, struct err *e)
 	} else if (!r && state == JOB_PAUSED) {
 		r = err_set(e, ST_CONFIG, "job %lld is already paused", (long long)id);
 	} else if (!r) {
-		r = err_set(e, ST_CONFIG, "job %lld cannot be paused: it is %s, and only queued or running "
-		            "jobs can", (long long)id, job_state_name(state));
+		r = err_set(e, ST_CONFIG, "job %lld cannot be paused: it is %s, and only queued, running, "
+		            "ready or completing jobs can", (long long)id, job_state_label(state));
 	}
 	return tx_end(s, outer, r, e);
 }
 
 enum st store_job_resume(struct store *s, int64_t id, struct err *e)
 {
+	/* Back to where it waited: queued, ready or completing, by its phase. */
 	static const char resume[] =
-		"UPDATE jobs SET state='queued', paused_by=NULL WHERE id=? AND state='paused'";
+		"UPDATE jobs SET state=CASE phase WHEN 'incremental' THEN 'ready' WHEN 'final' THEN "
+		"'completing' ELSE 'queued' END, paused_by=NULL WHERE id=? AND state='paused'";
 	static const char withdraw[] =
 		"UPDATE commands SET done=1 WHERE done=0 AND verb='pause' AND job_id=?";
 	bool outer, pending = false;
@@ -2030,9 +2415,70 @@ enum st store_job_resume(struct store *s, int64_t id, struct err *e)
 			store_event(s, EV_INFO, id, "pause withdrawn by admin before it took effect");
 	} else if (!r) {
 		r = err_set(e, ST_CONFIG, "job %lld cannot be resumed: it is %s, not paused",
-		            (long long)id, job_state_name(state));
+		            (long long)id, job_state_label(state));
 	}
 	return tx_end(s, outer, r, e);
+}
+
+enum st store_endpoint_pause_jobs(struct store *s, int64_t endpoint_id, const char *by, int64_t *n,
+                                  int64_t *already, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE jobs SET state='paused', paused_by=?1 WHERE state IN ('queued','ready','completing') "
+		"AND pair_id IN (SELECT id FROM pairs WHERE src_ep=?2 OR dst_ep=?2)";
+	static const char before[] =
+		"SELECT count(*) FROM jobs WHERE state='paused' AND paused_by LIKE 'endpoint %' "
+		"AND pair_id IN (SELECT id FROM pairs WHERE src_ep=?1 OR dst_ep=?1)";
+	*n = *already = 0;
+	bool outer, found;
+	enum st r = tx_begin(s, &outer, e);
+	if (!r)
+		r = query_int(s, before, endpoint_id, already, &found, "read the jobs of an endpoint", e);
+	sqlite3_stmt *st = r ? NULL : prep(s, sql, e);
+	if (!r && !st)
+		r = ST_STORE;
+	if (!r) {
+		bind_text(st, 1, by);
+		sqlite3_bind_int64(st, 2, endpoint_id);
+		r = step_done(s, st, e, "pause the jobs of an endpoint");
+	}
+	if (!r)
+		*n = sqlite3_changes(s->db);
+	return tx_end(s, outer, r, e);
+}
+
+enum st store_endpoint_resume_jobs(struct store *s, int64_t endpoint_id, int64_t *n, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE jobs SET state=CASE phase WHEN 'incremental' THEN 'ready' WHEN 'final' THEN "
+		"'completing' ELSE 'queued' END, paused_by=NULL WHERE state='paused' "
+		"AND paused_by LIKE 'endpoint %' "
+		"AND pair_id IN (SELECT id FROM pairs WHERE src_ep=?1 OR dst_ep=?1)";
+	*n = 0;
+	enum st r = exec_ints(s, sql, &endpoint_id, 1, "resume the jobs of an endpoint", e);
+	if (!r)
+		*n = sqlite3_changes(s->db);
+	return r;
+}
+
+enum st store_blackout_signature(struct store *s, int64_t *sig, struct err *e)
+{
+	/* Any change of a window or of a forest's mode moves the sum (a
+	 * change that keeps it exactly is not worth a full read). */
+	static const char sql[] =
+		"SELECT (SELECT count(*) * 1000003 + coalesce(sum(id * 31 + coalesce(start_ts,0) * 7 + "
+		"coalesce(end_ts,0) * 3 + weekly + coalesce(mailbox_id,0) * 11 + length(coalesce(mode,'')) * 13 + "
+		"length(coalesce(site,'')) * 17 + length(coalesce(tz,'')) * 19 + length(coalesce(name,'')) * 23), 0) "
+		"FROM blackouts) + (SELECT coalesce(sum(id * length(blackout_mode)), 0) FROM forests)";
+	*sig = 0;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*sig = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? ST_OK : db_err(s, e, "read blackout times");
 }
 
 enum st store_job_finish_paused(struct store *s, const struct job *j, const char *by,
@@ -2127,9 +2573,9 @@ enum st store_command_done(struct store *s, int64_t id, struct err *e)
  * requeued) and is paused now, or it ended and there is nothing to pause. */
 static const char *const settle_sql[] = {
 	"INSERT INTO events(ts, level, job_id, message) SELECT ?1, 2, id, 'paused by admin' "
-	"FROM jobs WHERE state='queued' AND id IN (SELECT job_id FROM commands "
+	"FROM jobs WHERE state IN ('queued','ready','completing') AND id IN (SELECT job_id FROM commands "
 	"WHERE done=0 AND verb='pause')",
-	"UPDATE jobs SET state='paused', paused_by='admin' WHERE state='queued' AND id IN "
+	"UPDATE jobs SET state='paused', paused_by='admin' WHERE state IN ('queued','ready','completing') AND id IN "
 	"(SELECT job_id FROM commands WHERE done=0 AND verb='pause')",
 	"UPDATE commands SET done=1 WHERE done=0 AND verb='pause' AND NOT EXISTS "
 	"(SELECT 1 FROM jobs j WHERE j.id=commands.job_id AND j.state='running')",
@@ -2710,6 +3156,75 @@ static enum st blackout_mailbox_check(struct store *s, const struct blackout *b,
 	return r;
 }
 
+/* Whether windows a and b (each once or weekly, in its own zone) are ever
+ * in force at the same time; *at gets the first such moment found.  An
+ * occurrence of b overlaps one of a, [ws, we), when b's occurrence holding
+ * ws, or the next one, starts before we.  A year of a's occurrences covers
+ * both daylight-saving changes. */
+static bool windows_overlap(const struct blackout *a, const struct blackout *b, int64_t *at)
+{
+	if (!a->weekly && b->weekly) {
+		const struct blackout *t = a;
+		a = b;
+		b = t;
+	}
+	char why[160];
+	struct tzone *za = tz_open(a->tz, why, sizeof why), *zb = tz_open(b->tz, why, sizeof why);
+	bool hit = false;
+	int64_t t = a->weekly && b->start_ts > a->start_ts ? b->start_ts - 7 * 86400 : a->start_ts;
+	for (int k = 0; za && zb && !hit && k < (a->weekly ? 54 : 1); k++) {
+		int64_t ws, we, bs, be;
+		if (!tz_window(za, a->start_ts, a->end_ts, a->weekly, t, &ws, &we))
+			break;
+		if (tz_window(zb, b->start_ts, b->end_ts, b->weekly, ws, &bs, &be) && bs < we) {
+			hit = true;
+			*at = bs > ws ? bs : ws;
+		}
+		t = we;
+	}
+	tz_close(za);
+	tz_close(zb);
+	return hit;
+}
+
+struct overlap_ctx {
+	const struct blackout *b;
+	char other[160];
+	int64_t at;
+	bool found;
+};
+
+static void find_overlap(void *ctx, const struct blackout *o)
+{
+	struct overlap_ctx *c = ctx;
+	const struct blackout *b = c->b;
+	bool same_scope = o->mailbox_id == b->mailbox_id && !strcmp(o->site ? o->site : "", b->site ? b->site : "");
+	if (c->found || o->id == b->id || !same_scope || !windows_overlap(b, o, &c->at))
+		return;
+	c->found = true;
+	snprintf(c->other, sizeof c->other, "%s", o->name ? o->name : "?");
+}
+
+/* Two windows for the same mailbox, site or everyone that are in force at
+ * once say the same thing twice, or one was mistyped: refused, naming the
+ * other window and when they meet. */
+static enum st blackout_overlap_check(struct store *s, const struct blackout *b, struct err *e)
+{
+	struct overlap_ctx c = { .b = b };
+	enum st r = store_blackout_each(s, find_overlap, &c, e);
+	if (r || !c.found)
+		return r;
+	char when[32], abbr[16];
+	char why[160];
+	struct tzone *z = tz_open(b->tz, why, sizeof why);
+	if (z)
+		tz_format(z, c.at, when, sizeof when, abbr, sizeof abbr);
+	tz_close(z);
+	return err_set(e, ST_CONFIG, "blackout %s overlaps blackout %s (same %s), first on %s %s: change the times "
+	               "or make them one window", b->name, c.other, b->mailbox_id ? "mailbox" : b->site && *b->site ?
+	               "site" : "scope, everyone", z ? when : "?", z ? abbr : "");
+}
+
 enum st store_blackout_add(struct store *s, struct blackout *b, struct err *e)
 {
 	static const char sql[] =
@@ -2718,6 +3233,8 @@ enum st store_blackout_add(struct store *s, struct blackout *b, struct err *e)
 	enum st r = blackout_check(b, e);
 	if (!r)
 		r = blackout_mailbox_check(s, b, e);
+	if (!r)
+		r = blackout_overlap_check(s, b, e);
 	if (r)
 		return r;
 	sqlite3_stmt *st = prep(s, sql, e);
@@ -2738,6 +3255,8 @@ enum st store_blackout_update(struct store *s, const struct blackout *b, struct 
 	enum st r = blackout_check(b, e);
 	if (!r)
 		r = blackout_mailbox_check(s, b, e);
+	if (!r)
+		r = blackout_overlap_check(s, b, e);
 	if (r)
 		return r;
 	sqlite3_stmt *st = prep(s, sql, e);

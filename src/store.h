@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -108,9 +108,23 @@ enum pass_kind { PASS_FULL, PASS_DELTA, PASS_PRESTAGE, PASS_TRIAL, PASS_VERIFY_C
 const char *pass_kind_name(enum pass_kind k);
 bool pass_kind_parse(const char *s, enum pass_kind *out);
 
+/* Job states; the lifecycle (diagram and legal transitions) is in
+ * lifecycle.h.  READY and COMPLETING were added after CANCELLED so stored
+ * values and arrays indexed by the older states keep their places. */
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_PARTIAL, JOB_FAILED, JOB_PAUSED,
-                 JOB_CANCELLED };
+                 JOB_CANCELLED,
+                 JOB_READY,          /* suspended: ready to complete, waiting for cutover */
+                 JOB_COMPLETING,     /* cutover asked for: the final pass is due (at cutover_at) */
+                 JOB__COUNT };
+/* The stored name: "queued", ..., "ready", "completing". */
 const char *job_state_name(enum job_state s);
+/* The name for people: "ready to complete" for READY, else the stored name. */
+const char *job_state_label(enum job_state s);
+
+/* Which pass of a job's life runs (or ran last): the initial full pass,
+ * an incremental (delta) sync while ready, or the final delta at cutover. */
+enum job_phase { PHASE_INITIAL, PHASE_INCREMENTAL, PHASE_FINAL };
+const char *job_phase_name(enum job_phase p);      /* "initial", "incremental", "final" */
 
 struct job_opts {
 	enum pass_kind pass;
@@ -139,6 +153,11 @@ struct job {
 	int64_t start_after;    /* not claimed before this unix time */
 	bool suspend_ready;     /* stop short of cutover when ready (for the scheduler) */
 	bool notify_user;       /* tell the mailbox owner (for the scheduler) */
+	/* Lifecycle (lifecycle.h). */
+	enum job_phase phase;   /* of the pass running or last run */
+	int64_t next_sync;      /* ready: the next incremental sync is due then (0: none) */
+	int64_t cutover_at;     /* cutover asked for: the final pass not before then (0: none) */
+	bool retry_errors;      /* the next pass retries only the failed items */
 };
 void job_free(struct job *j);
 
@@ -151,11 +170,27 @@ enum st store_job_add(struct store *s, struct job *j, struct err *e); /* sets j-
 enum st store_pair_active(struct store *s, int64_t src_ep, const char *src_user, int64_t dst_ep,
                           const char *dst_user, bool *active, struct err *e);
 enum st store_job_get(struct store *s, int64_t id, struct job *out, struct err *e);
-/* Claims the next queued job (priority, then age) for this worker: sets it
- * running.  Skips jobs whose mailbox pair is already running and jobs whose
- * endpoints are at their connection limit.  *found false when nothing can
- * start now (store_job_counts tells whether anything is still queued). */
+/* Claims the next job that can run now (priority, then place; see
+ * store_job_claim_unheld) for this worker: sets it running.  Skips jobs whose
+ * mailbox pair is already running and jobs whose endpoints are at their
+ * connection limit.  *found false when nothing can start now
+ * (store_job_counts tells whether anything still waits). */
 enum st store_job_claim(struct store *s, struct job *out, bool *found, struct err *e);
+/* Whether a claimable job is held now (by a blackout): the claim skips it.
+ * Called inside the claim's write transaction; must not use the store. */
+typedef bool (*store_hold_fn)(void *ctx, int64_t src_ep, const char *src_user, enum job_phase phase,
+                              bool suspend_ready);
+/* The claim of the lifecycle: the first job in queue order (priority, then
+ * position) among queued jobs whose start_after has come, ready jobs whose
+ * incremental sync is due (next_sync) and completing jobs whose cutover
+ * time has come, that held (may be NULL) does not hold, with the same
+ * pair and connection rules as store_job_claim (which is this without a
+ * hold).  host_limit > 0 also caps the connections to one server (the
+ * host of the endpoints' URLs, whatever the port): each running job holds
+ * one on the host of each of its endpoints.  The job runs the phase of the
+ * state it waited in (lifecycle.h). */
+enum st store_job_claim_unheld(struct store *s, store_hold_fn held, void *ctx, int host_limit,
+                               struct job *out, bool *found, struct err *e);
 /* Other jobs of the pair still marked running while we hold the pair's lock
  * were cut off by a killed process: they are marked failed with reason. */
 enum st store_job_close_interrupted(struct store *s, int64_t pair_id, int64_t except_id,
@@ -165,7 +200,30 @@ enum st store_job_start(struct store *s, struct job *j, struct err *e);
 /* Console actions on one job.  Each returns ST_CONFIG with a reason an
  * admin can read when the job is not in a state that allows it. */
 enum st store_job_cancel(struct store *s, int64_t id, struct err *e);   /* queued, paused */
-enum st store_job_retry(struct store *s, int64_t id, struct err *e);    /* failed, partial, cancelled */
+/* Retry of a failed, partial or cancelled job: back to where it waits for
+ * its phase (queued, ready or completing).  A partial job retries only its
+ * failed items (retry_errors) unless full; a failed or cancelled one
+ * resumes its pass.  *errors_only (may be NULL) says which. */
+enum st store_job_retry_pass(struct store *s, int64_t id, bool full, bool *errors_only, struct err *e);
+enum st store_job_retry(struct store *s, int64_t id, struct err *e);    /* retry_pass, not full */
+/* Cutover of a suspend-when-ready job: a ready job becomes completing, its
+ * final pass due at `at` (0: now); a completing job gets the new time; a
+ * queued, running or paused one keeps the time and completes after its
+ * current pass instead of waiting ready.  ST_CONFIG for a job without
+ * suspend-when-ready or a finished one.  *now_state (may be NULL): its
+ * state afterwards. */
+enum st store_job_cutover(struct store *s, int64_t id, int64_t at, enum job_state *now_state,
+                          struct err *e);
+/* The cutover time asked for (0: none). */
+enum st store_job_cutover_at(struct store *s, int64_t id, int64_t *at, struct err *e);
+/* Endpoint-wide pause: every queued, ready or completing job with the
+ * endpoint on either side is paused with paused_by = by ("endpoint NAME:
+ * why"); *n gets how many, *already how many were paused so before (by a
+ * job of another worker that met the refusal first).  Resume undoes only
+ * such pauses (not an admin's), each job back to where it waited. */
+enum st store_endpoint_pause_jobs(struct store *s, int64_t endpoint_id, const char *by, int64_t *n,
+                                  int64_t *already, struct err *e);
+enum st store_endpoint_resume_jobs(struct store *s, int64_t endpoint_id, int64_t *n, struct err *e);
 enum st store_job_move(struct store *s, int64_t id, bool to_top, struct err *e); /* queued */
 /* Moves a queued job one place up (earlier) or down in the queue order
  * (priority, then position) by swapping it with its neighbour among the
@@ -194,7 +252,7 @@ enum st store_job_finish(struct store *s, const struct job *j, enum job_state st
 enum st store_job_progress(struct store *s, const struct job *j, const char *folder,
                            struct err *e);
 /* Counts of jobs by state, for the progress line. */
-enum st store_job_counts(struct store *s, int64_t counts[7], struct err *e);
+enum st store_job_counts(struct store *s, int64_t counts[JOB__COUNT], struct err *e);
 /* The smallest connection limit among the endpoints of queued jobs (0 when
  * nothing is queued) and that endpoint's name (caller frees). */
 enum st store_queue_conn_limit(struct store *s, int *limit, char **endpoint, struct err *e);
@@ -217,6 +275,7 @@ struct job_row {
 	int priority;
 	int64_t queue_pos;          /* second key of the queue order */
 	const char *src_endpoint, *src_user, *dst_endpoint, *dst_user;
+	int64_t src_ep_id, dst_ep_id;
 	int64_t items_done, bytes_done, items_skipped, items_failed;
 	const char *current_folder; /* NULL when not inside a folder */
 	int64_t started, finished, created, start_after;   /* unix times, 0 = never */
@@ -226,6 +285,9 @@ struct job_row {
 	bool suspend_ready, notify_user;
 	int64_t rev;
 	int64_t src_size_bytes, src_items;   /* the source mailbox's known size, -1 unknown */
+	enum job_phase phase;
+	int64_t next_sync, cutover_at, ready_at;   /* unix times, 0 = none (see struct job) */
+	bool retry_errors;
 };
 enum st store_job_rows(struct store *s, int64_t since_rev,
                        void (*fn)(void *ctx, const struct job_row *r), void *ctx,
@@ -401,6 +463,9 @@ enum st store_blackout_get(struct store *s, int64_t id, struct blackout *out, st
 /* Ordered by start; b valid during the call. */
 enum st store_blackout_each(struct store *s, void (*fn)(void *ctx, const struct blackout *b),
                             void *ctx, struct err *e);
+/* A number that changes when any blackout window or forest blackout mode
+ * does: engines reload their windows (bo_load) only then. */
+enum st store_blackout_signature(struct store *s, int64_t *sig, struct err *e);
 
 /* --- folders and the message map ------------------------------------------ */
 struct folder_row {
@@ -456,6 +521,18 @@ enum st store_skipped_each(struct store *s, int64_t job_id,
                            void (*fn)(void *ctx, int64_t job, const char *folder, uint32_t uid,
                                       const char *subject, uint64_t size, const char *reason),
                            void *ctx, struct err *e);
+
+/* Failed items (an APPEND refused for this message, a body the source
+ * could not read): kept in the skipped list marked failed, so retry-errors
+ * (jobs.retry_errors) copies exactly these again.  done forgets one that
+ * is now on the target; count is the job's failed items left. */
+enum st store_item_failed_add(struct store *s, int64_t job_id, int64_t folder_id, const char *folder,
+                              uint32_t src_uid, uint64_t size, const char *reason, struct err *e);
+enum st store_failed_uids(struct store *s, int64_t job_id, int64_t folder_id, uint32_t **out, size_t *n,
+                          struct err *e);
+enum st store_failed_done(struct store *s, int64_t job_id, int64_t folder_id, uint32_t src_uid,
+                          struct err *e);
+enum st store_failed_count(struct store *s, int64_t job_id, int64_t *n, struct err *e);
 
 /* Skipped rows of a job's folder still without a subject (ids sorted;
  * caller frees), and setting it afterwards. */

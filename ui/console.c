@@ -86,10 +86,14 @@ const struct keybind ui_keys[] = {
 	{ 'R', "R", ACT_DISCOVER, 0, VM(V_FORESTS), "discover",
 	  "read the forest's mailboxes from its directory (background; changes only, :discover full for all)" },
 	{ 'p', "p", ACT_PAUSE, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "pause", "pause the job (a running one stops at its next checkpoint)" },
-	{ 'u', "u", ACT_RESUME, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "resume", "resume a paused job (back in the queue)" },
+	{ 'u', "u", ACT_RESUME, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "resume",
+	  "resume a paused job (back to queued, ready or completing)" },
 	{ 'c', "c", ACT_CANCEL, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "cancel", "cancel the job (asks first)" },
 	{ KEY_F(9), "F9", ACT_CANCEL, 0, VM(V_JOBS), NULL, "cancel" },
-	{ 'r', "r", ACT_RETRY, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "retry", "retry a failed, partial or cancelled job" },
+	{ 'r', "r", ACT_RETRY, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "retry",
+	  "retry a failed, partial or cancelled job (a partial one: only its failed items)" },
+	{ 'C', "C", ACT_CUTOVER, 0, VM(V_JOBS) | VM(V_JOB_DETAIL), "cutover",
+	  "cutover: a job ready to complete runs its final delta pass now" },
 	{ 't', "t", ACT_TOP, 0, VM(V_JOBS), "top", "move the queued job to the top of the queue" },
 	{ 'b', "b", ACT_BOTTOM, 0, VM(V_JOBS), "bottom", "move the queued job to the bottom" },
 	{ 'K', "K", ACT_MOVE_UP, 0, VM(V_JOBS), "up", "move the queued job up one place" },
@@ -494,12 +498,13 @@ static void draw_statusbar(struct ui *u)
 		attroff(ui_attr(u, C_BAR));
 		return;
 	}
-	int64_t c[7] = { 0 };
+	int64_t c[JOB__COUNT] = { 0 };
 	struct err e;
 	if (store_job_counts(u->st, c, &e) == ST_OK)
-		snprintf(line, sizeof line, " %lld running, %lld queued, %lld paused, %lld done, %lld failed | engine %s"
-		         " | ? help  / search  : command  q quit",
-		         (long long)c[JOB_RUNNING], (long long)c[JOB_QUEUED], (long long)c[JOB_PAUSED],
+		snprintf(line, sizeof line, " %lld running, %lld queued, %lld paused, %lld ready, %lld done, %lld failed"
+		         " | engine %s | ? help  / search  : command  q quit",
+		         (long long)c[JOB_RUNNING], (long long)(c[JOB_QUEUED] + c[JOB_COMPLETING]),
+		         (long long)c[JOB_PAUSED], (long long)c[JOB_READY],
 		         (long long)(c[JOB_COMPLETED] + c[JOB_PARTIAL]), (long long)c[JOB_FAILED],
 		         !u->engine_started ? "off" : atomic_load(&u->engine_busy) ? "working" : "idle");
 	else
@@ -593,7 +598,7 @@ static void quit_menu_fn(struct ui *u, int choice, void *ctx)
 
 static void ask_quit(struct ui *u)
 {
-	int64_t c[7] = { 0 };
+	int64_t c[JOB__COUNT] = { 0 };
 	struct err e;
 	if (!u->engine_started || store_job_counts(u->st, c, &e) || c[JOB_RUNNING] == 0) {
 		u->quit = true;

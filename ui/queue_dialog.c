@@ -58,14 +58,15 @@ char *ui_pack_strings(int n, const char *const *src, const char **const *dst)
 
 bool queue_status_active(int status)
 {
-	return status == JOB_QUEUED || status == JOB_RUNNING || status == JOB_PAUSED;
+	return status == JOB_QUEUED || status == JOB_RUNNING || status == JOB_PAUSED || status == JOB_READY ||
+	       status == JOB_COMPLETING;
 }
 
 int queue_status_parse(const char *s)
 {
 	if (!s)
 		return -1;
-	for (int st = JOB_QUEUED; st <= JOB_CANCELLED; st++)
+	for (int st = JOB_QUEUED; st < JOB__COUNT; st++)
 		if (strcmp(job_state_name((enum job_state)st), s) == 0)
 			return st;
 	return -1;

@@ -42,7 +42,7 @@ enum action {
 	ACT_SEARCH, ACT_CMDLINE, ACT_SORT, ACT_GROUP, ACT_FILTER,
 	ACT_SELECT, ACT_SELECT_RANGE, ACT_SELECT_ALL, ACT_SELECT_NONE,
 	ACT_NEW, ACT_EDIT, ACT_DELETE, ACT_TEST,
-	ACT_QUEUE, ACT_PAUSE, ACT_RESUME, ACT_CANCEL, ACT_RETRY, ACT_TOP, ACT_BOTTOM, ACT_MOVE_UP, ACT_MOVE_DOWN,
+	ACT_QUEUE, ACT_PAUSE, ACT_RESUME, ACT_CANCEL, ACT_RETRY, ACT_CUTOVER, ACT_TOP, ACT_BOTTOM, ACT_MOVE_UP, ACT_MOVE_DOWN,
 	ACT_TAB_NEXT, ACT_TAB_PREV, ACT_PERIOD, ACT_SAVE, ACT_CHECK, ACT_DISCOVER,
 	ACT_FOREST,             /* choose the forest a view shows (u->forest_id) */
 	ACT_CHECKLIST,          /* the forest's preparation checklist (checklist.h) */
@@ -248,7 +248,9 @@ struct job_brief {
 };
 void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struct job_brief *b), void *ctx);
 /* Jobs by state and what they copied, from the same rows.  For the Summary. */
-void jobs_totals(struct ui *u, int64_t counts[7], int64_t *items, int64_t *bytes);
+/* "blackout NAME until TIME" when a blackout holds job id now, else "". */
+void jobs_hold_text(struct ui *u, int64_t id, char *buf, size_t n);
+void jobs_totals(struct ui *u, int64_t counts[JOB__COUNT], int64_t *items, int64_t *bytes);
 
 /* Mailboxes as the Mailboxes view holds them (every forest): sync brings
  * them up to date (only changed rows are read); find looks one up by id

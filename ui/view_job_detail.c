@@ -99,11 +99,26 @@ static void detail_open(struct ui *u, struct view *v)
 		return;
 	}
 	const struct job_row *r = &f.copy;
-	snprintf(v->title, sizeof v->title, "Job %lld: %s on %s -> %s on %s (Esc: back; p/u/c/r act on it)",
+	snprintf(v->title, sizeof v->title, "Job %lld: %s on %s -> %s on %s (Esc: back; p/u/c/r/C act on it)",
 	         (long long)j.id, r->src_user, r->src_endpoint, r->dst_user, r->dst_endpoint);
 	char a[32], b[32], c[32];
-	kv_add(v, "State", "%s%s%s", job_state_name(j.state), r->paused_by && r->paused_by[0] ? ", paused by " : "",
-	       r->paused_by ? r->paused_by : "");
+	char hold[200];
+	jobs_hold_text(u, j.id, hold, sizeof hold);
+	kv_add(v, "State", "%s%s%s%s%s", job_state_label(j.state), r->paused_by && r->paused_by[0] ? ", paused by " : "",
+	       r->paused_by ? r->paused_by : "", hold[0] ? ", " : "", hold);
+	kv_add(v, "Phase", "%s%s", job_phase_name(r->phase), r->retry_errors ? " (next pass: the failed items only)" : "");
+	if (r->ready_at) {
+		fmt_time(r->ready_at, a, sizeof a);
+		kv_add(v, "Ready to complete since", "%s", a);
+	}
+	if (j.state == JOB_READY && r->next_sync) {
+		fmt_time(r->next_sync, a, sizeof a);
+		kv_add(v, "Next incremental sync", "%s", a);
+	}
+	if (r->cutover_at) {
+		fmt_time(r->cutover_at, a, sizeof a);
+		kv_add(v, "Cutover", "%s", a);
+	}
 	kv_add(v, "Pass", "%s%s", pass_kind_name(j.o.pass), j.o.pass == PASS_PRESTAGE ? " (items older than the age)" : "");
 	if (j.o.pass == PASS_PRESTAGE)
 		kv_add(v, "Pre-stage age", "%d days", j.o.prestage_days);
@@ -162,7 +177,7 @@ static bool detail_act(struct ui *u, struct view *v, enum action a, const char *
 	(void)v;
 	(void)arg;
 	switch (a) {
-	case ACT_PAUSE: case ACT_RESUME: case ACT_RETRY:
+	case ACT_PAUSE: case ACT_RESUME: case ACT_RETRY: case ACT_CUTOVER:
 		jobs_apply(u, a, &u->detail_job, 1);
 		ui_reload(u, V_JOB_DETAIL);
 		return true;

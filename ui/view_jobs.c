@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blackout.h"
+#include "lifecycle.h"
 #include "ui.h"
 
 struct job_ui {
@@ -21,7 +23,15 @@ struct job_ui {
 	int64_t items_done, bytes_done, items_skipped, items_failed;
 	int64_t started, finished, created, start_after;
 	int64_t src_size, src_items;
+	int64_t src_ep_id;
+	int64_t next_sync, cutover_at;
+	enum job_phase phase;
+	bool suspend_ready;
 	int attempts;
+	/* A blackout holding this waiting job now (recomputed every few
+	 * seconds, see jobs_holds): until then, by the window named. */
+	int64_t held_until;
+	const char *hold_name;      /* owned by the view's blackout set */
 	/* One allocation holds every string of the row. */
 	char *strs;
 	const char *src_ep, *src_user, *dst_ep, *dst_user, *folder, *error, *paused_by;
@@ -41,13 +51,34 @@ static double rate_per_min(const struct job_ui *j)
 
 static void col_id(const void *r, char *b, size_t n) { snprintf(b, n, "%lld", (long long)J(r)->id); }
 
+static bool waiting(const struct job_ui *j)
+{
+	return j->state == JOB_QUEUED || j->state == JOB_READY || j->state == JOB_COMPLETING;
+}
+
+/* "scheduled" is derived, not stored: a queued job whose start time has
+ * not come, or any waiting job a blackout holds. */
+static bool scheduled(const struct job_ui *j)
+{
+	return (waiting(j) && j->held_until > clock_now()) ||
+	       (j->state == JOB_QUEUED && j->start_after > clock_now());
+}
+
 static void col_state(const void *r, char *b, size_t n)
 {
 	const struct job_ui *j = J(r);
-	if (j->state == JOB_QUEUED && j->start_after > clock_now())
-		snprintf(b, n, "scheduled");
-	else
-		snprintf(b, n, "%s", job_state_name(j->state));
+	snprintf(b, n, "%s", scheduled(j) ? "scheduled" : job_state_name(j->state));
+}
+
+/* "blackout NAME until TIME" when a blackout holds the job, else "". */
+static void hold_text(const struct job_ui *j, char *b, size_t n)
+{
+	b[0] = '\0';
+	if (!waiting(j) || j->held_until <= clock_now())
+		return;
+	char t[32];
+	fmt_time(j->held_until, t, sizeof t);
+	snprintf(b, n, "blackout %s until %s", j->hold_name ? j->hold_name : "?", t);
 }
 
 static void col_mailbox(const void *r, char *b, size_t n)
@@ -105,11 +136,25 @@ static void col_note(const void *r, char *b, size_t n)
 		snprintf(b, n, "%s", j->error);
 	else if (j->state == JOB_PAUSED)
 		snprintf(b, n, "paused by %s", j->paused_by[0] ? j->paused_by : "admin");
+	else if (waiting(j) && j->held_until > clock_now())
+		hold_text(j, b, n);
 	else if (j->state == JOB_QUEUED && j->start_after > clock_now()) {
 		char t[32];
 		fmt_time(j->start_after, t, sizeof t);
 		snprintf(b, n, "starts %s", t);
-	} else
+	} else if (j->state == JOB_READY) {
+		char t[32];
+		fmt_time(j->next_sync, t, sizeof t);
+		snprintf(b, n, "ready to complete (C: cutover); next incremental sync %s", t);
+	} else if (j->state == JOB_COMPLETING && j->cutover_at > clock_now()) {
+		char t[32];
+		fmt_time(j->cutover_at, t, sizeof t);
+		snprintf(b, n, "cutover at %s", t);
+	} else if (j->state == JOB_COMPLETING)
+		snprintf(b, n, "cutover: the final pass is next");
+	else if (j->state == JOB_RUNNING && j->phase != PHASE_INITIAL)
+		snprintf(b, n, "%s", j->phase == PHASE_FINAL ? "final pass (cutover)" : "incremental sync");
+	else
 		b[0] = '\0';
 }
 
@@ -140,7 +185,7 @@ static int cmp_queue(const void *a, const void *b)
 
 static const struct tbl_col cols[] = {
 	{ "ID", "id", 5, true, col_id, cmp_queue, false },
-	{ "STATE", "state", 9, false, col_state, NULL, true },
+	{ "STATE", "state", 10, false, col_state, NULL, true },
 	{ "MAILBOX", "mailbox", 24, false, col_mailbox, NULL, false },
 	{ "ITEMS", "items", 8, true, col_items, cmp_items, false },
 	{ "%", "percent", 4, true, col_pct, cmp_pct, false },
@@ -172,12 +217,14 @@ static const struct tbl_ops ops = {
 /* --- loading ------------------------------------------------------------------- */
 
 enum jobs_filter { JF_ALL, JF_ACTIVE, JF_PROBLEMS, JF_DONE, JF__COUNT };
-static const char *const filter_names[] = { "all jobs", "active (queued, running, paused)",
+static const char *const filter_names[] = { "all jobs", "active (queued, running, paused, ready, completing)",
                                             "problems (failed, partial, cancelled)", "completed" };
 
 struct jobs_state {
 	int64_t rev;
 	enum jobs_filter filter;
+	struct bo_set *bo;          /* the blackout windows, for "scheduled: blackout ..." */
+	int64_t bo_sig, holds_ms;
 };
 
 static bool jobs_filter(const void *r, void *ctx)
@@ -185,7 +232,8 @@ static bool jobs_filter(const void *r, void *ctx)
 	const struct jobs_state *s = ctx;
 	enum job_state st = J(r)->state;
 	switch (s->filter) {
-	case JF_ACTIVE: return st == JOB_QUEUED || st == JOB_RUNNING || st == JOB_PAUSED;
+	case JF_ACTIVE: return st == JOB_QUEUED || st == JOB_RUNNING || st == JOB_PAUSED || st == JOB_READY ||
+	                       st == JOB_COMPLETING;
 	case JF_PROBLEMS: return st == JOB_FAILED || st == JOB_PARTIAL || st == JOB_CANCELLED;
 	case JF_DONE: return st == JOB_COMPLETED;
 	default: return true;
@@ -227,6 +275,63 @@ static void put_row(void *ctx, const struct job_row *r)
 	j->src_size = r->src_size_bytes;
 	j->src_items = r->src_items;
 	j->attempts = r->attempts;
+	j->src_ep_id = r->src_ep_id;
+	j->next_sync = r->next_sync;
+	j->cutover_at = r->cutover_at;
+	j->phase = r->phase;
+	j->suspend_ready = r->suspend_ready;
+}
+
+/* Which waiting jobs a blackout holds now: every two seconds (the clock
+ * moves them in and out of windows), the windows re-read when they change. */
+static void jobs_holds(struct ui *u, struct view *v)
+{
+	struct jobs_state *s = v->priv;
+	int64_t now_ms = clock_mono_ms(), sig = 0;
+	if (s->holds_ms && now_ms - s->holds_ms < 2000)
+		return;
+	s->holds_ms = now_ms;
+	struct err e;
+	if (store_blackout_signature(u->st, &sig, &e))
+		return;
+	if (!s->bo || sig != s->bo_sig) {
+		struct bo_set *b = NULL;
+		if (bo_load(u->st, &b, &e)) {
+			ui_error(u, "%s", e.msg);
+			return;
+		}
+		bo_free(s->bo);
+		s->bo = b;
+		s->bo_sig = sig;
+	}
+	int64_t now = clock_now();
+	for (size_t i = 0; i < v->tbl.n; i++) {
+		struct job_ui *j = (struct job_ui *)(v->tbl.rows + i * sizeof(struct job_ui));
+		int64_t until = 0;
+		const char *name = NULL;
+		if (waiting(j) && bo_any(s->bo)) {
+			struct bo_subject m;
+			bo_subject_of(s->bo, j->src_ep_id, j->src_user, &m);
+			if (!bo_held(s->bo, &m, lc_bo_phase(lc_phase_for_claim(j->state), j->suspend_ready), now,
+			             &until, &name))
+				until = 0;
+		}
+		if (until != j->held_until || name != j->hold_name)
+			v->tbl.changed = true;
+		j->held_until = until;
+		j->hold_name = name;
+	}
+}
+
+void jobs_hold_text(struct ui *u, int64_t id, char *buf, size_t n)
+{
+	struct view *v = &u->views[V_JOBS];
+	buf[0] = '\0';
+	if (!v->opened)
+		ui_reload(u, V_JOBS);
+	const struct job_ui *j = v->has_tbl ? tbl_find(&v->tbl, id) : NULL;
+	if (j)
+		hold_text(j, buf, n);
 }
 
 /* Reads the jobs changed since the last look; everything when jobs were
@@ -246,6 +351,7 @@ static void jobs_refresh(struct ui *u, struct view *v)
 	}
 	if (store_job_rows(u->st, s->rev, put_row, v, &s->rev, &e))
 		ui_error(u, "%s", e.msg);
+	jobs_holds(u, v);
 	/* Running jobs' rate and ETA move with the clock. */
 	if (u->cur == V_JOBS)
 		v->tbl.changed = v->tbl.changed || v->tbl.sort_col == 6 || v->tbl.sort_col == 7;
@@ -269,6 +375,9 @@ static void jobs_open(struct ui *u, struct view *v)
 static void jobs_close(struct ui *u, struct view *v)
 {
 	(void)u;
+	struct jobs_state *s = v->priv;
+	if (s)
+		bo_free(s->bo);
 	free(v->priv);
 	v->priv = NULL;
 }
@@ -312,18 +421,18 @@ void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struc
 	free(act);
 }
 
-void jobs_totals(struct ui *u, int64_t counts[7], int64_t *items, int64_t *bytes)
+void jobs_totals(struct ui *u, int64_t counts[JOB__COUNT], int64_t *items, int64_t *bytes)
 {
 	struct view *v = &u->views[V_JOBS];
 	if (!v->opened)
 		ui_reload(u, V_JOBS);
 	else
 		jobs_refresh(u, v);
-	memset(counts, 0, 7 * sizeof counts[0]);
+	memset(counts, 0, JOB__COUNT * sizeof counts[0]);
 	*items = *bytes = 0;
 	for (size_t i = 0; i < v->tbl.n; i++) {
 		const struct job_ui *j = (const struct job_ui *)(v->tbl.rows + i * sizeof(struct job_ui));
-		if ((int)j->state >= 0 && (int)j->state < 7)
+		if ((int)j->state >= 0 && (int)j->state < JOB__COUNT)
 			counts[j->state]++;
 		*items += j->items_done;
 		*bytes += j->bytes_done;
@@ -355,6 +464,7 @@ static enum st apply(struct ui *u, enum action a, int64_t id, struct err *e)
 	case ACT_RESUME: return store_job_resume(u->st, id, e);
 	case ACT_CANCEL: return store_job_cancel(u->st, id, e);
 	case ACT_RETRY: return store_job_retry(u->st, id, e);
+	case ACT_CUTOVER: return store_job_cutover(u->st, id, 0, NULL, e);
 	case ACT_TOP: return store_job_move(u->st, id, true, e);
 	case ACT_BOTTOM: return store_job_move(u->st, id, false, e);
 	case ACT_MOVE_UP: return store_job_move_step(u->st, id, true, e);
@@ -370,6 +480,7 @@ static const char *done_word(enum action a)
 	case ACT_RESUME: return "back in the queue";
 	case ACT_CANCEL: return "cancelled";
 	case ACT_RETRY: return "queued again";
+	case ACT_CUTOVER: return "cut over: its final pass runs next";
 	case ACT_TOP: return "moved to the top";
 	case ACT_BOTTOM: return "moved to the bottom";
 	case ACT_MOVE_UP: return "moved up";
@@ -455,7 +566,7 @@ static bool jobs_act(struct ui *u, struct view *v, enum action a, const char *ar
 		ui_menu(u, "Show", filter_names, JF__COUNT, (int)((struct jobs_state *)v->priv)->filter, filter_fn, v);
 		return true;
 	case ACT_PAUSE: case ACT_RESUME: case ACT_RETRY: case ACT_TOP: case ACT_BOTTOM: case ACT_MOVE_UP: case ACT_MOVE_DOWN:
-	case ACT_CANCEL: {
+	case ACT_CANCEL: case ACT_CUTOVER: {
 		size_t n;
 		int64_t *ids = targets(v, &n);
 		if (!n) {

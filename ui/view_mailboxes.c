@@ -42,7 +42,7 @@ static void mbx_free(void *r) { free(((struct mbx_ui *)r)->strs); }
 
 static const char *status_text(int status)
 {
-	return status < 0 ? "not queued" : job_state_name((enum job_state)status);
+	return status < 0 ? "not queued" : job_state_label((enum job_state)status);
 }
 
 static void col_login(const void *r, char *b, size_t n) { snprintf(b, n, "%s", M(r)->login); }
@@ -135,7 +135,7 @@ static const struct tbl_ops ops = {
 
 /* Filter choices: every mailbox, the never queued ones, then one per job state. */
 enum { MF_ALL, MF_NOT_QUEUED, MF_STATE0 };
-#define MF_COUNT (MF_STATE0 + JOB_CANCELLED + 1)
+#define MF_COUNT (MF_STATE0 + JOB__COUNT)
 
 struct forest_item {
 	int64_t id;
@@ -285,7 +285,7 @@ static void mbx_open(struct ui *u, struct view *v)
 		s->loaded_forest = -1;
 		s->filter_labels[MF_ALL] = x_strdup("all statuses");
 		s->filter_labels[MF_NOT_QUEUED] = x_strdup("not queued");
-		for (int k = JOB_QUEUED; k <= JOB_CANCELLED; k++)
+		for (int k = JOB_QUEUED; k < JOB__COUNT; k++)
 			s->filter_labels[MF_STATE0 + k] = x_strdup(job_state_name((enum job_state)k));
 	}
 	load_forests(u, v->priv);

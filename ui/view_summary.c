@@ -55,7 +55,7 @@ static void add_to(struct count *v, int *n, int max, int *slots, const char *key
 static void collect(void *ctx, const char *site, int status, int64_t items, int64_t bytes)
 {
 	struct sum_load *l = ctx;
-	const char *st = status < 0 ? "not queued" : job_state_name((enum job_state)status);
+	const char *st = status < 0 ? "not queued" : job_state_label((enum job_state)status);
 	int64_t i = items > 0 ? items : 0, b = bytes > 0 ? bytes : 0;
 	add_to(l->status, &l->nstatus, 32, l->status_slots, st, 1, i, b);
 	char key[160];
@@ -101,19 +101,19 @@ static void summary_load(struct ui *u, struct view *v)
 		add_count(v, "  ", &l->site[k]);
 	free(l);
 
-	int64_t c[7] = { 0 }, items = 0, bytes = 0;
+	int64_t c[JOB__COUNT] = { 0 }, items = 0, bytes = 0;
 	jobs_totals(u, c, &items, &bytes);
 	int64_t total = 0;
-	for (int k = 0; k < 7; k++)
+	for (int k = 0; k < JOB__COUNT; k++)
 		total += c[k];
 	char a[32], b[32];
 	kv_add(v, "", "%s", "");
 	fmt_count(total, a, sizeof a);
 	kv_add(v, "Mailbox jobs", "%10s", a);
-	for (int k = 0; k < 7; k++) {
+	for (int k = 0; k < JOB__COUNT; k++) {
 		fmt_count(c[k], a, sizeof a);
 		char label[40];
-		snprintf(label, sizeof label, "  %s", job_state_name((enum job_state)k));
+		snprintf(label, sizeof label, "  %s", job_state_label((enum job_state)k));
 		kv_add(v, label, "%10s", a);
 	}
 	fmt_count(items, a, sizeof a);

@@ -79,7 +79,8 @@ static void test_defaults(void)
 	ok(c.log_path == NULL && str_eq(c.log_level, "info"), "defaults: log_path, log_level");
 	ok(c.workers == 4 && c.max_connections_per_server == 10 &&
 	   c.batch_messages == 256 && c.batch_bytes_mb == 16 && c.timeout_s == 60 &&
-	   c.retry_max == 5 && c.bad_item_limit == 50 && c.verify_after_copy == 1,
+	   c.retry_max == 5 && c.bad_item_limit == 50 && c.verify_after_copy == 1 &&
+	   c.incremental_interval_h == 24 && c.max_connections_per_host == 0,
 	   "defaults: integers");
 	ok(str_eq(c.separator_char, "_"), "defaults: separator_char");
 	cfg_free(&c);
@@ -239,6 +240,8 @@ static void test_errors(void)
 	expect_error("separator_char = \"*\";\n", 1, "separator_char");
 	expect_error("separator_char = \"\";\n", 1, "separator_char");
 	expect_error("verify_after_copy = 2;\n", 1, "true or false");
+	expect_error("incremental_interval_h = 0;\n", 1, "incremental_interval_h must be a whole number from 1 to 8760");
+	expect_error("max_connections_per_host = -1;\n", 1, "max_connections_per_host must be a whole number from 0 to 100000");
 	expect_error("verify_after_copy = \"yes\";\n", 1, "true or false");
 	expect_error("workers = true;\n", 1, "without quotes");
 	expect_error("workers = 2.5;\n", 1, "without quotes");

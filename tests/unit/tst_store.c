@@ -3,6 +3,7 @@
  * revisions and row listings, mailboxes, delegation, blackouts, maps,
  * journal, and that a newer schema is refused. */
 #include "store.h"
+#include "tz.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -519,7 +520,12 @@ static void test_jobs(struct store *s, const int64_t mb[4])
 	store_job_get(s, a, &g, &e);
 	check(g.state == JOB_PAUSED, "queued job paused at once");
 	job_free(&g);
-	store_job_finish(s, &c, JOB_COMPLETED, NULL, &e);
+	check(store_job_finish(s, &c, JOB_COMPLETED, NULL, &e) == ST_CONFIG &&
+	      !strcmp(e.msg, "job 1 cannot end as completed: it is paused"),
+	      "the lifecycle refuses paused -> completed: %s", e.msg);
+	store_job_resume(s, a, &e);
+	store_job_start(s, &c, &e);
+	check(store_job_finish(s, &c, JOB_COMPLETED, NULL, &e) == 0, "running -> completed");
 	check(store_job_pause(s, a, &e) == ST_CONFIG && strstr(e.msg, "completed"),
 	      "completed job cannot be paused: %s", e.msg);
 	check(store_job_pause(s, 424242, &e) == ST_CONFIG && strstr(e.msg, "424242"), "unknown job named");
@@ -802,6 +808,17 @@ static void test_rows_speed(const char *dir)
 	t0 = clock_mono_ms();
 	store_job_total(s, &n, &e);
 	check(n == 100000, "job total in %lld ms", (long long)(clock_mono_ms() - t0));
+	/* A claim looks at a bounded number of candidates, however long the queue. */
+	t0 = clock_mono_ms();
+	int claimed = 0;
+	for (int i = 0; i < 20; i++) {
+		if (store_job_claim(s, &c, &found, &e) == 0 && found)
+			claimed++;
+		job_free(&c);
+	}
+	int64_t t_claim = clock_mono_ms() - t0;
+	check(claimed == 9 && t_claim < 500, "claims with 100000 queued: 9 (the endpoints' limit of 10 "
+	      "connections) in %lld ms for 20 tries", (long long)t_claim);
 	store_close(&s);
 	free(path);
 }
@@ -856,6 +873,192 @@ static void test_hold_and_notices(struct store *s, int64_t job_id)
 	      "and can be claimed again");
 }
 
+static int64_t wall(const char *zone, int y, int mo, int d, int h, int mi)
+{
+	char why[128];
+	struct tzone *z = tz_open(zone, why, sizeof why);
+	int64_t t = z ? tz_mktime(z, y, mo, d, h, mi) : 0;
+	tz_close(z);
+	return t;
+}
+
+/* Windows of one scope that meet are refused, across zones and a summer
+ * time change; windows of different scopes may overlap (they chain). */
+static void test_overlaps(struct store *s)
+{
+	struct err e;
+	struct blackout nights = { .name = S("paris-nights"), .tz = S("Europe/Paris"), .weekly = true,
+	                           .start_ts = wall("Europe/Paris", 2026, 3, 2, 22, 0),
+	                           .end_ts = wall("Europe/Paris", 2026, 3, 3, 6, 0) };
+	check(store_blackout_add(s, &nights, &e) == 0, "weekly Monday nights in Paris");
+	struct blackout ny = { .name = S("ny-call"), .tz = S("America/New_York"),
+	                       .start_ts = wall("America/New_York", 2026, 6, 1, 17, 0),
+	                       .end_ts = wall("America/New_York", 2026, 6, 1, 17, 30) };
+	check(store_blackout_add(s, &ny, &e) == ST_CONFIG && strstr(e.msg, "overlaps blackout paris-nights") &&
+	      strstr(e.msg, "2026-06-01 17:00 EDT"),
+	      "17:00 EDT on a Monday in June is 23:00 in Paris (summer time): refused: %s", e.msg);
+	ny.start_ts = wall("America/New_York", 2026, 6, 1, 15, 0);
+	ny.end_ts = wall("America/New_York", 2026, 6, 1, 15, 30);
+	check(store_blackout_add(s, &ny, &e) == 0, "15:00 EDT (21:00 in Paris) does not meet it");
+	ny.end_ts = wall("America/New_York", 2026, 6, 1, 16, 30);
+	check(store_blackout_update(s, &ny, &e) == ST_CONFIG && strstr(e.msg, "paris-nights"),
+	      "an edit that makes it meet is refused too");
+	struct blackout site = { .name = S("site-night"), .site = S("Paris"),
+	                         .start_ts = wall("Europe/Paris", 2026, 3, 2, 23, 0),
+	                         .end_ts = wall("Europe/Paris", 2026, 3, 3, 1, 0) };
+	check(store_blackout_add(s, &site, &e) == 0, "a site's window may overlap everyone's (they chain)");
+}
+
+static bool hold_bob(void *ctx, int64_t src_ep, const char *src_user, enum job_phase phase,
+                     bool suspend_ready)
+{
+	(void)ctx, (void)src_ep, (void)phase, (void)suspend_ready;
+	return !strcmp(src_user, "bob");
+}
+
+static enum job_state state_of(struct store *s, int64_t id)
+{
+	struct job j;
+	struct err e;
+	if (store_job_get(s, id, &j, &e))
+		return JOB__COUNT;
+	enum job_state st = j.state;
+	job_free(&j);
+	return st;
+}
+
+/* The lifecycle in the store: holds skipped by the claim, ready jobs and
+ * their incremental syncs, cutover, orphans by phase, endpoint-wide pause,
+ * retry of failed items, the blackout signature. */
+static void test_lifecycle(const char *dir)
+{
+	char *path = x_asprintf("%s/life.db", dir);
+	struct store *s = NULL;
+	struct err e;
+	check(store_open(path, &s, &e) == 0, "lifecycle store");
+	struct endpoint ep = { .name = S("src"), .url = S("imap://127.0.0.1:1"), .admin_user = S("admin"),
+	                       .secret_ref = S("env:PW"), .max_connections = 10 };
+	store_endpoint_add(s, &ep, &e);
+	ep.name = S("dst");
+	store_endpoint_add(s, &ep, &e);
+	clock_set_fake(2000000);
+	struct job bob = { .src_ep = 1, .dst_ep = 2, .src_user = S("bob"), .dst_user = S("bob") };
+	struct job amy = { .src_ep = 1, .dst_ep = 2, .src_user = S("amy"), .dst_user = S("amy"),
+	                   .suspend_ready = true };
+	check(store_job_add(s, &bob, &e) == 0 && store_job_add(s, &amy, &e) == 0, "bob and amy queued");
+	struct job c;
+	bool found;
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.id == amy.id &&
+	      c.phase == PHASE_INITIAL && c.state == JOB_RUNNING,
+	      "a held job is skipped: amy (behind bob) claimed, initial phase");
+	check(store_job_cutover(s, bob.id, 0, NULL, &e) == ST_CONFIG && strstr(e.msg, "suspend-when-ready"),
+	      "cutover of a job without suspend-when-ready refused: %s", e.msg);
+
+	/* Initial pass done: ready, with the next incremental sync. */
+	c.next_sync = 2000000 + 3600;
+	check(store_job_finish(s, &c, JOB_READY, NULL, &e) == 0 && state_of(s, amy.id) == JOB_READY,
+	      "running -> ready");
+	job_free(&c);
+	check(store_job_pause(s, amy.id, &e) == 0 && state_of(s, amy.id) == JOB_PAUSED &&
+	      store_job_resume(s, amy.id, &e) == 0 && state_of(s, amy.id) == JOB_READY,
+	      "a ready job paused and resumed is ready again (not queued for a new initial pass)");
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && !found,
+	      "a ready job waits for its incremental sync");
+	clock_set_fake(2000000 + 3600);
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.id == amy.id &&
+	      c.phase == PHASE_INCREMENTAL, "at next_sync the incremental sync is claimed");
+	check(store_job_requeue_orphans(s, &e) == 0 && state_of(s, amy.id) == JOB_READY,
+	      "an orphaned incremental sync goes back to ready");
+	job_free(&c);
+	check(store_job_finish(s, &(struct job){ .id = amy.id }, JOB_COMPLETED, NULL, &e) == ST_CONFIG &&
+	      strstr(e.msg, "ready to complete"), "ready -> completed refused: %s", e.msg);
+
+	/* Cutover at a time: completing, claimed then as the final pass. */
+	enum job_state now;
+	check(store_job_cutover(s, amy.id, 2000000 + 7200, &now, &e) == 0 && now == JOB_COMPLETING &&
+	      state_of(s, amy.id) == JOB_COMPLETING, "cutover: ready -> completing");
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && !found,
+	      "not before the cutover time");
+	clock_set_fake(2000000 + 7200);
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.phase == PHASE_FINAL,
+	      "final pass claimed at the cutover time");
+	check(store_job_pause(s, amy.id, &e) == 0, "pause asked for the final pass");
+	check(store_job_finish_paused(s, &c, "admin", &e) == 0 && store_job_resume(s, amy.id, &e) == 0 &&
+	      state_of(s, amy.id) == JOB_COMPLETING, "paused final pass resumes as completing");
+	job_free(&c);
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.phase == PHASE_FINAL,
+	      "claimed again");
+	c.items_failed = 1;
+	check(store_job_finish(s, &c, JOB_PARTIAL, NULL, &e) == 0, "final pass partial");
+	check(store_item_failed_add(s, c.id, 1, "INBOX", 42, 100, "refused", &e) == 0 &&
+	      store_skipped_add(s, c.id, 1, "INBOX", 43, "big", 1 << 30, "too big", &e) == 0, "one failed, one skipped");
+	uint32_t *uids;
+	size_t nu;
+	int64_t nf;
+	check(store_failed_uids(s, c.id, 1, &uids, &nu, &e) == 0 && nu == 1 && uids[0] == 42 &&
+	      store_failed_count(s, c.id, &nf, &e) == 0 && nf == 1, "only the failed item is retried");
+	free(uids);
+	bool only;
+	check(store_job_retry_pass(s, c.id, false, &only, &e) == 0 && only && state_of(s, c.id) == JOB_COMPLETING,
+	      "retry of a partial job: failed items only, back to completing");
+	job_free(&c);
+	check(store_job_claim_unheld(s, hold_bob, NULL, 0, &c, &found, &e) == 0 && found && c.retry_errors,
+	      "claimed as retry-errors");
+	check(store_failed_done(s, c.id, 1, 42, &e) == 0 && store_failed_count(s, c.id, &nf, &e) == 0 && nf == 0,
+	      "a retried item that made it is no longer failed");
+	c.retry_errors = false;
+	check(store_job_finish(s, &c, JOB_COMPLETED, NULL, &e) == 0, "completed");
+	check(store_job_retry(s, c.id, &e) == ST_CONFIG && strstr(e.msg, "completed"),
+	      "a completed job cannot be retried: %s", e.msg);
+	check(store_job_cutover(s, c.id, 0, NULL, &e) == ST_CONFIG &&
+	      !strcmp(e.msg, "job 2 cannot cut over: it is completed"), "nor cut over: %s", e.msg);
+	job_free(&c);
+
+	/* Endpoint-wide pause and resume. */
+	struct job cy = { .src_ep = 1, .dst_ep = 2, .src_user = S("cy"), .dst_user = S("cy") };
+	store_job_add(s, &cy, &e);
+	store_job_pause(s, bob.id, &e);    /* an admin's pause stays */
+	int64_t n = 0, already = 0;
+	check(store_endpoint_pause_jobs(s, 2, "endpoint dst: authentication failed", &n, &already, &e) == 0 &&
+	      n == 1 && already == 0 && state_of(s, cy.id) == JOB_PAUSED,
+	      "endpoint pause: the queued job of the endpoint");
+	check(store_endpoint_pause_jobs(s, 2, "endpoint dst: authentication failed", &n, &already, &e) == 0 &&
+	      n == 0 && already == 1, "a second refusal finds it paused already");
+	check(store_endpoint_resume_jobs(s, 2, &n, &e) == 0 && n == 1 && state_of(s, cy.id) == JOB_QUEUED &&
+	      state_of(s, bob.id) == JOB_PAUSED, "endpoint resume: only its own pauses");
+	check(store_job_cancel(s, cy.id, &e) == 0 && store_job_cancel(s, cy.id, &e) == ST_CONFIG &&
+	      strstr(e.msg, "cancelled"), "cancel twice: %s", e.msg);
+
+	/* Both endpoints are on 127.0.0.1: a running job holds two connections
+	 * to that host. */
+	struct job d1 = { .src_ep = 1, .dst_ep = 2, .src_user = S("d1"), .dst_user = S("d1") };
+	struct job d2 = { .src_ep = 1, .dst_ep = 2, .src_user = S("d2"), .dst_user = S("d2") };
+	store_job_add(s, &d1, &e);
+	store_job_add(s, &d2, &e);
+	store_job_pause(s, bob.id, &e);
+	struct job h1, h2;
+	check(store_job_claim_unheld(s, NULL, NULL, 3, &h1, &found, &e) == 0 && found && h1.id == d1.id,
+	      "host limit 3: the first job (2 connections to 127.0.0.1)");
+	check(store_job_claim_unheld(s, NULL, NULL, 3, &h2, &found, &e) == 0 && !found,
+	      "the second would need 4: it waits");
+	check(store_job_claim_unheld(s, NULL, NULL, 4, &h2, &found, &e) == 0 && found && h2.id == d2.id,
+	      "with a limit of 4 it runs");
+	job_free(&h1);
+	job_free(&h2);
+
+	int64_t sig1, sig2;
+	struct blackout b = { .name = S("night"), .start_ts = 10, .end_ts = 20 };
+	check(store_blackout_signature(s, &sig1, &e) == 0 && store_blackout_add(s, &b, &e) == 0 &&
+	      store_blackout_signature(s, &sig2, &e) == 0 && sig1 != sig2, "signature moves with a window");
+	b.end_ts = 30;
+	check(store_blackout_update(s, &b, &e) == 0 && store_blackout_signature(s, &sig1, &e) == 0 && sig1 != sig2,
+	      "and with an edit");
+	test_overlaps(s);
+	clock_set_fake(0);
+	store_close(&s);
+	free(path);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/tst_store.XXXXXX";
@@ -864,6 +1067,7 @@ int main(void)
 	char *path = x_asprintf("%s/sub/mf.db", dir);
 	struct store *s = NULL;
 	struct err e;
+	test_lifecycle(dir);
 	check(store_open(path, &s, &e) == 0, "store created in a new folder");
 	struct endpoint ep = { .name = S("src"), .url = S("imap://127.0.0.1:1"), .admin_user = S("admin"),
 	                       .secret_ref = S("env:PW") };
