@@ -8,7 +8,9 @@ source (env:VAR, file:PATH) or anything else of mailferry's environment; a
 hanging script and what it started are stopped at script_timeout_s and the
 job is held with "timed out after N s"; stopping mailferry stops a running
 script too and puts its job back in the queue, not held; a relative script
-path is refused with the key named.
+path is refused with the key named; a failing at_cutover script holds a
+ready job's cutover (paused in its final phase, nothing more copied) until
+it is fixed and the job resumed.
 
 Run: MAILFERRY=./mailferry python3 tests/test_scripts.py   (exit 0 pass, 77 skip, 1 fail)
 """
@@ -227,7 +229,48 @@ def run_checks(c, mf, src, dst):
     j = job(mf, 3)
     c.check(r.rc == 78 and 'script_before_first_pass' in r.err and 'absolute path' in r.err and
             j['state'] == 'paused', 'a relative script path: exit 78 naming the key; the job stays held', r)
+    cutover_hold(c, mf, src, dst, out, env)
     c.check(mf.store_integrity() == 'ok', 'store integrity_check ok')
+
+
+def cutover_hold(c, mf, src, dst, out, env):
+    """A failing at_cutover script holds the cutover: the job waits paused
+    by "script" in its final phase, nothing more copied; fixed and resumed,
+    the final pass runs and the job completes, each message once."""
+    cut = write_script(mf, 'cutover.sh', 'env -0 > %s/env.$MAILFERRY_EVENT.$MAILFERRY_JOB_ID\n'
+                       'if [ -e %s/deny_cutover ]; then echo "MX not switched yet" >&2; exit 4; fi\n' % (out, out))
+    for key, value in (('script_before_first_pass', ''), ('script_at_cutover', cut)):
+        r = mf.run('config', 'set', key, value)
+        c.check(r.rc == 0, 'config set %s %r' % (key, value), r)
+    for jid in ('3', '4'):
+        mf.run('cancel', jid)
+    corpus.bulk(src, 'user004', 10, folders=['INBOX', 'Sent'], sizes='small', seed=8)
+    r = mf.run('queue', 'src', 'dst', 'user004', '--suspend-when-ready')
+    c.check(r.rc == 0 and 'job 5 queued' in r.out, 'queue user004 --suspend-when-ready (job 5)', r)
+    r = mf.run('run', env=env, timeout=300)
+    initial = target_count(dst, 'user004')
+    c.check(job(mf, 5)['state'] == 'ready' and initial == 10, 'job 5 is ready to complete, its 10 messages copied', r)
+    corpus.bulk(src, 'user004', 3, folders=['INBOX'], sizes='small', seed=9)
+    open(os.path.join(out, 'deny_cutover'), 'w').close()
+    r = mf.run('cutover', '5')
+    c.check(r.rc == 0, 'cutover 5', r)
+    r = mf.run('run', env=env, timeout=300)
+    j = job(mf, 5)
+    c.check(j['state'] == 'paused' and j['paused_by'] == 'script' and 'MX not switched yet' in (j['error'] or '') and
+            j['phase'] == 'final', 'a failing at_cutover script holds the cutover (%s, %s, %s, phase %s)'
+            % (j['state'], j['paused_by'], j['error'], j['phase']), r)
+    c.check(target_count(dst, 'user004') == initial, 'nothing copied by the held cutover (%d)' % initial)
+    ec = read_env(os.path.join(out, 'env.at_cutover.5'))
+    c.check(ec is not None and ec.get('MAILFERRY_EVENT') == 'at_cutover' and ec.get('MAILFERRY_SOURCE_USER') == 'user004',
+            'the at_cutover script saw the job\'s facts', ec)
+    os.unlink(os.path.join(out, 'deny_cutover'))
+    r = mf.run('resume', '5')
+    c.check(r.rc == 0, 'resume 5', r)
+    r = mf.run('run', env=env, timeout=300)
+    j = job(mf, 5)
+    c.check(j['state'] == 'completed' and target_count(dst, 'user004') == initial + 3,
+            'fixed and resumed: the final pass copies the 3 new messages and the job completes (%s, %d on the '
+            'target)' % (j['state'], target_count(dst, 'user004')), r)
 
 
 if __name__ == '__main__':
