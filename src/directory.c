@@ -907,8 +907,10 @@ static char *group_clause(const struct forest *f)
 	struct sbuf b;
 	sb_init(&b);
 	scope_lines(f, add_group, &b);
-	if (!b.len)
+	if (!b.len) {
+		sb_free(&b);
 		return NULL;
+	}
 	char *out = x_asprintf("(|%s)", b.data);
 	sb_free(&b);
 	return out;

@@ -64,8 +64,11 @@ static enum st assign(struct dirmap *m, const char *item, struct err *e)
 		            attr, attr);
 	if (!s) {
 		free(m->attr[f]);
-		m->attr[f] = *attr ? attr : NULL;
-		attr = NULL;
+		m->attr[f] = NULL;
+		if (*attr) {            /* "" removes the field: attr is freed below */
+			m->attr[f] = attr;
+			attr = NULL;
+		}
 	}
 	free(field);
 	free(attr);

@@ -27,6 +27,14 @@ static char *script(const char *name, const char *body)
 	return path;
 }
 
+/* Sets a configured script path, freeing the one before (cfg_free frees
+ * the last). */
+static void put(char **slot, char *path)
+{
+	free(*slot);
+	*slot = path;
+}
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -104,7 +112,7 @@ int main(void)
 	/* The environment: the job's facts, a few base variables, no secret. */
 	char *envfile = x_asprintf("%s/env.out", dir);
 	char *body = x_asprintf("env > %s\necho hello\necho to-stderr >&2\nprintf 'no newline'\n", envfile);
-	c.script_after_completion = script("env.sh", body);
+	put(&c.script_after_completion, script("env.sh", body));
 	free(body);
 	check(script_run(st, &c, j.id, SCRIPT_AFTER_COMPLETION, &r, &e) == ST_OK && r.ran && r.exit_code == 0 &&
 	      r.lines == 3, "a script that exits 0: ST_OK, 3 lines of output (%s)", e.msg);
@@ -125,17 +133,17 @@ int main(void)
 	free(evs);
 
 	/* Exit status and signals, with the last line. */
-	c.script_on_failure = script("fail.sh", "echo first\necho 'the reason'\nexit 3\n");
+	put(&c.script_on_failure, script("fail.sh", "echo first\necho 'the reason'\nexit 3\n"));
 	check(script_run(st, &c, j.id, SCRIPT_ON_FAILURE, &r, &e) == ST_MAILBOX && r.exit_code == 3 &&
 	      strstr(e.msg, "fail.sh (on_failure) exited with status 3: the reason"), "exit 3: %s", e.msg);
-	c.script_on_failure = script("kill.sh", "kill -9 $$\n");
+	put(&c.script_on_failure, script("kill.sh", "kill -9 $$\n"));
 	check(script_run(st, &c, j.id, SCRIPT_ON_FAILURE, &r, &e) == ST_MAILBOX && r.signal == 9 &&
 	      strstr(e.msg, "killed by signal 9"), "a signal: %s", e.msg);
 
 	/* The time limit reaches what the script started. */
 	char *pidfile = x_asprintf("%s/child.pid", dir);
 	body = x_asprintf("sleep 300 &\necho $! > %s\nwait\n", pidfile);
-	c.script_before_first_pass = script("hang.sh", body);
+	put(&c.script_before_first_pass, script("hang.sh", body));
 	free(body);
 	c.script_timeout_s = 1;
 	int64_t t0 = clock_mono_ms();
@@ -148,7 +156,7 @@ int main(void)
 	free(pid);
 
 	/* SIGTERM ignored: SIGKILL after the grace. */
-	c.script_before_first_pass = script("stubborn.sh", "trap '' TERM\nwhile :; do sleep 1; done\n");
+	put(&c.script_before_first_pass, script("stubborn.sh", "trap '' TERM\nwhile :; do sleep 1; done\n"));
 	t0 = clock_mono_ms();
 	s = script_run(st, &c, j.id, SCRIPT_BEFORE_FIRST_PASS, &r, &e);
 	ms = clock_mono_ms() - t0;
@@ -158,15 +166,16 @@ int main(void)
 	/* A cancel stops it at once. */
 	volatile int cancel = 1;
 	c.script_timeout_s = 300;
-	c.script_before_first_pass = script("long.sh", "sleep 300\n");
+	put(&c.script_before_first_pass, script("long.sh", "sleep 300\n"));
 	t0 = clock_mono_ms();
 	s = script_run_cancellable(st, &c, j.id, SCRIPT_BEFORE_FIRST_PASS, &cancel, &r, &e);
 	ms = clock_mono_ms() - t0;
 	check(s == ST_CANCELED && ms < 2000 && strstr(e.msg, "mailferry is stopping"), "a cancel stops it: %s", e.msg);
 
 	/* Output is bounded. */
-	c.script_after_completion = script("chatty.sh", "i=0; while [ $i -lt 3000 ]; do "
-	                                   "echo \"line $i: 0123456789012345678901234567890123456789\"; i=$((i+1)); done\n");
+	put(&c.script_after_completion, script("chatty.sh", "i=0; while [ $i -lt 3000 ]; do "
+	                                       "echo \"line $i: 0123456789012345678901234567890123456789\"; "
+	                                       "i=$((i+1)); done\n"));
 	struct job j2 = { .src_ep = 1, .dst_ep = 2, .src_user = S("bob"), .dst_user = S("bob") };
 	store_job_add(st, &j2, &e);
 	s = script_run(st, &c, j2.id, SCRIPT_AFTER_COMPLETION, &r, &e);
@@ -177,20 +186,21 @@ int main(void)
 	free(evs);
 
 	/* Scripts that cannot run. */
-	c.script_on_failure = S("relative/x.sh");
+	put(&c.script_on_failure, x_strdup("relative/x.sh"));
 	check(script_run(st, &c, j.id, SCRIPT_ON_FAILURE, &r, &e) == ST_CONFIG && !r.ran &&
 	      strstr(e.msg, "script_on_failure") && strstr(e.msg, "absolute path"), "relative: %s", e.msg);
 	char *plain = x_asprintf("%s/plain.txt", dir);
 	fclose(fopen(plain, "w"));
-	c.script_on_failure = plain;
+	put(&c.script_on_failure, plain);
 	check(script_run(st, &c, j.id, SCRIPT_ON_FAILURE, &r, &e) == ST_CONFIG && strstr(e.msg, "not executable"),
 	      "not executable: %s", e.msg);
 	char *missing = x_asprintf("%s/missing.sh", dir);
-	c.script_on_failure = missing;
+	put(&c.script_on_failure, missing);
 	check(script_run(st, &c, j.id, SCRIPT_ON_FAILURE, &r, &e) == ST_CONFIG && strstr(e.msg, "No such file"),
 	      "missing: %s", e.msg);
 
 	store_close(&st);
+	cfg_free(&c);
 	char *cmd = x_asprintf("rm -rf %s", dir);
 	if (system(cmd) != 0)
 		check(0, "cleanup");
