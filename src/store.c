@@ -1448,6 +1448,47 @@ enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_
 	return step_done(s, st, e, "sample");
 }
 
+enum st store_sample_endpoints(struct store *s, int64_t since,
+                               void (*fn)(void *ctx, int64_t endpoint_id, int64_t items, int64_t bytes,
+                                          int64_t minutes),
+                               void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT coalesce(endpoint_id, 0), sum(items), sum(bytes), count(DISTINCT ts/60) FROM samples "
+		"WHERE ts >= ? GROUP BY 1 ORDER BY 1";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, since);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		   sqlite3_column_int64(st, 3));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "throughput per endpoint");
+}
+
+enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id,
+                             void (*fn)(void *ctx, int64_t minute, int64_t endpoint_id, int64_t items,
+                                        int64_t bytes),
+                             void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT ts/60*60 AS m, coalesce(endpoint_id, 0) AS ep, sum(items), sum(bytes) FROM samples "
+		"WHERE ts >= ?1 AND (?2 = 0 OR endpoint_id = ?2) GROUP BY m, ep ORDER BY m, ep";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, endpoint_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		   sqlite3_column_int64(st, 3));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "throughput history");
+}
+
 /* --- forests ---------------------------------------------------------------- */
 static const char *const forest_roles[] = { "source", "target", "tenant", NULL };
 static const char *const blackout_modes[] = { "entire", "initial", "final", NULL };

@@ -473,6 +473,20 @@ enum st store_sample_minutes(struct store *s, int limit,
 
 enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_t bytes,
                      struct err *e);
+/* Throughput per endpoint since a time: for each endpoint with samples at
+ * or after since, the items and bytes and how many distinct minutes had
+ * samples (the forecast's measured rate: bytes over those minutes). */
+enum st store_sample_endpoints(struct store *s, int64_t since,
+                               void (*fn)(void *ctx, int64_t endpoint_id, int64_t items, int64_t bytes,
+                                          int64_t minutes),
+                               void *ctx, struct err *e);
+/* Samples per minute and endpoint from since on (endpoint_id 0: every
+ * endpoint), oldest first; endpoint_id in the call is the sample's (0 for
+ * samples without one).  For the Metrics history and its CSV export. */
+enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id,
+                             void (*fn)(void *ctx, int64_t minute, int64_t endpoint_id, int64_t items,
+                                        int64_t bytes),
+                             void *ctx, struct err *e);
 
 /* --- health checks (read only) --------------------------------------------- */
 /* The largest message known to be bound for endpoint dst_ep: copied there

@@ -772,6 +772,31 @@ static void test_v2(const char *dir)
 	test_rows_speed(dir);
 }
 
+struct sample_sum { int64_t ep[4], items[4], bytes[4], minutes[4]; int n; };
+struct sample_hist { int64_t minute[8], ep[8], bytes[8]; int n; };
+
+static void sample_sum_put(void *ctx, int64_t ep, int64_t items, int64_t bytes, int64_t minutes)
+{
+	struct sample_sum *c = ctx;
+	if (c->n < 4) {
+		c->ep[c->n] = ep;
+		c->items[c->n] = items;
+		c->bytes[c->n] = bytes;
+		c->minutes[c->n++] = minutes;
+	}
+}
+
+static void sample_hist_put(void *ctx, int64_t minute, int64_t ep, int64_t items, int64_t bytes)
+{
+	(void)items;
+	struct sample_hist *c = ctx;
+	if (c->n < 8) {
+		c->minute[c->n] = minute;
+		c->ep[c->n] = ep;
+		c->bytes[c->n++] = bytes;
+	}
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/tst_store.XXXXXX";
@@ -823,6 +848,28 @@ int main(void)
 	check(store_job_claim(s, &c, &found, &e) == 0 && found && c.id == ja.id, "first runs");
 	check(store_job_claim(s, &c2, &found, &e) == 0 && !found, "second waits for the connection");
 	job_free(&c);
+
+	/* Samples per endpoint: the forecast's rates and the Metrics history.
+	 * Written straight into the table at chosen times. */
+	{
+		sqlite3 *sdb;
+		sqlite3_open(path, &sdb);
+		sqlite3_exec(sdb, "INSERT INTO samples VALUES(6000,2,10,1000),(6030,2,5,500),(6090,2,1,100),"
+		             "(6010,1,3,300),(100,2,99,99)", NULL, NULL, NULL);
+		sqlite3_close(sdb);
+		struct sample_sum sum = { 0 };
+		check(store_sample_endpoints(s, 5000, sample_sum_put, &sum, &e) == 0 && sum.n == 2 &&
+		      sum.ep[0] == 1 && sum.bytes[0] == 300 && sum.minutes[0] == 1 &&
+		      sum.ep[1] == 2 && sum.items[1] == 16 && sum.bytes[1] == 1600 && sum.minutes[1] == 2,
+		      "samples per endpoint since a time: items, bytes, minutes with samples");
+		struct sample_hist h = { 0 };
+		check(store_sample_history(s, 5000, 0, sample_hist_put, &h, &e) == 0 && h.n == 3 &&
+		      h.minute[0] == 6000 && h.ep[0] == 1 && h.bytes[0] == 300 && h.ep[1] == 2 && h.bytes[1] == 1500 &&
+		      h.minute[2] == 6060 && h.bytes[2] == 100, "history by minute and endpoint, oldest first");
+		memset(&h, 0, sizeof h);
+		check(store_sample_history(s, 0, 2, sample_hist_put, &h, &e) == 0 && h.n == 3 && h.minute[0] == 60 &&
+		      h.ep[1] == 2 && h.ep[2] == 2, "history of one endpoint");
+	}
 
 	struct folder_row f;
 	check(store_folder_get(s, first_pair, "INBOX", &f, &e) == 0 && f.id > 0, "folder row");

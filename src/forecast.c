@@ -1,0 +1,419 @@
+/* forecast.c - the queue simulated; see forecast.h. */
+#include "config.h"
+
+#include "forecast.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *forecast_basis_name(enum forecast_basis b)
+{
+	return b == FORECAST_MEASURED ? "measured" : "default";
+}
+
+/* --- a binary min-heap of (key, job index) ---------------------------------
+ * Ties go to the lower index, which is the earlier queue place. */
+
+struct hent {
+	int64_t key;
+	size_t idx;
+};
+
+struct heap {
+	struct hent *v;
+	size_t n, cap;
+};
+
+static bool hless(const struct hent *a, const struct hent *b)
+{
+	return a->key < b->key || (a->key == b->key && a->idx < b->idx);
+}
+
+static void heap_push(struct heap *h, int64_t key, size_t idx)
+{
+	h->v = x_grow(h->v, h->n, &h->cap, sizeof *h->v, 64);
+	struct hent e = { key, idx };
+	size_t i = h->n++;
+	while (i > 0 && hless(&e, &h->v[(i - 1) / 2])) {
+		h->v[i] = h->v[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->v[i] = e;
+}
+
+static struct hent heap_pop(struct heap *h)
+{
+	struct hent top = h->v[0], last = h->v[--h->n];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && hless(&h->v[c + 1], &h->v[c]))
+			c++;
+		if (!hless(&h->v[c], &last))
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->n)
+		h->v[i] = last;
+	return top;
+}
+
+/* --- the simulation ---------------------------------------------------------------- */
+
+/* What the simulation keeps per job besides the caller's row. */
+struct jstate {
+	int src, dst;               /* endpoint index, -1: unknown (no limit) */
+	struct bo_subject subj;
+	double left;                /* bytes still to copy */
+	int64_t seg_start;          /* the running segment began */
+	bool stopped;               /* the running segment ends at a window */
+	bool begun;
+};
+
+/* A list of jobs waiting for a connection on one endpoint. */
+struct waitlist {
+	size_t *v;
+	size_t n, cap;
+};
+
+struct sim {
+	const struct forecast_params *p;
+	struct forecast_job *jobs;
+	struct jstate *js;
+	int *in_use;                /* connections held per endpoint */
+	struct waitlist *waiting;   /* per endpoint */
+	struct heap ready;          /* key: queue place */
+	struct heap deferred;       /* key: the time it may be tried again */
+	struct heap running;        /* key: end of the running segment */
+	int busy;                   /* workers in use */
+	int64_t horizon;
+};
+
+double forecast_job_rate(const struct forecast_params *p, int64_t dst_ep, enum forecast_basis *basis)
+{
+	for (size_t i = 0; i < p->neps; i++) {
+		const struct forecast_endpoint *ep = &p->eps[i];
+		if (ep->id != dst_ep || ep->measured_rate <= 0)
+			continue;
+		/* The endpoint's throughput is shared by the jobs that can run on
+		 * it at once. */
+		int share = p->workers;
+		if (ep->max_connections > 0 && ep->max_connections < share)
+			share = ep->max_connections;
+		*basis = FORECAST_MEASURED;
+		return ep->measured_rate / share;
+	}
+	*basis = FORECAST_DEFAULT;
+	return p->default_rate;
+}
+
+static int ep_index(const struct forecast_params *p, int64_t id)
+{
+	for (size_t i = 0; i < p->neps; i++)
+		if (p->eps[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+static bool ep_full(const struct sim *s, int k)
+{
+	return k >= 0 && s->p->eps[k].max_connections > 0 && s->in_use[k] >= s->p->eps[k].max_connections;
+}
+
+/* Connections: one per endpoint the job touches (once when source and
+ * target are the same endpoint, as the engine's claim counts them). */
+static void hold_connections(struct sim *s, const struct jstate *j, int delta)
+{
+	if (j->src >= 0)
+		s->in_use[j->src] += delta;
+	if (j->dst >= 0 && j->dst != j->src)
+		s->in_use[j->dst] += delta;
+}
+
+static enum bo_phase phase_of(const struct forecast_job *j)
+{
+	return j->suspend_ready ? BO_PHASE_INITIAL : BO_PHASE_WHOLE;
+}
+
+static int64_t secs_for(double bytes, double rate)
+{
+	return bytes <= 0 ? 0 : (int64_t)(bytes / rate + 0.5);
+}
+
+static void note_hold(struct forecast_job *j, const char *name, int64_t until)
+{
+	if (!j->blackout) {
+		j->blackout = name;
+		j->blackout_until = until;
+	}
+}
+
+/* Job k may have a worker at time t: starts a segment that runs until the
+ * job is done or a window stops it.  False when a window holds it now
+ * (then it waits in deferred until the window ends). */
+static bool start_segment(struct sim *s, size_t k, int64_t t)
+{
+	struct forecast_job *j = &s->jobs[k];
+	struct jstate *x = &s->js[k];
+	int64_t end = t + secs_for(x->left, j->rate);
+	if (s->p->bo) {
+		int64_t until;
+		const char *name;
+		if (bo_held(s->p->bo, &x->subj, phase_of(j), t, &until, &name)) {
+			note_hold(j, name, until);
+			heap_push(&s->deferred, until, k);
+			return false;
+		}
+		int64_t hold = end > t ? bo_next_hold(s->p->bo, &x->subj, phase_of(j), t, &name) : INT64_MAX;
+		x->stopped = hold < end;
+		if (x->stopped) {
+			end = hold;
+			int64_t resume = hold;
+			bo_held(s->p->bo, &x->subj, phase_of(j), hold, &resume, NULL);
+			note_hold(j, name, resume);
+			j->stops++;
+		}
+	}
+	if (!x->begun && !j->running)
+		j->est_start = t;
+	x->begun = true;
+	x->seg_start = t;
+	s->busy++;
+	hold_connections(s, x, +1);
+	heap_push(&s->running, end, k);
+	return true;
+}
+
+/* A segment ended at t: the job is done, or stopped by a window and back
+ * in line for when the window ends. */
+static void end_segment(struct sim *s, size_t k, int64_t t)
+{
+	struct forecast_job *j = &s->jobs[k];
+	struct jstate *x = &s->js[k];
+	s->busy--;
+	hold_connections(s, x, -1);
+	if (x->stopped) {
+		x->left -= (double)(t - x->seg_start) * j->rate;
+		x->stopped = false;
+		if (x->left > 0.5) {
+			heap_push(&s->deferred, t, k);
+			return;
+		}
+	}
+	j->est_end = t;
+	/* Jobs that waited for a connection of these endpoints may go now. */
+	for (int side = 0; side < 2; side++) {
+		int e = side ? x->dst : x->src;
+		if (e < 0)
+			continue;
+		struct waitlist *w = &s->waiting[e];
+		for (size_t i = 0; i < w->n; i++)
+			heap_push(&s->ready, (int64_t)w->v[i], w->v[i]);
+		w->n = 0;
+	}
+}
+
+/* Gives free workers to ready jobs, in queue order, at time t. */
+static void assign(struct sim *s, int64_t t)
+{
+	while (s->busy < s->p->workers && s->ready.n) {
+		size_t k = heap_pop(&s->ready).idx;
+		struct jstate *x = &s->js[k];
+		int full = ep_full(s, x->src) ? x->src : ep_full(s, x->dst) ? x->dst : -1;
+		if (full >= 0) {
+			struct waitlist *w = &s->waiting[full];
+			w->v = x_grow(w->v, w->n, &w->cap, sizeof *w->v, 16);
+			w->v[w->n++] = k;
+			continue;
+		}
+		start_segment(s, k, t);
+	}
+}
+
+static int64_t average_size(const struct forecast_job *jobs, size_t n)
+{
+	int64_t known = 0, nknown = 0;
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].size >= 0) {
+			known += jobs[i].size;
+			nknown++;
+		}
+	return nknown ? known / nknown : 0;
+}
+
+enum st forecast_run(const struct forecast_params *p, struct forecast_job *jobs, size_t n, struct err *e)
+{
+	if (p->workers < 1)
+		return err_set(e, ST_USAGE, "forecast: workers must be at least 1 (%d given)", p->workers);
+	if (!(p->default_rate > 0))
+		return err_set(e, ST_USAGE, "forecast: the default rate must be above 0");
+	struct sim s = { .p = p, .jobs = jobs, .horizon = p->now + FORECAST_HORIZON };
+	s.js = x_calloc(n ? n : 1, sizeof *s.js);
+	s.in_use = x_calloc(p->neps ? p->neps : 1, sizeof *s.in_use);
+	s.waiting = x_calloc(p->neps ? p->neps : 1, sizeof *s.waiting);
+	int64_t avg = average_size(jobs, n);
+	for (size_t k = 0; k < n; k++) {
+		struct forecast_job *j = &jobs[k];
+		struct jstate *x = &s.js[k];
+		j->size_estimated = j->size < 0;
+		j->est_size = j->size < 0 ? avg : j->size;
+		j->est_start = j->est_end = FORECAST_NEVER;
+		j->blackout = NULL;
+		j->blackout_until = 0;
+		j->stops = 0;
+		j->rate = forecast_job_rate(p, j->dst_ep, &j->basis);
+		x->src = ep_index(p, j->src_ep);
+		x->dst = ep_index(p, j->dst_ep);
+		if (p->bo)
+			bo_subject_of(p->bo, j->src_ep, j->login ? j->login : "", &x->subj);
+		int64_t left = j->est_size - (j->running ? j->done : 0);
+		x->left = left > 0 ? (double)left : 0;
+		if (j->running) {
+			/* Running now: it holds its worker (even above `workers`). */
+			j->est_start = j->started ? j->started : p->now;
+			if (!start_segment(&s, k, p->now))
+				x->begun = true;
+		} else if (j->start_after > p->now) {
+			heap_push(&s.deferred, j->start_after, k);
+		} else {
+			heap_push(&s.ready, (int64_t)k, k);
+		}
+	}
+	int64_t t = p->now;
+	for (;;) {
+		assign(&s, t);
+		int64_t next = INT64_MAX;
+		if (s.running.n)
+			next = s.running.v[0].key;
+		if (s.deferred.n && s.deferred.v[0].key < next)
+			next = s.deferred.v[0].key;
+		if (next == INT64_MAX || next > s.horizon)
+			break;          /* done, or what is left never starts */
+		t = next;
+		while (s.running.n && s.running.v[0].key <= t)
+			end_segment(&s, heap_pop(&s.running).idx, t);
+		while (s.deferred.n && s.deferred.v[0].key <= t) {
+			size_t k = heap_pop(&s.deferred).idx;
+			heap_push(&s.ready, (int64_t)k, k);
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		if (jobs[k].est_end == FORECAST_NEVER && !s.js[k].begun)
+			jobs[k].est_start = FORECAST_NEVER;
+	for (size_t i = 0; i < p->neps; i++)
+		free(s.waiting[i].v);
+	free(s.waiting);
+	free(s.in_use);
+	free(s.js);
+	free(s.ready.v);
+	free(s.deferred.v);
+	free(s.running.v);
+	return ST_OK;
+}
+
+/* --- what a forecast needs from the store ----------------------------------- */
+
+struct env_load {
+	struct forecast_env *env;
+	size_t cap;
+};
+
+static void put_endpoint(void *ctx, const struct endpoint *ep)
+{
+	struct env_load *l = ctx;
+	struct forecast_env *env = l->env;
+	env->eps = x_grow(env->eps, env->neps, &l->cap, sizeof *env->eps, 8);
+	env->eps[env->neps++] = (struct forecast_endpoint){
+		.id = ep->id, .name = x_strdup(ep->name), .max_connections = ep->max_connections,
+	};
+}
+
+static void put_rate(void *ctx, int64_t endpoint_id, int64_t items, int64_t bytes, int64_t minutes)
+{
+	(void)items;
+	struct forecast_env *env = ctx;
+	for (size_t i = 0; i < env->neps; i++)
+		if (env->eps[i].id == endpoint_id && minutes > 0 && bytes > 0)
+			env->eps[i].measured_rate = (double)bytes / (double)(minutes * 60);
+}
+
+enum st forecast_env_load(struct store *s, int64_t now, struct forecast_env *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	struct env_load l = { out, 0 };
+	enum st r = store_endpoint_each(s, put_endpoint, &l, e);
+	if (!r)
+		r = store_sample_endpoints(s, now - FORECAST_MEASURE_SECS, put_rate, out, e);
+	if (!r)
+		r = bo_load(s, &out->bo, e);
+	if (r) {
+		err_prefix(e, "forecast");
+		forecast_env_free(out);
+	}
+	return r;
+}
+
+void forecast_env_free(struct forecast_env *env)
+{
+	for (size_t i = 0; i < env->neps; i++)
+		free((char *)env->eps[i].name);
+	free(env->eps);
+	bo_free(env->bo);
+	memset(env, 0, sizeof *env);
+}
+
+const struct forecast_endpoint *forecast_env_endpoint(const struct forecast_env *env, const char *name)
+{
+	for (size_t i = 0; i < env->neps; i++)
+		if (name && !strcmp(env->eps[i].name, name))
+			return &env->eps[i];
+	return NULL;
+}
+
+static void rate_text(double bytes_per_s, char *buf, size_t n)
+{
+	static const char *const unit[] = { "B", "KB", "MB", "GB", "TB" };
+	double v = bytes_per_s;
+	int i = 0;
+	while (v >= 1000 && i < 4) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, n, i == 0 ? "%.0f %s/s" : "%.1f %s/s", v, unit[i]);
+}
+
+char *forecast_basis_text(const struct forecast_params *p, const struct forecast_job *jobs, size_t n)
+{
+	struct sbuf b;
+	sb_init(&b);
+	char r1[32], r2[32];
+	sb_printf(&b, "%d worker%s", p->workers, p->workers == 1 ? "" : "s");
+	bool any_default = n == 0, any_measured = false;
+	for (size_t i = 0; i < p->neps; i++) {
+		const struct forecast_endpoint *ep = &p->eps[i];
+		if (ep->measured_rate <= 0)
+			continue;
+		bool used = false;
+		for (size_t k = 0; k < n && !used; k++)
+			used = jobs[k].dst_ep == ep->id;
+		if (!used)
+			continue;
+		enum forecast_basis basis;
+		rate_text(ep->measured_rate, r1, sizeof r1);
+		rate_text(forecast_job_rate(p, ep->id, &basis), r2, sizeof r2);
+		sb_printf(&b, ", %s measured over the last hour on %s (%s a job)", r1, ep->name, r2);
+		any_measured = true;
+	}
+	for (size_t k = 0; k < n && !any_default; k++)
+		any_default = jobs[k].basis == FORECAST_DEFAULT;
+	if (any_default) {
+		rate_text(p->default_rate, r1, sizeof r1);
+		sb_printf(&b, any_measured ? "; other targets %s a job (default, none measured)"
+		                           : ", %s each (default, none measured)", r1);
+	}
+	return b.data;
+}
