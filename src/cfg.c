@@ -81,6 +81,8 @@ static const struct cfg_key key_table[] = {
 		 "Compare source and target after each full or delta pass (true/false)."),
 	KEY_INT(health_interval_min, ACTIVITIES, 0, 60, 0, 10080,
 		"Minutes between a forest's health checks run by the engine when idle (0: only on demand)."),
+	KEY_INT(forecast_default_rate, WORKERS, 0, 18000, 1, 3600000,
+		"MB per hour a job is expected to copy when the schedule forecast has no measured throughput for its target (18000 = 5 MB/s)."),
 	KEY_STRING(smtp_url, NOTIFICATIONS, 0, "", smtp_url_ok, N_("empty, or smtp://HOST[:PORT] or smtps://HOST[:PORT]"),
 		   "Mail server for notifications (STARTTLS when offered); empty: no e-mail is sent."),
 	KEY_STRING(smtp_user, NOTIFICATIONS, 0, "", NULL, NULL,

@@ -30,6 +30,7 @@ struct cfg {
 	int verify_after_copy;     /* run verify after each full/delta pass */
 	char *dns_server;          /* "IPv4[:PORT]" for SRV look-ups, "" = system resolver; owned */
 	int health_interval_min;   /* forests' health checks by the idle engine; 0: never */
+	int forecast_default_rate; /* MB per hour a job copies when nothing was measured */
 	/* Notifications (notify.h); strings owned, "" when unset. */
 	char *smtp_url;            /* smtp:// or smtps://; "" sends nothing */
 	char *smtp_user;

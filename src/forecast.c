@@ -341,13 +341,20 @@ static void put_rate(void *ctx, int64_t endpoint_id, int64_t items, int64_t byte
 			env->eps[i].measured_rate = (double)bytes / (double)(minutes * 60);
 }
 
+enum st forecast_env_measure(struct store *s, int64_t now, struct forecast_env *env, struct err *e)
+{
+	for (size_t i = 0; i < env->neps; i++)
+		env->eps[i].measured_rate = 0;
+	return store_sample_endpoints(s, now - FORECAST_MEASURE_SECS, put_rate, env, e);
+}
+
 enum st forecast_env_load(struct store *s, int64_t now, struct forecast_env *out, struct err *e)
 {
 	memset(out, 0, sizeof *out);
 	struct env_load l = { out, 0 };
 	enum st r = store_endpoint_each(s, put_endpoint, &l, e);
 	if (!r)
-		r = store_sample_endpoints(s, now - FORECAST_MEASURE_SECS, put_rate, out, e);
+		r = forecast_env_measure(s, now, out, e);
 	if (!r)
 		r = bo_load(s, &out->bo, e);
 	if (r) {
@@ -405,7 +412,7 @@ char *forecast_basis_text(const struct forecast_params *p, const struct forecast
 		enum forecast_basis basis;
 		rate_text(ep->measured_rate, r1, sizeof r1);
 		rate_text(forecast_job_rate(p, ep->id, &basis), r2, sizeof r2);
-		sb_printf(&b, ", %s measured over the last hour on %s (%s a job)", r1, ep->name, r2);
+		sb_printf(&b, ", %s measured on %s (last hour): %s a job", r1, ep->name, r2);
 		any_measured = true;
 	}
 	for (size_t k = 0; k < n && !any_default; k++)

@@ -102,12 +102,14 @@ struct forecast_env {
  * the FORECAST_MEASURE_SECS before now (bytes over the minutes that have
  * samples: an idle minute does not dilute it) and the blackout windows. */
 enum st forecast_env_load(struct store *s, int64_t now, struct forecast_env *out, struct err *e);
+/* Measures the rates again (now moved on); endpoints and windows stay. */
+enum st forecast_env_measure(struct store *s, int64_t now, struct forecast_env *env, struct err *e);
 void forecast_env_free(struct forecast_env *env);
 /* The endpoint called name; NULL when unknown. */
 const struct forecast_endpoint *forecast_env_endpoint(const struct forecast_env *env, const char *name);
 
 /* One line on what the forecast assumed: "2 workers, 1.0 MB/s measured
- * over the last hour on dst (0.5 MB/s a job); other targets 5.0 MB/s a
+ * on dst (last hour): 500.0 KB/s a job; other targets 5.0 MB/s a
  * job (default)".  Only endpoints that are the target of one of the jobs
  * are named.  Returns a string the caller frees. */
 char *forecast_basis_text(const struct forecast_params *p, const struct forecast_job *jobs, size_t n);

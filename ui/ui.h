@@ -232,6 +232,7 @@ struct job_brief {
 	int64_t queue_pos;
 	const char *src_ep, *src_user, *dst_ep, *dst_user;
 	int64_t src_size, bytes_done, start_after, started, finished;
+	bool suspend_ready;
 };
 void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struct job_brief *b), void *ctx);
 /* Jobs by state and what they copied, from the same rows.  For the Summary. */

@@ -22,6 +22,7 @@ struct job_ui {
 	int64_t started, finished, created, start_after;
 	int64_t src_size, src_items;
 	int attempts;
+	bool suspend_ready;
 	/* One allocation holds every string of the row. */
 	char *strs;
 	const char *src_ep, *src_user, *dst_ep, *dst_user, *folder, *error, *paused_by;
@@ -227,6 +228,7 @@ static void put_row(void *ctx, const struct job_row *r)
 	j->src_size = r->src_size_bytes;
 	j->src_items = r->src_items;
 	j->attempts = r->attempts;
+	j->suspend_ready = r->suspend_ready;
 }
 
 /* Reads the jobs changed since the last look; everything when jobs were
@@ -305,7 +307,7 @@ void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struc
 			.id = j->id, .state = j->state, .priority = j->priority, .queue_pos = j->queue_pos,
 			.src_ep = j->src_ep, .src_user = j->src_user, .dst_ep = j->dst_ep, .dst_user = j->dst_user,
 			.src_size = j->src_size, .bytes_done = j->bytes_done, .start_after = j->start_after,
-			.started = j->started, .finished = j->finished,
+			.started = j->started, .finished = j->finished, .suspend_ready = j->suspend_ready,
 		};
 		fn(ctx, &b);
 	}

@@ -151,7 +151,7 @@ static void test_running_and_measured(void)
 	check(same(&q[1], now, now + H) && q[1].basis == FORECAST_DEFAULT, "b at the default rate: 1 h");
 	check(same(&q[2], now + H / 2, now + H), "c takes a's worker: 30 min at 2 MB/s");
 	char *basis = forecast_basis_text(&p, q, 3);
-	check(strstr(basis, "2 workers, 4.0 MB/s measured over the last hour on dst (2.0 MB/s a job)") &&
+	check(strstr(basis, "2 workers, 4.0 MB/s measured on dst (last hour): 2.0 MB/s a job") &&
 	      strstr(basis, "other targets 1.0 MB/s a job (default"), "the basis line: %s", basis);
 	free(basis);
 	p.workers = 0;
