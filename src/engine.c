@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "forecast.h"
 #include "health.h"
 #include "log.h"
 #include "migrate.h"
@@ -315,6 +316,16 @@ static void print_progress(struct store *st, int64_t since, int64_t t0_ms, bool 
 	fflush(stderr);
 }
 
+static void record_forecast(struct store *st, const struct engine_opts *o, int workers)
+{
+	struct err fe;
+	int64_t t0 = clock_mono_ms();
+	if (forecast_record_now(st, workers, o->cfg->forecast_default_rate, &fe))
+		log_warn("recording the schedule forecast: %s", fe.msg);
+	else
+		log_debug("schedule forecast recorded in %lld ms", (long long)(clock_mono_ms() - t0));
+}
+
 enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 {
 	int run_lock = lock_file(o->store_path, "run");
@@ -348,6 +359,10 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 		log_info("endpoint %s limits parallel mailboxes to %d", tight, limit);
 	}
 	free(tight);
+	/* The forecast of the queue, before any job is claimed, kept to compare
+	 * with what happens (mailferry schedule --actual); again every
+	 * FORECAST_RECORD_SECS for what is still queued. */
+	record_forecast(st, o, n);
 	struct pool p = { .o = o, .worst = ST_OK, .n = n };
 	pthread_mutex_init(&p.lock, NULL);
 	atomic_store(&p.active, n);
@@ -362,6 +377,8 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 		}
 	}
 	for (unsigned tick = 0; atomic_load(&p.active) > 0; tick++) {
+		if (tick > 0 && tick % (FORECAST_RECORD_SECS * 4) == 0)
+			record_forecast(st, o, n);
 		usleep(250000);
 		if (o->cancel && *o->cancel)
 			pool_cancel(&p);

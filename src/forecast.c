@@ -424,3 +424,100 @@ char *forecast_basis_text(const struct forecast_params *p, const struct forecast
 	}
 	return b.data;
 }
+
+/* --- the queue as the store has it ------------------------------------------- */
+
+double forecast_rate_of_mb_h(int mb_h)
+{
+	return (double)(mb_h > 0 ? mb_h : 18000) * 1e6 / 3600.0;
+}
+
+struct queue_load {
+	struct forecast_queue *q;
+};
+
+static void put_row(void *ctx, const struct job_row *r)
+{
+	struct forecast_queue *q = ctx;
+	if (r->state != JOB_QUEUED && r->state != JOB_RUNNING)
+		return;     /* paused, finished, and states this build does not forecast */
+	size_t cap = q->cap;
+	q->jobs = x_grow(q->jobs, q->n, &q->cap, sizeof *q->jobs, 256);
+	if (q->cap != cap)
+		q->labels = realloc(q->labels, q->cap * sizeof *q->labels);
+	if (!q->labels)
+		x_die("out of memory");
+	char *all = x_asprintf("%s%c%s%c%s%c%s", r->src_endpoint, 0, r->src_user, 0, r->dst_endpoint, 0,
+	                       r->dst_user);
+	struct forecast_label *l = &q->labels[q->n];
+	l->src_ep = all;
+	l->src_user = l->src_ep + strlen(l->src_ep) + 1;
+	l->dst_ep = l->src_user + strlen(l->src_user) + 1;
+	l->dst_user = l->dst_ep + strlen(l->dst_ep) + 1;
+	l->state = r->state;
+	l->priority = r->priority;
+	const struct forecast_endpoint *se = forecast_env_endpoint(&q->env, r->src_endpoint);
+	const struct forecast_endpoint *de = forecast_env_endpoint(&q->env, r->dst_endpoint);
+	q->jobs[q->n++] = (struct forecast_job){
+		.id = r->id, .src_ep = se ? se->id : 0, .dst_ep = de ? de->id : 0, .login = l->src_user,
+		.running = r->state == JOB_RUNNING, .suspend_ready = r->suspend_ready, .size = r->src_size_bytes,
+		.done = r->bytes_done, .start_after = r->start_after, .started = r->started,
+	};
+}
+
+enum st forecast_queue_run(struct store *s, int workers, double default_rate, int64_t now,
+                           struct forecast_queue *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	enum st r = forecast_env_load(s, now, &out->env, e);
+	if (!r)
+		r = store_job_rows(s, 0, put_row, out, NULL, e);
+	if (r) {
+		forecast_queue_free(out);
+		return r;
+	}
+	out->p = (struct forecast_params){ .workers = workers, .default_rate = default_rate, .now = now,
+	                                   .bo = bo_any(out->env.bo) ? out->env.bo : NULL, .eps = out->env.eps,
+	                                   .neps = out->env.neps };
+	r = forecast_run(&out->p, out->jobs, out->n, e);
+	if (r)
+		forecast_queue_free(out);
+	return r;
+}
+
+void forecast_queue_free(struct forecast_queue *q)
+{
+	for (size_t i = 0; i < q->n; i++)
+		free(q->labels[i].src_ep);
+	free(q->labels);
+	free(q->jobs);
+	forecast_env_free(&q->env);
+	memset(q, 0, sizeof *q);
+}
+
+enum st forecast_queue_record(struct store *s, const struct forecast_queue *q, struct err *e)
+{
+	enum st r = store_begin(s, e);
+	for (size_t i = 0; !r && i < q->n; i++) {
+		const struct forecast_job *j = &q->jobs[i];
+		if (!j->running)
+			r = store_forecast_put(s, j->id, q->p.now, j->est_start, j->est_end, j->rate,
+			                       forecast_basis_name(j->basis), e);
+	}
+	if (!r)
+		r = store_commit(s, e);
+	else
+		store_rollback(s);
+	return r;
+}
+
+enum st forecast_record_now(struct store *s, int workers, int default_rate_mb_h, struct err *e)
+{
+	struct forecast_queue q;
+	enum st r = forecast_queue_run(s, workers, forecast_rate_of_mb_h(default_rate_mb_h), clock_now(), &q, e);
+	if (r)
+		return r;
+	r = forecast_queue_record(s, &q, e);
+	forecast_queue_free(&q);
+	return r;
+}

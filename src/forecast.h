@@ -108,6 +108,37 @@ void forecast_env_free(struct forecast_env *env);
 /* The endpoint called name; NULL when unknown. */
 const struct forecast_endpoint *forecast_env_endpoint(const struct forecast_env *env, const char *name);
 
+/* --- the queue as the store has it ------------------------------------------- */
+
+/* A forecast of the store's queue: the jobs queued or running, in queue
+ * order, with their names (for printing); owns everything. */
+struct forecast_queue {
+	struct forecast_env env;
+	struct forecast_params p;
+	struct forecast_job *jobs;
+	size_t n, cap;
+	struct forecast_label {
+		char *src_ep, *src_user, *dst_ep, *dst_user;    /* one allocation: src_ep */
+		enum job_state state;
+		int priority;
+	} *labels;
+};
+/* Loads and runs it.  default_rate in bytes/s per job. */
+enum st forecast_queue_run(struct store *s, int workers, double default_rate, int64_t now,
+                           struct forecast_queue *out, struct err *e);
+void forecast_queue_free(struct forecast_queue *q);
+/* Records the forecast of every queued job (store_forecast_put), in one
+ * transaction: the engine does it when it starts working the queue and
+ * every FORECAST_RECORD_SECS meanwhile, `mailferry schedule` every time. */
+#define FORECAST_RECORD_SECS 600
+enum st forecast_queue_record(struct store *s, const struct forecast_queue *q, struct err *e);
+/* Both, for the engine: a forecast of the queue recorded now. */
+enum st forecast_record_now(struct store *s, int workers, int default_rate_mb_h, struct err *e);
+
+/* The default rate of the configuration (forecast_default_rate, MB per
+ * hour) in bytes/s. */
+double forecast_rate_of_mb_h(int mb_h);
+
 /* One line on what the forecast assumed: "2 workers, 1.0 MB/s measured
  * on dst (last hour): 500.0 KB/s a job; other targets 5.0 MB/s a
  * job (default)".  Only endpoints that are the target of one of the jobs

@@ -18,6 +18,7 @@
 
 #include "about.h"
 #include "cfg.h"
+#include "cmd_schedule.h"
 #include "common.h"
 #include "console.h"
 #include "csv.h"
@@ -100,6 +101,14 @@ static const char usage_text[] = N_(
 	"  pause JOB...   queued: paused now; running: stops at its next checkpoint, then paused\n"
 	"  resume JOB...  paused -> queued (same place in the queue)\n"
 	"  console [--workers N] [--no-engine]      full-screen console; runs the queue meanwhile\n"
+	"\n"
+	"Schedule:\n"
+	"  schedule [--workers N] [--csv]   forecast start and end of every queued and running job:\n"
+	"      workers, connection limits, start-after times, blackout windows (a job stops at one\n"
+	"      and resumes after it), sizes (unknown: the average), throughput measured per target\n"
+	"      over the last hour, else forecast_default_rate; prints the basis; records the forecast\n"
+	"  schedule --actual [--csv]   jobs that ran: the last forecast made before each started\n"
+	"      beside its real start and end\n"
 	"  console --keys              every key and \":\" command of the console, by view\n"
 	"\n"
 	"Settings (in the configuration file in use, -c or the default):\n"
@@ -2454,6 +2463,8 @@ int main(int argc, char **argv)
 		rc = cmd_about(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "notify"))
 		rc = cmd_notify(&a, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "schedule"))
+		rc = cmd_schedule(&a.cfg, a.store_path, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "help"))
 		rc = (fputs(_(usage_text), stdout), 0);
 	else

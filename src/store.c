@@ -208,6 +208,13 @@ static const char *const steps[] = {
 	"  endpoint TEXT, check_name TEXT NOT NULL, level INTEGER NOT NULL, detail TEXT, fix TEXT,"
 	"  ts INTEGER NOT NULL);"
 	"CREATE INDEX alerts_forest ON alerts(forest_id, id);",
+	/* 5 -> 6: the schedule forecast of each job as last made while it was
+	 * still queued (forecast.c), kept to compare with when it really ran;
+	 * samples by time, as the forecast and the Metrics read recent ones. */
+	"CREATE TABLE forecasts("
+	"  job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE, made INTEGER NOT NULL,"
+	"  est_start INTEGER NOT NULL, est_end INTEGER NOT NULL, rate REAL NOT NULL, basis TEXT NOT NULL);"
+	"CREATE INDEX samples_ts ON samples(ts);",
 };
 
 /* Every static SQL string of this file fits (x_die says so otherwise). */
@@ -1487,6 +1494,62 @@ enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id
 		   sqlite3_column_int64(st, 3));
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "throughput history");
+}
+
+/* --- forecasts ---------------------------------------------------------------- */
+
+enum st store_forecast_put(struct store *s, int64_t job_id, int64_t made, int64_t est_start, int64_t est_end,
+                           double rate, const char *basis, struct err *e)
+{
+	/* Only while the job waits: once it started, the forecast it started
+	 * under stays. */
+	static const char sql[] =
+		"INSERT INTO forecasts(job_id, made, est_start, est_end, rate, basis) "
+		"SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM jobs WHERE id=?1 AND state='queued') "
+		"ON CONFLICT(job_id) DO UPDATE SET made=excluded.made, est_start=excluded.est_start, "
+		"est_end=excluded.est_end, rate=excluded.rate, basis=excluded.basis";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, made);
+	sqlite3_bind_int64(st, 3, est_start);
+	sqlite3_bind_int64(st, 4, est_end);
+	sqlite3_bind_double(st, 5, rate);
+	bind_text(st, 6, basis);
+	return step_done(s, st, e, "record a forecast");
+}
+
+enum st store_forecast_each(struct store *s, int64_t job_id,
+                            void (*fn)(void *ctx, const struct forecast_row *r), void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT f.job_id, f.made, f.est_start, f.est_end, f.rate, f.basis, j.state, coalesce(j.started, 0),"
+		"  coalesce(j.finished, 0), p.src_user, p.dst_user, es.name, ed.name "
+		"FROM forecasts f JOIN jobs j ON j.id=f.job_id JOIN pairs p ON p.id=j.pair_id "
+		"JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
+		"WHERE ?1 = 0 OR f.job_id = ?1 ORDER BY f.job_id";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct forecast_row r = {
+			.job_id = sqlite3_column_int64(st, 0), .made = sqlite3_column_int64(st, 1),
+			.est_start = sqlite3_column_int64(st, 2), .est_end = sqlite3_column_int64(st, 3),
+			.rate = sqlite3_column_double(st, 4), .basis = (const char *)sqlite3_column_text(st, 5),
+			.started = sqlite3_column_int64(st, 7), .finished = sqlite3_column_int64(st, 8),
+			.src_user = (const char *)sqlite3_column_text(st, 9),
+			.dst_user = (const char *)sqlite3_column_text(st, 10),
+			.src_ep = (const char *)sqlite3_column_text(st, 11),
+			.dst_ep = (const char *)sqlite3_column_text(st, 12),
+		};
+		r.state = state_parse((const char *)sqlite3_column_text(st, 6));
+		fn(ctx, &r);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "forecasts");
 }
 
 /* --- forests ---------------------------------------------------------------- */

@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -487,6 +487,25 @@ enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id
                              void (*fn)(void *ctx, int64_t minute, int64_t endpoint_id, int64_t items,
                                         int64_t bytes),
                              void *ctx, struct err *e);
+
+/* --- forecasts (forecast.c) ------------------------------------------------------
+ * The schedule forecast of a job, as last made while it was queued: put
+ * does nothing once the job has left the queue, so what stays is the
+ * forecast it started under, to compare with what happened. */
+enum st store_forecast_put(struct store *s, int64_t job_id, int64_t made, int64_t est_start, int64_t est_end,
+                           double rate, const char *basis, struct err *e);
+struct forecast_row {
+	int64_t job_id, made, est_start, est_end;   /* est_*: INT64_MAX when it could not start */
+	double rate;                /* bytes/s */
+	const char *basis;          /* "measured", "default" */
+	enum job_state state;
+	int64_t started, finished;  /* 0: not yet */
+	const char *src_ep, *src_user, *dst_ep, *dst_user;
+};
+/* Every recorded forecast (job_id 0) or one job's, by job id; strings
+ * valid during the call. */
+enum st store_forecast_each(struct store *s, int64_t job_id,
+                            void (*fn)(void *ctx, const struct forecast_row *r), void *ctx, struct err *e);
 
 /* --- health checks (read only) --------------------------------------------- */
 /* The largest message known to be bound for endpoint dst_ep: copied there

@@ -797,6 +797,21 @@ static void sample_hist_put(void *ctx, int64_t minute, int64_t ep, int64_t items
 	}
 }
 
+struct forecast_got { int n; int64_t made, est_start, est_end, started; double rate; enum job_state state; bool login_ok; };
+
+static void forecast_got_put(void *ctx, const struct forecast_row *r)
+{
+	struct forecast_got *g = ctx;
+	g->n++;
+	g->made = r->made;
+	g->est_start = r->est_start;
+	g->est_end = r->est_end;
+	g->started = r->started;
+	g->rate = r->rate;
+	g->state = r->state;
+	g->login_ok = !strcmp(r->src_user, "fc") && !strcmp(r->src_ep, "src") && !strcmp(r->dst_ep, "dst");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/tst_store.XXXXXX";
@@ -869,6 +884,24 @@ int main(void)
 		memset(&h, 0, sizeof h);
 		check(store_sample_history(s, 0, 2, sample_hist_put, &h, &e) == 0 && h.n == 3 && h.minute[0] == 60 &&
 		      h.ep[1] == 2 && h.ep[2] == 2, "history of one endpoint");
+	}
+
+	/* Forecasts: kept up to date while the job is queued, then frozen. */
+	{
+		struct job jf = { .src_ep = 1, .dst_ep = 2, .src_user = S("fc"), .dst_user = S("fc") };
+		check(store_job_add(s, &jf, &e) == 0, "a job to forecast");
+		check(store_forecast_put(s, jf.id, 100, 1000, 2000, 5e6, "default", &e) == 0 &&
+		      store_forecast_put(s, jf.id, 200, 1100, 2100, 2e6, "measured", &e) == 0, "forecast recorded twice");
+		check(store_job_start(s, &jf, &e) == 0 &&
+		      store_forecast_put(s, jf.id, 300, 9000, 9900, 1e6, "default", &e) == 0, "job started; put again");
+		struct forecast_got fg = { 0 };
+		check(store_forecast_each(s, jf.id, forecast_got_put, &fg, &e) == 0 && fg.n == 1 && fg.made == 200 &&
+		      fg.est_start == 1100 && fg.est_end == 2100 && fg.rate == 2e6 && fg.started > 0 &&
+		      fg.state == JOB_RUNNING && fg.login_ok,
+		      "the forecast made while queued stays once the job runs");
+		struct forecast_got all = { 0 };
+		check(store_forecast_each(s, 0, forecast_got_put, &all, &e) == 0 && all.n == 1, "every forecast: one");
+		check(store_job_finish(s, &jf, JOB_COMPLETED, NULL, &e) == 0, "forecast job done");
 	}
 
 	struct folder_row f;
