@@ -151,12 +151,6 @@ static int workers_of(const struct ui *u)
 	return u->o->cfg && u->o->cfg->workers > 0 ? u->o->cfg->workers : 1;
 }
 
-static double default_rate_of(const struct ui *u)
-{
-	int mb_h = u->o->cfg && u->o->cfg->forecast_default_rate > 0 ? u->o->cfg->forecast_default_rate : 18000;
-	return (double)mb_h * 1e6 / 3600.0;
-}
-
 static int64_t ep_id(const struct sched *s, const char *name)
 {
 	const struct forecast_endpoint *ep = forecast_env_endpoint(&s->env, name);
@@ -188,7 +182,7 @@ static void sched_compute(struct ui *u, struct view *v)
 			.done = r->done, .start_after = r->start_after, .started = r->started,
 		};
 	}
-	struct forecast_params p = { .workers = workers_of(u), .default_rate = default_rate_of(u), .now = now,
+	struct forecast_params p = { .workers = workers_of(u), .default_rate = forecast_rate_of_mb_h(u->o->cfg ? u->o->cfg->forecast_default_rate : 0), .now = now,
 	                             .bo = bo_any(s->env.bo) ? s->env.bo : NULL, .eps = s->env.eps,
 	                             .neps = s->env.neps };
 	int64_t t0 = clock_mono_ms();
