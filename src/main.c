@@ -18,6 +18,7 @@
 
 #include "about.h"
 #include "cfg.h"
+#include "cmd_metrics.h"
 #include "cmd_schedule.h"
 #include "common.h"
 #include "console.h"
@@ -109,6 +110,12 @@ static const char usage_text[] = N_(
 	"      over the last hour, else forecast_default_rate; prints the basis; records the forecast\n"
 	"  schedule --actual [--csv]   jobs that ran: the last forecast made before each started\n"
 	"      beside its real start and end\n"
+	"\n"
+	"Metrics and reports:\n"
+	"  metrics [--period minute|hour|day] [--last N] [--endpoint NAME | --by-endpoint] [--csv]\n"
+	"      throughput the engine sampled (messages, bytes, per minute rates) and mailboxes\n"
+	"      completed, per period of local time (default: the last 72 hours), all endpoints\n"
+	"      together, one target endpoint, or a row per endpoint\n"
 	"  console --keys              every key and \":\" command of the console, by view\n"
 	"\n"
 	"Settings (in the configuration file in use, -c or the default):\n"
@@ -2465,6 +2472,8 @@ int main(int argc, char **argv)
 		rc = cmd_notify(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "schedule"))
 		rc = cmd_schedule(&a.cfg, a.store_path, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "metrics"))
+		rc = cmd_metrics(&a.cfg, a.store_path, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "help"))
 		rc = (fputs(_(usage_text), stdout), 0);
 	else

@@ -1496,6 +1496,23 @@ enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "throughput history");
 }
 
+enum st store_finished_each(struct store *s, int64_t since,
+                            void (*fn)(void *ctx, int64_t finished, int64_t dst_ep), void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT j.finished, p.dst_ep FROM jobs j JOIN pairs p ON p.id=j.pair_id "
+		"WHERE j.state IN ('completed','partial') AND j.finished >= ? ORDER BY j.finished";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, since);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "finished jobs");
+}
+
 /* --- forecasts ---------------------------------------------------------------- */
 
 enum st store_forecast_put(struct store *s, int64_t job_id, int64_t made, int64_t est_start, int64_t est_end,

@@ -488,6 +488,11 @@ enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id
                                         int64_t bytes),
                              void *ctx, struct err *e);
 
+/* Jobs that ended completed or partial at or after since: their finish
+ * time and target endpoint (mailboxes done, for the Metrics). */
+enum st store_finished_each(struct store *s, int64_t since,
+                            void (*fn)(void *ctx, int64_t finished, int64_t dst_ep), void *ctx, struct err *e);
+
 /* --- forecasts (forecast.c) ------------------------------------------------------
  * The schedule forecast of a job, as last made while it was queued: put
  * does nothing once the job has left the queue, so what stays is the

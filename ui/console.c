@@ -56,8 +56,9 @@ const struct keybind ui_keys[] = {
 	{ 'G', "G", ACT_END, 0, TV, NULL, "last row" },
 	{ '/', "/", ACT_SEARCH, 0, TV, "search", "search as you type (Enter keeps it, Esc clears it)" },
 	{ KEY_F(3), "F3", ACT_SEARCH, 0, TV, NULL, "search" },
-	{ 'f', "f", ACT_FILTER, 0, VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_EVENTS), "filter", "filter by status or level" },
-	{ KEY_F(4), "F4", ACT_FILTER, 0, VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_EVENTS), NULL, "filter" },
+	{ 'f', "f", ACT_FILTER, 0, VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_EVENTS) | VM(V_METRICS), "filter",
+	  "filter by status or level; Metrics: every endpoint or one target endpoint (cycles)" },
+	{ KEY_F(4), "F4", ACT_FILTER, 0, VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_EVENTS) | VM(V_METRICS), NULL, "filter" },
 	{ 's', "s", ACT_SORT, 0, TV & ~VM(V_HELP), "sort", "sort by a column (again: reverse)" },
 	{ KEY_F(6), "F6", ACT_SORT, 0, TV & ~VM(V_HELP), NULL, "sort" },
 	{ 'g', "g", ACT_GROUP, 0, VM(V_MAILBOXES), "group", "group by site, database, status or kind" },
@@ -98,6 +99,8 @@ const struct keybind ui_keys[] = {
 	{ KEY_BTAB, "S-Tab", ACT_TAB_PREV, 0, VM(V_SETTINGS) | VM(V_FORESTS), "prev-tab", "previous tab" },
 	{ KEY_RIGHT, "Right", ACT_PERIOD, 1, VM(V_METRICS), NULL, "longer period (minutes, hours, days)" },
 	{ KEY_LEFT, "Left", ACT_PERIOD, -1, VM(V_METRICS), "period", "shorter period" },
+	{ 'x', "x", ACT_SAVE, 0, VM(V_METRICS), "export",
+	  "export the history shown to a CSV file (asks for the path; :export PATH)" },
 };
 const size_t ui_nkeys = countof(ui_keys);
 
