@@ -19,6 +19,7 @@
 #include "about.h"
 #include "cfg.h"
 #include "cmd_metrics.h"
+#include "cmd_report.h"
 #include "cmd_schedule.h"
 #include "common.h"
 #include "console.h"
@@ -116,6 +117,9 @@ static const char usage_text[] = N_(
 	"      throughput the engine sampled (messages, bytes, per minute rates) and mailboxes\n"
 	"      completed, per period of local time (default: the last 72 hours), all endpoints\n"
 	"      together, one target endpoint, or a row per endpoint\n"
+	"  report [--job ID | --mailbox LOGIN | --all] [--email ADDRESS]   statistics: per mailbox\n"
+	"      (its latest job) messages and bytes per folder, skipped items with reasons, verify\n"
+	"      verdict, duration, average rate; project totals; --email sends it (template report)\n"
 	"  console --keys              every key and \":\" command of the console, by view\n"
 	"\n"
 	"Settings (in the configuration file in use, -c or the default):\n"
@@ -2474,6 +2478,8 @@ int main(int argc, char **argv)
 		rc = cmd_schedule(&a.cfg, a.store_path, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "metrics"))
 		rc = cmd_metrics(&a.cfg, a.store_path, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "report"))
+		rc = cmd_report_stats(&a.cfg, a.store_path, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "help"))
 		rc = (fputs(_(usage_text), stdout), 0);
 	else

@@ -20,7 +20,8 @@
 
 const char *const notify_placeholders[] = {
 	"user", "address", "display_name", "job", "state", "pass", "source", "target", "items", "data",
-	"skipped", "failed", "start", "started", "finished", "days", "error", "date", "admin", "host", NULL,
+	"skipped", "failed", "start", "started", "finished", "days", "error", "date", "admin", "host",
+	"report", "mailboxes", NULL,
 };
 
 void notify_set(struct notify_vars *v, const char *name, const char *value)
@@ -82,7 +83,7 @@ static enum st expand(const char *text, const struct notify_vars *v, const char 
 		if (!end || !known_placeholder(p + 1, len) || memchr(p + 1, '\n', len))
 			return err_set(e, ST_CONFIG, "%s:%d: unknown placeholder {%.*s} (known: user, address, display_name, "
 			               "job, state, pass, source, target, items, data, skipped, failed, start, started, "
-			               "finished, days, error, date, admin, host; {{ writes {)", file, line,
+			               "finished, days, error, date, admin, host, report, mailboxes; {{ writes {)", file, line,
 			               end ? (int)len : 12, p + 1);
 		sb_adds(out, value_of(v, p + 1, len));
 		p = end;

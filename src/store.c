@@ -1513,6 +1513,30 @@ enum st store_finished_each(struct store *s, int64_t since,
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "finished jobs");
 }
 
+enum st store_folder_stats(struct store *s, int64_t pair_id, int64_t job_id,
+                           void (*fn)(void *ctx, const char *src_name, const char *dst_name, int64_t items,
+                                      int64_t bytes, int64_t skipped),
+                           void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT f.src_name, f.dst_name,"
+		"  (SELECT count(*) FROM messages m WHERE m.folder_id=f.id),"
+		"  (SELECT coalesce(sum(m.size), 0) FROM messages m WHERE m.folder_id=f.id),"
+		"  (SELECT count(*) FROM skipped k WHERE k.folder_id=f.id AND k.job_id=?2) "
+		"FROM folders f WHERE f.pair_id=?1 ORDER BY f.src_name";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, pair_id);
+	sqlite3_bind_int64(st, 2, job_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+		   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "folder statistics");
+}
+
 /* --- forecasts ---------------------------------------------------------------- */
 
 enum st store_forecast_put(struct store *s, int64_t job_id, int64_t made, int64_t est_start, int64_t est_end,

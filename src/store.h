@@ -493,6 +493,14 @@ enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id
 enum st store_finished_each(struct store *s, int64_t since,
                             void (*fn)(void *ctx, int64_t finished, int64_t dst_ep), void *ctx, struct err *e);
 
+/* Per folder of a mailbox pair (the report): the messages the map holds
+ * (on the target) with their bytes, and the items job_id skipped there;
+ * ordered by source name.  Strings valid during the call. */
+enum st store_folder_stats(struct store *s, int64_t pair_id, int64_t job_id,
+                           void (*fn)(void *ctx, const char *src_name, const char *dst_name, int64_t items,
+                                      int64_t bytes, int64_t skipped),
+                           void *ctx, struct err *e);
+
 /* --- forecasts (forecast.c) ------------------------------------------------------
  * The schedule forecast of a job, as last made while it was queued: put
  * does nothing once the job has left the queue, so what stays is the

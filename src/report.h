@@ -1,0 +1,68 @@
+/* report.h - the statistics report of a migration project and its
+ * mailboxes: per mailbox (its latest job) the messages and bytes per
+ * folder (what the map holds on the target), the skipped items with their
+ * reasons, the verify verdict, when it ran, how long it took and its
+ * average rate, and for the project the totals.  Printed by
+ * `mailferry report`, e-mailed with the template report.txt, shown by the
+ * console's Report view.
+ *
+ * The verdict is the last "... are on the target ..." event of the job
+ * (what verify writes, migrate.c mig_verdict); none when it was not
+ * verified.
+ *
+ * Memory: struct report owns everything in it (report_free). */
+#ifndef MF_REPORT_H
+#define MF_REPORT_H
+
+#include "common.h"
+#include "store.h"
+
+enum report_scope { REPORT_ALL, REPORT_JOB, REPORT_MAILBOX };
+
+struct report_folder {
+	char *src, *dst;            /* dst NULL: not created on the target */
+	int64_t items, bytes, skipped;
+};
+
+struct report_skip {
+	char *folder, *subject, *reason;    /* subject NULL: not known */
+	uint32_t uid;
+	int64_t size;
+};
+
+struct report_mailbox {
+	int64_t job_id, pair_id;
+	char *src_ep, *src_user, *dst_ep, *dst_user, *error, *verdict;
+	enum job_state state;
+	enum pass_kind pass;
+	int64_t started, finished;  /* 0: not yet */
+	int64_t items, bytes, skipped, failed;
+	struct report_folder *folders;
+	size_t nfolders, capf;
+	struct report_skip *skips;
+	size_t nskips, caps;
+};
+
+#define REPORT_STATES 16        /* room for enum job_state values */
+
+struct report {
+	int64_t made;
+	struct report_mailbox *mb;  /* by job id */
+	size_t n, cap;
+	/* Project totals. */
+	int64_t states[REPORT_STATES];
+	int64_t items, bytes, skipped, failed;
+	int64_t first_start, last_finish;   /* 0: none */
+	int64_t busy_secs;          /* the jobs' durations added up */
+};
+
+/* REPORT_JOB: that job (ST_CONFIG "no job N" when missing); REPORT_MAILBOX:
+ * the latest job of each pair whose source login is login (ST_CONFIG when
+ * none); REPORT_ALL: the latest job of every pair. */
+enum st report_load(struct store *s, enum report_scope scope, int64_t job_id, const char *login, struct report *out,
+                    struct err *e);
+void report_free(struct report *r);
+/* The report as text (project totals, then each mailbox); caller frees. */
+char *report_text(const struct report *r);
+
+#endif
