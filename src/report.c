@@ -115,18 +115,6 @@ static void put_skip(void *ctx, int64_t job, const char *folder, uint32_t uid, c
 	                                              (int64_t)size };
 }
 
-static void put_event(void *ctx, int64_t ts, int level, int64_t job, const char *msg)
-{
-	(void)ts;
-	(void)level;
-	(void)job;
-	struct report_mailbox *m = ctx;
-	if (strstr(msg, " are on the target")) {    /* verify's verdict; the last one wins */
-		free(m->verdict);
-		m->verdict = x_strdup(msg);
-	}
-}
-
 static enum st load_details(struct store *s, struct report_mailbox *m, struct err *e)
 {
 	struct job j;
@@ -139,7 +127,7 @@ static enum st load_details(struct store *s, struct report_mailbox *m, struct er
 	if (!r)
 		r = store_skipped_each(s, m->job_id, put_skip, m, e);
 	if (!r)
-		r = store_event_each(s, m->job_id, 0, put_event, m, e);
+		r = store_verify_verdict(s, m->job_id, m->src_user, m->started ? m->started : INT64_MAX, &m->verdict, e);
 	return r;
 }
 

@@ -6,9 +6,9 @@
  * `mailferry report`, e-mailed with the template report.txt, shown by the
  * console's Report view.
  *
- * The verdict is the last "... are on the target ..." event of the job
- * (what verify writes, migrate.c mig_verdict); none when it was not
- * verified.
+ * The verdict is the last "... are on the target ..." event of the job,
+ * or of `mailferry verify` for its login since the job started
+ * (store_verify_verdict); none when it was not verified.
  *
  * Memory: struct report owns everything in it (report_free). */
 #ifndef MF_REPORT_H

@@ -1537,6 +1537,29 @@ enum st store_folder_stats(struct store *s, int64_t pair_id, int64_t job_id,
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "folder statistics");
 }
 
+enum st store_verify_verdict(struct store *s, int64_t job_id, const char *login, int64_t since, char **out,
+                             struct err *e)
+{
+	/* LIKE: '%' and '_' in a login only widen the match to similar
+	 * logins' verdicts of the same message shape, and the job's own
+	 * verdict (job_id) wins by recency anyway. */
+	static const char sql[] =
+		"SELECT message FROM events WHERE (job_id=?1 OR (job_id IS NULL AND ts >= ?3)) "
+		"AND message LIKE '% messages of ' || ?2 || ' are on the target%' ORDER BY id DESC LIMIT 1";
+	*out = NULL;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	bind_text(st, 2, login);
+	sqlite3_bind_int64(st, 3, since);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = x_strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "verify verdict");
+}
+
 /* --- forecasts ---------------------------------------------------------------- */
 
 enum st store_forecast_put(struct store *s, int64_t job_id, int64_t made, int64_t est_start, int64_t est_end,

@@ -501,6 +501,12 @@ enum st store_folder_stats(struct store *s, int64_t pair_id, int64_t job_id,
                                       int64_t bytes, int64_t skipped),
                            void *ctx, struct err *e);
 
+/* The last verify verdict ("... messages of LOGIN are on the target ...",
+ * migrate.c mig_verdict) written for job_id, or by `mailferry verify` for
+ * login (no job) at or after since; *out NULL when none.  Caller frees. */
+enum st store_verify_verdict(struct store *s, int64_t job_id, const char *login, int64_t since, char **out,
+                             struct err *e);
+
 /* --- forecasts (forecast.c) ------------------------------------------------------
  * The schedule forecast of a job, as last made while it was queued: put
  * does nothing once the job has left the queue, so what stays is the
