@@ -316,9 +316,27 @@ static void print_progress(struct store *st, int64_t since, int64_t t0_ms, bool 
 	fflush(stderr);
 }
 
+/* When this process last recorded a forecast, and how many jobs were
+ * queued then (the console calls engine_run_queue every second or so). */
+static _Atomic int64_t forecast_recorded_at, forecast_recorded_queued = -1;
+
+/* Records the forecast of the queue (forecast.h) when something is queued
+ * and either the number of queued jobs changed (new jobs: their forecast
+ * is wanted before they start) or FORECAST_RECORD_SECS passed. */
 static void record_forecast(struct store *st, const struct engine_opts *o, int workers)
 {
 	struct err fe;
+	int64_t counts[16] = { 0 }, now = clock_now();
+	if (store_job_counts(st, counts, &fe)) {
+		log_warn("recording the schedule forecast: %s", fe.msg);
+		return;
+	}
+	int64_t queued = counts[JOB_QUEUED];
+	if (!queued || (queued == atomic_load(&forecast_recorded_queued) &&
+	                now - atomic_load(&forecast_recorded_at) < FORECAST_RECORD_SECS))
+		return;
+	atomic_store(&forecast_recorded_at, now);
+	atomic_store(&forecast_recorded_queued, queued);
 	int64_t t0 = clock_mono_ms();
 	if (forecast_record_now(st, workers, o->cfg->forecast_default_rate, &fe))
 		log_warn("recording the schedule forecast: %s", fe.msg);

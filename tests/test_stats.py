@@ -15,8 +15,9 @@ and an SMTP server, all on 127.0.0.1).
     duration and rate; `report` (all): the project totals; `--email`
     delivers it to the SMTP server; bad arguments are refused;
   - the console: Metrics exports the same CSV as the command line (x, path
-    typed in the prompt), f charts one endpoint; the Report screen (R from
-    Mailbox Jobs) shows the job's folders.
+    typed in the prompt), f charts one endpoint; a job's detail shows its
+    recorded forecast beside its end; the Report screen (R from Mailbox Jobs
+    and the Summary) shows the job's folders and the project's totals.
 
 Run: MAILFERRY=./mailferry python3 tests/test_stats.py   (exit 0 pass, 77 skip, 1 fail)
 """
@@ -205,7 +206,11 @@ def check_console(c, mf):
         c.check(ok, 'f again: the target dst has the 35 messages', text)
         t.keys('3')
         ok, text = t.wait(lambda x: 'user001' in x and 'partial' in x, 10)
-        t.keys('Home', 'R')
+        t.keys('Home', 'Enter')
+        ok, text = t.wait(lambda x: re.search(r'Forecast start / end\s+[\d-]+ \d\d:\d\d / [\d-]+ \d\d:\d\d '
+                                              r'\(forecast of .*; ended \S+ (later|earlier)\)', x) is not None, 15)
+        c.check(ok, 'the job\'s detail shows the forecast it started under and how its end compared', text)
+        t.keys('Escape', 'R')
         ok, text = t.wait(lambda x: 'Mailbox user001 (src) -> user001 (dst), job 1' in x and
                           re.search(r'Work\s+\S+\s+10\s+', x) is not None, 15)
         c.check(ok, 'R in Mailbox Jobs opens the Report of the job under the cursor, with its folders', text)
