@@ -812,6 +812,26 @@ static void forecast_got_put(void *ctx, const struct forecast_row *r)
 	g->login_ok = !strcmp(r->src_user, "fc") && !strcmp(r->src_ep, "src") && !strcmp(r->dst_ep, "dst");
 }
 
+struct folder_stat { int n; char src[64]; int64_t items, bytes, skipped; };
+
+static void folder_stat_put(void *ctx, const char *src, const char *dst, int64_t items, int64_t bytes,
+                            int64_t skipped)
+{
+	(void)dst;
+	struct folder_stat *f = ctx;
+	f->n++;
+	snprintf(f->src, sizeof f->src, "%s", src);
+	f->items = items;
+	f->bytes = bytes;
+	f->skipped = skipped;
+}
+
+static void finished_put(void *ctx, int64_t finished, int64_t dst_ep)
+{
+	if (finished > 0 && dst_ep == 2)
+		++*(int *)ctx;
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/tst_store.XXXXXX";
@@ -926,6 +946,32 @@ int main(void)
 	check(store_journal_del(s, f.id, 9, &e) == 0 && store_journal_load(s, f.id, &js, &n, &e) == 0 && n == 0,
 	      "journal row deleted");
 	free(js);
+	/* The report's per-folder counts, jobs finished, verify verdicts. */
+	check(store_skipped_add(s, 1, f.id, "INBOX", 9, "Big one", 500, "too big", &e) == 0, "a skipped item");
+	struct folder_stat fs = { 0 };
+	check(store_folder_stats(s, first_pair, 1, folder_stat_put, &fs, &e) == 0 && fs.n == 1 &&
+	      !strcmp(fs.src, "INBOX") && fs.items == 2 && fs.bytes == 246 && fs.skipped == 1,
+	      "folder stats: INBOX with 2 messages, 246 bytes, 1 skipped by job 1");
+	memset(&fs, 0, sizeof fs);
+	check(store_folder_stats(s, first_pair, 2, folder_stat_put, &fs, &e) == 0 && fs.n == 1 && fs.skipped == 0,
+	      "another job skipped nothing there");
+	int finished = 0;
+	check(store_finished_each(s, 0, finished_put, &finished, &e) == 0 && finished == 2,
+	      "two jobs finished completed (%d), with their target endpoint", finished);
+	store_event(s, EV_INFO, 1, "all 2 messages of u1 are on the target; 0 missing, 0 extra, 0 differ");
+	char *verdict = NULL;
+	check(store_verify_verdict(s, 1, "u1", INT64_MAX, &verdict, &e) == 0 && verdict &&
+	      !strncmp(verdict, "all 2", 5), "the job's verdict");
+	free(verdict);
+	store_event(s, EV_INFO, 0, "1 of 2 messages of u1 are on the target; 1 missing, 0 extra, 0 differ");
+	check(store_verify_verdict(s, 1, "u1", 0, &verdict, &e) == 0 && verdict && !strncmp(verdict, "1 of 2", 6),
+	      "a later mailferry verify of the login wins");
+	free(verdict);
+	check(store_verify_verdict(s, 1, "u1", INT64_MAX, &verdict, &e) == 0 && verdict && !strncmp(verdict, "all", 3),
+	      "but not one from before the job started");
+	free(verdict);
+	check(store_verify_verdict(s, 2, "zz", 0, &verdict, &e) == 0 && !verdict, "no verdict for another login");
+
 	folder_row_free(&f);
 	store_close(&s);
 
