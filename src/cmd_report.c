@@ -95,7 +95,7 @@ int cmd_report_stats(const struct cfg *cfg, const char *store_path, int argc, ch
 	if (store_open(store_path, &st, &e))
 		return fail(&e);
 	struct report r;
-	enum st s = report_load(st, scope, job, login, &r, &e);
+	enum st s = report_load(st, scope, job, login, 0, &r, &e);
 	store_close(&st);
 	if (s)
 		return fail(&e);

@@ -161,8 +161,8 @@ static void add_totals(struct report *r)
 	}
 }
 
-enum st report_load(struct store *s, enum report_scope scope, int64_t job_id, const char *login, struct report *out,
-                    struct err *e)
+enum st report_load(struct store *s, enum report_scope scope, int64_t job_id, const char *login,
+                    size_t max_details, struct report *out, struct err *e)
 {
 	memset(out, 0, sizeof *out);
 	out->made = clock_now();
@@ -174,7 +174,8 @@ enum st report_load(struct store *s, enum report_scope scope, int64_t job_id, co
 		r = err_set(e, ST_CONFIG, "no job for a mailbox with the login '%s' (see 'mailferry jobs --all')", login);
 	latest_per_pair(out);
 	qsort(out->mb, out->n, sizeof *out->mb, cmp_job);
-	for (size_t i = 0; !r && i < out->n; i++)
+	out->ndetails = max_details && max_details < out->n ? max_details : out->n;
+	for (size_t i = 0; !r && i < out->ndetails; i++)
 		r = load_details(s, &out->mb[i], e);
 	if (r) {
 		report_free(out);
@@ -278,7 +279,9 @@ char *report_text(const struct report *r)
 	struct sbuf b;
 	sb_init(&b);
 	project_text(&b, r);
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->ndetails; i++)
 		mailbox_text(&b, &r->mb[i], r->made);
+	if (r->ndetails < r->n)
+		sb_printf(&b, "\n... and %zu more mailboxes: 'mailferry report --all' lists every one\n", r->n - r->ndetails);
 	return b.data;
 }

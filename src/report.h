@@ -49,6 +49,7 @@ struct report {
 	int64_t made;
 	struct report_mailbox *mb;  /* by job id */
 	size_t n, cap;
+	size_t ndetails;            /* mailboxes [0, ndetails) have folders, skips, verdict */
 	/* Project totals. */
 	int64_t states[REPORT_STATES];
 	int64_t items, bytes, skipped, failed;
@@ -58,9 +59,13 @@ struct report {
 
 /* REPORT_JOB: that job (ST_CONFIG "no job N" when missing); REPORT_MAILBOX:
  * the latest job of each pair whose source login is login (ST_CONFIG when
- * none); REPORT_ALL: the latest job of every pair. */
-enum st report_load(struct store *s, enum report_scope scope, int64_t job_id, const char *login, struct report *out,
-                    struct err *e);
+ * none); REPORT_ALL: the latest job of every pair.  Folders, skipped items
+ * and verdicts (a few queries per mailbox) are read for the first
+ * max_details mailboxes only (0: all); the totals always count every one.
+ * (The console caps it: a project of 100 000 mailboxes is seconds of
+ * queries, which `mailferry report` may take but a screen may not.) */
+enum st report_load(struct store *s, enum report_scope scope, int64_t job_id, const char *login,
+                    size_t max_details, struct report *out, struct err *e);
 void report_free(struct report *r);
 /* The report as text (project totals, then each mailbox); caller frees. */
 char *report_text(const struct report *r);

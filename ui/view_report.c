@@ -1,7 +1,8 @@
 /* view_report.c - Report: the statistics report (src/report.h) of one job's
  * mailbox (R in Mailbox Jobs or a job's detail) or of the whole project (R
  * in the Summary), one line of text per row, so search and the table keys
- * work on it.  x (or :export PATH) writes the text to a file.  Esc or q
+ * work on it (the project's report details its first 200 mailboxes; the
+ * totals count all).  x (or :export PATH) writes the text to a file.  Esc or q
  * goes back.  The report is read once when the view opens: the store is
  * queried per mailbox, which for a big project is a moment's work, not
  * something to repeat every second. */
@@ -14,6 +15,9 @@
 
 #include "report.h"
 #include "ui.h"
+
+/* Mailboxes shown in full on the screen (the totals count all). */
+#define REPORT_SCREEN_DETAILS 200
 
 struct line {
 	int64_t id;
@@ -41,7 +45,7 @@ static void report_open(struct ui *u, struct view *v)
 	v->priv = NULL;
 	struct report r;
 	struct err e;
-	if (report_load(u->st, u->report_job ? REPORT_JOB : REPORT_ALL, u->report_job, NULL, &r, &e)) {
+	if (report_load(u->st, u->report_job ? REPORT_JOB : REPORT_ALL, u->report_job, NULL, REPORT_SCREEN_DETAILS, &r, &e)) {
 		ui_error(u, "%s", e.msg);
 		return;
 	}
