@@ -196,16 +196,8 @@ static void end_segment(struct sim *s, size_t k, int64_t t)
 	struct jstate *x = &s->js[k];
 	s->busy--;
 	hold_connections(s, x, -1);
-	if (x->stopped) {
-		x->left -= (double)(t - x->seg_start) * j->rate;
-		x->stopped = false;
-		if (x->left > 0.5) {
-			heap_push(&s->deferred, t, k);
-			return;
-		}
-	}
-	j->est_end = t;
-	/* Jobs that waited for a connection of these endpoints may go now. */
+	/* Jobs that waited for a connection of these endpoints may go now
+	 * (whether this job is done or only stopped by a window). */
 	for (int side = 0; side < 2; side++) {
 		int e = side ? x->dst : x->src;
 		if (e < 0)
@@ -215,6 +207,15 @@ static void end_segment(struct sim *s, size_t k, int64_t t)
 			heap_push(&s->ready, (int64_t)w->v[i], w->v[i]);
 		w->n = 0;
 	}
+	if (x->stopped) {
+		x->left -= (double)(t - x->seg_start) * j->rate;
+		x->stopped = false;
+		if (x->left > 0.5) {
+			heap_push(&s->deferred, t, k);
+			return;
+		}
+	}
+	j->est_end = t;
 }
 
 /* Gives free workers to ready jobs, in queue order, at time t. */

@@ -158,6 +158,28 @@ static void test_running_and_measured(void)
 	check(forecast_run(&p, q, 3, &e) == ST_USAGE && strstr(e.msg, "workers"), "0 workers refused: %s", e.msg);
 }
 
+static void test_stop_frees_connection(void)
+{
+	/* dst2 takes one connection.  alice (Paris) holds it from 12:00 and is
+	 * stopped by the window at 21:00 with 1 h left; gustav (Berlin), who
+	 * waited for the connection, gets it then: 21:00-23:00.  At 04:00 the
+	 * connection is free again and alice ends at 05:00. */
+	const struct forecast_endpoint eps[] = { { 1, "src", 10, 0 }, { 3, "dst2", 1, 0 } };
+	struct bo_set *bo = bo_set_new();
+	add_window(bo, "paris-nights", "Europe/Paris", "Paris", at("Europe/Paris", 2027, 3, 20, 22, 0),
+	           at("Europe/Paris", 2027, 3, 21, 6, 0), NULL);
+	bo_add_mailbox(bo, 1, "alice", 1, "Paris");
+	bo_add_mailbox(bo, 1, "gustav", 2, "Berlin");
+	struct forecast_job q[2] = { job(1, "alice", 3, 10), job(2, "gustav", 3, 2) };
+	struct forecast_params p = { .workers = 2, .default_rate = 1e6, .now = utc(27, 12, 0), .bo = bo, .eps = eps,
+	                             .neps = 2 };
+	struct err e;
+	check(forecast_run(&p, q, 2, &e) == ST_OK && same(&q[0], utc(27, 12, 0), utc(28, 5, 0)) &&
+	      same(&q[1], utc(27, 21, 0), utc(27, 23, 0)),
+	      "a job stopped by a window frees its connection: the one waiting for it starts then");
+	bo_free(bo);
+}
+
 static void test_never(void)
 {
 	/* A window for everyone that lasts all week, every week: nothing can
@@ -178,6 +200,7 @@ int main(void)
 	setenv("TZ", "UTC", 1);
 	test_hand_computed();
 	test_running_and_measured();
+	test_stop_frees_connection();
 	test_never();
 	return tap_done();
 }
