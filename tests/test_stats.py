@@ -17,7 +17,9 @@ and an SMTP server, all on 127.0.0.1).
   - the console: Metrics exports the same CSV as the command line (x, path
     typed in the prompt), f charts one endpoint; a job's detail shows its
     recorded forecast beside its end; the Report screen (R from Mailbox Jobs
-    and the Summary) shows the job's folders and the project's totals.
+    and the Summary) shows the job's folders and the project's totals;
+  - queued again with a blackout window (New York time) holding user002: its
+    forecast starts when the window ends, the table says why.
 
 Run: MAILFERRY=./mailferry python3 tests/test_stats.py   (exit 0 pass, 77 skip, 1 fail)
 """
@@ -28,6 +30,7 @@ import os
 import re
 import sqlite3
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -226,6 +229,43 @@ def check_console(c, mf):
     c.check(exported == r.out and len(rows(exported)) > 0, 'the exported file equals metrics --csv', exported)
 
 
+def check_blackout_forecast(c, mf):
+    """Queued again after the run: a window holding user002 for the next two
+    hours (in New York time) moves its forecast start to the window's end."""
+    r = mf.run('queue', 'src', 'dst', 'user001', 'user002')
+    c.check(r.rc == 0, 'both mailboxes queued again', r)
+    now = time.time()
+    r = mf.run('blackout', 'add', 'hold-user002', '--mailbox', 'user002', '--tz', 'America/New_York',
+               '--start', time_in_zone(now - 120, 'America/New_York'),
+               '--end', time_in_zone(now + 7200, 'America/New_York'))
+    c.check(r.rc == 0, 'a blackout for user002 from 2 minutes ago to 2 hours ahead (New York time)', r)
+    r = mf.run('schedule', '--csv', '--workers', '2')
+    got = {g['login']: g for g in rows(r.out)}
+    a, b = got.get('user001', {}), got.get('user002', {})
+    end = int(now + 7200) // 60 * 60
+    c.check(a.get('blackout') == '' and b.get('blackout') == 'hold-user002' and
+            b.get('est_start') == b.get('blackout_until') and b.get('est_start', '') > a.get('est_start', 'z'),
+            'user002 starts when its window ends; user001 is not held', r.out)
+    c.check(b.get('est_start') == time.strftime('%Y-%m-%dT%H:%M:00Z', time.gmtime(end)),
+            'the window ends at the minute given in New York time (%s)' % b.get('est_start'), r.out)
+    r = mf.run('schedule', '--workers', '2')
+    c.check(re.search(r'user002 \(src>dst\).*blackout hold-user002 until', r.out), 'the table says why', r.out)
+
+
+def time_in_zone(t, zone):
+    old = os.environ.get('TZ')
+    os.environ['TZ'] = zone
+    time.tzset()
+    try:
+        return time.strftime('%Y-%m-%d %H:%M', time.localtime(t))
+    finally:
+        if old is None:
+            del os.environ['TZ']
+        else:
+            os.environ['TZ'] = old
+        time.tzset()
+
+
 def main(c):
     cli.require_binary()
     if not smtpd.available():
@@ -266,6 +306,7 @@ def main(c):
                 check_console(c, mf)
             else:
                 c.info('tmux is not installed: the console part is left out')
+            check_blackout_forecast(c, mf)
     finally:
         mf.cleanup()
 
