@@ -182,7 +182,8 @@ static void sched_compute(struct ui *u, struct view *v)
 			.done = r->done, .start_after = r->start_after, .started = r->started,
 		};
 	}
-	struct forecast_params p = { .workers = workers_of(u), .default_rate = forecast_rate_of_mb_h(u->o->cfg ? u->o->cfg->forecast_default_rate : 0), .now = now,
+	int mb_h = u->o->cfg ? u->o->cfg->forecast_default_rate : 0;
+	struct forecast_params p = { .workers = workers_of(u), .default_rate = forecast_rate_of_mb_h(mb_h), .now = now,
 	                             .bo = bo_any(s->env.bo) ? s->env.bo : NULL, .eps = s->env.eps,
 	                             .neps = s->env.neps };
 	int64_t t0 = clock_mono_ms();
