@@ -106,7 +106,8 @@ static int cmp_row(const void *a, const void *b)
  * fold rows of the same bucket and endpoint together. */
 static void sort_and_fold(struct metrics *m)
 {
-	qsort(m->rows, m->n, sizeof *m->rows, cmp_row);
+	if (m->n > 1)     /* (qsort wants a non-NULL array even for 0 rows) */
+		qsort(m->rows, m->n, sizeof *m->rows, cmp_row);
 	size_t w = 0;
 	for (size_t i = 0; i < m->n; i++) {
 		if (w && !cmp_row(&m->rows[w - 1], &m->rows[i])) {

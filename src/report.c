@@ -82,7 +82,8 @@ static int cmp_pair(const void *a, const void *b)
 /* Keeps the latest job of each pair. */
 static void latest_per_pair(struct report *r)
 {
-	qsort(r->mb, r->n, sizeof *r->mb, cmp_pair);
+	if (r->n > 1)     /* (qsort wants a non-NULL array even for 0 rows) */
+		qsort(r->mb, r->n, sizeof *r->mb, cmp_pair);
 	size_t w = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct report_mailbox *m = &r->mb[i];
@@ -173,7 +174,8 @@ enum st report_load(struct store *s, enum report_scope scope, int64_t job_id, co
 	if (!r && !out->n && scope == REPORT_MAILBOX)
 		r = err_set(e, ST_CONFIG, "no job for a mailbox with the login '%s' (see 'mailferry jobs --all')", login);
 	latest_per_pair(out);
-	qsort(out->mb, out->n, sizeof *out->mb, cmp_job);
+	if (out->n > 1)
+		qsort(out->mb, out->n, sizeof *out->mb, cmp_job);
 	out->ndetails = max_details && max_details < out->n ? max_details : out->n;
 	for (size_t i = 0; !r && i < out->ndetails; i++)
 		r = load_details(s, &out->mb[i], e);
