@@ -8,9 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "notify.h"
 #include "report.h"
 #include "textout.h"
 
@@ -24,33 +22,6 @@ static int fail(const struct err *e)
 {
 	fprintf(stderr, "mailferry: %s\n", e->msg[0] ? e->msg : st_message(e->code));
 	return st_exit_code(e->code);
-}
-
-/* Renders report.txt around the text and sends it to the addresses in to. */
-static enum st email_report(const struct cfg *cfg, const struct report *r, const char *text, const char *to,
-                            char *answer, size_t answer_len, struct err *e)
-{
-	if (!cfg->smtp_url || !*cfg->smtp_url)
-		return err_set(e, ST_CONFIG, "no mail server set: 'mailferry config set smtp_url smtp://HOST:PORT' "
-		               "(see 'mailferry notify test')");
-	struct notify_vars v = { .n = 0 };
-	char host[256] = "localhost", date[32], count[32];
-	gethostname(host, sizeof host - 1);
-	txt_time(r->made, date, sizeof date);
-	snprintf(count, sizeof count, "%zu", r->n);
-	notify_set(&v, "host", host);
-	notify_set(&v, "date", date);
-	notify_set(&v, "admin", to);
-	notify_set(&v, "mailboxes", count);
-	notify_set(&v, "report", text);
-	char *dir = notify_templates_dir(cfg), *subject = NULL, *body = NULL;
-	enum st s = notify_render(dir, "report", &v, &subject, &body, e);
-	if (!s)
-		s = notify_send(cfg, to, subject, body, answer, answer_len, e);
-	free(dir);
-	free(subject);
-	free(body);
-	return s;
 }
 
 int cmd_report_stats(const struct cfg *cfg, const char *store_path, int argc, char **argv)
@@ -103,7 +74,7 @@ int cmd_report_stats(const struct cfg *cfg, const char *store_path, int argc, ch
 	int rc = 0;
 	if (to) {
 		char answer[256] = "";
-		if (email_report(cfg, &r, text, to, answer, sizeof answer, &e))
+		if (report_email(cfg, text, r.n, r.made, to, answer, sizeof answer, &e))
 			rc = fail(&e);
 		else
 			printf("report on %zu mailbox%s sent to %s%s%s\n", r.n, r.n == 1 ? "" : "es", to,

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "notify.h"
 #include "textout.h"
 
 /* --- which jobs ------------------------------------------------------------------- */
@@ -286,4 +288,32 @@ char *report_text(const struct report *r)
 	if (r->ndetails < r->n)
 		sb_printf(&b, "\n... and %zu more mailboxes: 'mailferry report --all' lists every one\n", r->n - r->ndetails);
 	return b.data;
+}
+
+/* --- e-mail ------------------------------------------------------------------------ */
+
+enum st report_email(const struct cfg *cfg, const char *text, size_t mailboxes, int64_t made, const char *to,
+                     char *answer, size_t answer_len, struct err *e)
+{
+	if (!cfg->smtp_url || !*cfg->smtp_url)
+		return err_set(e, ST_CONFIG, "no mail server set: 'mailferry config set smtp_url smtp://HOST:PORT' "
+		               "(see 'mailferry notify test')");
+	struct notify_vars v = { .n = 0 };
+	char host[256] = "localhost", date[32], count[32];
+	gethostname(host, sizeof host - 1);
+	txt_time(made, date, sizeof date);
+	snprintf(count, sizeof count, "%zu", mailboxes);
+	notify_set(&v, "host", host);
+	notify_set(&v, "date", date);
+	notify_set(&v, "admin", to);
+	notify_set(&v, "mailboxes", count);
+	notify_set(&v, "report", text);
+	char *dir = notify_templates_dir(cfg), *subject = NULL, *body = NULL;
+	enum st s = notify_render(dir, "report", &v, &subject, &body, e);
+	if (!s)
+		s = notify_send(cfg, to, subject, body, answer, answer_len, e);
+	free(dir);
+	free(subject);
+	free(body);
+	return s;
 }

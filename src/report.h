@@ -14,6 +14,7 @@
 #ifndef MF_REPORT_H
 #define MF_REPORT_H
 
+#include "cfg.h"
 #include "common.h"
 #include "store.h"
 
@@ -69,5 +70,12 @@ enum st report_load(struct store *s, enum report_scope scope, int64_t job_id, co
 void report_free(struct report *r);
 /* The report as text (project totals, then each mailbox); caller frees. */
 char *report_text(const struct report *r);
+/* Sends text (a report_text of `mailboxes` mailboxes made at `made`) to the
+ * comma-separated addresses in to, with the template report.txt
+ * (placeholders report, mailboxes, date, host, admin = to).  ST_CONFIG when
+ * no mail server is set; otherwise as notify_send (answer: the server's
+ * last reply).  Any thread (nothing here touches the store). */
+enum st report_email(const struct cfg *cfg, const char *text, size_t mailboxes, int64_t made, const char *to,
+                     char *answer, size_t answer_len, struct err *e);
 
 #endif

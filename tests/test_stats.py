@@ -17,7 +17,8 @@ and an SMTP server, all on 127.0.0.1).
   - the console: Metrics exports the same CSV as the command line (x, path
     typed in the prompt), f charts one endpoint; a job's detail shows its
     recorded forecast beside its end; the Report screen (R from Mailbox Jobs
-    and the Summary) shows the job's folders and the project's totals;
+    and the Summary) shows the job's folders and the project's totals, and m
+    e-mails it;
   - queued again with a blackout window (New York time) holding user002: its
     forecast starts when the window ends, the table says why.
 
@@ -185,7 +186,7 @@ def check_report(c, mf, dst, s):
             body or [str(x['Subject']) for x in msgs])
 
 
-def check_console(c, mf):
+def check_console(c, mf, s):
     path = os.path.join(mf.dir, 'exported.csv')
     with term.Term(mf, 'console --no-engine', 120, 30) as t:
         ok, text = t.wait(lambda x: 'Mailbox Jobs' in x and 'user002' in x, 20)
@@ -220,6 +221,20 @@ def check_console(c, mf):
         t.keys('Escape', '5', 'R')
         ok, text = t.wait(lambda x: 'Mailboxes: 2 (completed 1, partial 1)' in x, 15)
         c.check(ok, 'R in the Summary opens the project report', text)
+        before = len(s.messages())
+        t.keys('m')
+        ok, text = t.wait(lambda x: 'E-mail the report to:' in x, 10)
+        c.check(ok, 'm asks where to send the report', text)
+        t.keys('C-u')
+        t.type('desk@example.org')
+        t.keys('Enter')
+        ok, text = t.wait(lambda x: 'report sent to desk@example.org; the server said: 250' in x.replace('\n', ''), 20)
+        c.check(ok, 'sent in the background; the status line gives the server\'s answer', text)
+        msgs = s.wait(before + 1)
+        m = [x for x in msgs if x['X-Envelope-To'] == 'desk@example.org']
+        c.check(m and str(m[0]['Subject']).startswith('Migration statistics: 2 mailboxes') and
+                'Mailbox user002 (src)' in m[0].get_content(), 'the SMTP server received it',
+                [str(x['Subject']) for x in msgs])
     r = mf.run('metrics', '--period', 'minute', '--last', '180', '--csv')
     try:
         with open(path) as f:
@@ -303,7 +318,7 @@ def main(c):
             check_metrics(c, mf)
             check_report(c, mf, dst, s)
             if term.TMUX:
-                check_console(c, mf)
+                check_console(c, mf, s)
             else:
                 c.info('tmux is not installed: the console part is left out')
             check_blackout_forecast(c, mf)

@@ -101,6 +101,8 @@ const struct keybind ui_keys[] = {
 	{ KEY_LEFT, "Left", ACT_PERIOD, -1, VM(V_METRICS), "period", "shorter period" },
 	{ 'x', "x", ACT_SAVE, 0, VM(V_METRICS) | VM(V_REPORT), "export",
 	  "export the history shown (Metrics: CSV) or the report (text) to a file (asks for the path; :export PATH)" },
+	{ 'm', "m", ACT_MAIL, 0, VM(V_REPORT), "mail",
+	  "e-mail the report (asks for the address, admin_email offered; sent in the background; :mail ADDRESS)" },
 	{ 'R', "R", ACT_REPORT, 0, VM(V_JOBS) | VM(V_JOB_DETAIL) | VM(V_SUMMARY), "report",
 	  "statistics report: of the job under the cursor (Mailbox Jobs, job detail) or the whole project (Summary)" },
 };

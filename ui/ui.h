@@ -46,6 +46,7 @@ enum action {
 	ACT_TAB_NEXT, ACT_TAB_PREV, ACT_PERIOD, ACT_SAVE, ACT_CHECK, ACT_DISCOVER,
 	ACT_FOREST,             /* choose the forest a view shows (u->forest_id) */
 	ACT_REPORT,             /* the statistics report (view_report.c) */
+	ACT_MAIL,               /* e-mail what the view shows (the report) */
 };
 
 /* One key binding.  The same table dispatches keys, runs ":name" commands
