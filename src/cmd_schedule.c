@@ -64,12 +64,12 @@ static void print_table(const struct forecast_queue *q)
 	free(basis);
 	if (!q->n)
 		return;
-	printf("%5s %6s  %-28s %10s  %-16s  %-16s  %8s  %s\n", "#", "JOB", "MAILBOX (SOURCE>TARGET)", "SIZE",
-	       "EST. START", "EST. END", "DURATION", "NOTE");
+	printf("%5s %6s  %-28s %10s  %-16s  %-16s  %8s  %-19s  %s\n", "#", "JOB", "MAILBOX (SOURCE>TARGET)", "SIZE",
+	       "EST. START", "EST. END", "DURATION", "RATE (BASIS)", "NOTE");
 	for (size_t i = 0; i < q->n; i++) {
 		const struct forecast_job *j = &q->jobs[i];
 		const struct forecast_label *l = &q->labels[i];
-		char mb[256], size[32], start[32], end[32], dur[32], note[256];
+		char mb[256], size[32], start[32], end[32], dur[32], note[256], rate[48];
 		bool same = !strcmp(l->src_user, l->dst_user);
 		snprintf(mb, sizeof mb, "%s%s%s (%s>%s)", l->src_user, same ? "" : ">", same ? "" : l->dst_user,
 		         l->src_ep, l->dst_ep);
@@ -83,8 +83,10 @@ static void print_table(const struct forecast_queue *q)
 		else
 			txt_duration(j->est_end - j->est_start, dur, sizeof dur);
 		job_note(j, note, sizeof note);
-		printf("%5zu %6lld  %-28s %10s  %-16s  %-16s  %8s  %s\n", i + 1, (long long)j->id, mb, size, start, end,
-		       dur, note);
+		txt_bytes((int64_t)j->rate, rate, sizeof rate);
+		snprintf(rate + strlen(rate), sizeof rate - strlen(rate), "/s %s", forecast_basis_name(j->basis));
+		printf("%5zu %6lld  %-28s %10s  %-16s  %-16s  %8s  %-19s  %s\n", i + 1, (long long)j->id, mb, size, start,
+		       end, dur, rate, note);
 	}
 }
 

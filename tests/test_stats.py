@@ -75,6 +75,7 @@ def check_forecast(c, mf):
             'schedule: 2 jobs, the basis says 2 workers at the default 5 MB/s', r)
     c.check(re.search(r'^\s+1\s+1\s+user001 \(src>dst\)', r.out, re.M) and
             re.search(r'^\s+2\s+2\s+user002 \(src>dst\)', r.out, re.M), 'in queue order', r)
+    c.check(len(re.findall(r'  5\.0 MB/s default  ', r.out)) == 2, 'each job\'s rate and where it comes from', r)
     r = mf.run('schedule', '--workers', '2', '--csv')
     got = rows(r.out)
     c.check(r.rc == 0 and [g['login'] for g in got] == ['user001', 'user002'], 'schedule --csv: a row per job', r)
