@@ -64,30 +64,60 @@ static struct hent heap_pop(struct heap *h)
 
 /* --- the simulation ---------------------------------------------------------------- */
 
+/* Jobs that a blackout window and a connection limit treat alike form a
+ * class: the same source and target endpoint, phase, site, forest mode,
+ * and mailbox when a window names it.  A class waits as a whole: when its
+ * first job is held until U, every job of the class is, so the class
+ * leaves the line until U in one step; when its endpoint is full, the
+ * class waits for a connection.  So a night when every site is held costs
+ * one look-up per class, not one per queued job (100 000 jobs would
+ * otherwise be tried again after every job that ends). */
+struct hold { int64_t from, until; const char *name; };
+
+enum cstate { C_READY, C_HELD, C_BLOCKED };
+
+struct cls {
+	int src, dst;               /* endpoint index, -1: unknown (no limit) */
+	enum bo_phase phase;
+	struct bo_subject subj;     /* of its first job: what windows see */
+	int site;                   /* interned site, -1 none */
+	int64_t mailbox_id;         /* only when a window names the mailbox */
+	struct heap q;              /* its waiting jobs by queue place */
+	enum cstate state;
+	int64_t entry_key;          /* key of its valid entry in sim.cready; -1 none */
+	struct hold *holds;         /* when windows held it, oldest first */
+	size_t nholds, capholds;
+};
+
 /* What the simulation keeps per job besides the caller's row. */
 struct jstate {
-	int src, dst;               /* endpoint index, -1: unknown (no limit) */
-	struct bo_subject subj;
+	int cls;
 	double left;                /* bytes still to copy */
 	int64_t seg_start;          /* the running segment began */
+	int64_t waiting_since;      /* joined its class's line */
 	bool stopped;               /* the running segment ends at a window */
+	const char *stop_name;      /* that window */
 	bool begun;
 };
 
-/* A list of jobs waiting for a connection on one endpoint. */
+/* Classes waiting for a connection on one endpoint. */
 struct waitlist {
-	size_t *v;
+	int *v;
 	size_t n, cap;
 };
 
 struct sim {
 	const struct forecast_params *p;
 	struct forecast_job *jobs;
+	size_t n;
 	struct jstate *js;
+	struct cls *cls;
+	size_t ncls, capcls;
 	int *in_use;                /* connections held per endpoint */
 	struct waitlist *waiting;   /* per endpoint */
-	struct heap ready;          /* key: queue place */
-	struct heap deferred;       /* key: the time it may be tried again */
+	struct heap cready;         /* classes that may start a job, key: their first job's place */
+	struct heap deferred;       /* key: a time; idx < n a job that may join its class again,
+	                             * else n + class whose hold ends */
 	struct heap running;        /* key: end of the running segment */
 	int busy;                   /* workers in use */
 	int64_t horizon;
@@ -126,12 +156,12 @@ static bool ep_full(const struct sim *s, int k)
 
 /* Connections: one per endpoint the job touches (once when source and
  * target are the same endpoint, as the engine's claim counts them). */
-static void hold_connections(struct sim *s, const struct jstate *j, int delta)
+static void hold_connections(struct sim *s, const struct cls *c, int delta)
 {
-	if (j->src >= 0)
-		s->in_use[j->src] += delta;
-	if (j->dst >= 0 && j->dst != j->src)
-		s->in_use[j->dst] += delta;
+	if (c->src >= 0)
+		s->in_use[c->src] += delta;
+	if (c->dst >= 0 && c->dst != c->src)
+		s->in_use[c->dst] += delta;
 }
 
 static enum bo_phase phase_of(const struct forecast_job *j)
@@ -152,29 +182,153 @@ static void note_hold(struct forecast_job *j, const char *name, int64_t until)
 	}
 }
 
-/* Job k may have a worker at time t: starts a segment that runs until the
- * job is done or a window stops it.  False when a window holds it now
- * (then it waits in deferred until the window ends). */
+/* --- classes ------------------------------------------------------------------------- */
+
+struct intern {
+	const char **v;
+	size_t n, cap;
+};
+
+static int intern_site(struct intern *in, const char *site)
+{
+	if (!site)
+		return -1;
+	for (size_t i = 0; i < in->n; i++)      /* sites are few */
+		if (!strcmp(in->v[i], site))
+			return (int)i;
+	in->v = x_grow(in->v, in->n, &in->cap, sizeof *in->v, 16);
+	in->v[in->n] = site;
+	return (int)in->n++;
+}
+
+static bool same_class(const struct cls *c, const struct cls *k)
+{
+	return c->src == k->src && c->dst == k->dst && c->phase == k->phase && c->site == k->site &&
+	       c->mailbox_id == k->mailbox_id && c->subj.default_phases == k->subj.default_phases;
+}
+
+static uint64_t class_hash(const struct cls *k)
+{
+	uint64_t h = 1469598103934665603ULL;
+	int64_t parts[] = { k->src, k->dst, k->phase, k->site, k->mailbox_id, k->subj.default_phases };
+	for (size_t i = 0; i < countof(parts); i++)
+		h = (h ^ (uint64_t)parts[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Gives every job its class (an open-addressing table of class ids). */
+static void make_classes(struct sim *s)
+{
+	const struct forecast_params *p = s->p;
+	size_t slots = 64;
+	while (slots < s->n * 2)
+		slots *= 2;
+	int *table = x_malloc(slots * sizeof *table);
+	for (size_t i = 0; i < slots; i++)
+		table[i] = -1;
+	struct intern sites = { 0 };
+	for (size_t k = 0; k < s->n; k++) {
+		const struct forecast_job *j = &s->jobs[k];
+		struct cls key = { .src = ep_index(p, j->src_ep), .dst = ep_index(p, j->dst_ep), .phase = phase_of(j),
+		                   .site = -1, .entry_key = -1 };
+		if (p->bo) {
+			bo_subject_of(p->bo, j->src_ep, j->login ? j->login : "", &key.subj);
+			key.site = intern_site(&sites, key.subj.site);
+			if (key.subj.mailbox_id && bo_names_mailbox(p->bo, key.subj.mailbox_id))
+				key.mailbox_id = key.subj.mailbox_id;
+		} else {
+			key.phase = BO_PHASE_WHOLE;     /* no window: the phase makes no difference */
+		}
+		size_t h = (size_t)class_hash(&key) & (slots - 1);
+		while (table[h] >= 0 && !same_class(&s->cls[table[h]], &key))
+			h = (h + 1) & (slots - 1);
+		if (table[h] < 0) {
+			s->cls = x_grow(s->cls, s->ncls, &s->capcls, sizeof *s->cls, 16);
+			s->cls[s->ncls] = key;
+			table[h] = (int)s->ncls++;
+		}
+		s->js[k].cls = table[h];
+	}
+	free(sites.v);
+	free(table);
+}
+
+/* The class may start its first job: (again) in line by that job's place. */
+static void class_ready(struct sim *s, int ci)
+{
+	struct cls *c = &s->cls[ci];
+	c->state = C_READY;
+	c->entry_key = c->q.n ? c->q.v[0].key : -1;
+	if (c->q.n)
+		heap_push(&s->cready, c->entry_key, (size_t)ci);
+}
+
+static void join_class(struct sim *s, size_t k, int64_t t)
+{
+	struct cls *c = &s->cls[s->js[k].cls];
+	s->js[k].waiting_since = t;
+	heap_push(&c->q, (int64_t)k, k);
+	if (c->state == C_READY && (c->entry_key < 0 || (int64_t)k < c->entry_key)) {
+		c->entry_key = (int64_t)k;
+		heap_push(&s->cready, (int64_t)k, (size_t)s->js[k].cls);
+	}
+}
+
+static void class_held(struct sim *s, int ci, int64_t t, int64_t until, const char *name)
+{
+	struct cls *c = &s->cls[ci];
+	c->state = C_HELD;
+	c->holds = x_grow(c->holds, c->nholds, &c->capholds, sizeof *c->holds, 8);
+	c->holds[c->nholds++] = (struct hold){ t, until, name };
+	heap_push(&s->deferred, until, s->n + (size_t)ci);
+}
+
+/* The first hold of its class that lasted past the moment the job joined
+ * the line: the window that kept it waiting (for its NOTE).  Holds of a
+ * class do not overlap, so their ends grow with their starts. */
+static void note_class_holds(struct sim *s, size_t k)
+{
+	const struct cls *c = &s->cls[s->js[k].cls];
+	int64_t since = s->js[k].waiting_since;
+	size_t lo = 0, hi = c->nholds;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (c->holds[mid].until <= since)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < c->nholds)
+		note_hold(&s->jobs[k], c->holds[lo].name, c->holds[lo].until);
+}
+
+/* --- segments ---------------------------------------------------------------------- */
+
+/* Job k has a worker from t: runs until it is done or a window stops it.
+ * A running job (not started by the simulation) is checked here against
+ * the windows; for the others their class was. */
 static bool start_segment(struct sim *s, size_t k, int64_t t)
 {
 	struct forecast_job *j = &s->jobs[k];
 	struct jstate *x = &s->js[k];
+	struct cls *c = &s->cls[x->cls];
 	int64_t end = t + secs_for(x->left, j->rate);
 	if (s->p->bo) {
 		int64_t until;
 		const char *name;
-		if (bo_held(s->p->bo, &x->subj, phase_of(j), t, &until, &name)) {
+		if (j->running && !x->begun && bo_held(s->p->bo, &c->subj, c->phase, t, &until, &name)) {
 			note_hold(j, name, until);
 			heap_push(&s->deferred, until, k);
 			return false;
 		}
-		int64_t hold = end > t ? bo_next_hold(s->p->bo, &x->subj, phase_of(j), t, &name) : INT64_MAX;
+		int64_t hold = end > t ? bo_next_hold(s->p->bo, &c->subj, c->phase, t, &name) : INT64_MAX;
 		x->stopped = hold < end;
 		if (x->stopped) {
+			/* When it resumes is asked when the clock gets there: the
+			 * windows cache their occurrence along an advancing clock,
+			 * and a look ahead now would make the next look-up redo it. */
 			end = hold;
-			int64_t resume = hold;
-			bo_held(s->p->bo, &x->subj, phase_of(j), hold, &resume, NULL);
-			note_hold(j, name, resume);
+			x->stop_name = name;
 			j->stops++;
 		}
 	}
@@ -183,31 +337,39 @@ static bool start_segment(struct sim *s, size_t k, int64_t t)
 	x->begun = true;
 	x->seg_start = t;
 	s->busy++;
-	hold_connections(s, x, +1);
+	hold_connections(s, c, +1);
 	heap_push(&s->running, end, k);
 	return true;
 }
 
+static void release_waiting(struct sim *s, int e)
+{
+	if (e < 0)
+		return;
+	struct waitlist *w = &s->waiting[e];
+	for (size_t i = 0; i < w->n; i++)
+		if (s->cls[w->v[i]].state == C_BLOCKED)
+			class_ready(s, w->v[i]);
+	w->n = 0;
+}
+
 /* A segment ended at t: the job is done, or stopped by a window and back
- * in line for when the window ends. */
+ * in its class's line (the window holds the class until it ends). */
 static void end_segment(struct sim *s, size_t k, int64_t t)
 {
 	struct forecast_job *j = &s->jobs[k];
 	struct jstate *x = &s->js[k];
+	const struct cls *c = &s->cls[x->cls];
 	s->busy--;
-	hold_connections(s, x, -1);
-	/* Jobs that waited for a connection of these endpoints may go now
+	hold_connections(s, c, -1);
+	/* Classes that waited for a connection of these endpoints may go now
 	 * (whether this job is done or only stopped by a window). */
-	for (int side = 0; side < 2; side++) {
-		int e = side ? x->dst : x->src;
-		if (e < 0)
-			continue;
-		struct waitlist *w = &s->waiting[e];
-		for (size_t i = 0; i < w->n; i++)
-			heap_push(&s->ready, (int64_t)w->v[i], w->v[i]);
-		w->n = 0;
-	}
+	release_waiting(s, c->src);
+	release_waiting(s, c->dst);
 	if (x->stopped) {
+		int64_t resume = t;
+		bo_held(s->p->bo, &c->subj, c->phase, t, &resume, NULL);
+		note_hold(j, x->stop_name, resume);
 		x->left -= (double)(t - x->seg_start) * j->rate;
 		x->stopped = false;
 		if (x->left > 0.5) {
@@ -218,20 +380,34 @@ static void end_segment(struct sim *s, size_t k, int64_t t)
 	j->est_end = t;
 }
 
-/* Gives free workers to ready jobs, in queue order, at time t. */
+/* Gives free workers to the first jobs in queue order that may start. */
 static void assign(struct sim *s, int64_t t)
 {
-	while (s->busy < s->p->workers && s->ready.n) {
-		size_t k = heap_pop(&s->ready).idx;
-		struct jstate *x = &s->js[k];
-		int full = ep_full(s, x->src) ? x->src : ep_full(s, x->dst) ? x->dst : -1;
+	while (s->busy < s->p->workers && s->cready.n) {
+		struct hent e = heap_pop(&s->cready);
+		int ci = (int)e.idx;
+		struct cls *c = &s->cls[ci];
+		if (c->state != C_READY || e.key != c->entry_key || !c->q.n)
+			continue;       /* an entry left from before the class moved */
+		c->entry_key = -1;
+		int full = ep_full(s, c->src) ? c->src : ep_full(s, c->dst) ? c->dst : -1;
 		if (full >= 0) {
+			c->state = C_BLOCKED;
 			struct waitlist *w = &s->waiting[full];
 			w->v = x_grow(w->v, w->n, &w->cap, sizeof *w->v, 16);
-			w->v[w->n++] = k;
+			w->v[w->n++] = ci;
 			continue;
 		}
+		int64_t until;
+		const char *name;
+		if (s->p->bo && bo_held(s->p->bo, &c->subj, c->phase, t, &until, &name)) {
+			class_held(s, ci, t, until, name);
+			continue;
+		}
+		size_t k = heap_pop(&c->q).idx;
+		note_class_holds(s, k);
 		start_segment(s, k, t);
+		class_ready(s, ci);
 	}
 }
 
@@ -246,16 +422,34 @@ static int64_t average_size(const struct forecast_job *jobs, size_t n)
 	return nknown ? known / nknown : 0;
 }
 
+static void sim_free(struct sim *s)
+{
+	for (size_t i = 0; i < s->p->neps; i++)
+		free(s->waiting[i].v);
+	for (size_t i = 0; i < s->ncls; i++) {
+		free(s->cls[i].q.v);
+		free(s->cls[i].holds);
+	}
+	free(s->cls);
+	free(s->waiting);
+	free(s->in_use);
+	free(s->js);
+	free(s->cready.v);
+	free(s->deferred.v);
+	free(s->running.v);
+}
+
 enum st forecast_run(const struct forecast_params *p, struct forecast_job *jobs, size_t n, struct err *e)
 {
 	if (p->workers < 1)
 		return err_set(e, ST_USAGE, "forecast: workers must be at least 1 (%d given)", p->workers);
 	if (!(p->default_rate > 0))
 		return err_set(e, ST_USAGE, "forecast: the default rate must be above 0");
-	struct sim s = { .p = p, .jobs = jobs, .horizon = p->now + FORECAST_HORIZON };
+	struct sim s = { .p = p, .jobs = jobs, .n = n, .horizon = p->now + FORECAST_HORIZON };
 	s.js = x_calloc(n ? n : 1, sizeof *s.js);
 	s.in_use = x_calloc(p->neps ? p->neps : 1, sizeof *s.in_use);
 	s.waiting = x_calloc(p->neps ? p->neps : 1, sizeof *s.waiting);
+	make_classes(&s);
 	int64_t avg = average_size(jobs, n);
 	for (size_t k = 0; k < n; k++) {
 		struct forecast_job *j = &jobs[k];
@@ -267,10 +461,6 @@ enum st forecast_run(const struct forecast_params *p, struct forecast_job *jobs,
 		j->blackout_until = 0;
 		j->stops = 0;
 		j->rate = forecast_job_rate(p, j->dst_ep, &j->basis);
-		x->src = ep_index(p, j->src_ep);
-		x->dst = ep_index(p, j->dst_ep);
-		if (p->bo)
-			bo_subject_of(p->bo, j->src_ep, j->login ? j->login : "", &x->subj);
 		int64_t left = j->est_size - (j->running ? j->done : 0);
 		x->left = left > 0 ? (double)left : 0;
 		if (j->running) {
@@ -281,7 +471,7 @@ enum st forecast_run(const struct forecast_params *p, struct forecast_job *jobs,
 		} else if (j->start_after > p->now) {
 			heap_push(&s.deferred, j->start_after, k);
 		} else {
-			heap_push(&s.ready, (int64_t)k, k);
+			join_class(&s, k, p->now);
 		}
 	}
 	int64_t t = p->now;
@@ -299,20 +489,22 @@ enum st forecast_run(const struct forecast_params *p, struct forecast_job *jobs,
 			end_segment(&s, heap_pop(&s.running).idx, t);
 		while (s.deferred.n && s.deferred.v[0].key <= t) {
 			size_t k = heap_pop(&s.deferred).idx;
-			heap_push(&s.ready, (int64_t)k, k);
+			if (k >= n)
+				class_ready(&s, (int)(k - n));  /* its hold ended */
+			else
+				join_class(&s, k, t);
 		}
 	}
-	for (size_t k = 0; k < n; k++)
-		if (jobs[k].est_end == FORECAST_NEVER && !s.js[k].begun)
+	/* Jobs still in a line at the horizon: the windows never let them go;
+	 * say which held their class. */
+	for (size_t k = 0; k < n; k++) {
+		if (jobs[k].est_end != FORECAST_NEVER)
+			continue;
+		if (!s.js[k].begun)
 			jobs[k].est_start = FORECAST_NEVER;
-	for (size_t i = 0; i < p->neps; i++)
-		free(s.waiting[i].v);
-	free(s.waiting);
-	free(s.in_use);
-	free(s.js);
-	free(s.ready.v);
-	free(s.deferred.v);
-	free(s.running.v);
+		note_class_holds(&s, k);
+	}
+	sim_free(&s);
 	return ST_OK;
 }
 

@@ -23,12 +23,11 @@
  *     the known ones (size_estimated says so).
  * Not modelled: priorities changing, pauses, retries, new jobs.
  *
- * Cost: O((jobs + stops) log jobs) plus a blackout look-up (over every
- * window) per attempt to start a job; each window's last occurrence is
- * cached by the bo_set, so look-ups along the advancing clock are cheap.
- * A job held by a window is tried again when it ends, so a site held every
- * night costs its queued jobs one look-up per night: 10 000 jobs over six
- * weeks of 37 windows take about 0.13 s (make bench-forecast).
+ * Cost: O((jobs + stops) log jobs) plus a blackout look-up per attempt of
+ * a class of jobs (jobs the windows and limits treat alike wait together,
+ * forecast.c); each window caches its last occurrence in the bo_set, so
+ * look-ups along the advancing clock are cheap: 10 000 jobs over six weeks
+ * of 37 windows take about 0.13 s (make bench-forecast).
  *
  * Memory: forecast_run writes only into the caller's jobs; strings in the
  * inputs are borrowed.  blackout names in the results point into the

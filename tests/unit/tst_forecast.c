@@ -180,6 +180,26 @@ static void test_stop_frees_connection(void)
 	bo_free(bo);
 }
 
+static void test_mailbox_window(void)
+{
+	/* Two mailboxes of one site on the same endpoints: a window for one of
+	 * them (12:00-15:00) holds only that one; the other starts at once. */
+	struct bo_set *bo = bo_set_new();
+	struct blackout w = { .name = (char *)"bob-only", .tz = (char *)"UTC", .mailbox_id = 11,
+	                      .start_ts = utc(27, 12, 0), .end_ts = utc(27, 15, 0) };
+	struct err e;
+	if (bo_add_window(bo, &w, &e))
+		printf("# %s\n", e.msg);
+	bo_add_mailbox(bo, 1, "bob", 11, "Paris");
+	bo_add_mailbox(bo, 1, "ann", 10, "Paris");
+	struct forecast_job q[2] = { job(1, "bob", 2, 1), job(2, "ann", 2, 1) };
+	struct forecast_params p = { .workers = 2, .default_rate = 1e6, .now = utc(27, 12, 0), .bo = bo };
+	check(forecast_run(&p, q, 2, &e) == ST_OK && same(&q[0], utc(27, 15, 0), utc(27, 16, 0)) &&
+	      same(&q[1], utc(27, 12, 0), utc(27, 13, 0)) && q[0].blackout && !strcmp(q[0].blackout, "bob-only") &&
+	      !q[1].blackout, "a window for one mailbox holds it alone, not its site");
+	bo_free(bo);
+}
+
 static void test_never(void)
 {
 	/* A window for everyone that lasts all week, every week: nothing can
@@ -201,6 +221,7 @@ int main(void)
 	test_hand_computed();
 	test_running_and_measured();
 	test_stop_frees_connection();
+	test_mailbox_window();
 	test_never();
 	return tap_done();
 }
