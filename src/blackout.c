@@ -96,6 +96,14 @@ void bo_free(struct bo_set *b)
 
 bool bo_any(const struct bo_set *b) { return b && b->nw > 0; }
 
+bool bo_names_mailbox(const struct bo_set *b, int64_t mailbox_id)
+{
+	for (size_t i = 0; i < b->nw; i++)
+		if (b->w[i].mailbox_id && b->w[i].mailbox_id == mailbox_id)
+			return true;
+	return false;
+}
+
 enum st bo_add_window(struct bo_set *b, const struct blackout *w, struct err *e)
 {
 	char why[160];

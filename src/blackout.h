@@ -56,6 +56,9 @@ void bo_set_endpoint_mode(struct bo_set *b, int64_t endpoint_id, const char *mod
 
 /* Whether the set has any window at all (a cheap "nothing to do"). */
 bool bo_any(const struct bo_set *b);
+/* Whether a window is for that mailbox (the forecast groups the mailboxes
+ * windows treat alike). */
+bool bo_names_mailbox(const struct bo_set *b, int64_t mailbox_id);
 
 /* The mailbox (endpoint_id, login) as windows see it.  Strings point into
  * the set (valid until bo_free). */

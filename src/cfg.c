@@ -85,6 +85,8 @@ static const struct cfg_key key_table[] = {
 		"Hours between the incremental syncs of a job that is ready to complete, until its cutover."),
 	KEY_INT(health_interval_min, ACTIVITIES, 0, 60, 0, 10080,
 		"Minutes between a forest's health checks run by 'run' and the console's engine (0: only on demand)."),
+	KEY_INT(forecast_default_rate, WORKERS, 0, 18000, 1, 3600000,
+		"MB per hour a job is expected to copy when the schedule forecast has no measured throughput for its target (18000 = 5 MB/s)."),
 	KEY_STRING(smtp_url, NOTIFICATIONS, 0, "", smtp_url_ok, N_("empty, or smtp://HOST[:PORT] or smtps://HOST[:PORT]"),
 		   "Mail server for notifications (STARTTLS when offered); empty: no e-mail is sent."),
 	KEY_STRING(smtp_user, NOTIFICATIONS, 0, "", NULL, NULL,

@@ -32,6 +32,7 @@ struct cfg {
 	int health_interval_min;   /* forests' health checks by the idle engine; 0: never */
 	int max_connections_per_host; /* connections to one host over all its endpoints; 0: no limit */
 	int incremental_interval_h; /* hours between incremental syncs of a ready job */
+	int forecast_default_rate; /* MB per hour a job copies when nothing was measured */
 	/* Notifications (notify.h); strings owned, "" when unset. */
 	char *smtp_url;            /* smtp:// or smtps://; "" sends nothing */
 	char *smtp_user;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "driver.h"
+#include "forecast.h"
 #include "health.h"
 #include "imap.h"
 #include "lifecycle.h"
@@ -684,6 +685,34 @@ static void health_stop(struct health_runner *h)
 	h->started = false;
 }
 
+/* When this process last recorded a forecast, and how many jobs were
+ * queued then (the console calls engine_run_queue every second or so). */
+static _Atomic int64_t forecast_recorded_at, forecast_recorded_queued = -1;
+
+/* Records the forecast of the queue (forecast.h) when something is queued
+ * and either the number of queued jobs changed (new jobs: their forecast
+ * is wanted before they start) or FORECAST_RECORD_SECS passed. */
+static void record_forecast(struct store *st, const struct engine_opts *o, int workers)
+{
+	struct err fe;
+	int64_t counts[JOB__COUNT] = { 0 }, now = clock_now();
+	if (store_job_counts(st, counts, &fe)) {
+		log_warn("recording the schedule forecast: %s", fe.msg);
+		return;
+	}
+	int64_t queued = counts[JOB_QUEUED];
+	if (!queued || (queued == atomic_load(&forecast_recorded_queued) &&
+	                now - atomic_load(&forecast_recorded_at) < FORECAST_RECORD_SECS))
+		return;
+	atomic_store(&forecast_recorded_at, now);
+	atomic_store(&forecast_recorded_queued, queued);
+	int64_t t0 = clock_mono_ms();
+	if (forecast_record_now(st, workers, o->cfg->forecast_default_rate, &fe))
+		log_warn("recording the schedule forecast: %s", fe.msg);
+	else
+		log_debug("schedule forecast recorded in %lld ms", (long long)(clock_mono_ms() - t0));
+}
+
 enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 {
 	int run_lock = lock_file(o->store_path, "run");
@@ -717,6 +746,10 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 		log_info("endpoint %s limits parallel mailboxes to %d", tight, limit);
 	}
 	free(tight);
+	/* The forecast of the queue, before any job is claimed, kept to compare
+	 * with what happens (mailferry schedule --actual); again every
+	 * FORECAST_RECORD_SECS for what is still queued. */
+	record_forecast(st, o, n);
 	struct pool p = { .o = o, .worst = ST_OK, .n = n };
 	pthread_mutex_init(&p.lock, NULL);
 	atomic_store(&p.active, n);
@@ -735,6 +768,8 @@ enum st engine_run_queue(const struct engine_opts *o, struct err *e)
 	struct err ne;
 	engine_send_notices(o, false, &ne);
 	for (unsigned tick = 0; atomic_load(&p.active) > 0; tick++) {
+		if (tick > 0 && tick % (FORECAST_RECORD_SECS * 4) == 0)
+			record_forecast(st, o, n);
 		usleep(250000);
 		if (tick % 240 == 239)      /* a minute */
 			engine_send_notices(o, false, &ne);

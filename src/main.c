@@ -19,6 +19,9 @@
 #include "about.h"
 #include "cfg.h"
 #include "cmd_sched.h"
+#include "cmd_metrics.h"
+#include "cmd_report.h"
+#include "cmd_schedule.h"
 #include "common.h"
 #include "console.h"
 #include "csv.h"
@@ -125,6 +128,23 @@ static const char usage_text[] = N_(
 	"        cancelled one resumes its pass; --full: the whole pass\n"
 	"  console [--workers N] [--no-engine]      full-screen console; runs the queue meanwhile\n"
 	"  console --keys              every key and \":\" command of the console, by view\n"
+	"\n"
+	"Schedule:\n"
+	"  schedule [--workers N] [--csv]   forecast start and end of every queued and running job:\n"
+	"      workers, connection limits, start-after times, blackout windows (a job stops at one\n"
+	"      and resumes after it), sizes (unknown: the average), throughput measured per target\n"
+	"      over the last hour, else forecast_default_rate; prints the basis; records the forecast\n"
+	"  schedule --actual [--csv]   jobs that ran: the last forecast made before each started\n"
+	"      beside its real start and end\n"
+	"\n"
+	"Metrics and reports:\n"
+	"  metrics [--period minute|hour|day] [--last N] [--endpoint NAME | --by-endpoint] [--csv]\n"
+	"      throughput the engine sampled (messages, bytes, per minute rates) and mailboxes\n"
+	"      completed, per period of local time (default: the last 72 hours), all endpoints\n"
+	"      together, one target endpoint, or a row per endpoint\n"
+	"  report [--job ID | --mailbox LOGIN | --all] [--email ADDRESS]   statistics: per mailbox\n"
+	"      (its latest job) messages and bytes per folder, skipped items with reasons, verify\n"
+	"      verdict, duration, average rate; project totals; --email sends it (template report)\n"
 	"\n"
 	"Settings (in the configuration file in use, -c or the default):\n"
 	"  config show [--tab TAB]     every setting: value, default, what it does, by tab\n"
@@ -2556,6 +2576,12 @@ int main(int argc, char **argv)
 		rc = cmd_about(&a, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "notify"))
 		rc = cmd_notify(&a, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "schedule"))
+		rc = cmd_schedule(&a.cfg, a.store_path, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "metrics"))
+		rc = cmd_metrics(&a.cfg, a.store_path, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "report"))
+		rc = cmd_report_stats(&a.cfg, a.store_path, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "help"))
 		rc = (fputs(_(usage_text), stdout), 0);
 	else

@@ -22,7 +22,9 @@ const char *const notify_placeholders[] = {
 	"user", "address", "display_name", "job", "state", "pass", "source", "target", "items", "data",
 	"skipped", "failed", "start", "started", "finished", "days", "error", "date", "admin", "host",
 	/* the daily summary (notice.h) */
-	"since", "counts", "completed", "completed_count", "failures", "failure_count", NULL,
+	"since", "counts", "completed", "completed_count", "failures", "failure_count",
+	/* the statistics report (report.h) */
+	"report", "mailboxes", NULL,
 };
 
 void notify_set(struct notify_vars *v, const char *name, const char *value)

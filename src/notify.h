@@ -25,7 +25,8 @@ struct notify_vars {
 	int n;
 };
 
-/* The placeholders templates may use, for messages and the manual. */
+/* The placeholders templates may use, for messages and the manual
+ * ("report" and "mailboxes": the statistics report, report.h). */
 extern const char *const notify_placeholders[];
 
 /* Sets name (one of notify_placeholders) to value; NULL value: "". */

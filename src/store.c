@@ -240,6 +240,13 @@ static const char *const steps[] = {
 	/* A skipped row for an item that failed (retried by retry-errors), not
 	 * one skipped for good (too big). */
 	"ALTER TABLE skipped ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;",
+	/* 8 -> 9: the schedule forecast of each job as last made while it was
+	 * still queued (forecast.c), kept to compare with when it really ran;
+	 * samples by time, as the forecast and the Metrics read recent ones. */
+	"CREATE TABLE forecasts("
+	"  job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE, made INTEGER NOT NULL,"
+	"  est_start INTEGER NOT NULL, est_end INTEGER NOT NULL, rate REAL NOT NULL, basis TEXT NOT NULL);"
+	"CREATE INDEX samples_ts ON samples(ts);",
 };
 
 /* Every static SQL string of this file fits (x_die says so otherwise). */
@@ -1839,6 +1846,167 @@ enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_
 	sqlite3_bind_int64(st, 3, items);
 	sqlite3_bind_int64(st, 4, bytes);
 	return step_done(s, st, e, "sample");
+}
+
+enum st store_sample_endpoints(struct store *s, int64_t since,
+                               void (*fn)(void *ctx, int64_t endpoint_id, int64_t items, int64_t bytes,
+                                          int64_t minutes),
+                               void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT coalesce(endpoint_id, 0), sum(items), sum(bytes), count(DISTINCT ts/60) FROM samples "
+		"WHERE ts >= ? GROUP BY 1 ORDER BY 1";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, since);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		   sqlite3_column_int64(st, 3));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "throughput per endpoint");
+}
+
+enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id,
+                             void (*fn)(void *ctx, int64_t minute, int64_t endpoint_id, int64_t items,
+                                        int64_t bytes),
+                             void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT ts/60*60 AS m, coalesce(endpoint_id, 0) AS ep, sum(items), sum(bytes) FROM samples "
+		"WHERE ts >= ?1 AND (?2 = 0 OR endpoint_id = ?2) GROUP BY m, ep ORDER BY m, ep";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, endpoint_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		   sqlite3_column_int64(st, 3));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "throughput history");
+}
+
+enum st store_finished_each(struct store *s, int64_t since,
+                            void (*fn)(void *ctx, int64_t finished, int64_t dst_ep), void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT j.finished, p.dst_ep FROM jobs j JOIN pairs p ON p.id=j.pair_id "
+		"WHERE j.state IN ('completed','partial') AND j.finished >= ? ORDER BY j.finished";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, since);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "finished jobs");
+}
+
+enum st store_folder_stats(struct store *s, int64_t pair_id, int64_t job_id,
+                           void (*fn)(void *ctx, const char *src_name, const char *dst_name, int64_t items,
+                                      int64_t bytes, int64_t skipped),
+                           void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT f.src_name, f.dst_name,"
+		"  (SELECT count(*) FROM messages m WHERE m.folder_id=f.id),"
+		"  (SELECT coalesce(sum(m.size), 0) FROM messages m WHERE m.folder_id=f.id),"
+		"  (SELECT count(*) FROM skipped k WHERE k.folder_id=f.id AND k.job_id=?2) "
+		"FROM folders f WHERE f.pair_id=?1 ORDER BY f.src_name";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, pair_id);
+	sqlite3_bind_int64(st, 2, job_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+		   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "folder statistics");
+}
+
+enum st store_verify_verdict(struct store *s, int64_t job_id, const char *login, int64_t since, char **out,
+                             struct err *e)
+{
+	/* LIKE: '%' and '_' in a login only widen the match to similar
+	 * logins' verdicts of the same message shape, and the job's own
+	 * verdict (job_id) wins by recency anyway. */
+	static const char sql[] =
+		"SELECT message FROM events WHERE (job_id=?1 OR (job_id IS NULL AND ts >= ?3)) "
+		"AND message LIKE '% messages of ' || ?2 || ' are on the target%' ORDER BY id DESC LIMIT 1";
+	*out = NULL;
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	bind_text(st, 2, login);
+	sqlite3_bind_int64(st, 3, since);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = x_strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_err(s, e, "verify verdict");
+}
+
+/* --- forecasts ---------------------------------------------------------------- */
+
+enum st store_forecast_put(struct store *s, int64_t job_id, int64_t made, int64_t est_start, int64_t est_end,
+                           double rate, const char *basis, struct err *e)
+{
+	/* Only while the job waits: once it started, the forecast it started
+	 * under stays. */
+	static const char sql[] =
+		"INSERT INTO forecasts(job_id, made, est_start, est_end, rate, basis) "
+		"SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM jobs WHERE id=?1 AND state='queued') "
+		"ON CONFLICT(job_id) DO UPDATE SET made=excluded.made, est_start=excluded.est_start, "
+		"est_end=excluded.est_end, rate=excluded.rate, basis=excluded.basis";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, made);
+	sqlite3_bind_int64(st, 3, est_start);
+	sqlite3_bind_int64(st, 4, est_end);
+	sqlite3_bind_double(st, 5, rate);
+	bind_text(st, 6, basis);
+	return step_done(s, st, e, "record a forecast");
+}
+
+enum st store_forecast_each(struct store *s, int64_t job_id,
+                            void (*fn)(void *ctx, const struct forecast_row *r), void *ctx, struct err *e)
+{
+	static const char sql[] =
+		"SELECT f.job_id, f.made, f.est_start, f.est_end, f.rate, f.basis, j.state, coalesce(j.started, 0),"
+		"  coalesce(j.finished, 0), p.src_user, p.dst_user, es.name, ed.name "
+		"FROM forecasts f JOIN jobs j ON j.id=f.job_id JOIN pairs p ON p.id=j.pair_id "
+		"JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
+		"WHERE ?1 = 0 OR f.job_id = ?1 ORDER BY f.job_id";
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (!st)
+		return ST_STORE;
+	sqlite3_bind_int64(st, 1, job_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct forecast_row r = {
+			.job_id = sqlite3_column_int64(st, 0), .made = sqlite3_column_int64(st, 1),
+			.est_start = sqlite3_column_int64(st, 2), .est_end = sqlite3_column_int64(st, 3),
+			.rate = sqlite3_column_double(st, 4), .basis = (const char *)sqlite3_column_text(st, 5),
+			.started = sqlite3_column_int64(st, 7), .finished = sqlite3_column_int64(st, 8),
+			.src_user = (const char *)sqlite3_column_text(st, 9),
+			.dst_user = (const char *)sqlite3_column_text(st, 10),
+			.src_ep = (const char *)sqlite3_column_text(st, 11),
+			.dst_ep = (const char *)sqlite3_column_text(st, 12),
+		};
+		r.state = state_parse((const char *)sqlite3_column_text(st, 6));
+		fn(ctx, &r);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "forecasts");
 }
 
 /* --- forests ---------------------------------------------------------------- */

@@ -17,7 +17,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 enum st store_open(const char *path, struct store **out, struct err *e);
 void store_close(struct store **p);
@@ -567,6 +567,58 @@ enum st store_sample_minutes(struct store *s, int limit,
 
 enum st store_sample(struct store *s, int64_t endpoint_id, int64_t items, int64_t bytes,
                      struct err *e);
+/* Throughput per endpoint since a time: for each endpoint with samples at
+ * or after since, the items and bytes and how many distinct minutes had
+ * samples (the forecast's measured rate: bytes over those minutes). */
+enum st store_sample_endpoints(struct store *s, int64_t since,
+                               void (*fn)(void *ctx, int64_t endpoint_id, int64_t items, int64_t bytes,
+                                          int64_t minutes),
+                               void *ctx, struct err *e);
+/* Samples per minute and endpoint from since on (endpoint_id 0: every
+ * endpoint), oldest first; endpoint_id in the call is the sample's (0 for
+ * samples without one).  For the Metrics history and its CSV export. */
+enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id,
+                             void (*fn)(void *ctx, int64_t minute, int64_t endpoint_id, int64_t items,
+                                        int64_t bytes),
+                             void *ctx, struct err *e);
+
+/* Jobs that ended completed or partial at or after since: their finish
+ * time and target endpoint (mailboxes done, for the Metrics). */
+enum st store_finished_each(struct store *s, int64_t since,
+                            void (*fn)(void *ctx, int64_t finished, int64_t dst_ep), void *ctx, struct err *e);
+
+/* Per folder of a mailbox pair (the report): the messages the map holds
+ * (on the target) with their bytes, and the items job_id skipped there;
+ * ordered by source name.  Strings valid during the call. */
+enum st store_folder_stats(struct store *s, int64_t pair_id, int64_t job_id,
+                           void (*fn)(void *ctx, const char *src_name, const char *dst_name, int64_t items,
+                                      int64_t bytes, int64_t skipped),
+                           void *ctx, struct err *e);
+
+/* The last verify verdict ("... messages of LOGIN are on the target ...",
+ * migrate.c mig_verdict) written for job_id, or by `mailferry verify` for
+ * login (no job) at or after since; *out NULL when none.  Caller frees. */
+enum st store_verify_verdict(struct store *s, int64_t job_id, const char *login, int64_t since, char **out,
+                             struct err *e);
+
+/* --- forecasts (forecast.c) ------------------------------------------------------
+ * The schedule forecast of a job, as last made while it was queued: put
+ * does nothing once the job has left the queue, so what stays is the
+ * forecast it started under, to compare with what happened. */
+enum st store_forecast_put(struct store *s, int64_t job_id, int64_t made, int64_t est_start, int64_t est_end,
+                           double rate, const char *basis, struct err *e);
+struct forecast_row {
+	int64_t job_id, made, est_start, est_end;   /* est_*: INT64_MAX when it could not start */
+	double rate;                /* bytes/s */
+	const char *basis;          /* "measured", "default" */
+	enum job_state state;
+	int64_t started, finished;  /* 0: not yet */
+	const char *src_ep, *src_user, *dst_ep, *dst_user;
+};
+/* Every recorded forecast (job_id 0) or one job's, by job id; strings
+ * valid during the call. */
+enum st store_forecast_each(struct store *s, int64_t job_id,
+                            void (*fn)(void *ctx, const struct forecast_row *r), void *ctx, struct err *e);
 
 /* --- health checks (read only) --------------------------------------------- */
 /* The largest message known to be bound for endpoint dst_ep: copied there

@@ -193,18 +193,23 @@ def check_schedule(sock, mf, c, start_after):
                 'dave starts when bob ends; alice and bob start together', text)
         c.check(minutes(rows['dave'][5]) - minutes(rows['alice'][4]) == 240,
                 'dave ends 4 minutes after the start (60 s waiting + 180 s)', text)
-    # Measured throughput: 60 MB a minute over the last 10 minutes = 1.0 MB/s, shared by the
-    # two slots: bob's 300 MB then take 300 / 0.5 = 600 s.
+    # Measured throughput: 60 MB a minute over the last 10 minutes = 1.0 MB/s on the target
+    # endpoint dst (id 2: the engine samples by target), shared by the two slots: bob's 300 MB
+    # then take 300 / 0.5 = 600 s.  Samples of the source endpoint (id 1) are not a target's
+    # and do not count.
     now = int(time.time())
     db = sqlite3.connect(mf.store)
     for k in range(1, 11):
+        db.execute("INSERT INTO samples(ts,endpoint_id,items,bytes) VALUES(?,2,100,?)",
+                   ((now // 60 - k) * 60 + 5, 60 * MB))
         db.execute("INSERT INTO samples(ts,endpoint_id,items,bytes) VALUES(?,1,100,?)",
                    ((now // 60 - k) * 60 + 5, 60 * MB))
     db.commit()
     db.close()
     keys(sock, '5', '6')
-    ok, text = wait_for(sock, lambda t: 'basis: 2 workers, 1.0 MB/s measured over the last hour' in t)
-    c.check(ok, 'with samples the basis is the measured 1.0 MB/s', text)
+    ok, text = wait_for(sock, lambda t: 'basis: 2 workers, 1.0 MB/s measured on dst (last hour): '
+                        '500.0 KB/s a job' in t)
+    c.check(ok, 'with samples the basis is the 1.0 MB/s measured on the target dst, 0.5 MB/s a job', text)
     rows = sched_rows(text)
     c.check(rows.get('bob', ('',) * 7)[6] == '10m00s' and rows.get('dave', ('',) * 7)[6] == '30m00s',
             'bob takes 10m00s and dave 30m00s at 0.5 MB/s per slot', text)

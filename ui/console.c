@@ -56,8 +56,9 @@ const struct keybind ui_keys[] = {
 	{ 'G', "G", ACT_END, 0, TV, NULL, "last row" },
 	{ '/', "/", ACT_SEARCH, 0, TV, "search", "search as you type (Enter keeps it, Esc clears it)" },
 	{ KEY_F(3), "F3", ACT_SEARCH, 0, TV, NULL, "search" },
-	{ 'f', "f", ACT_FILTER, 0, VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_EVENTS), "filter", "filter by status or level" },
-	{ KEY_F(4), "F4", ACT_FILTER, 0, VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_EVENTS), NULL, "filter" },
+	{ 'f', "f", ACT_FILTER, 0, VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_EVENTS) | VM(V_METRICS), "filter",
+	  "filter by status or level; Metrics: every endpoint or one target endpoint (cycles)" },
+	{ KEY_F(4), "F4", ACT_FILTER, 0, VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_EVENTS) | VM(V_METRICS), NULL, "filter" },
 	{ 's', "s", ACT_SORT, 0, TV & ~VM(V_HELP), "sort", "sort by a column (again: reverse)" },
 	{ KEY_F(6), "F6", ACT_SORT, 0, TV & ~VM(V_HELP), NULL, "sort" },
 	{ 'g', "g", ACT_GROUP, 0, VM(V_MAILBOXES), "group", "group by site, database, status or kind" },
@@ -104,6 +105,12 @@ const struct keybind ui_keys[] = {
 	{ KEY_BTAB, "S-Tab", ACT_TAB_PREV, 0, VM(V_SETTINGS) | VM(V_FORESTS), "prev-tab", "previous tab" },
 	{ KEY_RIGHT, "Right", ACT_PERIOD, 1, VM(V_METRICS), NULL, "longer period (minutes, hours, days)" },
 	{ KEY_LEFT, "Left", ACT_PERIOD, -1, VM(V_METRICS), "period", "shorter period" },
+	{ 'x', "x", ACT_SAVE, 0, VM(V_METRICS) | VM(V_REPORT), "export",
+	  "export the history shown (Metrics: CSV) or the report (text) to a file (asks for the path; :export PATH)" },
+	{ 'm', "m", ACT_MAIL, 0, VM(V_REPORT), "mail",
+	  "e-mail the report (asks for the address, admin_email offered; sent in the background; :mail ADDRESS)" },
+	{ 'R', "R", ACT_REPORT, 0, VM(V_JOBS) | VM(V_JOB_DETAIL) | VM(V_SUMMARY), "report",
+	  "statistics report: of the job under the cursor (Mailbox Jobs, job detail) or the whole project (Summary)" },
 };
 const size_t ui_nkeys = countof(ui_keys);
 
@@ -416,7 +423,7 @@ static const char *toolbar_label(const struct ui *u, enum view_id id, int style,
 		snprintf(k, sizeof k, "%c", v->key);
 		key = k;
 	}
-	if (style == 0 || id == u->cur || (id == V_JOBS && u->cur == V_JOB_DETAIL))
+	if (style == 0 || id == u->cur || (id == V_JOBS && (u->cur == V_JOB_DETAIL || u->cur == V_REPORT)))
 		snprintf(buf, n, "%s %s", key, v->name);
 	else if (style == 1)
 		snprintf(buf, n, "%s %s", key, v->abbrev);
@@ -446,7 +453,7 @@ static void draw_toolbar(struct ui *u)
 		toolbar_x[i] = x;
 		if (x + bw >= u->w)
 			break;
-		bool cur = toolbar[i] == u->cur || (u->cur == V_JOB_DETAIL && toolbar[i] == V_JOBS);
+		bool cur = toolbar[i] == u->cur || ((u->cur == V_JOB_DETAIL || u->cur == V_REPORT) && toolbar[i] == V_JOBS);
 		if (cur) {
 			attroff(ui_attr(u, C_BAR));
 			attron(ui_attr(u, C_CURSOR));
@@ -612,6 +619,25 @@ static void ask_quit(struct ui *u)
 	ui_menu(u, "Jobs are running. Quit and...", items, 3, 1, quit_menu_fn, NULL);
 }
 
+/* R: the report of the job under the cursor (Mailbox Jobs), of the job
+ * shown (its detail), or of the project (Summary). */
+static void open_report(struct ui *u)
+{
+	struct view *v = &u->views[u->cur];
+	u->report_job = 0;
+	if (u->cur == V_JOB_DETAIL)
+		u->report_job = u->detail_job;
+	else if (u->cur == V_JOBS) {
+		const void *row = v->has_tbl ? tbl_cursor_row(&v->tbl) : NULL;
+		if (!row) {
+			ui_error(u, "no job under the cursor (the Summary's R reports on every mailbox)");
+			return;
+		}
+		u->report_job = v->tbl.ops->id(row);
+	}
+	ui_switch(u, V_REPORT);
+}
+
 static void act(struct ui *u, const struct keybind *k, const char *arg)
 {
 	struct view *v = &u->views[u->cur];
@@ -625,6 +651,7 @@ static void act(struct ui *u, const struct keybind *k, const char *arg)
 	case ACT_HELP: ui_switch(u, V_HELP); return;
 	case ACT_QUIT: ask_quit(u); return;
 	case ACT_REDRAW: clearok(stdscr, TRUE); return;
+	case ACT_REPORT: open_report(u); return;
 	case ACT_CMDLINE: return;     /* handled by the caller */
 	default: break;
 	}
@@ -637,7 +664,7 @@ static void act(struct ui *u, const struct keybind *k, const char *arg)
 			search_fn(u, "", false, true, v);
 			return;
 		}
-		if (u->cur == V_HELP || u->cur == V_JOB_DETAIL || u->cur == V_ABOUT)
+		if (u->cur == V_HELP || u->cur == V_JOB_DETAIL || u->cur == V_ABOUT || u->cur == V_REPORT)
 			ui_switch(u, u->back);
 		return;
 	}
@@ -819,7 +846,7 @@ static void on_key(struct ui *u, int ch)
 		return;
 	}
 	/* The q key backs out of Help, About and a job's detail (":quit" quits). */
-	if (ch == 'q' && (u->cur == V_HELP || u->cur == V_ABOUT || u->cur == V_JOB_DETAIL)) {
+	if (ch == 'q' && (u->cur == V_HELP || u->cur == V_ABOUT || u->cur == V_JOB_DETAIL || u->cur == V_REPORT)) {
 		ui_switch(u, u->back);
 		return;
 	}
@@ -897,6 +924,7 @@ void console_views_init(struct ui *u)
 		{ V_HELP, "Help", "Help", '?', &view_help_ops },
 		{ V_ABOUT, "About", "About", 'i', &view_about_ops },
 		{ V_JOB_DETAIL, "Job detail", "Job", 0, &view_job_detail_ops },
+		{ V_REPORT, "Report", "Report", 0, &view_report_ops },
 	};
 	for (size_t i = 0; i < countof(defs); i++) {
 		struct view *v = &u->views[defs[i].id];

@@ -26,7 +26,7 @@
 
 enum view_id {
 	V_FORESTS, V_MAILBOXES, V_JOBS, V_BLACKOUTS, V_SUMMARY, V_SCHEDULE, V_METRICS, V_DELEGATION,
-	V_EVENTS, V_SETTINGS, V_HELP, V_ABOUT, V_JOB_DETAIL, V__COUNT
+	V_EVENTS, V_SETTINGS, V_HELP, V_ABOUT, V_JOB_DETAIL, V_REPORT, V__COUNT
 };
 
 #define VM(v) (1u << (v))
@@ -34,7 +34,7 @@ enum view_id {
 /* Views whose data is a struct tbl (moving, search, sort, select work). */
 #define VM_TABLES (VM(V_FORESTS) | VM(V_MAILBOXES) | VM(V_JOBS) | VM(V_BLACKOUTS) | VM(V_SCHEDULE) | \
                    VM(V_DELEGATION) | VM(V_EVENTS) | VM(V_SETTINGS) | VM(V_HELP) | VM(V_ABOUT) | \
-                   VM(V_SUMMARY) | VM(V_METRICS) | VM(V_JOB_DETAIL))
+                   VM(V_SUMMARY) | VM(V_METRICS) | VM(V_JOB_DETAIL) | VM(V_REPORT))
 
 enum action {
 	ACT_NONE, ACT_VIEW, ACT_HELP, ACT_QUIT, ACT_BACK, ACT_OPEN, ACT_REDRAW,
@@ -46,6 +46,8 @@ enum action {
 	ACT_TAB_NEXT, ACT_TAB_PREV, ACT_PERIOD, ACT_SAVE, ACT_CHECK, ACT_DISCOVER,
 	ACT_FOREST,             /* choose the forest a view shows (u->forest_id) */
 	ACT_CHECKLIST,          /* the forest's preparation checklist (checklist.h) */
+	ACT_REPORT,             /* the statistics report (view_report.c) */
+	ACT_MAIL,               /* e-mail what the view shows (the report) */
 };
 
 /* One key binding.  The same table dispatches keys, runs ":name" commands
@@ -161,6 +163,7 @@ struct ui {
 	volatile int cancel;
 	bool pause_on_quit;
 	int64_t detail_job;     /* the job the detail view shows */
+	int64_t report_job;     /* the job the Report view shows; 0: the whole project */
 	struct ui_task *tasks;  /* background work (task.h) */
 	const char *lat_path;   /* MAILFERRY_LATENCY_LOG: key-to-screen times go there */
 	int64_t key_us, *lat;
@@ -224,7 +227,7 @@ void draw_bar(int y, int x, int len);
 
 extern const struct view_ops view_forests_ops, view_mailboxes_ops, view_jobs_ops, view_blackouts_ops,
 	view_summary_ops, view_schedule_ops, view_metrics_ops, view_delegation_ops, view_events_ops,
-	view_settings_ops, view_help_ops, view_about_ops, view_job_detail_ops;
+	view_settings_ops, view_help_ops, view_about_ops, view_job_detail_ops, view_report_ops;
 
 /* Common table moves for a view's act(): cursor keys, search, sort, group,
  * selection.  Returns false when a isn't one of them. */
@@ -245,6 +248,7 @@ struct job_brief {
 	int64_t queue_pos;
 	const char *src_ep, *src_user, *dst_ep, *dst_user;
 	int64_t src_size, bytes_done, start_after, started, finished;
+	bool suspend_ready;
 };
 void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struct job_brief *b), void *ctx);
 /* Jobs by state and what they copied, from the same rows.  For the Summary. */

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,14 +37,16 @@ static void add_skipped(void *ctx, int64_t job, const char *folder, uint32_t uid
 	kv_add(v, label, "%s, \"%s\": %s", by, subject ? subject : "(subject unknown)", reason);
 }
 
-/* The latest verify verdict among a job's events ("... 0 missing, 0 extra,
- * 0 differ ..."). */
-static void find_verdict(void *ctx, int64_t ts, int level, int64_t job, const char *msg)
+/* The forecast recorded for the job while it was queued (forecasts). */
+struct forecast_ctx {
+	bool found;
+	int64_t made, est_start, est_end;
+};
+
+static void put_forecast(void *ctx, const struct forecast_row *r)
 {
-	(void)ts, (void)level, (void)job;
-	char *v = ctx;
-	if (msg && strstr(msg, " missing, ") && strstr(msg, " extra, "))
-		snprintf(v, 512, "%s", msg);
+	struct forecast_ctx *f = ctx;
+	*f = (struct forecast_ctx){ true, r->made, r->est_start, r->est_end };
 }
 
 static void add_event(void *ctx, int64_t ts, int level, int64_t job, const char *msg)
@@ -132,6 +135,23 @@ static void detail_open(struct ui *u, struct view *v)
 	fmt_time(r->started, a, sizeof a);
 	fmt_time(r->finished, b, sizeof b);
 	kv_add(v, "Started / finished", "%s / %s", a, b);
+	struct forecast_ctx fc = { 0 };
+	if (store_forecast_each(u->st, j.id, put_forecast, &fc, &e))
+		ui_error(u, "%s", e.msg);
+	if (fc.found) {
+		char m[32], late[64] = "";
+		fmt_time(fc.made, m, sizeof m);
+		fmt_time(fc.est_start, a, sizeof a);
+		fmt_time(fc.est_end, b, sizeof b);
+		if (r->finished && fc.est_end != INT64_MAX && r->state != JOB_QUEUED && r->state != JOB_RUNNING) {
+			char d[32];
+			fmt_duration(r->finished > fc.est_end ? r->finished - fc.est_end : fc.est_end - r->finished, d,
+			             sizeof d);
+			snprintf(late, sizeof late, "; ended %s %s", d, r->finished >= fc.est_end ? "later" : "earlier");
+		}
+		kv_add(v, "Forecast start / end", "%s / %s (forecast of %s%s)", fc.est_start == INT64_MAX ? "never" : a,
+		       fc.est_end == INT64_MAX ? "never" : b, m, late);
+	}
 	kv_add(v, "Suspend when ready", "%s", r->suspend_ready ? "yes" : "no");
 	kv_add(v, "Notify the user", "%s", r->notify_user ? "yes" : "no");
 	fmt_count(j.items_done, a, sizeof a);
@@ -143,10 +163,12 @@ static void detail_open(struct ui *u, struct view *v)
 	kv_add(v, "Attempts", "%d", j.attempts);
 	if (j.error)
 		kv_add(v, "Error", "%s", j.error);
-	char verdict[512] = "";
-	if (store_event_each(u->st, j.id, 0, find_verdict, verdict, &e))
+	/* The job's own verdict, or one of mailferry verify since it started. */
+	char *verdict = NULL;
+	if (store_verify_verdict(u->st, j.id, r->src_user, r->started ? r->started : INT64_MAX, &verdict, &e))
 		ui_error(u, "%s", e.msg);
-	kv_add(v, "Verify verdict", "%s", verdict[0] ? verdict : "not verified yet (verify_after_copy, or mailferry verify)");
+	kv_add(v, "Verify verdict", "%s", verdict ? verdict : "not verified yet (verify_after_copy, or mailferry verify)");
+	free(verdict);
 	kv_add(v, "", "%s", "");
 	kv_add(v, "PASSES", "%s", "");
 	if (store_pass_each(u->st, j.id, add_pass, v, &e))

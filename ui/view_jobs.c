@@ -414,7 +414,7 @@ void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struc
 			.id = j->id, .state = j->state, .priority = j->priority, .queue_pos = j->queue_pos,
 			.src_ep = j->src_ep, .src_user = j->src_user, .dst_ep = j->dst_ep, .dst_user = j->dst_user,
 			.src_size = j->src_size, .bytes_done = j->bytes_done, .start_after = j->start_after,
-			.started = j->started, .finished = j->finished,
+			.started = j->started, .finished = j->finished, .suspend_ready = j->suspend_ready,
 		};
 		fn(ctx, &b);
 	}

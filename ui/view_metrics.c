@@ -1,14 +1,19 @@
 /* view_metrics.c - Metrics: throughput history from the engine's samples as
  * a bar chart, one bar per minute, hour or day (Left/Right change the
  * period), with messages, data and mailboxes completed per bucket (from
- * the jobs' finish times). */
+ * the jobs' finish times), for every endpoint together or one target
+ * endpoint (f cycles through them).  x exports what is shown to a CSV file
+ * (the path asked in a prompt), the same CSV as `mailferry metrics --csv`.
+ * The buckets come from metrics.h. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "ui.h"
 
 struct m_row {
@@ -78,46 +83,18 @@ static const struct tbl_col cols[] = {
 
 static const struct tbl_ops ops = { cols, (int)countof(cols), sizeof(struct m_row), m_id, NULL, NULL, 0 };
 
-struct m_load {
-	struct view *v;
+/* What the view shows: the period (index into periods[]) and the endpoint
+ * (0: every endpoint together). */
+struct m_state {
 	int period;
-	int64_t since;
+	int64_t endpoint_id;
+	int64_t last;           /* clock_mono_ms of the last load */
 };
 
-static struct m_row *bucket(struct m_load *l, int64_t ts)
+static int64_t since_of(int period)
 {
-	int64_t secs = periods[l->period].secs;
-	/* Local days and hours: shift by the UTC offset before rounding. */
-	time_t tt = (time_t)ts;
-	struct tm tm;
-	localtime_r(&tt, &tm);
-	int64_t off = tm.tm_gmtoff;
-	int64_t t = (ts + off) / secs * secs - off;
-	struct m_row *r = tbl_find(&l->v->tbl, t);
-	if (!r) {
-		r = tbl_upsert(&l->v->tbl, t);
-		*r = (struct m_row){ .t = t, .period = l->period };
-	}
-	return r;
-}
-
-static void add_minute(void *ctx, int64_t minute, int64_t items, int64_t bytes)
-{
-	struct m_load *l = ctx;
-	if (minute < l->since)
-		return;
-	struct m_row *r = bucket(l, minute);
-	r->items += items;
-	r->bytes += bytes;
-}
-
-/* Mailboxes completed per bucket: jobs that ended completed or partial,
- * by their finish time. */
-static void add_finished(void *ctx, const struct job_brief *b)
-{
-	struct m_load *l = ctx;
-	if ((b->state == JOB_COMPLETED || b->state == JOB_PARTIAL) && b->finished >= l->since)
-		bucket(l, b->finished)->completed++;
+	enum metrics_period p = (enum metrics_period)period;
+	return metrics_bucket_of(clock_now(), p) - (periods[period].buckets - 1) * metrics_period_secs(p);
 }
 
 static void metrics_open(struct ui *u, struct view *v)
@@ -125,20 +102,25 @@ static void metrics_open(struct ui *u, struct view *v)
 	if (!v->has_tbl) {
 		tbl_init(&v->tbl, &ops);
 		v->has_tbl = true;
-		v->priv = x_calloc(1, sizeof(int));
+		v->priv = x_calloc(1, sizeof(struct m_state));
 		v->tbl.cursor = (size_t)-1;
 	}
-	int period = *(int *)v->priv;
+	struct m_state *ms = v->priv;
+	ms->last = clock_mono_ms();
 	tbl_clear(&v->tbl);
-	struct m_load l = { v, period, clock_now() - periods[period].secs * periods[period].buckets };
+	struct metrics m;
 	struct err e;
-	int minutes = (int)(periods[period].secs * periods[period].buckets / 60);
-	if (store_sample_minutes(u->st, minutes, add_minute, &l, &e))
+	if (metrics_load(u->st, (enum metrics_period)ms->period, since_of(ms->period), ms->endpoint_id, false, &m,
+	                 &e)) {
 		ui_error(u, "%s", e.msg);
-	jobs_each(u, false, add_finished, &l);
+		return;
+	}
 	int64_t peak = 0, items = 0, bytes = 0;
-	for (size_t i = 0; i < v->tbl.n; i++) {
-		struct m_row *r = (struct m_row *)(v->tbl.rows + i * sizeof *r);
+	for (size_t i = 0; i < m.n; i++) {
+		const struct metrics_row *r = &m.rows[i];
+		struct m_row *row = tbl_upsert(&v->tbl, r->t);
+		*row = (struct m_row){ .t = r->t, .items = r->items, .bytes = r->bytes, .completed = r->completed,
+		                       .period = ms->period };
 		if (r->items > peak)
 			peak = r->items;
 		items += r->items;
@@ -149,26 +131,102 @@ static void metrics_open(struct ui *u, struct view *v)
 	char it[32], by[32];
 	fmt_count(items, it, sizeof it);
 	fmt_bytes(bytes, by, sizeof by);
-	snprintf(v->title, sizeof v->title, "Per %s over the last %d %s: %s messages, %s (Left/Right: period)",
-	         periods[period].per, periods[period].buckets, periods[period].name, it, by);
+	const char *ep = metrics_endpoint_name(&m, ms->endpoint_id);
+	snprintf(v->title, sizeof v->title, "Per %s over the last %d %s, %s%s: %s messages, %s (Left/Right: period, "
+	         "f: endpoint, x: CSV)", periods[ms->period].per, periods[ms->period].buckets, periods[ms->period].name,
+	         ms->endpoint_id ? "target " : "all endpoints", ms->endpoint_id ? ep : "", it, by);
+	metrics_free(&m);
+}
+
+struct ep_pick {
+	int64_t after, next;
+	char name[128];
+};
+
+static void pick_endpoint(void *ctx, const struct endpoint *ep)
+{
+	struct ep_pick *p = ctx;
+	if (ep->id > p->after && (!p->next || ep->id < p->next)) {
+		p->next = ep->id;
+		snprintf(p->name, sizeof p->name, "%s", ep->name);
+	}
+}
+
+/* The next endpoint after the one shown, by id (after the last: all). */
+static void next_endpoint(struct ui *u, struct m_state *ms)
+{
+	struct ep_pick p = { .after = ms->endpoint_id };
+	struct err e;
+	if (store_endpoint_each(u->st, pick_endpoint, &p, &e)) {
+		ui_error(u, "%s", e.msg);
+		return;
+	}
+	ms->endpoint_id = p.next;
+	ui_say(u, "Metrics: %s", p.next ? p.name : "every endpoint together");
+}
+
+static void export_fn(struct ui *u, const char *text, bool done, bool cancelled, void *ctx)
+{
+	struct view *v = ctx;
+	if (cancelled || !done)
+		return;
+	if (!text || !*text) {
+		ui_error(u, "no file given: nothing exported");
+		return;
+	}
+	struct m_state *ms = v->priv;
+	struct metrics m;
+	struct err e;
+	if (metrics_load(u->st, (enum metrics_period)ms->period, since_of(ms->period), ms->endpoint_id, false, &m,
+	                 &e)) {
+		ui_error(u, "%s", e.msg);
+		return;
+	}
+	FILE *f = fopen(text, "w");
+	if (!f) {
+		ui_error(u, "cannot write %s: %s", text, strerror(errno));
+		metrics_free(&m);
+		return;
+	}
+	metrics_write_csv(f, &m);
+	if (fclose(f) != 0)
+		ui_error(u, "writing %s: %s", text, strerror(errno));
+	else
+		ui_say(u, "%zu rows exported to %s", m.n, text);
+	metrics_free(&m);
 }
 
 static bool metrics_act(struct ui *u, struct view *v, enum action a, const char *arg)
 {
+	struct m_state *ms = v->priv;
+	if (a == ACT_FILTER) {
+		next_endpoint(u, ms);
+		metrics_open(u, v);
+		tbl_arrange(&v->tbl);
+		return true;
+	}
+	if (a == ACT_SAVE) {
+		char path[64];
+		snprintf(path, sizeof path, "mailferry-metrics-%s.csv", metrics_period_name((enum metrics_period)ms->period));
+		if (arg && *arg)
+			export_fn(u, arg, true, false, v);
+		else
+			ui_prompt(u, "Export to CSV file: ", path, false, export_fn, v);
+		return true;
+	}
 	if (a != ACT_PERIOD)
 		return false;
-	int *p = v->priv;
-	int next = *p;
+	int next = ms->period;
 	if (arg && arg[0] != '+' && arg[0] != '-') {
 		for (int i = 0; i < (int)countof(periods); i++)
 			if (strncmp(arg, periods[i].name, strlen(arg)) == 0)
 				next = i;
 	}
 	if (arg && (arg[0] == '+' || arg[0] == '-')) {
-		next = *p + atoi(arg);
+		next = ms->period + atoi(arg);
 		next = next < 0 ? 0 : next >= (int)countof(periods) ? (int)countof(periods) - 1 : next;
 	}
-	*p = next;
+	ms->period = next;
 	metrics_open(u, v);
 	tbl_arrange(&v->tbl);
 	return true;
@@ -181,18 +239,16 @@ static void metrics_close(struct ui *u, struct view *v)
 	v->priv = NULL;
 }
 
-/* New samples arrive once a minute per running job: a look every 2 s. */
+/* New samples arrive as chunks are copied: a look every 2 s. */
 static void metrics_tick(struct ui *u, struct view *v)
 {
-	static int64_t last;
-	int64_t now = clock_mono_ms();
-	if (now - last < 2000)
+	struct m_state *ms = v->priv;
+	if (clock_mono_ms() - ms->last < 2000)
 		return;
-	last = now;
 	metrics_open(u, v);
 }
 
 const struct view_ops view_metrics_ops = {
 	.open = metrics_open, .tick = metrics_tick, .act = metrics_act, .close = metrics_close,
-	.empty = "No throughput yet: the engine samples every minute while it copies.",
+	.empty = "No throughput yet: the engine samples as it copies (f: another endpoint).",
 };

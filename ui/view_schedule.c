@@ -1,24 +1,16 @@
 /* view_schedule.c - Schedule (read-only): when each queued or running job
- * is expected to start and end, in queue order, from a simple forecast.
+ * is expected to start and end, in queue order, from the forecast of
+ * src/forecast.h (workers, connection limits, start-after times, blackout
+ * windows by phase, measured throughput per target endpoint).  The title
+ * line gives the basis: workers and the rates used, measured or default
+ * (forecast_default_rate).  The NOTE column says why a job starts when it
+ * does: running, size estimated, held or stopped by a blackout window,
+ * waiting for its set time, ready to complete (suspend-when-ready).
  *
- * The forecast: `workers` parallel slots (console --workers, else the
- * configuration); running jobs hold a slot until their remaining bytes are
- * copied; each queued job, in queue order, takes the slot that frees first,
- * but not before its start-after time; it then runs for size / throughput.
- * Throughput is what the engine's samples measured over the last hour
- * (bytes per second, shared by the slots), else 5 MB/s per slot; the title
- * line says which basis is used.  A job whose size is not known is taken
- * to be as big as the average of the known ones (its note says so).
- * Blackouts: a job does not start inside a window that applies to it (every
- * site, its mailbox's site, or its mailbox): its start moves to the end of
- * the window.  A job that would run into a window is not cut short here;
- * the scheduler work will refine this (and the blackout modes, and paused
- * jobs, which are left out as they wait for a person).
- *
- * Cost: one pass over the jobs with a binary heap of slot free times, so
- * 100 000 queued jobs take under 20 ms; the data is re-read only when the
- * store's revision moves, and the forecast redone every 30 s from the rows
- * held (estimates follow the clock).
+ * The rows come from Mailbox Jobs' rows (kept up to date by revision) and
+ * are re-read when the store's revision moves; endpoints and windows are
+ * read with them; the forecast is redone every 30 s (estimates follow the
+ * clock), with the rates measured again.
  * Keys: the table moves, search and sort only. */
 #include "config.h"
 
@@ -27,23 +19,23 @@
 #include <string.h>
 #include <time.h>
 
+#include "forecast.h"
 #include "log.h"
-#include "tz.h"
 #include "ui.h"
-
-#define DEFAULT_RATE (5.0 * 1000 * 1000)    /* bytes per second per slot, unmeasured */
 
 struct sj {
 	int64_t id;
 	int64_t pos;            /* place in the sequence, 1-based */
 	char *label;            /* "alice (src>dst)"; owned */
-	char *src_ep, *login;   /* point into label's allocation */
-	bool running;
+	char *src_ep, *login, *dst_ep;   /* point into label's allocation */
+	bool running, suspend_ready;
 	bool size_known;
 	int64_t size, done;     /* bytes: the mailbox, already copied */
 	int64_t start_after, started;
 	int64_t est_start, est_end;
-	int64_t blackout_end;   /* start moved out of a blackout: its end; 0 none */
+	const char *blackout;   /* the window that held or stopped it (owned by the view's bo_set) */
+	int64_t blackout_until;
+	int stops;
 };
 
 #define S(r) ((const struct sj *)(r))
@@ -53,6 +45,10 @@ static void sj_free(void *r) { free(((struct sj *)r)->label); }
 
 static void short_time(int64_t t, char *b, size_t n)
 {
+	if (t == FORECAST_NEVER) {
+		snprintf(b, n, "never");
+		return;
+	}
 	time_t tt = (time_t)t;
 	struct tm tm;
 	localtime_r(&tt, &tm);
@@ -70,7 +66,13 @@ static void col_size(const void *r, char *b, size_t n)
 }
 static void col_start(const void *r, char *b, size_t n) { short_time(S(r)->est_start, b, n); }
 static void col_end(const void *r, char *b, size_t n) { short_time(S(r)->est_end, b, n); }
-static void col_dur(const void *r, char *b, size_t n) { fmt_duration(S(r)->est_end - S(r)->est_start, b, n); }
+static void col_dur(const void *r, char *b, size_t n)
+{
+	if (S(r)->est_end == FORECAST_NEVER)
+		snprintf(b, n, "-");
+	else
+		fmt_duration(S(r)->est_end - S(r)->est_start, b, n);
+}
 
 static void col_note(const void *r, char *b, size_t n)
 {
@@ -78,15 +80,22 @@ static void col_note(const void *r, char *b, size_t n)
 	char t[32];
 	size_t k = 0;
 	b[0] = '\0';
+#define ADD(...) do { if (k < n) k += (size_t)snprintf(b + k, n - k, __VA_ARGS__); } while (0)
 	if (x->running)
-		k += (size_t)snprintf(b + k, n - k, "running; ");
+		ADD("running; ");
 	if (!x->size_known)
-		k += (size_t)snprintf(b + k, n - k, "size unknown, estimated; ");
-	if (x->blackout_end && k < n) {
-		short_time(x->blackout_end, t, sizeof t);
-		k += (size_t)snprintf(b + k, n - k, "blackout until %s; ", t);
-	} else if (x->start_after > 0 && x->est_start == x->start_after && k < n)
-		k += (size_t)snprintf(b + k, n - k, "starts at its set time; ");
+		ADD("size unknown, estimated; ");
+	if (x->blackout) {
+		short_time(x->blackout_until, t, sizeof t);
+		if (x->stops)
+			ADD("stopped by blackout %s until %s; ", x->blackout, t);
+		else
+			ADD("blackout %s until %s; ", x->blackout, t);
+	} else if (x->start_after > 0 && x->est_start == x->start_after)
+		ADD("starts at its set time; ");
+	if (x->suspend_ready && x->est_end != FORECAST_NEVER)
+		ADD("end: ready to complete; ");
+#undef ADD
 	if (k >= 2 && k < n)
 		b[k - 2] = '\0';
 }
@@ -130,251 +139,73 @@ static bool sj_match(const void *r, const char *needle)
 
 static const struct tbl_ops ops = { cols, (int)countof(cols), sizeof(struct sj), sj_id, sj_free, sj_match, 0 };
 
-/* --- blackout windows that concern the forecast ---------------------------- */
-
-struct win {
-	struct tzone *z;
-	char *site;             /* NULL: every site (unless mailbox_id) */
-	int64_t mailbox_id;
-	int64_t start, end;
-	bool weekly;
-	/* The last answer and the times it holds for, [lo, hi): the end of
-	 * the occurrence before it up to its own end (or, once a one-off
-	 * window is over, from its end on), so most look-ups cost nothing. */
-	int64_t ws, we, lo, hi;
-	bool cached, over;
-};
-
-/* Where a job's mailbox is: its id and site, by (endpoint, login). */
-struct mb_ref {
-	int64_t id;
-	char *key;              /* "endpoint\nlogin" */
-	char *site;
-};
-
 struct sched {
-	struct win *w;
-	size_t nw, capw;
-	struct mb_ref *mb;      /* sorted by key */
-	size_t nmb, capmb;
-	bool need_mailboxes;
+	struct forecast_env env;
 	int64_t rev, loaded_at;
 };
 
-static void win_free_all(struct sched *s)
+static int workers_of(const struct ui *u)
 {
-	for (size_t i = 0; i < s->nw; i++) {
-		tz_close(s->w[i].z);
-		free(s->w[i].site);
+	if (u->o->workers > 0)
+		return u->o->workers;
+	return u->o->cfg && u->o->cfg->workers > 0 ? u->o->cfg->workers : 1;
+}
+
+static int64_t ep_id(const struct sched *s, const char *name)
+{
+	const struct forecast_endpoint *ep = forecast_env_endpoint(&s->env, name);
+	return ep ? ep->id : 0;
+}
+
+/* The forecast of the rows held (in queue order by pos), written back into
+ * them.  Cheap: runs alone when only the clock moved. */
+static void sched_compute(struct ui *u, struct view *v)
+{
+	struct sched *s = v->priv;
+	struct err e;
+	int64_t now = clock_now();
+	if (forecast_env_measure(u->st, now, &s->env, &e))
+		ui_error(u, "%s", e.msg);
+	size_t n = v->tbl.n;
+	struct sj **by_pos = x_calloc(n ? n : 1, sizeof *by_pos);
+	for (size_t i = 0; i < n; i++) {
+		struct sj *r = (struct sj *)(v->tbl.rows + i * sizeof(struct sj));
+		if (r->pos >= 1 && (size_t)r->pos <= n)
+			by_pos[r->pos - 1] = r;
 	}
-	s->nw = 0;
-	for (size_t i = 0; i < s->nmb; i++) {
-		free(s->mb[i].key);
-		free(s->mb[i].site);
+	struct forecast_job *q = x_calloc(n ? n : 1, sizeof *q);
+	for (size_t k = 0; k < n; k++) {
+		const struct sj *r = by_pos[k];
+		q[k] = (struct forecast_job){
+			.id = r->id, .src_ep = ep_id(s, r->src_ep), .dst_ep = ep_id(s, r->dst_ep), .login = r->login,
+			.running = r->running, .suspend_ready = r->suspend_ready, .size = r->size_known ? r->size : -1,
+			.done = r->done, .start_after = r->start_after, .started = r->started,
+		};
 	}
-	s->nmb = 0;
-}
-
-static void put_window(void *ctx, const struct blackout *b)
-{
-	struct sched *s = ctx;
-	char why[160];
-	struct tzone *z = tz_open(b->tz, why, sizeof why);
-	if (!z)
-		z = tz_open(NULL, why, sizeof why);
-	s->w = x_grow(s->w, s->nw, &s->capw, sizeof *s->w, 8);
-	s->w[s->nw++] = (struct win){ .z = z, .site = b->site && *b->site ? x_strdup(b->site) : NULL,
-	                              .mailbox_id = b->mailbox_id, .start = b->start_ts, .end = b->end_ts,
-	                              .weekly = b->weekly };
-	if (b->mailbox_id || (b->site && *b->site))
-		s->need_mailboxes = true;
-}
-
-static void put_mailbox(void *ctx, const struct mailbox_row *r)
-{
-	struct sched *s = ctx;
-	s->mb = x_grow(s->mb, s->nmb, &s->capmb, sizeof *s->mb, 64);
-	s->mb[s->nmb++] = (struct mb_ref){ r->id, x_asprintf("%s\n%s", r->endpoint ? r->endpoint : "", r->login),
-	                                   r->site && *r->site ? x_strdup(r->site) : NULL };
-}
-
-static int mb_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct mb_ref *)a)->key, ((const struct mb_ref *)b)->key);
-}
-
-static const struct mb_ref *mb_lookup(const struct sched *s, const char *ep, const char *login)
-{
-	char key[512];
-	snprintf(key, sizeof key, "%s\n%s", ep, login);
-	struct mb_ref probe = { .key = key };
-	return s->nmb ? bsearch(&probe, s->mb, s->nmb, sizeof *s->mb, mb_cmp) : NULL;
-}
-
-/* The occurrence of w containing t or next after it (false: none left). */
-static bool win_at(struct win *w, int64_t t, int64_t *ws, int64_t *we)
-{
-	if (!w->cached || t < w->lo || t >= w->hi) {
-		w->cached = true;
-		w->over = !tz_window(w->z, w->start, w->end, w->weekly, t, &w->ws, &w->we);
-		if (w->over) {
-			w->lo = w->end;
-			w->hi = INT64_MAX;
-		} else {
-			w->lo = w->weekly && w->ws > w->start ? tz_add_weeks(w->z, w->we, -1) : INT64_MIN;
-			w->hi = w->we;
-		}
+	int mb_h = u->o->cfg ? u->o->cfg->forecast_default_rate : 0;
+	struct forecast_params p = { .workers = workers_of(u), .default_rate = forecast_rate_of_mb_h(mb_h), .now = now,
+	                             .bo = bo_any(s->env.bo) ? s->env.bo : NULL, .eps = s->env.eps,
+	                             .neps = s->env.neps };
+	int64_t t0 = clock_mono_ms();
+	if (forecast_run(&p, q, n, &e) != ST_OK)
+		ui_error(u, "%s", e.msg);
+	log_debug("schedule: %zu jobs forecast in %lld ms", n, (long long)(clock_mono_ms() - t0));
+	for (size_t k = 0; k < n; k++) {
+		struct sj *r = by_pos[k];
+		r->size = q[k].est_size;
+		r->est_start = q[k].est_start;
+		r->est_end = q[k].est_end;
+		r->blackout = q[k].blackout;
+		r->blackout_until = q[k].blackout_until;
+		r->stops = q[k].stops;
 	}
-	*ws = w->ws;
-	*we = w->we;
-	return !w->over;
-}
-
-/* Moves t out of every window that applies to the job, until none does. */
-static int64_t skip_blackouts(struct sched *s, const struct sj *j, int64_t t, int64_t *moved_to)
-{
-	const struct mb_ref *m = s->need_mailboxes ? mb_lookup(s, j->src_ep, j->login) : NULL;
-	for (int round = 0; round < 16; round++) {
-		bool moved = false;
-		for (size_t i = 0; i < s->nw; i++) {
-			struct win *w = &s->w[i];
-			if (w->mailbox_id && (!m || m->id != w->mailbox_id))
-				continue;
-			if (!w->mailbox_id && w->site && (!m || !m->site || strcmp(m->site, w->site) != 0))
-				continue;
-			int64_t ws, we;
-			if (win_at(w, t, &ws, &we) && ws <= t && t < we) {
-				t = we;
-				*moved_to = we;
-				moved = true;
-			}
-		}
-		if (!moved)
-			break;
-	}
-	return t;
-}
-
-/* --- the forecast ------------------------------------------------------------- */
-
-static void heap_push(int64_t *h, size_t *n, int64_t v)
-{
-	size_t i = (*n)++;
-	while (i > 0 && h[(i - 1) / 2] > v) {
-		h[i] = h[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	h[i] = v;
-}
-
-static int64_t heap_pop(int64_t *h, size_t *n)
-{
-	int64_t top = h[0], v = h[--*n];
-	size_t i = 0;
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= *n)
-			break;
-		if (c + 1 < *n && h[c + 1] < h[c])
-			c++;
-		if (h[c] >= v)
-			break;
-		h[i] = h[c];
-		i = c;
-	}
-	if (*n)
-		h[i] = v;
-	return top;
-}
-
-static int64_t secs_for(int64_t bytes, double rate)
-{
-	return bytes <= 0 ? 0 : (int64_t)((double)bytes / rate + 0.5);
-}
-
-/* qsort has no context argument: the rows being sorted. */
-static const struct sj *sort_rows;
-
-static int cmp_deferred(const void *a, const void *b)
-{
-	const struct sj *x = &sort_rows[*(const size_t *)a], *y = &sort_rows[*(const size_t *)b];
-	if (x->start_after != y->start_after)
-		return x->start_after < y->start_after ? -1 : 1;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* Fills est_start/est_end of the rows (in load order = queue order). */
-static void forecast(struct sched *s, struct tbl *t, int workers, double slot_rate, int64_t now)
-{
-	struct sj *rows = (struct sj *)t->rows;
-	int64_t known = 0, nknown = 0;
-	for (size_t i = 0; i < t->n; i++)
-		if (rows[i].size_known) {
-			known += rows[i].size;
-			nknown++;
-		}
-	int64_t avg = nknown ? known / nknown : 0;
-	size_t nrun = 0;
-	for (size_t i = 0; i < t->n; i++)
-		nrun += rows[i].running;
-	size_t cap = nrun > (size_t)workers ? nrun : (size_t)workers, n = 0;
-	int64_t *heap = x_malloc((cap + 1) * sizeof *heap);
-	for (size_t i = 0; i < t->n; i++) {
-		struct sj *j = &rows[i];
-		if (!j->size_known)
-			j->size = avg;
-		if (!j->running)
-			continue;
-		j->est_start = j->started ? j->started : now;
-		int64_t left = j->size - j->done;
-		j->est_end = now + secs_for(left, slot_rate);
-		heap_push(heap, &n, j->est_end);
-	}
-	for (size_t k = n; k < (size_t)workers; k++)
-		heap_push(heap, &n, now);
-	/* More jobs running than slots (workers lowered): queued jobs wait for
-	 * the running ones to come down to `workers`. */
-	while (n > (size_t)workers)
-		heap_pop(heap, &n);
-	/* Like the engine's claim: when a slot frees at time at, it takes the
-	 * first job in queue order whose start-after time has come.  Jobs with
-	 * a future start-after wait in deferred (by that time) until then, and
-	 * then in ready (by queue place), so they hold no slot meanwhile. */
-	size_t *deferred = x_malloc((t->n + 1) * sizeof *deferred), nd = 0, di = 0;
-	int64_t *ready = x_malloc((t->n + 1) * sizeof *ready);
-	size_t nready = 0, next = 0;
-	for (size_t i = 0; i < t->n; i++)
-		if (!rows[i].running && rows[i].start_after > now)
-			deferred[nd++] = i;
-	sort_rows = rows;
-	qsort(deferred, nd, sizeof *deferred, cmp_deferred);
-	for (;;) {
-		while (next < t->n && (rows[next].running || rows[next].start_after > now))
-			next++;
-		if (next >= t->n && nready == 0 && di >= nd)
-			break;
-		int64_t at = heap_pop(heap, &n);
-		while (di < nd && rows[deferred[di]].start_after <= at)
-			heap_push(ready, &nready, rows[deferred[di++]].pos);
-		struct sj *j;
-		if (nready && (next >= t->n || ready[0] < rows[next].pos))
-			j = &rows[heap_pop(ready, &nready) - 1];
-		else if (next < t->n)
-			j = &rows[next++];
-		else
-			j = &rows[deferred[di++]];     /* nothing ready: the slot waits */
-		if (j->start_after > at)
-			at = j->start_after;
-		j->blackout_end = 0;
-		if (s->nw)
-			at = skip_blackouts(s, j, at, &j->blackout_end);
-		j->est_start = at;
-		j->est_end = at + secs_for(j->size, slot_rate);
-		heap_push(heap, &n, j->est_end);
-	}
-	free(deferred);
-	free(ready);
-	free(heap);
+	char *basis = forecast_basis_text(&p, q, n);
+	snprintf(v->title, sizeof v->title, "Estimate for %zu jobs; basis: %s", n, basis);
+	free(basis);
+	free(q);
+	free(by_pos);
+	v->tbl.changed = true;
+	s->loaded_at = clock_mono_ms();
 }
 
 /* --- loading ---------------------------------------------------------------- */
@@ -391,13 +222,13 @@ static char *put_str(char *w, const char *s)
 	return w + k;
 }
 
-/* "login (src>dst)" or "login>target (src>dst)", then the source endpoint
- * and the login after its NUL: one allocation, put together by hand as a
- * big queue has 100 000 of them. */
+/* "login (src>dst)" or "login>target (src>dst)", then the source endpoint,
+ * the login and the target endpoint, each after a NUL: one allocation, put
+ * together by hand as a big queue has 100 000 of them. */
 static char *make_label(const char *su, const char *du, const char *se, const char *de)
 {
 	bool same = strcmp(su, du) == 0;
-	size_t len = strlen(su) * 2 + (same ? 0 : 1 + strlen(du)) + strlen(se) * 2 + strlen(de) + 8;
+	size_t len = strlen(su) * 2 + (same ? 0 : 1 + strlen(du)) + strlen(se) * 2 + strlen(de) * 2 + 8;
 	char *label = x_malloc(len), *w = label;
 	w = put_str(w, su);
 	if (!same) {
@@ -413,6 +244,8 @@ static char *make_label(const char *su, const char *du, const char *se, const ch
 	w = put_str(w, se);
 	*w++ = '\0';
 	w = put_str(w, su);
+	*w++ = '\0';
+	w = put_str(w, de);
 	*w = '\0';
 	return label;
 }
@@ -426,81 +259,29 @@ static void put_job(void *ctx, const struct job_brief *r)
 	*j = (struct sj){
 		.id = r->id, .pos = ++c->pos, .label = label, .running = r->state == JOB_RUNNING,
 		.size_known = r->src_size >= 0, .size = r->src_size, .done = r->bytes_done,
-		.start_after = r->start_after, .started = r->started,
+		.start_after = r->start_after, .started = r->started, .suspend_ready = r->suspend_ready,
 	};
 	j->src_ep = label + strlen(label) + 1;
 	j->login = j->src_ep + strlen(j->src_ep) + 1;
+	j->dst_ep = j->login + strlen(j->login) + 1;
 }
 
-struct rate_ctx {
-	int64_t since, bytes, minutes;
-};
-
-static void put_minute(void *ctx, int64_t minute, int64_t items, int64_t bytes)
-{
-	(void)items;
-	struct rate_ctx *r = ctx;
-	if (minute < r->since)
-		return;
-	r->bytes += bytes;
-	r->minutes++;
-}
-
-static int workers_of(const struct ui *u)
-{
-	if (u->o->workers > 0)
-		return u->o->workers;
-	return u->o->cfg && u->o->cfg->workers > 0 ? u->o->cfg->workers : 1;
-}
-
-/* The forecast from the rows held: the throughput basis (samples), then
- * one pass.  Cheap: runs alone when only the clock moved. */
-static void sched_compute(struct ui *u, struct view *v)
-{
-	struct sched *s = v->priv;
-	struct err e;
-	int64_t now = clock_now();
-	/* Measured: bytes per second over the minutes of the last hour that
-	 * have samples (an idle minute has none and does not dilute it). */
-	struct rate_ctx rc = { .since = now - 3600 };
-	if (store_sample_minutes(u->st, 60, put_minute, &rc, &e))
-		ui_error(u, "%s", e.msg);
-	int workers = workers_of(u);
-	double total = rc.minutes && rc.bytes > 0 ? (double)rc.bytes / (double)(rc.minutes * 60) : 0;
-	double slot_rate = total > 0 ? total / workers : DEFAULT_RATE;
-	int64_t t0 = clock_mono_ms();
-	forecast(s, &v->tbl, workers, slot_rate, now);
-	log_debug("schedule: %zu jobs forecast in %lld ms", v->tbl.n, (long long)(clock_mono_ms() - t0));
-	v->tbl.changed = true;
-	s->loaded_at = clock_mono_ms();
-	char rate[32];
-	fmt_bytes((int64_t)(total > 0 ? total : DEFAULT_RATE), rate, sizeof rate);
-	snprintf(v->title, sizeof v->title, "Estimate for %zu jobs; basis: %d workers, %s/s %s", v->tbl.n, workers,
-	         rate, total > 0 ? "measured over the last hour" : "each (default, none measured)");
-}
-
-/* Reads the jobs, the blackout windows and (when a window names a site or
- * a mailbox) where each mailbox is, then computes. */
+/* Reads the jobs, the endpoints and the blackout windows (with, when a
+ * window names a site or a mailbox, where each mailbox is), then computes. */
 static void sched_load(struct ui *u, struct view *v)
 {
 	struct sched *s = v->priv;
 	struct err e;
-	win_free_all(s);
-	s->need_mailboxes = false;
-	tbl_clear(&v->tbl);
+	tbl_clear(&v->tbl);     /* before the windows its rows name go */
+	forecast_env_free(&s->env);
 	struct load_ctx lc = { v, 0 };
-	/* The jobs come from Mailbox Jobs' rows, which are kept up to date by
-	 * revision: no full read of the queue here. */
-	if (store_rev(u->st, &s->rev, &e) || store_blackout_each(u->st, put_window, s, &e)) {
+	if (store_rev(u->st, &s->rev, &e) || forecast_env_load(u->st, clock_now(), &s->env, &e)) {
 		ui_error(u, "%s", e.msg);
 		return;
 	}
+	/* The jobs come from Mailbox Jobs' rows, which are kept up to date by
+	 * revision: no full read of the queue here. */
 	jobs_each(u, true, put_job, &lc);
-	if (s->need_mailboxes) {
-		if (store_mailbox_rows(u->st, 0, 0, put_mailbox, s, NULL, &e))
-			ui_error(u, "%s", e.msg);
-		qsort(s->mb, s->nmb, sizeof *s->mb, mb_cmp);
-	}
 	sched_compute(u, v);
 }
 
@@ -538,9 +319,7 @@ static void sched_close(struct ui *u, struct view *v)
 	struct sched *s = v->priv;
 	if (!s)
 		return;
-	win_free_all(s);
-	free(s->w);
-	free(s->mb);
+	forecast_env_free(&s->env);
 	free(s);
 	v->priv = NULL;
 }

@@ -142,6 +142,7 @@ static void test_chains_and_errors(void)
 	check(bo_next_hold(b, &you, BO_PHASE_WHOLE, t0 + 7 * 3600, NULL) == INT64_MAX &&
 	      !bo_held(b, &you, BO_PHASE_WHOLE, t0 + 7 * 3600, NULL, NULL), "one-off windows that are over");
 	check(bo_any(b) && !bo_any(NULL), "bo_any");
+	check(bo_names_mailbox(b, 42) && !bo_names_mailbox(b, 43), "bo_names_mailbox: a window for 42, none for 43");
 
 	struct err e;
 	struct blackout bad = win("bad-zone", "Mars/Olympus", NULL, 0, t0, t0 + 1, false, NULL);

@@ -421,6 +421,10 @@ static void test_set(void)
 
 	expect_reject(&c, "workers", "0", "workers: must be a whole number from 1 to 256, not \"0\"");
 	expect_reject(&c, "workers", "257", "workers: must be a whole number from 1 to 256, not \"257\"");
+	expect_set(&c, "forecast_default_rate", "3600", "3600");
+	ok(c.forecast_default_rate == 3600, "forecast_default_rate: MB per hour, as set");
+	expect_reject(&c, "forecast_default_rate", "0",
+		      "forecast_default_rate: must be a whole number from 1 to 3600000, not \"0\"");
 	expect_reject(&c, "workers", "abc", "workers: must be a whole number from 1 to 256, not \"abc\"");
 	expect_reject(&c, "workers", "12k", "workers: must be a whole number from 1 to 256, not \"12k\"");
 	expect_reject(&c, "workers", " 5", "workers: must be a whole number from 1 to 256, not \" 5\"");

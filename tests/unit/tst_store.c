@@ -1059,6 +1059,66 @@ static void test_lifecycle(const char *dir)
 	free(path);
 }
 
+struct sample_sum { int64_t ep[4], items[4], bytes[4], minutes[4]; int n; };
+struct sample_hist { int64_t minute[8], ep[8], bytes[8]; int n; };
+
+static void sample_sum_put(void *ctx, int64_t ep, int64_t items, int64_t bytes, int64_t minutes)
+{
+	struct sample_sum *c = ctx;
+	if (c->n < 4) {
+		c->ep[c->n] = ep;
+		c->items[c->n] = items;
+		c->bytes[c->n] = bytes;
+		c->minutes[c->n++] = minutes;
+	}
+}
+
+static void sample_hist_put(void *ctx, int64_t minute, int64_t ep, int64_t items, int64_t bytes)
+{
+	(void)items;
+	struct sample_hist *c = ctx;
+	if (c->n < 8) {
+		c->minute[c->n] = minute;
+		c->ep[c->n] = ep;
+		c->bytes[c->n++] = bytes;
+	}
+}
+
+struct forecast_got { int n; int64_t made, est_start, est_end, started; double rate; enum job_state state; bool login_ok; };
+
+static void forecast_got_put(void *ctx, const struct forecast_row *r)
+{
+	struct forecast_got *g = ctx;
+	g->n++;
+	g->made = r->made;
+	g->est_start = r->est_start;
+	g->est_end = r->est_end;
+	g->started = r->started;
+	g->rate = r->rate;
+	g->state = r->state;
+	g->login_ok = !strcmp(r->src_user, "fc") && !strcmp(r->src_ep, "src") && !strcmp(r->dst_ep, "dst");
+}
+
+struct folder_stat { int n; char src[64]; int64_t items, bytes, skipped; };
+
+static void folder_stat_put(void *ctx, const char *src, const char *dst, int64_t items, int64_t bytes,
+                            int64_t skipped)
+{
+	(void)dst;
+	struct folder_stat *f = ctx;
+	f->n++;
+	snprintf(f->src, sizeof f->src, "%s", src);
+	f->items = items;
+	f->bytes = bytes;
+	f->skipped = skipped;
+}
+
+static void finished_put(void *ctx, int64_t finished, int64_t dst_ep)
+{
+	if (finished > 0 && dst_ep == 2)
+		++*(int *)ctx;
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/tst_store.XXXXXX";
@@ -1112,6 +1172,46 @@ int main(void)
 	check(store_job_claim(s, &c2, &found, &e) == 0 && !found, "second waits for the connection");
 	job_free(&c);
 
+	/* Samples per endpoint: the forecast's rates and the Metrics history.
+	 * Written straight into the table at chosen times. */
+	{
+		sqlite3 *sdb;
+		sqlite3_open(path, &sdb);
+		sqlite3_exec(sdb, "INSERT INTO samples VALUES(6000,2,10,1000),(6030,2,5,500),(6090,2,1,100),"
+		             "(6010,1,3,300),(100,2,99,99)", NULL, NULL, NULL);
+		sqlite3_close(sdb);
+		struct sample_sum sum = { 0 };
+		check(store_sample_endpoints(s, 5000, sample_sum_put, &sum, &e) == 0 && sum.n == 2 &&
+		      sum.ep[0] == 1 && sum.bytes[0] == 300 && sum.minutes[0] == 1 &&
+		      sum.ep[1] == 2 && sum.items[1] == 16 && sum.bytes[1] == 1600 && sum.minutes[1] == 2,
+		      "samples per endpoint since a time: items, bytes, minutes with samples");
+		struct sample_hist h = { 0 };
+		check(store_sample_history(s, 5000, 0, sample_hist_put, &h, &e) == 0 && h.n == 3 &&
+		      h.minute[0] == 6000 && h.ep[0] == 1 && h.bytes[0] == 300 && h.ep[1] == 2 && h.bytes[1] == 1500 &&
+		      h.minute[2] == 6060 && h.bytes[2] == 100, "history by minute and endpoint, oldest first");
+		memset(&h, 0, sizeof h);
+		check(store_sample_history(s, 0, 2, sample_hist_put, &h, &e) == 0 && h.n == 3 && h.minute[0] == 60 &&
+		      h.ep[1] == 2 && h.ep[2] == 2, "history of one endpoint");
+	}
+
+	/* Forecasts: kept up to date while the job is queued, then frozen. */
+	{
+		struct job jf = { .src_ep = 1, .dst_ep = 2, .src_user = S("fc"), .dst_user = S("fc") };
+		check(store_job_add(s, &jf, &e) == 0, "a job to forecast");
+		check(store_forecast_put(s, jf.id, 100, 1000, 2000, 5e6, "default", &e) == 0 &&
+		      store_forecast_put(s, jf.id, 200, 1100, 2100, 2e6, "measured", &e) == 0, "forecast recorded twice");
+		check(store_job_start(s, &jf, &e) == 0 &&
+		      store_forecast_put(s, jf.id, 300, 9000, 9900, 1e6, "default", &e) == 0, "job started; put again");
+		struct forecast_got fg = { 0 };
+		check(store_forecast_each(s, jf.id, forecast_got_put, &fg, &e) == 0 && fg.n == 1 && fg.made == 200 &&
+		      fg.est_start == 1100 && fg.est_end == 2100 && fg.rate == 2e6 && fg.started > 0 &&
+		      fg.state == JOB_RUNNING && fg.login_ok,
+		      "the forecast made while queued stays once the job runs");
+		struct forecast_got all = { 0 };
+		check(store_forecast_each(s, 0, forecast_got_put, &all, &e) == 0 && all.n == 1, "every forecast: one");
+		check(store_job_finish(s, &jf, JOB_COMPLETED, NULL, &e) == 0, "forecast job done");
+	}
+
 	struct folder_row f;
 	check(store_folder_get(s, first_pair, "INBOX", &f, &e) == 0 && f.id > 0, "folder row");
 	struct map_entry m = { .src_uid = 7, .dst_uid = 70, .size = 123, .flags = S("\\Seen") };
@@ -1134,6 +1234,32 @@ int main(void)
 	check(store_journal_del(s, f.id, 9, &e) == 0 && store_journal_load(s, f.id, &js, &n, &e) == 0 && n == 0,
 	      "journal row deleted");
 	free(js);
+	/* The report's per-folder counts, jobs finished, verify verdicts. */
+	check(store_skipped_add(s, 1, f.id, "INBOX", 9, "Big one", 500, "too big", &e) == 0, "a skipped item");
+	struct folder_stat fs = { 0 };
+	check(store_folder_stats(s, first_pair, 1, folder_stat_put, &fs, &e) == 0 && fs.n == 1 &&
+	      !strcmp(fs.src, "INBOX") && fs.items == 2 && fs.bytes == 246 && fs.skipped == 1,
+	      "folder stats: INBOX with 2 messages, 246 bytes, 1 skipped by job 1");
+	memset(&fs, 0, sizeof fs);
+	check(store_folder_stats(s, first_pair, 2, folder_stat_put, &fs, &e) == 0 && fs.n == 1 && fs.skipped == 0,
+	      "another job skipped nothing there");
+	int finished = 0;
+	check(store_finished_each(s, 0, finished_put, &finished, &e) == 0 && finished == 2,
+	      "two jobs finished completed (%d), with their target endpoint", finished);
+	store_event(s, EV_INFO, 1, "all 2 messages of u1 are on the target; 0 missing, 0 extra, 0 differ");
+	char *verdict = NULL;
+	check(store_verify_verdict(s, 1, "u1", INT64_MAX, &verdict, &e) == 0 && verdict &&
+	      !strncmp(verdict, "all 2", 5), "the job's verdict");
+	free(verdict);
+	store_event(s, EV_INFO, 0, "1 of 2 messages of u1 are on the target; 1 missing, 0 extra, 0 differ");
+	check(store_verify_verdict(s, 1, "u1", 0, &verdict, &e) == 0 && verdict && !strncmp(verdict, "1 of 2", 6),
+	      "a later mailferry verify of the login wins");
+	free(verdict);
+	check(store_verify_verdict(s, 1, "u1", INT64_MAX, &verdict, &e) == 0 && verdict && !strncmp(verdict, "all", 3),
+	      "but not one from before the job started");
+	free(verdict);
+	check(store_verify_verdict(s, 2, "zz", 0, &verdict, &e) == 0 && !verdict, "no verdict for another login");
+
 	folder_row_free(&f);
 	test_hold_and_notices(s, jb.id);
 	store_close(&s);
