@@ -201,6 +201,9 @@ int main(void)
 
 	store_close(&st);
 	cfg_free(&c);
+	free(path);
+	free(envfile);
+	free(pidfile);
 	char *cmd = x_asprintf("rm -rf %s", dir);
 	if (system(cmd) != 0)
 		check(0, "cleanup");
