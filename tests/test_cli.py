@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Command-line contract (docs/CLI.md): bad input gives a clear one-line error and
 the documented exit code, and leaves the store unharmed; endpoints; passwords
-never leak; TLS verification.
+never leak; TLS verification.  Every command main.c dispatches (and every
+subcommand its usage errors list) is in --help, the man page's SYNOPSIS and
+docs/CLI.md.
 
 Run: MAILFERRY=src/mailferry python3 tests/test_cli.py   (exit 0 pass, 77 skip, 1 fail)
 """
 
 import base64
 import os
+import re
 import socket
 import sys
 
@@ -34,11 +37,46 @@ def main(c):
     fixtures.require()
     mf = cli.Mailferry()
     try:
+        docs_name_every_command(c, mf)
         with Dovecot(name='plain', users=5, admin_password=TRICKY) as srv, \
                 Dovecot(name='tls', users=5, imaps=True) as tls:
             run_checks(c, mf, srv, tls)
     finally:
         mf.cleanup()
+
+
+SRCDIR = os.environ.get('MF_SRCDIR') or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read_src(*path):
+    with open(os.path.join(SRCDIR, *path), encoding='utf-8') as f:
+        return f.read()
+
+
+def docs_name_every_command(c, mf):
+    """The commands are read from main()'s dispatch (strcmp(cmd, "X")) and the
+    subcommands from the usage error of a command given none ("needs a
+    subcommand: a, b, c"), so a new one cannot be left out of the docs."""
+    main_c = read_src('src', 'main.c')
+    dispatch = main_c[main_c.index('int main('):]
+    commands = sorted(set(re.findall(r'strcmp\(cmd, "([a-z-]+)"\)', dispatch)))
+    c.check(len(commands) >= 20, 'main.c dispatches %d commands' % len(commands), commands)
+    names = list(commands)
+    for cmd in commands:
+        r = mf.run(cmd)
+        m = re.search(r'needs a subcommand: ([a-z, -]+?) \(', r.err)
+        if m:
+            names += ['%s %s' % (cmd, sub.strip()) for sub in m.group(1).split(',')]
+    help_text = mf.run('--help').out
+    man = read_src('data', 'mailferry.1')
+    synopsis = man[man.index('.SH SYNOPSIS'):man.index('.SH DESCRIPTION')]
+    synopsis = re.sub(r'\\f[BIRP]', '', synopsis).replace('\\-', '-').replace('\\&', '')
+    cli_md = read_src('docs', 'CLI.md')
+    for where, text, form in (('--help', help_text, r'(?<![\w-])%s(?![\w-])'),
+                              ('mailferry(1) SYNOPSIS', synopsis, r'(?<![\w-])%s(?![\w-])'),
+                              ('docs/CLI.md', cli_md, r'(?:mailferry |`)%s(?![\w-])')):
+        missing = [n for n in names if not re.search(form % re.escape(n), text)]
+        c.check(not missing, '%s names every command and subcommand (%d)' % (where, len(names)), missing)
 
 
 def unharmed(c, mf, baseline, what):
