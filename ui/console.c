@@ -75,7 +75,7 @@ const struct keybind ui_keys[] = {
 	  "add the selected mailboxes (or the one under the cursor) to the migration queue" },
 	{ '\n', "Enter", ACT_OPEN, 0, VM(V_FORESTS) | VM(V_JOBS) | VM(V_BLACKOUTS) | VM(V_SETTINGS) | VM(V_MAILBOXES),
 	  "open", "open: forest settings, the add-to-queue dialog (Mailboxes), job detail, edit a blackout or a setting" },
-	{ 'n', "n", ACT_NEW, 0, VM(V_FORESTS) | VM(V_BLACKOUTS), "new", "add: the new-forest wizard, a new blackout window" },
+	{ 'n', "n", ACT_NEW, 0, VM(V_FORESTS) | VM(V_BLACKOUTS), "new", "add: the new-forest wizard (its OU tree: Space includes, Right/Left expand), a new blackout window" },
 	{ 'e', "e", ACT_EDIT, 0, VM(V_FORESTS) | VM(V_BLACKOUTS) | VM(V_SETTINGS), "edit", "edit the selected item" },
 	{ 'D', "D", ACT_DELETE, 0, VM(V_FORESTS) | VM(V_BLACKOUTS), "delete", "delete the selected item (asks first)" },
 	{ KEY_DC, "Del", ACT_DELETE, 0, VM(V_FORESTS) | VM(V_BLACKOUTS), NULL, "delete" },
