@@ -368,6 +368,8 @@ static int cmd_endpoint(struct app *a, int argc, char **argv)
 	if (open_store(a, &e))
 		return fail(&e);
 	if (!strcmp(sub, "list")) {
+		if (argc > 2)
+			return usage_error("unexpected argument '%s' for endpoint list", argv[2]);
 		if (store_endpoint_each(a->st, print_endpoint, NULL, &e))
 			return fail(&e);
 		return 0;
@@ -944,7 +946,9 @@ static int cmd_console(struct app *a, int argc, char **argv)
 		long long v;
 		if (!strcmp(argv[i], "--no-engine"))
 			engine = false;
-		else if (!strcmp(argv[i], "--keys") && argc == 2) {
+		else if (!strcmp(argv[i], "--keys")) {
+			if (argc > 2)   /* --keys prints and exits: anything beside it is a mistake */
+				return usage_error("unexpected argument '%s' for console --keys", argv[i == 1 ? 2 : 1]);
 			console_print_keys(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc && parse_int(argv[i + 1], 1, 256, &v))

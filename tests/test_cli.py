@@ -119,6 +119,12 @@ def run_checks(c, mf, srv, tls):
     c.check(r.rc == 0 and 'src' in r.out and '127.0.0.1:%d' % srv.port in r.out,
             'endpoint list shows src with its URL', r)
     c.check(TRICKY not in r.out and TRICKY not in r.err, 'endpoint list does not show the password')
+    r = mf.run('endpoint', 'list', 'extra')
+    c.check(r.rc == 64 and "unexpected argument 'extra' for endpoint list" in r.err,
+            'endpoint list with an extra argument: exit 64 naming it', r)
+    r = mf.run('console', '--keys', 'extra')
+    c.check(r.rc == 64 and "unexpected argument 'extra' for console --keys" in r.err,
+            'console --keys with an extra argument: exit 64 naming it', r)
     r = mf.run('endpoint', 'test', 'src')
     c.check(r.rc == 0, 'endpoint test src (admin logs in as itself)', r)
     r = mf.run('endpoint', 'test', 'src', '--mailbox', 'user001')
