@@ -66,7 +66,7 @@ static const char usage_text[] = N_(
 	"Forests, mailboxes, blackout times:\n"
 	"  forest add NAME --role source|target|tenant [--directory URL] [--bind-dn DN]\n"
 	"             [--base-dn DN] [--filter F] [--scope OU]... [--blackout-mode entire|initial|final]\n"
-	"             [--attr FIELD=ATTRIBUTE]... [--allow-postpone]\n"
+	"             [--attr FIELD=ATTRIBUTE]... [--allow-postpone | --no-allow-postpone]\n"
 	"             [--bind-password-file F | --bind-password-env V | --bind-password-cmd C |\n"
 	"              --bind-password-stdin]\n"
 	"      URL is ldaps://host[:port] (TLS) or ldap://host[:port] (StartTLS except on loopback);\n"
@@ -75,8 +75,8 @@ static const char usage_text[] = N_(
 	"      --scope group:DN discovers only the members of that group (memberOf).\n"
 	"      --attr FIELD=ATTRIBUTE (may repeat; FIELD= removes) maps a directory attribute to\n"
 	"      login, address, name, site, database, key or upn instead of the default.\n"
-	"      --allow-postpone records that the forest's users may postpone their own migration\n"
-	"      (shown by forest list and the console; nothing acts on it yet).\n"
+	"      --allow-postpone lets the forest's users postpone their own migration (mailbox\n"
+	"      postpone); --no-allow-postpone takes it back.\n"
 	"  forest set NAME [options of forest add]  changes only the options given\n"
 	"  forest discover NAME [--full] [--endpoint NAME]   mailboxes from the directory (paged;\n"
 	"             after a complete run only changes; removed entries marked vanished)\n"
@@ -101,6 +101,9 @@ static const char usage_text[] = N_(
 	"      CSV header: login,address,display_name,site,database,kind,size_bytes,items,folders,\n"
 	"      delegates (';'-separated LOGIN or LOGIN=RIGHTS),upn,proxy_addresses (';'-separated);\n"
 	"      any subset with login; all or nothing\n"
+	"  mailbox postpone LOGIN --until 'YYYY-MM-DD HH:MM' [--tz ZONE] | --clear\n"
+	"      the user's own postponement (forests with --allow-postpone): a blackout for that\n"
+	"      mailbox until then, replacing an earlier one; a running job stops at a checkpoint\n"
 	"  mailbox measure [--endpoint NAME | --forest NAME] [--workers N] [LOGIN...]\n"
 	"      folders, messages and size of each mailbox from its server (STATUS SIZE, else the\n"
 	"      quota), and delegates from IMAP ACLs (origin acl); all folders in one round trip;\n"
@@ -1234,7 +1237,7 @@ static void forest_args_free(struct forest_args *fa)
 /* Parses argv into fa; returns an exit code (0: go on). */
 static int forest_parse(int argc, char **argv, struct forest_args *fa)
 {
-	enum { F_ROLE = 1, F_DIR, F_BIND, F_BASE, F_FILTER, F_SCOPE, F_MODE, F_POSTPONE, F_PWFILE,
+	enum { F_ROLE = 1, F_DIR, F_BIND, F_BASE, F_FILTER, F_SCOPE, F_MODE, F_POSTPONE, F_NOPOSTPONE, F_PWFILE,
 	       F_PWENV, F_PWCMD, F_PWSTDIN, F_ATTR };
 	static const struct option opts[] = {
 		{ "role", required_argument, NULL, F_ROLE },
@@ -1245,6 +1248,7 @@ static int forest_parse(int argc, char **argv, struct forest_args *fa)
 		{ "scope", required_argument, NULL, F_SCOPE },
 		{ "blackout-mode", required_argument, NULL, F_MODE },
 		{ "allow-postpone", no_argument, NULL, F_POSTPONE },
+		{ "no-allow-postpone", no_argument, NULL, F_NOPOSTPONE },
 		{ "bind-password-file", required_argument, NULL, F_PWFILE },
 		{ "bind-password-env", required_argument, NULL, F_PWENV },
 		{ "bind-password-cmd", required_argument, NULL, F_PWCMD },
@@ -1271,6 +1275,7 @@ static int forest_parse(int argc, char **argv, struct forest_args *fa)
 			break;
 		case F_MODE: f->blackout_mode = optarg; break;
 		case F_POSTPONE: f->allow_postpone = fa->postpone_given = true; break;
+		case F_NOPOSTPONE: f->allow_postpone = false, fa->postpone_given = true; break;
 		case F_PWFILE: pw_source_set(&fa->pw, "file", optarg); break;
 		case F_PWENV: pw_source_set(&fa->pw, "env", optarg); break;
 		case F_PWCMD: pw_source_set(&fa->pw, "cmd", optarg); break;
@@ -1385,7 +1390,7 @@ static int cmd_forest_set(struct app *a, int argc, char **argv)
 			fa.f.scope = NULL;
 		forest_merge(&f, &fa.f);
 		if (fa.postpone_given)
-			f.allow_postpone = true;
+			f.allow_postpone = fa.f.allow_postpone;
 		s = store_forest_update(a->st, &f, &e);
 	}
 	if (!s && fa.attrs.len)
@@ -2032,13 +2037,16 @@ static void print_mailbox(void *ctx, const struct mailbox_row *m)
 }
 
 static int cmd_mailbox_measure(struct app *a, int argc, char **argv);
+static int cmd_mailbox_postpone(struct app *a, int argc, char **argv);
 
 static int cmd_mailbox(struct app *a, int argc, char **argv)
 {
 	struct err e;
 	err_clear(&e);
 	if (argc < 2)
-		return usage_error("%s", "mailbox needs a subcommand: import, list, measure");
+		return usage_error("%s", "mailbox needs a subcommand: import, list, measure, postpone");
+	if (!strcmp(argv[1], "postpone"))
+		return cmd_mailbox_postpone(a, argc, argv);
 	if (!strcmp(argv[1], "import"))
 		return cmd_mailbox_import(a, argc, argv);
 	if (!strcmp(argv[1], "measure"))
@@ -2181,7 +2189,7 @@ static int cmd_mailbox_measure(struct app *a, int argc, char **argv)
 
 /* --- blackout --------------------------------------------------------------- */
 
-struct mb_find { struct app *a; const char *login; int64_t id; int n; };
+struct mb_find { struct app *a; const char *login; int64_t id, endpoint_id; int n; };
 
 static void find_mailbox(void *ctx, const struct endpoint *ep)
 {
@@ -2190,21 +2198,118 @@ static void find_mailbox(void *ctx, const struct endpoint *ep)
 	struct err e;
 	if (!store_mailbox_id(f->a->st, ep->id, f->login, &id, &e)) {
 		f->id = id;
+		f->endpoint_id = ep->id;
 		f->n++;
 	}
 }
 
 /* LOGIN on whichever endpoint has it (it must be only one). */
-static enum st mailbox_by_login(struct app *a, const char *login, int64_t *id, struct err *e)
+static enum st mailbox_by_login_ep(struct app *a, const char *login, int64_t *id, int64_t *endpoint_id,
+                                   struct err *e)
 {
-	struct mb_find f = { a, login, 0, 0 };
+	struct mb_find f = { a, login, 0, 0, 0 };
 	enum st s = store_endpoint_each(a->st, find_mailbox, &f, e);
 	if (!s && f.n == 0)
 		s = err_set(e, ST_CONFIG, "no mailbox '%s' (see 'mailferry mailbox list')", login);
 	if (!s && f.n > 1)
 		s = err_set(e, ST_CONFIG, "mailbox '%s' exists on %d endpoints", login, f.n);
 	*id = f.id;
+	if (endpoint_id)
+		*endpoint_id = f.endpoint_id;
 	return s;
+}
+
+static enum st mailbox_by_login(struct app *a, const char *login, int64_t *id, struct err *e)
+{
+	return mailbox_by_login_ep(a, login, id, NULL, e);
+}
+
+/* The user's own postponement, when the forest lets users postpone (the
+ * seed's self-service "postpone my migration"): a blackout for that one
+ * mailbox, named "postpone LOGIN", from now until --until, replacing an
+ * earlier one; --clear removes it.  A running job of the mailbox stops at
+ * its next checkpoint (as for any blackout) and resumes after it. */
+static enum st postpone_allowed(struct app *a, int64_t endpoint_id, const char *login, struct err *e)
+{
+	struct endpoint ep = { 0 };
+	struct forest f = { 0 };
+	enum st s = store_endpoint_get_id(a->st, endpoint_id, &ep, e);
+	if (!s && !ep.forest_id)
+		s = err_set(e, ST_CONFIG, "mailbox %s: its endpoint %s is in no forest, so no forest lets its "
+		            "users postpone (use 'blackout add --mailbox %s' as an admin)", login, ep.name, login);
+	if (!s)
+		s = store_forest_get_id(a->st, ep.forest_id, &f, e);
+	if (!s && !f.allow_postpone)
+		s = err_set(e, ST_CONFIG, "forest %s does not let its users postpone their migration "
+		            "(forest set %s --allow-postpone; or, as an admin, blackout add --mailbox %s)",
+		            f.name, f.name, login);
+	endpoint_free(&ep);
+	forest_free(&f);
+	return s;
+}
+
+struct named_find { const char *name; int64_t id; };
+
+static void find_named_blackout(void *ctx, const struct blackout *b)
+{
+	struct named_find *f = ctx;
+	if (b->name && !strcmp(b->name, f->name))
+		f->id = b->id;
+}
+
+static int cmd_mailbox_postpone(struct app *a, int argc, char **argv)
+{
+	const char *login = NULL, *until = NULL, *tz = NULL;
+	bool clear = false;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--until") && i + 1 < argc)
+			until = argv[++i];
+		else if (!strcmp(argv[i], "--tz") && i + 1 < argc)
+			tz = argv[++i];
+		else if (!strcmp(argv[i], "--clear"))
+			clear = true;
+		else if (argv[i][0] != '-' && !login)
+			login = argv[i];
+		else
+			return usage_error("unexpected argument '%s' for mailbox postpone", argv[i]);
+	}
+	if (!login || (!until == !clear))
+		return usage_error("%s", "mailbox postpone needs LOGIN and --until 'YYYY-MM-DD HH:MM' (or --clear)");
+	struct blackout b = { .tz = (char *)tz, .mode = (char *)"entire", .start_ts = clock_now() };
+	if (until && !parse_when(until, tz, &b.end_ts))
+		return usage_error("bad --until '%s' (YYYY-MM-DD HH:MM)", until);
+	struct err e;
+	err_clear(&e);
+	char *name = x_asprintf("postpone %s", login);
+	struct named_find nf = { name, 0 };
+	enum st s = open_store(a, &e);
+	int64_t endpoint_id = 0;
+	if (!s)
+		s = mailbox_by_login_ep(a, login, &b.mailbox_id, &endpoint_id, &e);
+	if (!s && !clear)
+		s = postpone_allowed(a, endpoint_id, login, &e);
+	if (!s)
+		s = store_blackout_each(a->st, find_named_blackout, &nf, &e);
+	if (!s && !clear && b.end_ts <= b.start_ts)
+		s = err_set(&e, ST_CONFIG, "mailbox postpone %s: --until '%s' is not in the future",
+		            login, until);
+	b.name = name;
+	b.id = nf.id;
+	if (!s && clear)
+		s = nf.id ? store_blackout_remove(a->st, nf.id, &e)
+		          : err_set(&e, ST_CONFIG, "mailbox %s has no postponement", login);
+	else if (!s)
+		s = nf.id ? store_blackout_update(a->st, &b, &e) : store_blackout_add(a->st, &b, &e);
+	if (!s && clear)
+		printf("mailbox %s: postponement removed\n", login);
+	else if (!s) {
+		char when[32];
+		printf("mailbox %s postponed until %s (blackout %lld)\n", login, fmt_when(b.end_ts, tz, when),
+		       (long long)b.id);
+		store_event(a->st, EV_INFO, 0, "mailbox %s postponed until %s", login, when);
+	}
+	free(name);
+	return s ? fail(&e) : 0;
 }
 
 static int cmd_blackout_add(struct app *a, int argc, char **argv)

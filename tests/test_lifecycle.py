@@ -90,7 +90,7 @@ def main(c):
     clock = Clock(os.path.join(mf.dir, 'clock'), time.time())
     os.environ['MAILFERRY_TEST_CLOCK'] = clock.path
     try:
-        with fixtures.pair(users=8, checks=c) as (src, dst):
+        with fixtures.pair(users=9, checks=c) as (src, dst):
             mf.endpoint_add('src', src)
             mf.endpoint_add('dst', dst)
             suspend_and_cutover(c, mf, clock, src, dst)
@@ -100,6 +100,7 @@ def main(c):
             retry_errors(c, mf, src, dst)
             two_zones_across_dst(c, mf, clock)
             initial_mode(c, mf, clock, src, dst)
+            postpone(c, mf, clock, src, dst)
         c.check(mf.store_integrity() == 'ok', 'store integrity_check ok')
     finally:
         os.environ.pop('MAILFERRY_TEST_CLOCK', None)
@@ -389,6 +390,48 @@ def initial_mode(c, mf, clock, src, dst):
     c.check(kinds == ['delta', 'delta'], 'two passes: the initial (its own kind, delta) and the final (%s)'
             % kinds)
     exactly_once(c, src, dst, 'user003', 'initial mode')
+
+
+
+def postpone(c, mf, clock, src, dst):
+    """A user's postponement: refused while the mailbox's forest does not let
+    users postpone; then a blackout for that mailbox holds its job until the
+    time given (a second postponement replaces the first); --clear lets it
+    run; --no-allow-postpone takes the right back."""
+    corpus.bulk(src, 'user009', 15, sizes='small', seed=19)
+    r = mf.run('forest', 'add', 'home', '--role', 'source')
+    c.check(r.rc == 0, 'forest add home', r)
+    mf.endpoint_add('src-home', src, extra=('--forest', 'home'))
+    r = mf.run('queue', 'src-home', 'dst', 'user009')
+    m = re.search(r'job (\d+) queued', r.out)
+    c.check(r.rc == 0 and m, 'queue user009 from src-home (forest home)', r)
+    jid = int(m.group(1)) if m else 0
+    until = clock.t + 2 * 3600
+    r = mf.run('mailbox', 'postpone', 'user009', '--until', utc(until), '--tz', 'UTC')
+    c.check(r.rc == 78 and 'forest home does not let its users postpone' in r.err and
+            'forest set home --allow-postpone' in r.err and fixtures.one_line_error(r),
+            'postpone refused while the forest does not allow it: exit 78 with the fix', r)
+    r = mf.run('forest', 'set', 'home', '--allow-postpone')
+    c.check(r.rc == 0, 'forest set home --allow-postpone', r)
+    r = mf.run('mailbox', 'postpone', 'user009', '--until', utc(clock.t + 3600), '--tz', 'UTC')
+    c.check(r.rc == 0 and 'postponed until' in r.out, 'mailbox postpone user009 by an hour', r)
+    r = mf.run('mailbox', 'postpone', 'user009', '--until', utc(until), '--tz', 'UTC')
+    c.check(r.rc == 0 and 'postponed until %s' % utc(until) in r.out,
+            'a second postponement replaces the first (no overlap refusal)', r)
+    r = mf.run('blackout', 'list')
+    c.check(r.out.count('postpone user009') == 1, 'one blackout "postpone user009"', r)
+    r = mf.run('run')
+    c.check(job(mf, jid)[0] == 'queued' and job(mf, jid)[1] == 0 and 'postpone user009' in r.err,
+            'the postponed job waits and run says why (%s)' % (job(mf, jid),), r)
+    r = mf.run('mailbox', 'postpone', 'user009', '--clear')
+    c.check(r.rc == 0 and 'postponement removed' in r.out, 'mailbox postpone --clear', r)
+    r = mf.run('run')
+    c.check(job(mf, jid)[0] == 'completed', 'then it runs (%s)' % (job(mf, jid),), r)
+    exactly_once(c, src, dst, 'user009', 'postponed then cleared')
+    r = mf.run('forest', 'set', 'home', '--no-allow-postpone')
+    c.check(r.rc == 0, 'forest set home --no-allow-postpone', r)
+    r = mf.run('mailbox', 'postpone', 'user009', '--until', utc(until), '--tz', 'UTC')
+    c.check(r.rc == 78 and 'does not let its users postpone' in r.err, 'and postponing is refused again', r)
 
 
 if __name__ == '__main__':
