@@ -691,7 +691,8 @@ static void draw_endpoints(struct ui *u, const struct fv *p, const struct f_row 
 		attroff(ui_attr(u, C_ERROR));
 }
 
-static void draw_forest_tab(struct ui *u, const struct fv *p, const struct forest *f, int tab, int y, int w)
+/* rows: the lines the panel has from y (a short terminal drops the last). */
+static void draw_forest_tab(struct ui *u, const struct fv *p, const struct forest *f, int tab, int y, int rows, int w)
 {
 	const struct endpoint *ep = main_endpoint(p, f);
 	char b[600];
@@ -716,7 +717,8 @@ static void draw_forest_tab(struct ui *u, const struct fv *p, const struct fores
 		kv_line(u, y + 7, w, "Base DN", nz(f->dir_base_dn), false);
 		kv_line(u, y + 8, w, "Filter", nz(f->dir_filter), false);
 		forest_attrs_text(f->dir_attrs, b, sizeof b);
-		kv_line(u, y + 9, w, "Attribute map", f->dir_attrs ? b : "- (the defaults)", false);
+		if (rows > 9)
+			kv_line(u, y + 9, w, "Attribute map", f->dir_attrs ? b : "- (the defaults)", false);
 		break;
 	case TAB_MAILBOXES: {
 		forest_scope_text(f->scope, b, sizeof b);
@@ -771,7 +773,7 @@ static void draw_panel(struct ui *u, struct view *v, int y, int h, int w)
 			p->sites = forest_sites_new();
 		forest_sites_draw(u, p->sites, f, p->tab == TAB_LICENSES, y + 1 + (p->tab == TAB_LICENSES), h - 1, w);
 	} else {
-		draw_forest_tab(u, p, f, p->tab, y + 2, w);
+		draw_forest_tab(u, p, f, p->tab, y + 2, h - 2, w);
 	}
 }
 
