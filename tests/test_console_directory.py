@@ -7,7 +7,12 @@ offers no TLS: a warning with its fix), marks the forest, and a broken
 password fails the login check with the fix in the list.  The Add Forest
 wizard's scope step shows the directory's OUs as a tree (everything
 included at first); Space, Right and Left choose and the forest's scope is
-the DNs chosen.
+the DNs chosen.  The wizard's connection test goes past a dead directory URL
+to one with a DN part and names both; its scope step and the edit dialog
+take the attribute map (an unknown field or a bad attribute refused, naming
+it), the Accounts tab shows it, and R then reads logins from employeeNumber
+(the entries renamed in place).  H with a dead replica first: a warning
+naming it with the fix; the directory clock "not checked" (OpenLDAP).
 
 Run: MAILFERRY=./mailferry python3 tests/test_console_directory.py   (0 pass, 77 skip, 1 fail)
 """
@@ -231,6 +236,27 @@ def attr_map(c, mf):
     c.check('attrs=login=employeeNumber' in r.out, 'the CLI shows the map the console saved', r)
 
 
+def dead_replica_h(c, mf, d):
+    """H with a dead replica listed first: the directory line is a warning
+    naming it, with the fix; the directory's clock is "not checked"."""
+    dead = 'ldap://127.0.0.1:%d' % free_port()
+    r = mf.run('forest', 'set', 'corp', '--directory', '%s %s' % (dead, d.url))
+    c.check(r.rc == 0, 'corp gets a dead replica before its directory', r)
+    with term.Term(mf, 'console --no-engine', 120, 36) as t:
+        t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        t.keys('1', 'g', 'H')
+        ok, text = t.wait(lambda s: 'Health of corp' in s and '! directory' in s, 60)
+        line = ([ln for ln in text.splitlines() if '! directory' in ln] or [''])[0]
+        c.check(ok and dead in line and ('bound to %s' % d.url) in line and
+                ('fix: check %s or remove it from the forest' % dead) in text,
+                'H: a dead replica is a warning naming it, with the fix', text)
+        c.check('i dir-clock' in text and 'does not publish its time' in text,
+                'H: the directory clock is not checked (OpenLDAP publishes no currentTime)', text)
+        t.keys('Escape', 'q')
+        t.wait_exit(20)
+    mf.run('forest', 'set', 'corp', '--directory', d.url)
+
+
 def sites_tabs(c, mf):
     """The Forests view's Sites and Licenses tabs."""
     r = mf.run('blackout', 'add', 'lunch', '--start', '2030-01-07 12:00', '--end', '2030-01-07 13:00',
@@ -363,6 +389,7 @@ def main(c):
             wizard_tree(c, mf, src, d)
             sites_tabs(c, mf)
             attr_map(c, mf)
+            dead_replica_h(c, mf, d)
             if have_dnsmasq():
                 wizard_detect(c, mf)
             elif os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
