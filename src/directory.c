@@ -1259,39 +1259,83 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
 
 /* --- health: bind and read each base of the scope ---------------------------- */
 
-enum st directory_check(const struct forest *f, const char *secrets_path, int timeout_s, char *detail,
-                        size_t detail_len, struct err *e)
+/* The root DSE's currentTime into out ("" when the server does not
+ * publish it or the root DSE cannot be read: the caller says "not
+ * checked", a missing clock is no failure of the directory). */
+static void read_current_time(struct run *r, char *out, size_t len)
 {
+	char *attrs[] = { (char *)"currentTime", NULL };
+	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
+	LDAPMessage *res = NULL;
+	*out = '\0';
+	int rc = ldap_search_ext_s(r->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 1, &res);
+	char *v = rc == LDAP_SUCCESS ? root_dse_value(r->ld, res, attrs[0]) : NULL;
+	if (v)
+		snprintf(out, len, "%s", v);
+	free(v);
+	ldap_msgfree(res);
+}
+
+/* Each base of the scope must be readable: one entry of it, nothing more. */
+static enum st check_bases(struct run *r, char **bases, size_t nb, struct err *e)
+{
+	enum st s = ST_OK;
+	for (size_t i = 0; !s && i < nb; i++) {
+		LDAPMessage *res = NULL;
+		struct timeval tv = { r->timeout_s, 0 };
+		char *attrs[] = { (char *)"1.1", NULL };
+		int rc = ldap_search_ext_s(r->ld, bases[i], LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+		                           &tv, 1, &res);
+		if (rc != LDAP_SUCCESS)
+			s = ldap_fail(r, rc, bases[i], e);
+		else if (ldap_count_entries(r->ld, res) != 1)
+			s = err_set(e, ST_CONFIG, "forest %s: %s on %s is not readable by %s (no entry comes back)",
+			            r->f->name, bases[i], r->url, r->f->dir_bind_dn ? r->f->dir_bind_dn : "an anonymous bind");
+		ldap_msgfree(res);
+	}
+	return s;
+}
+
+/* The servers that did not answer (the first r->silent URLs) and the rest. */
+static void note_dead(const struct run *r, struct dir_check *out)
+{
+	size_t kd = 0, ka = 0;
+	for (size_t i = 0; i < r->nurls; i++) {
+		bool dead = i < r->silent;
+		char *buf = dead ? out->dead : out->alive;
+		size_t *k = dead ? &kd : &ka, cap = dead ? sizeof out->dead : sizeof out->alive;
+		if (*k < cap)
+			*k += (size_t)snprintf(buf + *k, cap - *k, "%s%s", *k ? " " : "", r->urls[i]);
+	}
+	out->ndead = r->silent;
+}
+
+enum st directory_check(const struct forest *f, const char *typed_password, const char *secrets_path,
+                        int timeout_s, struct dir_check *out, struct err *e)
+{
+	*out = (struct dir_check){ 0 };
 	struct dir_report rep = { 0 };
-	struct run r = { .f = f, .url = f->dir_url, .timeout_s = timeout_s > 0 ? timeout_s : 30, .rep = &rep };
+	struct run r = { .f = f, .url = f->dir_url, .timeout_s = timeout_s > 0 ? timeout_s : 30, .rep = &rep,
+	                 .typed_password = typed_password };
 	if (!f->dir_url || !*f->dir_url)
 		return err_set(e, ST_CONFIG, "forest %s has no directory URL", f->name);
 	enum st s = dir_connect(&r, secrets_path, e);
-	if (!s)
+	if (r.nurls)
+		note_dead(&r, out);
+	if (!s) {
+		snprintf(out->server, sizeof out->server, "%s", r.url);
+		read_current_time(&r, out->current_time, sizeof out->current_time);
 		s = resolve_base(&r, e);
+	}
 	size_t nb = 0;
 	char **bases = s ? NULL : search_bases(f, r.base, &nb);
-	/* Each base must be readable: one entry of it, nothing more. */
-	for (size_t i = 0; !s && i < nb; i++) {
-		LDAPMessage *res = NULL;
-		struct timeval tv = { r.timeout_s, 0 };
-		char *attrs[] = { (char *)"1.1", NULL };
-		int rc = ldap_search_ext_s(r.ld, bases[i], LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
-		                           &tv, 1, &res);
-		if (rc != LDAP_SUCCESS)
-			s = ldap_fail(&r, rc, bases[i], e);
-		else if (ldap_count_entries(r.ld, res) != 1)
-			s = err_set(e, ST_CONFIG, "forest %s: %s on %s is not readable by %s (no entry comes back)",
-			            f->name, bases[i], r.url, f->dir_bind_dn ? f->dir_bind_dn : "an anonymous bind");
-		ldap_msgfree(res);
-	}
 	if (!s)
-		snprintf(detail, detail_len, "bound to %s as %s; %zu search base%s readable%s%s%s%s%s%s", r.url,
+		s = check_bases(&r, bases, nb, e);
+	if (!s)
+		snprintf(out->detail, sizeof out->detail, "bound to %s as %s; %zu search base%s readable%s%s%s", r.url,
 		         f->dir_bind_dn && *f->dir_bind_dn ? f->dir_bind_dn : "(anonymous)", nb, nb == 1 ? "" : "s",
 		         rep.base_from ? "; base DN " : "", rep.base_from ? r.base : "",
-		         rep.base_from ? " from the root DSE" : "", r.silent ? "; " : "",
-		         r.silent ? r.urls[0] : "", r.silent > 1 ? " and others before it did not answer"
-		                                    : r.silent ? " did not answer" : "");
+		         rep.base_from ? " from the root DSE" : "");
 	for (size_t i = 0; i < nb; i++)
 		free(bases[i]);
 	free(bases);

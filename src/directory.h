@@ -137,14 +137,25 @@ enum st directory_discover(struct store *st, const struct forest *f, int64_t end
                            const char *secrets_path, int timeout_s, bool full,
                            struct dir_report *out, struct err *e);
 
-/* For the health checks: connects and binds as the discovery would, and
- * reads the base entry of every search base of the scope (search
- * permission).  detail gets "bound to URL as DN; N search bases readable",
- * then where the base DN came from when from the root DSE, and which
- * replica did not answer when the first did not.
+/* For the health checks and the Add Forest wizard's connection test:
+ * connects and binds as the discovery would (dir_connect: every URL in
+ * turn), reads the root DSE's currentTime when the server publishes it
+ * (Active Directory does, OpenLDAP does not), and reads the base entry of
+ * every search base of the scope (search permission).  typed_password
+ * (NULL: the forest's password source) is one typed in the wizard.
  * Errors as directory_discover's. */
-enum st directory_check(const struct forest *f, const char *secrets_path, int timeout_s, char *detail,
-                        size_t detail_len, struct err *e);
+struct dir_check {
+	char detail[768];       /* "bound to URL as DN; N search bases readable", then
+	                         * where the base DN came from when from the root DSE */
+	char server[256];       /* the URL that answered */
+	char dead[512];         /* the URLs tried before it that did not answer,
+	                         * separated by spaces ("" none) */
+	size_t ndead;
+	char alive[512];        /* the forest's URLs less the dead ones, in order */
+	char current_time[40];  /* the root DSE's currentTime ("" not published) */
+};
+enum st directory_check(const struct forest *f, const char *typed_password, const char *secrets_path,
+                        int timeout_s, struct dir_check *out, struct err *e);
 
 /* --- the OU tree (the Add Forest wizard's scope step) ------------------------
  * The organizational units and containers under the base DN, read one level

@@ -2,6 +2,7 @@
 #include "health.h"
 
 #include "directory.h"
+#include "dirclock.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -585,15 +586,58 @@ static enum st check_endpoints(struct health *h, struct err *e)
 	return s;
 }
 
+/* A replica that did not answer while a later one did: the forest works,
+ * but on one server fewer than the admin thinks (a warning, with the list
+ * of the others as the fix). */
+static void report_dead_replicas(struct health *h, const struct dir_check *dc)
+{
+	char *fix = x_asprintf("check %s or remove it from the forest's directory URLs: mailferry forest set %s "
+	                       "--directory '%s'", dc->dead, h->forest->name, dc->alive);
+	report(h, "directory", NULL, HEALTH_WARN, fix, "%s; %s did not answer", dc->detail, dc->dead);
+	free(fix);
+}
+
+/* The directory's clock against this one, when its root DSE tells it. */
+static void check_directory_clock(struct health *h, const struct dir_check *dc)
+{
+	long long skew = 0;
+	static const char fix[] = "set both clocks from the same NTP source (here: timedatectl; on a domain "
+	                          "controller: w32tm /resync): Kerberos refuses more than 5 minutes of skew";
+	switch (dirclock_judge(dc->current_time, time(NULL), &skew)) {
+	case DIRCLOCK_UNPUBLISHED:
+		report(h, "dir-clock", NULL, HEALTH_INFO, NULL, "not checked (the directory %s does not publish "
+		       "its time)", dc->server);
+		break;
+	case DIRCLOCK_UNREADABLE:
+		report(h, "dir-clock", NULL, HEALTH_INFO, NULL, "not checked: the currentTime '%s' of %s is not "
+		       "a GeneralizedTime", dc->current_time, dc->server);
+		break;
+	case DIRCLOCK_OK:
+		report(h, "dir-clock", NULL, HEALTH_OK, NULL, "the directory %s is %lld s %s this machine's clock "
+		       "(tolerance %d s)", dc->server, skew < 0 ? -skew : skew, skew < 0 ? "behind" : "ahead of",
+		       DIRCLOCK_TOLERANCE_S);
+		break;
+	case DIRCLOCK_SKEWED:
+		report(h, "dir-clock", NULL, HEALTH_WARN, fix, "the directory %s is %lld min %s this machine's clock "
+		       "(its currentTime %s; more than %d min)", dc->server, (skew < 0 ? -skew : skew) / 60,
+		       skew < 0 ? "behind" : "ahead of", dc->current_time, DIRCLOCK_TOLERANCE_S / 60);
+		break;
+	}
+}
+
 /* The directory: bind as the discovery does, read every search base. */
 static void check_directory(struct health *h)
 {
-	char detail[512] = "";
+	struct dir_check dc;
 	struct err de;
 	err_clear(&de);
-	enum st ds = directory_check(h->forest, h->cfg->secrets_path, h->timeout_s, detail, sizeof detail, &de);
+	enum st ds = directory_check(h->forest, NULL, h->cfg->secrets_path, h->timeout_s, &dc, &de);
 	if (!ds) {
-		report(h, "directory", NULL, HEALTH_OK, NULL, "%s", detail);
+		if (dc.ndead)
+			report_dead_replicas(h, &dc);
+		else
+			report(h, "directory", NULL, HEALTH_OK, NULL, "%s", dc.detail);
+		check_directory_clock(h, &dc);
 		return;
 	}
 	char *fix = x_asprintf(ds == ST_AUTH ? "check the bind DN and its password source: mailferry forest set %s "

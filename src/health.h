@@ -15,6 +15,15 @@
  *              be bound for it (copied or skipped), from the store
  *   clock      skew against the server's clock, when the server tells it
  *
+ * and, for a forest with a directory (directory.h's directory_check):
+ *
+ *   directory  the bind and every search base readable; a warning when a
+ *              server listed before the one that answered did not (a dead
+ *              replica: the fix names it and the URLs without it)
+ *   dir-clock  skew against the root DSE's currentTime (dirclock.h): a
+ *              warning past 5 minutes (Kerberos' default tolerance); "not
+ *              checked" when the directory does not publish its time
+ *
  * A check that cannot run because an earlier one failed is not reported
  * (the earlier failure says why).  Results are handed to a callback, one at
  * a time; health_check_and_keep also keeps them as the forest's alerts.
@@ -39,7 +48,8 @@ enum health_level {
 };
 
 struct health_result {
-	const char *check;      /* "dns", "tcp", "tls", "login", "mailbox", "size-limit", "clock", "forest" */
+	const char *check;      /* "dns", "tcp", "tls", "login", "mailbox", "size-limit", "clock", "forest",
+	                         * "directory", "dir-clock" */
 	const char *endpoint;   /* the endpoint concerned, NULL for the forest itself */
 	enum health_level level;
 	const char *detail;     /* what was found, one line */

@@ -7,7 +7,12 @@ offers no TLS: a warning with its fix), marks the forest, and a broken
 password fails the login check with the fix in the list.  The Add Forest
 wizard's scope step shows the directory's OUs as a tree (everything
 included at first); Space, Right and Left choose and the forest's scope is
-the DNs chosen.
+the DNs chosen.  The wizard's connection test goes past a dead directory URL
+to one with a DN part and names both; its scope step and the edit dialog
+take the attribute map (an unknown field or a bad attribute refused, naming
+it), the Accounts tab shows it, and R then reads logins from employeeNumber
+(the entries renamed in place).  H with a dead replica first: a warning
+naming it with the fix; the directory clock "not checked" (OpenLDAP).
 
 Run: MAILFERRY=./mailferry python3 tests/test_console_directory.py   (0 pass, 77 skip, 1 fail)
 """
@@ -19,6 +24,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mftest import cli, fixtures, report, term                # noqa: E402
+from mftest.dovecot import free_port                          # noqa: E402
 from mftest.dnsmasq import Dnsmasq, have_dnsmasq              # noqa: E402
 from mftest.slapd import Slapd, have_slapd                    # noqa: E402
 
@@ -37,7 +43,7 @@ def ldif(n):
         out.append('dn: %s,%s\nobjectClass: organizationalUnit\nou: %s\n\n' % (ou, BASE, ou.split(',')[0][3:]))
     for i in range(1, n + 1):
         out.append('dn: uid=user%03d,ou=People,%s\nobjectClass: inetOrgPerson\nuid: user%03d\ncn: User %d\n'
-                   'sn: U\nmail: user%03d@corp.example\nou: Lyon\n\n' % (i, BASE, i, i, i))
+                   'sn: U\nmail: user%03d@corp.example\nou: Lyon\nemployeeNumber: E%03d\n\n' % (i, BASE, i, i, i, i))
     return ''.join(out)
 
 
@@ -73,6 +79,13 @@ def wizard_detect(c, mf):
         mf.run('config', 'set', 'dns_server', '')
 
 
+def dialog_text(screen):
+    """The text inside a dialog's frame, its wrapped lines joined by spaces."""
+    inside = [ln[ln.index('\u2502') + 1:ln.rindex('\u2502')].strip() for ln in screen.splitlines()
+              if ln.count('\u2502') >= 2]
+    return ' '.join(x for x in inside if x)
+
+
 def wizard_tree(c, mf, src, d):
     """The wizard's scope step: the OU tree read from slapd in the background."""
     import sqlite3
@@ -89,14 +102,22 @@ def wizard_tree(c, mf, src, d):
         t.keys('Down')
         t.type(src.admin_password)
         t.keys('Down', 'Down', 'Down', 'Down', 'Down')            # source, auth, TLS, max, directory
-        t.type(d.url)
+        # Two URLs as discovery takes them: a dead replica first, then the
+        # real one with a DN part (libldap's ldap_initialize refuses that).
+        dead = 'ldap://127.0.0.1:%d' % free_port()
+        live = '%s/dc=example' % d.url
+        t.type('%s %s' % (dead, live))
         t.keys('Down')
         t.type(BIND_DN)
         t.keys('Down')
         t.type(BIND_PW)
         t.keys('Down', 'Down', 'Enter')                           # Previous, Next
-        ok, text = t.wait(lambda s: 'Step 3 of 5' in s and 'bound as' in s, 30)
-        c.check(ok, 'wizard: the connection test binds to the directory', text)
+        ok, text = t.wait(lambda s: 'Step 3 of 5' in s and 'directory:' in s, 30)
+        flat = dialog_text(text)
+        c.check(ok and ('directory: bound to %s as %s' % (live, BIND_DN)) in flat and
+                ('%s did not answer' % dead) in flat and 'FAILED' not in flat,
+                'wizard: the connection test goes past the dead URL, binds to the one with a DN and names both',
+                text)
         t.keys('Enter')
         ok, text = t.wait(lambda s: 'Step 4 of 5' in s and 'OUs / sites' in s, 10)
         c.check(ok and 'comma-separated' in text, 'without a base DN the scope is typed', text)
@@ -121,8 +142,22 @@ def wizard_tree(c, mf, src, d):
         t.keys('Down', 'Down', 'Left')                            # collapse Sales
         ok, text = t.wait(lambda s: '[-] \u25b8 Sales' in s and 'EMEA' not in s, 10)
         c.check(ok, 'Left collapses Sales', text)
-        t.keys('Down', 'Down', 'Down', 'Down', 'Enter')           # out of the tree: base DN, filter, Prev, Next
+        t.keys('Down', 'Down', 'Down')                            # out of the tree: base DN, filter, map
+        t.type('colour=blue')
+        t.keys('Down', 'Down', 'Enter')                           # Previous, Next
+        ok, text = t.wait(lambda s: "unknown attribute map field 'colour'" in s, 10)
+        c.check(ok and 'Step 4 of 5' in text, 'the attribute map refuses an unknown field, naming it (as the CLI)', text)
+        t.keys('C-u')
+        t.type('login=9abc')
+        t.keys('Down', 'Down', 'Enter')
+        ok, text = t.wait(lambda s: "login=9abc: '9abc' is not an LDAP attr" in s, 10)
+        c.check(ok and 'Step 4 of 5' in text, 'and an attribute that is not an LDAP name, naming the field', text)
+        t.keys('C-u')
+        t.type('key=employeeNumber, name=cn')
+        t.keys('Down', 'Down', 'Enter')
         ok, text = t.wait(lambda s: 'Step 5 of 5' in s, 10)
+        c.check(ok and re.search(r'Attribute map\s+key=employeeNumber, name=cn', text),
+                'a good map goes on; the summary shows it', text)
         c.check(ok and 'ou=HQ,%s; ou=EMEA,ou=Sales' % BASE in text, 'the summary shows the OUs chosen', text)
         t.keys('Enter')                                           # Finish
         ok, text = t.wait(lambda s: 'forest tree.example (source) added' in s, 10)
@@ -130,10 +165,10 @@ def wizard_tree(c, mf, src, d):
         t.keys('q')
         t.wait_exit(20)
     db = sqlite3.connect(mf.store)
-    rows = db.execute("SELECT scope, dir_base_dn FROM forests WHERE name='tree.example'").fetchall()
+    rows = db.execute("SELECT scope, dir_base_dn, dir_attrs FROM forests WHERE name='tree.example'").fetchall()
     db.close()
-    c.check(rows == [('ou=HQ,%s\nou=EMEA,ou=Sales,%s' % (BASE, BASE), BASE)],
-            'the forest\'s scope is the two DNs, one a line (%s)' % rows)
+    c.check(rows == [('ou=HQ,%s\nou=EMEA,ou=Sales,%s' % (BASE, BASE), BASE, 'name=cn\nkey=employeeNumber')],
+            'the forest\'s scope is the two DNs, one a line; its attribute map as the CLI stores it (%s)' % rows)
     r = mf.run('forest', 'check', 'tree.example')
     c.check('2 search bases readable' in r.out, 'and the health check reads both as search bases', r)
     # The forest's Mailboxes tab and its edit dialog keep the DNs whole.
@@ -164,6 +199,62 @@ def wizard_tree(c, mf, src, d):
                 'the tree\'s choice is saved: HQ, EMEA and US (%r)' % rows, text)
         t.keys('q')
         t.wait_exit(20)
+
+
+def attr_map(c, mf):
+    """The edit dialog's attribute map: refused like the CLI's, saved, shown
+    on the Accounts tab, and used by R (login from employeeNumber: the same
+    entries, renamed in place by their entryUUID)."""
+    with term.Term(mf, 'console --no-engine', 110, 36) as t:
+        t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        t.keys('1', 'g', 'Tab', 'Tab')
+        ok, text = t.wait(lambda s: 'Attribute map' in s and '- (the defaults)' in s, 10)
+        c.check(ok, 'the Accounts tab shows the attribute map: the defaults', text)
+        t.keys('Enter')
+        ok, text = t.wait(lambda s: '[Accounts]' in s and 'Attribute map' in s, 10)
+        t.keys(*(['Down'] * 9))                                   # URL .. filter, then the map
+        t.type('upn=bad name')
+        t.keys('Down', 'Enter')                                   # Save
+        ok, text = t.wait(lambda s: "upn=bad name: 'bad name' is not an LDAP attr" in s, 10)
+        c.check(ok, 'Save refuses a bad attribute, naming the field', text)
+        t.keys('C-u')
+        t.type('login=employeeNumber')
+        t.keys('Down', 'Enter')
+        ok, text = t.wait(lambda s: 'forest corp saved' in s, 10)
+        c.check(ok and re.search(r'Attribute map\s+login=employeeNumber', text),
+                'saved: the Accounts tab shows login=employeeNumber', text)
+        t.keys('R')
+        ok, text = t.wait(lambda s: re.search(r'corp: 0 added, 12 changed, 0 vanished, 12 mailboxes', s), 30)
+        c.check(ok, 'R with the map: the 12 entries change (renamed by their key), none added', text)
+        t.keys('2')
+        ok, text = t.wait(lambda s: 'E012' in s and 'E001' in s, 15)
+        c.check(ok and not re.search(r'\buser012\s', text),
+                'Mailboxes lists the mapped logins (E001 .. E012), not the uids', text)
+        t.keys('q')
+        t.wait_exit(20)
+    r = mf.run('forest', 'list')
+    c.check('attrs=login=employeeNumber' in r.out, 'the CLI shows the map the console saved', r)
+
+
+def dead_replica_h(c, mf, d):
+    """H with a dead replica listed first: the directory line is a warning
+    naming it, with the fix; the directory's clock is "not checked"."""
+    dead = 'ldap://127.0.0.1:%d' % free_port()
+    r = mf.run('forest', 'set', 'corp', '--directory', '%s %s' % (dead, d.url))
+    c.check(r.rc == 0, 'corp gets a dead replica before its directory', r)
+    with term.Term(mf, 'console --no-engine', 120, 36) as t:
+        t.wait(lambda s: 'Mailbox Jobs' in s, 20)
+        t.keys('1', 'g', 'H')
+        ok, text = t.wait(lambda s: 'Health of corp' in s and '! directory' in s, 60)
+        line = ([ln for ln in text.splitlines() if '! directory' in ln] or [''])[0]
+        c.check(ok and dead in line and ('bound to %s' % d.url) in line and
+                ('fix: check %s or remove it from the forest' % dead) in text,
+                'H: a dead replica is a warning naming it, with the fix', text)
+        c.check('i dir-clock' in text and 'does not publish its time' in text,
+                'H: the directory clock is not checked (OpenLDAP publishes no currentTime)', text)
+        t.keys('Escape', 'q')
+        t.wait_exit(20)
+    mf.run('forest', 'set', 'corp', '--directory', d.url)
 
 
 def sites_tabs(c, mf):
@@ -297,6 +388,8 @@ def main(c):
                 t.wait_exit(30)
             wizard_tree(c, mf, src, d)
             sites_tabs(c, mf)
+            attr_map(c, mf)
+            dead_replica_h(c, mf, d)
             if have_dnsmasq():
                 wizard_detect(c, mf)
             elif os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':

@@ -133,7 +133,7 @@ def wizard(c, sock, mf, dst):
     ok, text = wait_for(sock, lambda t: 'Step 4 of 5' in t and 'OUs / sites' in t)
     c.check(ok, 'Next goes on to the mailbox scope', text)
     typed(sock, 'OU=Sales, OU=HQ')
-    for _ in range(4):                         # base DN, filter, Previous, Next
+    for _ in range(5):                         # base DN, filter, attribute map, Previous, Next
         keys(sock, 'Down')
     keys(sock, 'Enter')
     ok, text = wait_for(sock, lambda t: 'Step 5 of 5' in t and 'Summary' in t)

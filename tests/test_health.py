@@ -12,6 +12,13 @@ the admin's password file, an endpoint on a closed port, an admin without the
 right to act for users, an expired TLS certificate (openssl -days -1), one that
 expires tomorrow (a warning); no password ever appears in the output.
 
+directory (a real slapd): a forest whose first directory URL is a dead
+port and whose second answers gets a warning naming the dead one, with the
+`forest set --directory` that leaves it out as the fix, and exit 1; with
+the live URL alone the directory is ✓; the directory clock is "not
+checked" since OpenLDAP publishes no currentTime (the comparison itself is
+tests/unit/tst_dirclock).
+
 run: with health_interval_min 0 a run checks nothing; with 1 minute it checks
 the forest that was never checked at its start and again once the (test)
 clock has moved two minutes on while jobs still run, and the jobs complete.
@@ -33,6 +40,7 @@ import time                                   # noqa: E402
 from mftest import cli, corpus, fixtures, proxy, report   # noqa: E402
 from mftest.dnsmasq import Dnsmasq, have_dnsmasq, free_udp_port   # noqa: E402
 from mftest.dovecot import free_port          # noqa: E402
+from mftest.slapd import Slapd, have_slapd    # noqa: E402
 
 OK, WARN, FAIL = '\u2713', '!', '\u2717'
 
@@ -54,6 +62,7 @@ def main(c):
         try:
             detect_checks(c, mf, src, dst)
             health_checks(c, mf, src, dst)
+            directory_checks(c, mf)
             run_checks(c, mf, src, dst)
         finally:
             mf.cleanup()
@@ -247,6 +256,42 @@ def health_checks(c, mf, src, dst):
 
 
 # ------------------------------------------------------------------ run
+
+BIND_DN = 'cn=svc,dc=example'
+BIND_PW = 'Bind-Pw-4e1a'
+
+
+def directory_checks(c, mf):
+    if not have_slapd():
+        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
+            c.check(False, 'slapd is not installed (apt-get install slapd ldap-utils)')
+        else:
+            print('# directory checks skipped: slapd is not installed')
+        return
+    ldif = ('dn: dc=example\nobjectClass: domain\ndc: example\n\n'
+            'dn: %s\nobjectClass: person\ncn: svc\nsn: svc\nuserPassword: %s\n\n' % (BIND_DN, BIND_PW))
+    with Slapd(ldif) as d:
+        dead = 'ldap://127.0.0.1:%d' % free_port()
+        bind = mf.write_password_file('bind', BIND_PW)
+        r = mf.run('forest', 'add', 'ldapfor', '--role', 'source', '--directory', '%s %s' % (dead, d.url),
+                   '--bind-dn', BIND_DN, '--bind-password-file', bind)
+        c.check(r.rc == 0, 'a forest whose first directory URL is a dead port', r)
+        r = mf.run('forest', 'check', 'ldapfor')
+        got = lines(r, WARN, 'directory', '-')
+        c.check(got and ('bound to %s as %s' % (d.url, BIND_DN)) in got[0][0] and
+                ('%s did not answer' % dead) in got[0][0] and
+                ("check %s or remove it from the forest's directory URLs: mailferry forest set ldapfor "
+                 "--directory '%s'" % (dead, d.url)) in got[0][1] and not lines(r, OK, 'directory', '-'),
+                'a dead replica before the live one: a warning naming it, the fix leaves it out', r)
+        got = lines(r, 'i', 'dir-clock', '-')
+        c.check(got and ('not checked (the directory %s does not publish its time)' % d.url) in got[0][0],
+                'the directory clock: not checked, OpenLDAP publishes no currentTime', r)
+        r = mf.run('forest', 'set', 'ldapfor', '--directory', d.url)
+        r = mf.run('forest', 'check', 'ldapfor')
+        c.check(lines(r, OK, 'directory', '-') and not lines(r, WARN, 'directory', '-') and 'did not answer' not in r.out,
+                'the dead URL removed: the directory is ✓ again', r)
+        no_secret(c, r, [BIND_PW], 'directory checks')
+
 
 def alert_times(store):
     """The check times of forest corp's alerts (one per result)."""

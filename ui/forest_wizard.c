@@ -19,11 +19,12 @@
  * before throwing typed input away. */
 #include "config.h"
 
-#include <ldap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "directory.h"
+#include "dirmap.h"
 #include "driver.h"
 #include "dns.h"
 #include "forests.h"
@@ -34,7 +35,6 @@
 const char *const forest_roles[] = { "source", "target", "tenant", NULL };
 const char *const forest_role_labels[] = { "source", "target", "Office 365 tenant", NULL };
 const char *const forest_mail_schemes[] = { "imap", "imaps", NULL };
-const char *const forest_dir_schemes[] = { "ldap", "ldaps", NULL };
 
 const char *forest_role_label(const char *role)
 {
@@ -142,6 +142,46 @@ void forest_scope_text(const char *scope, char *buf, size_t n)
 	buf[k] = '\0';
 }
 
+bool forest_dir_url_check(const char *url, char *why, size_t n)
+{
+	struct err e;
+	err_clear(&e);
+	if (!directory_url_check(url, &e))
+		return true;
+	size_t k = strlen(e.msg) < n ? strlen(e.msg) : n - 1;
+	memcpy(why, e.msg, k);
+	why[k] = '\0';
+	return false;
+}
+
+bool forest_attrs_typed(const char *typed, char **map, char *why, size_t n)
+{
+	struct err e;
+	err_clear(&e);
+	*map = NULL;
+	if (dirmap_apply(map, typed, &e)) {
+		size_t k = strlen(e.msg) < n ? strlen(e.msg) : n - 1;
+		memcpy(why, e.msg, k);
+		why[k] = '\0';
+		return false;
+	}
+	return true;
+}
+
+void forest_attrs_text(const char *map, char *buf, size_t n)
+{
+	size_t k = 0;
+	for (const char *s = map ? map : ""; *s && k + 3 < n; s++)
+		if (*s == '\n') {
+			if (s[1]) {
+				buf[k++] = ',';
+				buf[k++] = ' ';
+			}
+		} else
+			buf[k++] = *s;
+	buf[k] = '\0';
+}
+
 /* --- the connection test --------------------------------------------------------- */
 
 static char *dup_or_null(const char *s) { return s ? x_strdup(s) : NULL; }
@@ -176,6 +216,9 @@ struct conn_test *conn_test_new(const struct ui *u, const struct endpoint *ep, c
 		t->dir_url = x_strdup(f->dir_url);
 		t->dir_bind_dn = dup_or_null(f->dir_bind_dn);
 		t->dir_secret_ref = dup_or_null(f->dir_secret_ref);
+		t->forest_name = x_strdup(f->name && *f->name ? f->name : "(new)");
+		t->dir_base_dn = dup_or_null(f->dir_base_dn);
+		t->scope = dup_or_null(f->scope);
 		t->dir_secret = dup_or_null(dir_secret && *dir_secret ? dir_secret : NULL);
 	}
 	return t;
@@ -209,44 +252,25 @@ static void mail_test(struct conn_test *t)
 	imap_free(&im);
 }
 
+/* The directory as discovery connects to it (directory_check: every URL
+ * in turn, StartTLS by the same rule), with the typed password when there
+ * is one; says which server answered and which did not. */
 static void dir_test(struct conn_test *t)
 {
+	struct forest f = { .name = t->forest_name, .dir_url = t->dir_url, .dir_bind_dn = t->dir_bind_dn,
+	                    .dir_secret_ref = t->dir_secret_ref, .dir_base_dn = t->dir_base_dn, .scope = t->scope };
+	struct dir_check dc;
 	struct err e;
-	char *secret = t->dir_secret ? x_strdup(t->dir_secret) : NULL;
-	if (!secret && t->dir_secret_ref && *t->dir_secret_ref &&
-	    secret_resolve(t->dir_secret_ref, t->secrets_path, &secret, &e)) {
+	err_clear(&e);
+	if (directory_check(&f, t->dir_secret, t->secrets_path, t->timeout_s, &dc, &e)) {
 		t->dir = H_FAIL;
-		snprintf(t->dir_msg, sizeof t->dir_msg, "%s", e.msg);
+		snprintf(t->dir_msg, sizeof t->dir_msg, "directory: %s", e.msg);
 		return;
 	}
-	LDAP *ld = NULL;
-	int rc = ldap_initialize(&ld, t->dir_url);
-	if (rc == LDAP_SUCCESS) {
-		int v3 = LDAP_VERSION3;
-		struct timeval tv = { t->timeout_s, 0 };
-		ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
-		ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-		ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
-		struct berval cred = { secret ? strlen(secret) : 0, secret };
-		const char *dn = t->dir_bind_dn && *t->dir_bind_dn ? t->dir_bind_dn : "";
-		rc = ldap_sasl_bind_s(ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-	}
-	wipe_free(secret);
-	if (rc == LDAP_SUCCESS) {
-		t->dir = H_OK;
-		snprintf(t->dir_msg, sizeof t->dir_msg, "directory %s: bound as %s", t->dir_url,
-		         t->dir_bind_dn && *t->dir_bind_dn ? t->dir_bind_dn : "anonymous");
-	} else {
-		char *diag = NULL;
-		if (ld)
-			ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-		t->dir = H_FAIL;
-		snprintf(t->dir_msg, sizeof t->dir_msg, "directory %s: %s%s%s", t->dir_url, ldap_err2string(rc),
-		         diag && *diag ? ": " : "", diag && *diag ? diag : "");
-		ldap_memfree(diag);
-	}
-	if (ld)
-		ldap_unbind_ext_s(ld, NULL, NULL);
+	t->dir = H_OK;
+	/* dc.detail begins "bound to URL": the server that answered. */
+	snprintf(t->dir_msg, sizeof t->dir_msg, "directory: %s%s%s%s", dc.detail, dc.ndead ? "; " : "", dc.dead,
+	         dc.ndead ? " did not answer" : "");
 }
 
 static void *conn_test_main(void *arg)
@@ -296,6 +320,9 @@ void conn_test_free(struct conn_test *t)
 	free(t->dir_url);
 	free(t->dir_bind_dn);
 	free(t->dir_secret_ref);
+	free(t->forest_name);
+	free(t->dir_base_dn);
+	free(t->scope);
 	free(t);
 }
 
@@ -316,8 +343,8 @@ struct wiz {
 	/* field indexes */
 	int name, role, detect;
 	int url, user, pw, pwref, auth, tls, maxc, dirurl, binddn, dirpw;
-	int scope, basedn, filter;
-	int sum[10];
+	int scope, basedn, filter, attrs;
+	int sum[11];
 	int prev, next, finish, cancel;
 	char epname[200];
 	unsigned serial;            /* tells a detection's result which wizard it is for */
@@ -382,8 +409,8 @@ static bool step_has(const struct wiz *w, int step, int i)
 	switch (step) {
 	case S_NAME: return i == w->name || i == w->role || i == w->detect;
 	case S_CONN: return i >= w->url && i <= w->dirpw;
-	case S_SCOPE: return i >= w->scope && i <= w->filter && i != w->pick.panel;
-	case S_SUMMARY: return i >= w->sum[0] && i <= w->sum[9];
+	case S_SCOPE: return i >= w->scope && i <= w->attrs && i != w->pick.panel;
+	case S_SUMMARY: return i >= w->sum[0] && i <= w->sum[10];
 	default: return false;
 	}
 }
@@ -422,10 +449,11 @@ static void summary_fill(struct ui_dialog *d, struct wiz *w)
 	snprintf(b, sizeof b, "%s%s%s", val(d, w->basedn)[0] ? val(d, w->basedn) : "-",
 	         val(d, w->filter)[0] ? "  filter " : "", val(d, w->filter));
 	form_set(&d->fields[w->sum[8]], b);
+	form_set(&d->fields[w->sum[9]], val(d, w->attrs)[0] ? val(d, w->attrs) : "- (the defaults)");
 	const struct conn_test *t = w->test;
 	snprintf(b, sizeof b, "%s", !t || t->mail == H_UNKNOWN ? "? not finished"
 	         : t->mail == H_OK && t->dir != H_FAIL ? "\xe2\x9c\x93 passed" : "! FAILED (see step 3)");
-	form_set(&d->fields[w->sum[9]], b);
+	form_set(&d->fields[w->sum[10]], b);
 }
 
 static void test_note(struct ui_dialog *d, struct wiz *w)
@@ -561,7 +589,7 @@ static bool check_conn(struct ui_dialog *d, struct wiz *w)
 		form_fail(&d->form, w->pwref, "%s", e.msg);
 		return false;
 	}
-	if (val(d, w->dirurl)[0] && !forest_url_check(val(d, w->dirurl), forest_dir_schemes, why, sizeof why)) {
+	if (val(d, w->dirurl)[0] && !forest_dir_url_check(val(d, w->dirurl), why, sizeof why)) {
 		form_fail(&d->form, w->dirurl, "%s", why);
 		return false;
 	}
@@ -594,12 +622,17 @@ static bool leave_step(struct ui *u, struct ui_dialog *d, struct wiz *w)
 		}
 		return true;
 	case S_SCOPE: {
-		char *scope = wiz_scope(d, w);
+		char *scope = wiz_scope(d, w), *map = NULL, why[300];
 		free(scope);
 		if (!scope) {
 			form_fail(&d->form, w->pick.panel, "include at least one OU (Space), or the base DN for everything");
 			return false;
 		}
+		if (!forest_attrs_typed(val(d, w->attrs), &map, why, sizeof why)) {
+			form_fail(&d->form, w->attrs, "%s", why);
+			return false;
+		}
+		free(map);
 		return true;
 	}
 	default: return true;
@@ -628,14 +661,18 @@ static bool finish(struct ui *u, struct ui_dialog *d, struct wiz *w)
 		s = save_secret(u, secret_name, val(d, w->pw), &mail_ref, &e);
 	if (!s && val(d, w->dirpw)[0])
 		s = save_secret(u, dir_name, val(d, w->dirpw), &dir_ref, &e);
-	char *scope = wiz_scope(d, w);
+	char *scope = wiz_scope(d, w), *map = NULL, why[300];
 	f.scope = scope && scope[0] ? scope : NULL;
+	if (!s && !forest_attrs_typed(val(d, w->attrs), &map, why, sizeof why))
+		s = err_set(&e, ST_CONFIG, "%s", why);        /* checked at the scope step already */
 	if (mail_ref)
 		ep.secret_ref = mail_ref;
 	f.dir_secret_ref = dir_ref;
 	if (!s && !(s = store_begin(u->st, &e))) {
 		s = store_forest_add(u->st, &f, &e);
 		ep.forest_id = f.id;
+		if (!s && map)
+			s = store_forest_set_attrs(u->st, f.id, map, &e);
 		if (!s)
 			s = store_endpoint_add(u->st, &ep, &e);
 		if (!s)
@@ -644,6 +681,7 @@ static bool finish(struct ui *u, struct ui_dialog *d, struct wiz *w)
 			store_rollback(u->st);
 	}
 	free(scope);
+	free(map);
 	free(mail_ref);
 	free(dir_ref);
 	free(secret_name);
@@ -907,10 +945,11 @@ void forest_wizard_open(struct ui *u)
 	w->pick.updated = tree_updated;
 	w->basedn = ui_field(d, "Directory base DN", FF_TEXT, "", "where to look for mailboxes, e.g. dc=corp,dc=example");
 	w->filter = ui_field(d, "Directory filter", FF_TEXT, "", "LDAP filter, e.g. (objectClass=inetOrgPerson)");
+	w->attrs = ui_field(d, "Attribute map", FF_TEXT, "", FOREST_ATTRS_HELP);
 	static const char *const sum_labels[] = { "Forest", "Endpoint", "Admin", "Admin password", "TLS",
 	                                          "Directory", "Directory password", "Scope", "Base DN",
-	                                          "Connection test" };
-	for (int i = 0; i < 10; i++)
+	                                          "Attribute map", "Connection test" };
+	for (int i = 0; i < 11; i++)
 		w->sum[i] = ui_field(d, sum_labels[i], FF_LABEL, "", NULL);
 	w->prev = ui_button(d, "Previous", B_PREV);
 	w->next = ui_button(d, "Next", B_NEXT);

@@ -34,10 +34,11 @@ struct conn_test {
 	char *dir_bind_dn;
 	char *dir_secret;          /* typed, or NULL: dir_secret_ref (NULL: anonymous) */
 	char *dir_secret_ref;
+	char *forest_name, *dir_base_dn, *scope;   /* for the messages; the bases read */
 	int64_t forest_id;         /* whose directory this is (health of the forest) */
 	/* Outputs, valid once conn_test_finished returned true. */
 	enum health mail, dir;     /* H_UNKNOWN: not tested */
-	char mail_msg[600], dir_msg[600];
+	char mail_msg[600], dir_msg[1600];
 	/* The thread. */
 	pthread_t thread;
 	bool started, joined;
@@ -57,7 +58,10 @@ void conn_test_free(struct conn_test *t);
 /* Checks "scheme://host[:port][/...]" against the allowed schemes (NULL
  * terminated); false with why ("port 70000 is out of range (1 to 65535)"). */
 bool forest_url_check(const char *url, const char *const *schemes, char *why, size_t n);
-extern const char *const forest_mail_schemes[], *const forest_dir_schemes[];
+extern const char *const forest_mail_schemes[];
+/* One or more directory URLs separated by spaces, checked as discovery
+ * reads them (directory_url_check); false with why naming the bad one. */
+bool forest_dir_url_check(const char *url, char *why, size_t n);
 
 /* "OU=A, OU=B" (or one per line) as the store keeps a scope: one per line,
  * trimmed; "" for all.  With a ';' in the text, ';' separates and commas
@@ -66,6 +70,16 @@ char *forest_scope_join(const char *typed);
 /* A stored scope for the screen: "A, B" ("A; B" when they are DNs, which
  * forest_scope_join reads back), or "all mailboxes ...". */
 void forest_scope_text(const char *scope, char *buf, size_t n);
+
+/* The directory attribute map (dirmap.h) as typed in the wizard and the
+ * edit dialog: "login=uid, key=employeeNumber".  forest_attrs_typed checks
+ * it as `forest set --attr` does (same messages, naming the field) and
+ * gives the stored text form in *map (owned; NULL when empty); false with
+ * why.  forest_attrs_text shows a stored map that way. */
+#define FOREST_ATTRS_HELP "FIELD=ATTRIBUTE, comma-separated (fields: login, address, name, site, database, " \
+	"key, upn), e.g. login=uid; empty: the defaults"
+bool forest_attrs_typed(const char *typed, char **map, char *why, size_t n);
+void forest_attrs_text(const char *map, char *buf, size_t n);
 
 /* Role names as the store keeps them and as the console shows them. */
 extern const char *const forest_roles[];        /* "source", "target", "tenant" */

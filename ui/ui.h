@@ -120,7 +120,7 @@ struct ui_menu {
  * second (a wizard waiting for a connection test). */
 struct ui_dialog {
 	struct form form;
-	struct form_field fields[32];
+	struct form_field fields[40];   /* the Add Forest wizard has 33 */
 	int nfields;
 	bool (*done)(struct ui *u, struct ui_dialog *d, int button);
 	void (*poll)(struct ui *u, struct ui_dialog *d);

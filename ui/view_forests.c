@@ -130,7 +130,8 @@ static void forest_copy(struct forest *d, const struct forest *s)
 	                      .dir_bind_dn = dup0(s->dir_bind_dn), .dir_secret_ref = dup0(s->dir_secret_ref),
 	                      .dir_base_dn = dup0(s->dir_base_dn), .dir_filter = dup0(s->dir_filter),
 	                      .scope = dup0(s->scope), .allow_postpone = s->allow_postpone,
-	                      .blackout_mode = dup0(s->blackout_mode) };
+	                      .blackout_mode = dup0(s->blackout_mode), .dir_hwm = dup0(s->dir_hwm),
+	                      .dir_attrs = dup0(s->dir_attrs) };
 }
 
 static void endpoint_copy(struct endpoint *d, const struct endpoint *s)
@@ -690,7 +691,8 @@ static void draw_endpoints(struct ui *u, const struct fv *p, const struct f_row 
 		attroff(ui_attr(u, C_ERROR));
 }
 
-static void draw_forest_tab(struct ui *u, const struct fv *p, const struct forest *f, int tab, int y, int w)
+/* rows: the lines the panel has from y (a short terminal drops the last). */
+static void draw_forest_tab(struct ui *u, const struct fv *p, const struct forest *f, int tab, int y, int rows, int w)
 {
 	const struct endpoint *ep = main_endpoint(p, f);
 	char b[600];
@@ -714,6 +716,9 @@ static void draw_forest_tab(struct ui *u, const struct fv *p, const struct fores
 		kv_line(u, y + 6, w, "Bind DN", nz(f->dir_bind_dn), false);
 		kv_line(u, y + 7, w, "Base DN", nz(f->dir_base_dn), false);
 		kv_line(u, y + 8, w, "Filter", nz(f->dir_filter), false);
+		forest_attrs_text(f->dir_attrs, b, sizeof b);
+		if (rows > 9)
+			kv_line(u, y + 9, w, "Attribute map", f->dir_attrs ? b : "- (the defaults)", false);
 		break;
 	case TAB_MAILBOXES: {
 		forest_scope_text(f->scope, b, sizeof b);
@@ -768,7 +773,7 @@ static void draw_panel(struct ui *u, struct view *v, int y, int h, int w)
 			p->sites = forest_sites_new();
 		forest_sites_draw(u, p->sites, f, p->tab == TAB_LICENSES, y + 1 + (p->tab == TAB_LICENSES), h - 1, w);
 	} else {
-		draw_forest_tab(u, p, f, p->tab, y + 2, w);
+		draw_forest_tab(u, p, f, p->tab, y + 2, h - 2, w);
 	}
 }
 
@@ -803,7 +808,7 @@ struct edit {
 	bool tls_off_seen;
 	char snapshot[32][FORM_VALUE_MAX];
 	int name, role, postpone, blackout;
-	int url, user, auth, tls, maxc, dirurl, binddn, basedn, filter;
+	int url, user, auth, tls, maxc, dirurl, binddn, basedn, filter, attrs;
 	int scope;
 	struct scope_picker pick;   /* the Mailboxes tab's OU tree (forests with a directory) */
 	int pwwhere, pw, dirwhere, dirpw;
@@ -823,7 +828,7 @@ static int tab_of(const struct edit *ed, int i)
 {
 	if (i <= ed->blackout)
 		return TAB_GENERAL;
-	if (i <= ed->filter)
+	if (i <= ed->attrs)
 		return TAB_ACCOUNTS;
 	if (i == ed->scope || i == ed->pick.panel)
 		return TAB_MAILBOXES;
@@ -880,11 +885,18 @@ static bool edit_check_all(struct ui_dialog *d, struct edit *ed)
 		return false;
 	}
 	const char *durl = d->fields[ed->dirurl].value;
-	if (durl[0] && !forest_url_check(durl, forest_dir_schemes, why, sizeof why)) {
+	if (durl[0] && !forest_dir_url_check(durl, why, sizeof why)) {
 		edit_show(d, ed, TAB_ACCOUNTS);
 		form_fail(&d->form, ed->dirurl, "%s", why);
 		return false;
 	}
+	char *map = NULL;
+	if (!forest_attrs_typed(d->fields[ed->attrs].value, &map, why, sizeof why)) {
+		edit_show(d, ed, TAB_ACCOUNTS);
+		form_fail(&d->form, ed->attrs, "%s", why);
+		return false;
+	}
+	free(map);
 	if (url[0] && !d->fields[ed->tls].checked && !ed->ep.insecure && !ed->tls_off_seen) {
 		ed->tls_off_seen = true;
 		edit_show(d, ed, TAB_ACCOUNTS);
@@ -921,6 +933,8 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 	f.dir_bind_dn = F[ed->binddn].value[0] ? (char *)F[ed->binddn].value : NULL;
 	f.dir_base_dn = F[ed->basedn].value[0] ? (char *)F[ed->basedn].value : NULL;
 	f.dir_filter = F[ed->filter].value[0] ? (char *)F[ed->filter].value : NULL;
+	char *map = NULL, why[200];
+	forest_attrs_typed(F[ed->attrs].value, &map, why, sizeof why);    /* checked above */
 	/* Untouched, the stored scope stays as it is: its text may have been
 	 * cut to the field's size. */
 	bool scope_kept = ed->pick.have_tree ? !ed->pick.touched
@@ -965,6 +979,10 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 	int fail_field = ed->name;
 	if (!s && !(s = store_begin(u->st, &e))) {
 		s = store_forest_update(u->st, &f, &e);
+		if (!s && !same(map, ed->f.dir_attrs)) {
+			fail_field = ed->attrs;
+			s = store_forest_set_attrs(u->st, f.id, map, &e);
+		}
 		/* The first endpoint field that changed is the one a refusal names. */
 		int changed = !same(ep.url, ed->ep.url) ? ed->url : !same(ep.admin_user, ed->ep.admin_user) ? ed->user
 		              : !same(ep.auth_mech, ed->ep.auth_mech) ? ed->auth : ep.insecure != ed->ep.insecure ? ed->tls
@@ -983,6 +1001,7 @@ static bool edit_save(struct ui *u, struct ui_dialog *d, struct edit *ed)
 			store_rollback(u->st);
 	}
 	free(scope);
+	free(map);
 	free(mail_ref);
 	free(dir_ref);
 	if (s) {
@@ -1137,6 +1156,9 @@ static void edit_open(struct ui *u, struct view *v, int tab)
 	ed->binddn = ui_field(d, "Bind DN", FF_TEXT, f->dir_bind_dn ? f->dir_bind_dn : "", "empty: anonymous");
 	ed->basedn = ui_field(d, "Base DN", FF_TEXT, f->dir_base_dn ? f->dir_base_dn : "", "where mailboxes are looked for");
 	ed->filter = ui_field(d, "Filter", FF_TEXT, f->dir_filter ? f->dir_filter : "", "LDAP filter for mailbox owners");
+	char am[FORM_VALUE_MAX];
+	forest_attrs_text(f->dir_attrs, am, sizeof am);
+	ed->attrs = ui_field(d, "Attribute map", FF_TEXT, f->dir_attrs ? am : "", FOREST_ATTRS_HELP);
 	char sc[FORM_VALUE_MAX];
 	forest_scope_text(f->scope, sc, sizeof sc);
 	ed->scope = ui_field(d, "OUs / sites", FF_TEXT, f->scope && *f->scope ? sc : "",
