@@ -707,7 +707,7 @@ static void record_forecast(struct store *st, const struct engine_opts *o, int w
 	atomic_store(&forecast_recorded_at, now);
 	atomic_store(&forecast_recorded_queued, queued);
 	int64_t t0 = clock_mono_ms();
-	if (forecast_record_now(st, workers, o->cfg->forecast_default_rate, &fe))
+	if (forecast_record_now(st, workers, o->cfg->max_connections_per_host, o->cfg->forecast_default_rate, &fe))
 		log_warn("recording the schedule forecast: %s", fe.msg);
 	else
 		log_debug("schedule forecast recorded in %lld ms", (long long)(clock_mono_ms() - t0));
