@@ -925,12 +925,18 @@ static void print_event(void *ctx, int64_t ts, int level, int64_t job, const cha
 	printf("%s %-5s job %-4lld %s\n", when, lv[level < 0 || level > 2 ? 2 : level], (long long)job, msg);
 }
 
-static void print_skipped(void *ctx, int64_t job, const char *folder, uint32_t uid,
-                          const char *subject, uint64_t size, const char *reason)
+/* "failed": retry (retry-errors) copies it again; "skipped": for good. */
+static const char *skipped_mark(const struct skipped_row *r)
+{
+	return r->failed ? "failed" : "skipped";
+}
+
+static void print_skipped(void *ctx, const struct skipped_row *r)
 {
 	(void)ctx;
-	printf("job %lld  folder \"%s\"  UID %u  %llu bytes  subject \"%s\"  %s\n", (long long)job, folder,
-	       uid, (unsigned long long)size, subject ? subject : "", reason);
+	printf("job %lld  %-7s  folder \"%s\"  UID %u  %llu bytes  subject \"%s\"  %s\n", (long long)r->job,
+	       skipped_mark(r), r->folder, r->uid, (unsigned long long)r->size, r->subject ? r->subject : "",
+	       r->reason);
 }
 
 static int cmd_console(struct app *a, int argc, char **argv)
@@ -973,7 +979,7 @@ static int cmd_report(struct app *a, int argc, char **argv, const char *what)
 	else if (!s && !strcmp(what, "events"))
 		s = store_event_each(a->st, p.job_id, p.limit, print_event, NULL, &e);
 	else if (!s)
-		s = store_skipped_each(a->st, p.job_id, print_skipped, NULL, &e);
+		s = store_skipped_rows(a->st, p.job_id, print_skipped, NULL, &e);
 	pass_args_free(&p);
 	return s ? fail(&e) : 0;
 }
@@ -2300,12 +2306,11 @@ static void print_pass(void *ctx, int64_t id, const char *kind, int64_t started,
 	       (double)bytes / 1e6, (long long)reflagged, (long long)skipped, (long long)failed);
 }
 
-static void print_job_skipped(void *ctx, int64_t job, const char *folder, uint32_t uid,
-                              const char *subject, uint64_t size, const char *reason)
+static void print_job_skipped(void *ctx, const struct skipped_row *r)
 {
-	(void)ctx, (void)job;
-	printf("  \"%s\" UID %u, %llu bytes, \"%s\": %s\n", folder, uid, (unsigned long long)size,
-	       subject ? subject : "", reason);
+	(void)ctx;
+	printf("  %-7s \"%s\" UID %u, %llu bytes, \"%s\": %s\n", skipped_mark(r), r->folder, r->uid,
+	       (unsigned long long)r->size, r->subject ? r->subject : "", r->reason);
 }
 
 static void print_job_event(void *ctx, int64_t ts, int level, int64_t job, const char *msg)
@@ -2375,7 +2380,7 @@ static int cmd_job(struct app *a, int argc, char **argv)
 	}
 	if (!s) {
 		printf("skipped items:\n");
-		s = store_skipped_each(a->st, id, print_job_skipped, NULL, &e);
+		s = store_skipped_rows(a->st, id, print_job_skipped, NULL, &e);
 	}
 	if (!s) {
 		printf("last events:\n");

@@ -348,6 +348,20 @@ def retry_errors(c, mf, src, dst):
     r = mf.run('run')
     c.check(r.rc == 0 and job(mf, 9)[0] == 'completed', 'job 9 completed', r)
     dst_uids = seed_failure(mf, 9, [5, 9], 5)
+    con = sqlite3.connect(mf.store, timeout=10)
+    con.execute("INSERT INTO skipped(job_id, folder_id, folder, src_uid, size, reason, ts, failed) "
+                "SELECT 9, folder_id, 'INBOX', 30, 100, 'Too big for the target', 0, 0 FROM skipped "
+                "WHERE job_id=9 AND src_uid=5")
+    con.commit()
+    con.close()
+    r = mf.run('skipped', '--job', '9')
+    lines = r.out.splitlines()
+    c.check(r.rc == 0 and len(lines) == 2 and re.match(r'job 9  failed +folder "INBOX"  UID 5 ', lines[0]) and
+            re.match(r'job 9  skipped +folder "INBOX"  UID 30 .*Too big', lines[1]),
+            'skipped marks UID 5 failed (retried) and UID 30 skipped for good', r)
+    r = mf.run('job', 'show', '9')
+    c.check(r.rc == 0 and re.search(r'^  failed +"INBOX" UID 5,', r.out, re.M) and
+            re.search(r'^  skipped +"INBOX" UID 30,', r.out, re.M), 'job show marks them the same way', r)
     conn = imapcheck.connect(dst, 'user008')
     try:
         for u in dst_uids:
@@ -366,6 +380,9 @@ def retry_errors(c, mf, src, dst):
     c.check(last == ('retry-errors', 1), 'the pass: retry-errors, 1 copied (%s)' % (last,))
     left = q(mf, 'SELECT count(*) FROM skipped WHERE job_id=9 AND failed=1')[0][0]
     c.check(left == 0, 'no failed item left')
+    r = mf.run('skipped', '--job', '9')
+    c.check(r.rc == 0 and len(r.out.splitlines()) == 1 and 'skipped  folder "INBOX"  UID 30' in r.out,
+            'after the retry only the item skipped for good is listed', r)
     r = mf.run('retry', '9')
     c.check(r.rc == 78 and 'completed' in r.err, 'retry of a completed job: exit 78', r)
     con = sqlite3.connect(mf.store, timeout=10)
