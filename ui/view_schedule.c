@@ -66,7 +66,7 @@ static void col_mailbox(const void *r, char *b, size_t n) { snprintf(b, n, "%s",
 static void col_size(const void *r, char *b, size_t n)
 {
 	fmt_bytes(S(r)->size, b, n);
-	if (!S(r)->size_known && n > 2 && strlen(b) + 2 < n)
+	if (S(r)->size_estimated && n > 2 && strlen(b) + 2 < n)
 		strcat(b, "?");
 }
 static void col_start(const void *r, char *b, size_t n) { short_time(S(r)->est_start, b, n); }
