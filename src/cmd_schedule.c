@@ -41,15 +41,27 @@ static void job_note(const struct forecast_job *j, char *b, size_t n)
 #define ADD(...) do { if (k < n) k += (size_t)snprintf(b + k, n - k, __VA_ARGS__); } while (0)
 	if (j->running)
 		ADD("running; ");
-	if (j->size_estimated)
+	if (j->phase == PHASE_INCREMENTAL)
+		ADD("ready: next incremental sync; ");
+	else if (j->phase == PHASE_FINAL)
+		ADD("completing: final pass at cutover; ");
+	if (j->size_estimated && j->phase == PHASE_INITIAL)
 		ADD("size unknown, estimated; ");
+	else if (j->size_estimated)
+		ADD("delta estimated (%d%% of the mailbox, no earlier sync); ", FORECAST_DELTA_PERMILLE / 10);
+	else if (j->phase != PHASE_INITIAL)
+		ADD("delta as earlier syncs; ");
 	if (j->blackout) {
 		txt_time(j->blackout_until, t, sizeof t);
 		ADD("%s %s until %s; ", j->stops ? "stopped by blackout" : "blackout", j->blackout, t);
 	} else if (j->start_after > 0 && j->est_start == j->start_after)
 		ADD("starts at its set time; ");
-	if (j->suspend_ready && j->est_end != FORECAST_NEVER)
-		ADD("end: ready to complete; ");
+	if (j->est_ready > 0 && j->cutover_at > 0 && j->phase != PHASE_FINAL) {
+		txt_time(j->est_ready, t, sizeof t);
+		ADD("ready to complete %s, then final pass (cutover); ", t);
+	} else if (j->suspend_ready && j->phase != PHASE_FINAL && j->est_end != FORECAST_NEVER) {
+		ADD("then ready to complete; ");
+	}
 #undef ADD
 	if (k >= 2 && k < n)
 		b[k - 2] = '\0';
@@ -93,7 +105,7 @@ static void print_table(const struct forecast_queue *q)
 static void print_csv(const struct forecast_queue *q)
 {
 	puts("position,job,state,source,login,target,target_login,size_bytes,size_estimated,est_start,est_end,"
-	     "duration_s,rate_bytes_per_s,basis,blackout,blackout_until,stops");
+	     "duration_s,rate_bytes_per_s,basis,blackout,blackout_until,stops,phase,est_ready");
 	for (size_t i = 0; i < q->n; i++) {
 		const struct forecast_job *j = &q->jobs[i];
 		const struct forecast_label *l = &q->labels[i];
@@ -114,7 +126,9 @@ static void print_csv(const struct forecast_queue *q)
 			printf("%lld,", (long long)(j->est_end - j->est_start));
 		printf("%.0f,%s,", j->rate, forecast_basis_name(j->basis));
 		txt_csv_field(stdout, j->blackout);
-		printf(",%s,%d\n", until, j->stops);
+		char ready[32];
+		txt_time_iso(j->est_ready > 0 ? j->est_ready : 0, ready, sizeof ready);
+		printf(",%s,%d,%s,%s\n", until, j->stops, job_phase_name(j->phase), ready);
 	}
 }
 
@@ -228,8 +242,8 @@ int cmd_schedule(const struct cfg *cfg, const char *store_path, int argc, char *
 		rc = print_actual(st, csv);
 	} else {
 		struct forecast_queue q;
-		if (forecast_queue_run(st, workers, forecast_rate_of_mb_h(cfg->forecast_default_rate), clock_now(), &q,
-		                       &e)) {
+		if (forecast_queue_run(st, workers, cfg->max_connections_per_host,
+		                       forecast_rate_of_mb_h(cfg->forecast_default_rate), clock_now(), &q, &e)) {
 			rc = fail(&e);
 		} else {
 			if (csv)

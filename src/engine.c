@@ -294,6 +294,25 @@ static void pause_endpoint(struct store *st, struct job *job, const struct job_e
 	free(by);
 }
 
+static void put_ready_at(void *ctx, const struct job_row *r)
+{
+	*(int64_t *)ctx = r->ready_at;
+}
+
+/* Whether the job was ever ready to complete before (jobs.ready_at is set
+ * the first time and kept): the owner hears "ready" once per job, not after
+ * every incremental sync nor after a retried pass. */
+static bool was_ready_before(struct store *st, int64_t job_id)
+{
+	int64_t ready_at = 0;
+	struct err e;
+	if (store_job_row(st, job_id, put_ready_at, &ready_at, &e)) {
+		log_warn("%s", e.msg);
+		return true;    /* unknown: rather no message than a second one */
+	}
+	return ready_at > 0;
+}
+
 /* Where a job whose pass ended goes, and what that needs recorded. */
 static void finish_pass(struct store *st, const struct cfg *cfg, struct job *job, enum st s,
                         const volatile int *cancel, const struct err *e)
@@ -307,6 +326,7 @@ static void finish_pass(struct store *st, const struct cfg *cfg, struct job *job
 		store_event(st, EV_ERROR, job->id, "job failed (%s): %s", st_name(s), e->msg);
 	job->retry_errors = false;
 	job->next_sync = 0;
+	bool first_ready = state == JOB_READY && !was_ready_before(st, job->id);
 	if (state == JOB_READY) {
 		int hours = cfg->incremental_interval_h > 0 ? cfg->incremental_interval_h : 24;
 		job->next_sync = clock_now() + (int64_t)hours * 3600;
@@ -318,6 +338,8 @@ static void finish_pass(struct store *st, const struct cfg *cfg, struct job *job
 	}
 	if (store_job_finish(st, job, state, s && s != ST_PARTIAL ? e->msg : NULL, &fe))
 		log_error("%s", fe.msg);
+	else if (first_ready)
+		notify_job_event(st, cfg, job->id, "ready");
 	else if (state == JOB_FAILED || state == JOB_COMPLETED || state == JOB_PARTIAL) {
 		/* A job that becomes ready or completing has not completed yet. */
 		notify_job_event(st, cfg, job->id, state == JOB_FAILED ? "failed" : "complete");
@@ -707,7 +729,7 @@ static void record_forecast(struct store *st, const struct engine_opts *o, int w
 	atomic_store(&forecast_recorded_at, now);
 	atomic_store(&forecast_recorded_queued, queued);
 	int64_t t0 = clock_mono_ms();
-	if (forecast_record_now(st, workers, o->cfg->forecast_default_rate, &fe))
+	if (forecast_record_now(st, workers, o->cfg->max_connections_per_host, o->cfg->forecast_default_rate, &fe))
 		log_warn("recording the schedule forecast: %s", fe.msg);
 	else
 		log_debug("schedule forecast recorded in %lld ms", (long long)(clock_mono_ms() - t0));

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "forecast.h"
+#include "lifecycle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,7 @@ struct jstate {
 	bool stopped;               /* the running segment ends at a window */
 	const char *stop_name;      /* that window */
 	bool begun;
+	int final_cls;              /* the class of its final pass after this one; -1 none */
 };
 
 /* Classes waiting for a connection on one endpoint. */
@@ -113,8 +115,10 @@ struct sim {
 	struct jstate *js;
 	struct cls *cls;
 	size_t ncls, capcls;
-	int *in_use;                /* connections held per endpoint */
-	struct waitlist *waiting;   /* per endpoint */
+	int *in_use;                /* connections held per endpoint, then per host */
+	struct waitlist *waiting;   /* per endpoint, then per host */
+	int *ep_host;               /* per endpoint: its host's index in in_use/waiting, -1 none */
+	size_t nslots;              /* endpoints + hosts */
 	struct heap cready;         /* classes that may start a job, key: their first job's place */
 	struct heap deferred;       /* key: a time; idx < n a job that may join its class again,
 	                             * else n + class whose hold ends */
@@ -154,19 +158,57 @@ static bool ep_full(const struct sim *s, int k)
 	return k >= 0 && s->p->eps[k].max_connections > 0 && s->in_use[k] >= s->p->eps[k].max_connections;
 }
 
+static int host_of(const struct sim *s, int ep)
+{
+	return ep >= 0 ? s->ep_host[ep] : -1;
+}
+
+/* Connections a job of the class takes on host slot h: one per endpoint
+ * on that host (two when source and target share it), as the engine's
+ * claim counts them (store_job_claim_unheld). */
+static int host_need(const struct sim *s, const struct cls *c, int h)
+{
+	return (host_of(s, c->src) == h) + (host_of(s, c->dst) == h);
+}
+
+static bool host_full(const struct sim *s, const struct cls *c, int h)
+{
+	return h >= 0 && s->p->host_limit > 0 && s->in_use[h] + host_need(s, c, h) > s->p->host_limit;
+}
+
+/* The endpoint or host slot a job of the class waits for; -1: it may start. */
+static int class_full(const struct sim *s, const struct cls *c)
+{
+	if (ep_full(s, c->src))
+		return c->src;
+	if (ep_full(s, c->dst))
+		return c->dst;
+	if (host_full(s, c, host_of(s, c->src)))
+		return host_of(s, c->src);
+	if (host_full(s, c, host_of(s, c->dst)))
+		return host_of(s, c->dst);
+	return -1;
+}
+
 /* Connections: one per endpoint the job touches (once when source and
- * target are the same endpoint, as the engine's claim counts them). */
+ * target are the same endpoint), and one on the host of each. */
 static void hold_connections(struct sim *s, const struct cls *c, int delta)
 {
 	if (c->src >= 0)
 		s->in_use[c->src] += delta;
 	if (c->dst >= 0 && c->dst != c->src)
 		s->in_use[c->dst] += delta;
+	int hs = host_of(s, c->src), hd = host_of(s, c->dst);
+	if (hs >= 0)
+		s->in_use[hs] += delta;
+	if (hd >= 0)
+		s->in_use[hd] += delta;
 }
 
-static enum bo_phase phase_of(const struct forecast_job *j)
+/* The blackout phase of a pass, as the engine asks it (lifecycle.h). */
+static enum bo_phase phase_of(const struct forecast_job *j, enum job_phase p)
 {
-	return j->suspend_ready ? BO_PHASE_INITIAL : BO_PHASE_WHOLE;
+	return lc_bo_phase(p, j->suspend_ready);
 }
 
 static int64_t secs_for(double bytes, double rate)
@@ -216,41 +258,84 @@ static uint64_t class_hash(const struct cls *k)
 	return h;
 }
 
-/* Gives every job its class (an open-addressing table of class ids). */
-static void make_classes(struct sim *s)
+/* An open-addressing table of class ids. */
+struct ctable {
+	int *v;
+	size_t slots;
+	struct intern sites;
+};
+
+/* The class of job j's pass of phase ph (made when new). */
+static int class_of(struct sim *s, struct ctable *t, const struct forecast_job *j, enum job_phase ph)
 {
 	const struct forecast_params *p = s->p;
-	size_t slots = 64;
-	while (slots < s->n * 2)
-		slots *= 2;
-	int *table = x_malloc(slots * sizeof *table);
-	for (size_t i = 0; i < slots; i++)
-		table[i] = -1;
-	struct intern sites = { 0 };
+	struct cls key = { .src = ep_index(p, j->src_ep), .dst = ep_index(p, j->dst_ep), .phase = phase_of(j, ph),
+	                   .site = -1, .entry_key = -1 };
+	if (p->bo) {
+		bo_subject_of(p->bo, j->src_ep, j->login ? j->login : "", &key.subj);
+		key.site = intern_site(&t->sites, key.subj.site);
+		if (key.subj.mailbox_id && bo_names_mailbox(p->bo, key.subj.mailbox_id))
+			key.mailbox_id = key.subj.mailbox_id;
+	} else {
+		key.phase = BO_PHASE_WHOLE;     /* no window: the phase makes no difference */
+	}
+	size_t h = (size_t)class_hash(&key) & (t->slots - 1);
+	while (t->v[h] >= 0 && !same_class(&s->cls[t->v[h]], &key))
+		h = (h + 1) & (t->slots - 1);
+	if (t->v[h] < 0) {
+		s->cls = x_grow(s->cls, s->ncls, &s->capcls, sizeof *s->cls, 16);
+		s->cls[s->ncls] = key;
+		t->v[h] = (int)s->ncls++;
+	}
+	return t->v[h];
+}
+
+/* A suspend-when-ready job before its final phase with a cutover asked for:
+ * its final pass follows. */
+static bool has_final_after(const struct forecast_job *j)
+{
+	return j->suspend_ready && j->phase != PHASE_FINAL && j->cutover_at > 0;
+}
+
+/* Gives every job its class, and the class of the final pass that follows
+ * its initial one. */
+static void make_classes(struct sim *s)
+{
+	struct ctable t = { .slots = 64 };
+	while (t.slots < s->n * 4)
+		t.slots *= 2;
+	t.v = x_malloc(t.slots * sizeof *t.v);
+	for (size_t i = 0; i < t.slots; i++)
+		t.v[i] = -1;
 	for (size_t k = 0; k < s->n; k++) {
 		const struct forecast_job *j = &s->jobs[k];
-		struct cls key = { .src = ep_index(p, j->src_ep), .dst = ep_index(p, j->dst_ep), .phase = phase_of(j),
-		                   .site = -1, .entry_key = -1 };
-		if (p->bo) {
-			bo_subject_of(p->bo, j->src_ep, j->login ? j->login : "", &key.subj);
-			key.site = intern_site(&sites, key.subj.site);
-			if (key.subj.mailbox_id && bo_names_mailbox(p->bo, key.subj.mailbox_id))
-				key.mailbox_id = key.subj.mailbox_id;
-		} else {
-			key.phase = BO_PHASE_WHOLE;     /* no window: the phase makes no difference */
-		}
-		size_t h = (size_t)class_hash(&key) & (slots - 1);
-		while (table[h] >= 0 && !same_class(&s->cls[table[h]], &key))
-			h = (h + 1) & (slots - 1);
-		if (table[h] < 0) {
-			s->cls = x_grow(s->cls, s->ncls, &s->capcls, sizeof *s->cls, 16);
-			s->cls[s->ncls] = key;
-			table[h] = (int)s->ncls++;
-		}
-		s->js[k].cls = table[h];
+		s->js[k].cls = class_of(s, &t, j, j->phase);
+		s->js[k].final_cls = has_final_after(j) ? class_of(s, &t, j, PHASE_FINAL) : -1;
 	}
-	free(sites.v);
-	free(table);
+	free(t.sites.v);
+	free(t.v);
+}
+
+/* Host slots: endpoints whose URLs name the same host share one, after
+ * the endpoint slots in in_use and waiting. */
+static void make_hosts(struct sim *s)
+{
+	const struct forecast_params *p = s->p;
+	s->ep_host = x_malloc((p->neps ? p->neps : 1) * sizeof *s->ep_host);
+	size_t nhosts = 0;
+	for (size_t i = 0; i < p->neps; i++) {
+		s->ep_host[i] = -1;
+		if (p->host_limit <= 0 || !p->eps[i].host)
+			continue;
+		for (size_t k = 0; k < i && s->ep_host[i] < 0; k++)
+			if (p->eps[k].host && !strcmp(p->eps[k].host, p->eps[i].host))
+				s->ep_host[i] = s->ep_host[k];
+		if (s->ep_host[i] < 0)
+			s->ep_host[i] = (int)(p->neps + nhosts++);
+	}
+	s->nslots = p->neps + nhosts;
+	s->in_use = x_calloc(s->nslots ? s->nslots : 1, sizeof *s->in_use);
+	s->waiting = x_calloc(s->nslots ? s->nslots : 1, sizeof *s->waiting);
 }
 
 /* The class may start its first job: (again) in line by that job's place. */
@@ -366,6 +451,8 @@ static void end_segment(struct sim *s, size_t k, int64_t t)
 	 * (whether this job is done or only stopped by a window). */
 	release_waiting(s, c->src);
 	release_waiting(s, c->dst);
+	release_waiting(s, host_of(s, c->src));
+	release_waiting(s, host_of(s, c->dst));
 	if (x->stopped) {
 		int64_t resume = t;
 		bo_held(s->p->bo, &c->subj, c->phase, t, &resume, NULL);
@@ -377,6 +464,18 @@ static void end_segment(struct sim *s, size_t k, int64_t t)
 			return;
 		}
 	}
+	if (x->final_cls >= 0) {
+		/* Ready to complete; the final pass waits for its cutover time in
+		 * the line of its FINAL-phase class. */
+		j->est_ready = t;
+		x->cls = x->final_cls;
+		x->final_cls = -1;
+		x->left = (double)j->est_delta;
+		heap_push(&s->deferred, j->cutover_at > t ? j->cutover_at : t, k);
+		return;
+	}
+	if (j->suspend_ready && j->phase != PHASE_FINAL && !j->est_ready)
+		j->est_ready = t;   /* (a final pass after it ended: ready was when it began) */
 	j->est_end = t;
 }
 
@@ -390,7 +489,7 @@ static void assign(struct sim *s, int64_t t)
 		if (c->state != C_READY || e.key != c->entry_key || !c->q.n)
 			continue;       /* an entry left from before the class moved */
 		c->entry_key = -1;
-		int full = ep_full(s, c->src) ? c->src : ep_full(s, c->dst) ? c->dst : -1;
+		int full = class_full(s, c);
 		if (full >= 0) {
 			c->state = C_BLOCKED;
 			struct waitlist *w = &s->waiting[full];
@@ -411,11 +510,16 @@ static void assign(struct sim *s, int64_t t)
 	}
 }
 
+int64_t forecast_delta_estimate(int64_t mailbox_size)
+{
+	return mailbox_size < 0 ? FORECAST_DELTA_DEFAULT : mailbox_size * FORECAST_DELTA_PERMILLE / 1000;
+}
+
 static int64_t average_size(const struct forecast_job *jobs, size_t n)
 {
 	int64_t known = 0, nknown = 0;
 	for (size_t i = 0; i < n; i++)
-		if (jobs[i].size >= 0) {
+		if (jobs[i].size >= 0 && jobs[i].phase == PHASE_INITIAL) {
 			known += jobs[i].size;
 			nknown++;
 		}
@@ -424,8 +528,9 @@ static int64_t average_size(const struct forecast_job *jobs, size_t n)
 
 static void sim_free(struct sim *s)
 {
-	for (size_t i = 0; i < s->p->neps; i++)
+	for (size_t i = 0; i < s->nslots; i++)
 		free(s->waiting[i].v);
+	free(s->ep_host);
 	for (size_t i = 0; i < s->ncls; i++) {
 		free(s->cls[i].q.v);
 		free(s->cls[i].holds);
@@ -447,15 +552,19 @@ enum st forecast_run(const struct forecast_params *p, struct forecast_job *jobs,
 		return err_set(e, ST_USAGE, "forecast: the default rate must be above 0");
 	struct sim s = { .p = p, .jobs = jobs, .n = n, .horizon = p->now + FORECAST_HORIZON };
 	s.js = x_calloc(n ? n : 1, sizeof *s.js);
-	s.in_use = x_calloc(p->neps ? p->neps : 1, sizeof *s.in_use);
-	s.waiting = x_calloc(p->neps ? p->neps : 1, sizeof *s.waiting);
+	make_hosts(&s);
 	make_classes(&s);
 	int64_t avg = average_size(jobs, n);
 	for (size_t k = 0; k < n; k++) {
 		struct forecast_job *j = &jobs[k];
 		struct jstate *x = &s.js[k];
 		j->size_estimated = j->size < 0;
-		j->est_size = j->size < 0 ? avg : j->size;
+		if (j->phase == PHASE_INITIAL)
+			j->est_size = j->size < 0 ? avg : j->size;
+		else
+			j->est_size = j->size < 0 ? forecast_delta_estimate(j->mailbox_size) : j->size;
+		j->est_delta = has_final_after(j) ? forecast_delta_estimate(j->est_size) : 0;
+		j->est_ready = 0;
 		j->est_start = j->est_end = FORECAST_NEVER;
 		j->blackout = NULL;
 		j->blackout_until = 0;
@@ -515,6 +624,32 @@ struct env_load {
 	size_t cap;
 };
 
+/* The host of "imap://user@Host:993/..." in lower case ("[::1]" keeps its
+ * brackets), as the store's mf_url_host counts connections per server;
+ * NULL without a URL.  The caller frees it. */
+static char *url_host(const char *url)
+{
+	if (!url || !*url)
+		return NULL;
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	const char *at = strchr(p, '@'), *slash = strchr(p, '/');
+	if (at && (!slash || at < slash))
+		p = at + 1;
+	size_t n;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		n = close ? (size_t)(close - p) + 1 : strlen(p);
+	} else {
+		n = strcspn(p, ":/?");
+	}
+	char *h = x_malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		h[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+	h[n] = '\0';
+	return h;
+}
+
 static void put_endpoint(void *ctx, const struct endpoint *ep)
 {
 	struct env_load *l = ctx;
@@ -522,6 +657,7 @@ static void put_endpoint(void *ctx, const struct endpoint *ep)
 	env->eps = x_grow(env->eps, env->neps, &l->cap, sizeof *env->eps, 8);
 	env->eps[env->neps++] = (struct forecast_endpoint){
 		.id = ep->id, .name = x_strdup(ep->name), .max_connections = ep->max_connections,
+		.host = url_host(ep->url),
 	};
 }
 
@@ -559,8 +695,10 @@ enum st forecast_env_load(struct store *s, int64_t now, struct forecast_env *out
 
 void forecast_env_free(struct forecast_env *env)
 {
-	for (size_t i = 0; i < env->neps; i++)
+	for (size_t i = 0; i < env->neps; i++) {
 		free((char *)env->eps[i].name);
+		free((char *)env->eps[i].host);
+	}
 	free(env->eps);
 	bo_free(env->bo);
 	memset(env, 0, sizeof *env);
@@ -615,6 +753,22 @@ char *forecast_basis_text(const struct forecast_params *p, const struct forecast
 		sb_printf(&b, any_measured ? "; other targets %s a job (default, none measured)"
 		                           : ", %s each (default, none measured)", r1);
 	}
+	/* Delta passes (a ready job's next sync, final passes): sized from
+	 * the job's earlier syncs, or estimated. */
+	size_t as_earlier = 0, estimated = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (jobs[k].phase != PHASE_INITIAL)
+			jobs[k].size_estimated ? estimated++ : as_earlier++;
+		if (jobs[k].est_delta > 0)
+			estimated++;
+	}
+	if (as_earlier || estimated) {
+		sb_printf(&b, "; delta passes: ");
+		if (as_earlier)
+			sb_printf(&b, "%zu as the job's earlier syncs%s", as_earlier, estimated ? ", " : "");
+		if (estimated)
+			sb_printf(&b, "%zu at %d%% of the mailbox (none measured)", estimated, FORECAST_DELTA_PERMILLE / 10);
+	}
 	return b.data;
 }
 
@@ -632,8 +786,8 @@ struct queue_load {
 static void put_row(void *ctx, const struct job_row *r)
 {
 	struct forecast_queue *q = ctx;
-	if (r->state != JOB_QUEUED && r->state != JOB_RUNNING)
-		return;     /* paused, finished, and states this build does not forecast */
+	if (r->state != JOB_QUEUED && r->state != JOB_RUNNING && r->state != JOB_READY && r->state != JOB_COMPLETING)
+		return;     /* paused, finished: nothing is due */
 	size_t cap = q->cap;
 	q->jobs = x_grow(q->jobs, q->n, &q->cap, sizeof *q->jobs, 256);
 	if (q->cap != cap)
@@ -651,25 +805,82 @@ static void put_row(void *ctx, const struct job_row *r)
 	l->priority = r->priority;
 	const struct forecast_endpoint *se = forecast_env_endpoint(&q->env, r->src_endpoint);
 	const struct forecast_endpoint *de = forecast_env_endpoint(&q->env, r->dst_endpoint);
-	q->jobs[q->n++] = (struct forecast_job){
+	struct forecast_job *j = &q->jobs[q->n++];
+	*j = (struct forecast_job){
 		.id = r->id, .src_ep = se ? se->id : 0, .dst_ep = de ? de->id : 0, .login = l->src_user,
 		.running = r->state == JOB_RUNNING, .suspend_ready = r->suspend_ready, .size = r->src_size_bytes,
 		.done = r->bytes_done, .start_after = r->start_after, .started = r->started,
+		.phase = r->state == JOB_RUNNING ? r->phase : lc_phase_for_claim(r->state),
+		.cutover_at = r->cutover_at, .mailbox_size = r->src_size_bytes,
 	};
+	if (j->phase != PHASE_INITIAL) {
+		/* A delta pass: its size from the earlier incremental passes
+		 * (forecast_queue_run), else estimated from the mailbox's. */
+		j->size = -1;
+		if (r->state == JOB_READY)
+			/* No next sync set: none is due (the claim waits for it). */
+			j->start_after = r->next_sync > 0 ? r->next_sync : FORECAST_NEVER;
+		else if (r->state == JOB_COMPLETING)
+			j->start_after = r->cutover_at;
+		if (j->running)
+			j->done = 0;    /* bytes_done counts the job's life, not this pass */
+	}
 }
 
-enum st forecast_queue_run(struct store *s, int workers, double default_rate, int64_t now,
+/* Earlier incremental syncs of one job: what they copied on average. */
+struct delta_avg {
+	int64_t bytes, n;
+	bool first_seen;
+};
+
+static void put_pass(void *ctx, int64_t id, const char *kind, int64_t started, int64_t finished,
+                     const char *result, int64_t copied, int64_t bytes, int64_t skipped, int64_t failed,
+                     int64_t reflagged)
+{
+	(void)id, (void)started, (void)copied, (void)skipped, (void)failed, (void)reflagged;
+	struct delta_avg *a = ctx;
+	bool first = !a->first_seen;
+	a->first_seen = true;
+	/* The first pass is the initial one; the delta passes after it that
+	 * ended are the incremental syncs (and a final pass, a delta too). */
+	if (first || !finished || !result || strcmp(kind, pass_kind_name(PASS_DELTA)) || bytes < 0)
+		return;
+	a->bytes += bytes;
+	a->n++;
+}
+
+/* One query per ready or completing job: they are the few. */
+enum st forecast_measure_deltas(struct store *s, struct forecast_job *jobs, size_t n, struct err *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct forecast_job *j = &jobs[i];
+		if (j->phase == PHASE_INITIAL)
+			continue;
+		struct delta_avg a = { 0 };
+		enum st r = store_pass_each(s, j->id, put_pass, &a, e);
+		if (r)
+			return r;
+		if (a.n)
+			j->size = a.bytes / a.n;
+	}
+	return ST_OK;
+}
+
+enum st forecast_queue_run(struct store *s, int workers, int host_limit, double default_rate, int64_t now,
                            struct forecast_queue *out, struct err *e)
 {
 	memset(out, 0, sizeof *out);
 	enum st r = forecast_env_load(s, now, &out->env, e);
 	if (!r)
 		r = store_job_rows(s, 0, put_row, out, NULL, e);
+	if (!r)
+		r = forecast_measure_deltas(s, out->jobs, out->n, e);
 	if (r) {
 		forecast_queue_free(out);
 		return r;
 	}
-	out->p = (struct forecast_params){ .workers = workers, .default_rate = default_rate, .now = now,
+	out->p = (struct forecast_params){ .workers = workers, .host_limit = host_limit, .default_rate = default_rate,
+	                                   .now = now,
 	                                   .bo = bo_any(out->env.bo) ? out->env.bo : NULL, .eps = out->env.eps,
 	                                   .neps = out->env.neps };
 	r = forecast_run(&out->p, out->jobs, out->n, e);
@@ -693,7 +904,10 @@ enum st forecast_queue_record(struct store *s, const struct forecast_queue *q, s
 	enum st r = store_begin(s, e);
 	for (size_t i = 0; !r && i < q->n; i++) {
 		const struct forecast_job *j = &q->jobs[i];
-		if (!j->running)
+		/* Only a job's first pass is compared with reality (--actual sets
+		 * it beside the job's start and end); later passes are forecast,
+		 * not recorded. */
+		if (!j->running && j->phase == PHASE_INITIAL)
 			r = store_forecast_put(s, j->id, q->p.now, j->est_start, j->est_end, j->rate,
 			                       forecast_basis_name(j->basis), e);
 	}
@@ -704,10 +918,11 @@ enum st forecast_queue_record(struct store *s, const struct forecast_queue *q, s
 	return r;
 }
 
-enum st forecast_record_now(struct store *s, int workers, int default_rate_mb_h, struct err *e)
+enum st forecast_record_now(struct store *s, int workers, int host_limit, int default_rate_mb_h, struct err *e)
 {
 	struct forecast_queue q;
-	enum st r = forecast_queue_run(s, workers, forecast_rate_of_mb_h(default_rate_mb_h), clock_now(), &q, e);
+	enum st r = forecast_queue_run(s, workers, host_limit, forecast_rate_of_mb_h(default_rate_mb_h), clock_now(),
+	                               &q, e);
 	if (r)
 		return r;
 	r = forecast_queue_record(s, &q, e);

@@ -20,15 +20,27 @@
  *     else at the default rate per job; the engine samples by target
  *     endpoint (migrate.c), so that is where the measurement is;
  *   - a job whose size is not known is taken to be as big as the average of
- *     the known ones (size_estimated says so).
- * Not modelled: priorities changing, pauses, retries, new jobs.
+ *     the known ones of initial passes (size_estimated says so);
+ *   - the lifecycle (lifecycle.h), with the engine's phases: a ready job
+ *     runs its next incremental sync at next_sync, a completing job its
+ *     final pass at cutover_at (blackout phase lc_bo_phase: FINAL windows
+ *     hold it), a queued suspend-when-ready job is ready to complete when
+ *     its initial pass ends and, with a cutover asked for, its final pass
+ *     follows (not before cutover_at) as a job of the FINAL phase.  A delta
+ *     pass copies what the job's earlier incremental passes copied on
+ *     average (the caller's size), else FORECAST_DELTA_PERMILLE of the
+ *     mailbox (size_estimated); only the next incremental sync is
+ *     forecast, not the ones every incremental_interval_h after it;
+ *   - with a host limit, the endpoints of one server share it.
+ * Not modelled: priorities changing, pauses, retries, new jobs, syncs after
+ * the next one.
  *
  * Cost: O((jobs + stops) log jobs) plus a blackout look-up per attempt of
  * a class of jobs (jobs the windows and limits treat alike wait together,
  * forecast.c); each window caches its last occurrence in the bo_set, so
  * look-ups along the advancing clock are cheap: 10 000 jobs over six weeks
- * of 37 windows take about 16 ms, 100 000 over 447 days 0.2 s (make
- * bench-forecast).
+ * of 37 windows take about 24 ms, 100 000 over 424 days 0.2 s (make
+ * bench-forecast; a tenth suspend-when-ready, ready or completing).
  *
  * Memory: forecast_run writes only into the caller's jobs; strings in the
  * inputs are borrowed.  blackout names in the results point into the
@@ -52,6 +64,8 @@ struct forecast_endpoint {
 	const char *name;           /* borrowed */
 	int max_connections;        /* <= 0: no limit */
 	double measured_rate;       /* bytes/s over the endpoint as a whole; 0: none measured */
+	const char *host;           /* the server of its URL (lower case; borrowed), NULL unknown:
+	                             * endpoints on one host share forecast_params.host_limit */
 };
 
 enum forecast_basis { FORECAST_DEFAULT, FORECAST_MEASURED };
@@ -64,13 +78,27 @@ struct forecast_job {
 	const char *login;          /* source login: which windows apply; borrowed */
 	bool running;               /* holds a worker now */
 	bool suspend_ready;         /* forecast up to "ready to complete" (INITIAL phase) */
-	int64_t size;               /* bytes; < 0 unknown */
+	enum job_phase phase;       /* the pass it runs or waits for (lifecycle.h): INITIAL for a
+	                             * queued job, INCREMENTAL for a ready one (its next sync, at
+	                             * start_after = next_sync), FINAL for a completing one (at
+	                             * start_after = cutover_at) */
+	int64_t cutover_at;         /* a suspend-when-ready job in its INITIAL phase: a cutover is
+	                             * asked for, its final pass follows, not before then */
+	int64_t size;               /* bytes of the pass: the mailbox for an initial pass, the
+	                             * delta for the others; < 0 unknown */
+	int64_t mailbox_size;       /* a delta pass whose size is not known: the mailbox's (-1
+	                             * unknown), of which FORECAST_DELTA_PERMILLE is taken */
 	int64_t done;               /* bytes already copied (running jobs) */
 	int64_t start_after, started;
 	/* Out. */
 	int64_t est_size;           /* size, or the average of the known ones */
 	bool size_estimated;
 	int64_t est_start, est_end; /* FORECAST_NEVER: not within the horizon */
+	int64_t est_ready;          /* a suspend-when-ready job's initial or incremental pass:
+	                             * when it is ready to complete (the end of that pass); 0 for
+	                             * the others.  With a final pass after it, est_end is that
+	                             * pass's end. */
+	int64_t est_delta;          /* the final pass after the initial one: its estimated bytes */
 	const char *blackout;       /* the first window that held or stopped it; NULL none */
 	int64_t blackout_until;     /* when that hold ended */
 	int stops;                  /* times a window stopped it while it ran */
@@ -83,9 +111,20 @@ struct forecast_params {
 	double default_rate;        /* bytes/s per job when nothing was measured */
 	int64_t now;
 	struct bo_set *bo;          /* NULL: no windows */
+	int host_limit;             /* max_connections_per_host: connections to one host over all
+	                             * its endpoints (a job holds one per endpoint, so two when
+	                             * both are on the host, as the engine's claim); <= 0 none */
 	const struct forecast_endpoint *eps;
 	size_t neps;
 };
+
+/* A delta pass (incremental sync, final pass) whose size was never
+ * measured is taken to copy this share (per mille) of the mailbox: mail
+ * that arrived since the previous pass, a day or so of it. */
+#define FORECAST_DELTA_PERMILLE 10
+/* The size of such a delta when the mailbox's size is not known either. */
+#define FORECAST_DELTA_DEFAULT (10LL * 1000 * 1000)
+int64_t forecast_delta_estimate(int64_t mailbox_size);
 
 /* Fills the Out fields of jobs[0..n).  ST_USAGE for workers < 1 or a rate
  * that is not positive. */
@@ -111,10 +150,15 @@ void forecast_env_free(struct forecast_env *env);
 /* The endpoint called name; NULL when unknown. */
 const struct forecast_endpoint *forecast_env_endpoint(const struct forecast_env *env, const char *name);
 
+/* Sets the size of every delta pass in jobs (phase not INITIAL) to the
+ * average bytes of that job's earlier incremental syncs (its finished
+ * delta passes after the first pass); left as it is when there were none. */
+enum st forecast_measure_deltas(struct store *s, struct forecast_job *jobs, size_t n, struct err *e);
+
 /* --- the queue as the store has it ------------------------------------------- */
 
-/* A forecast of the store's queue: the jobs queued or running, in queue
- * order, with their names (for printing); owns everything. */
+/* A forecast of the store's queue: the jobs queued, running, ready or
+ * completing, in queue order, with their names (for printing); owns everything. */
 struct forecast_queue {
 	struct forecast_env env;
 	struct forecast_params p;
@@ -126,8 +170,11 @@ struct forecast_queue {
 		int priority;
 	} *labels;
 };
-/* Loads and runs it.  default_rate in bytes/s per job. */
-enum st forecast_queue_run(struct store *s, int workers, double default_rate, int64_t now,
+/* Loads and runs it.  default_rate in bytes/s per job; host_limit as
+ * forecast_params.  Ready and completing jobs are in it too (their next
+ * pass); a delta pass's size is the average bytes of the job's earlier
+ * incremental syncs (store_pass_each), else estimated (size_estimated). */
+enum st forecast_queue_run(struct store *s, int workers, int host_limit, double default_rate, int64_t now,
                            struct forecast_queue *out, struct err *e);
 void forecast_queue_free(struct forecast_queue *q);
 /* Records the forecast of every queued job (store_forecast_put), in one
@@ -136,7 +183,7 @@ void forecast_queue_free(struct forecast_queue *q);
 #define FORECAST_RECORD_SECS 600
 enum st forecast_queue_record(struct store *s, const struct forecast_queue *q, struct err *e);
 /* Both, for the engine: a forecast of the queue recorded now. */
-enum st forecast_record_now(struct store *s, int workers, int default_rate_mb_h, struct err *e);
+enum st forecast_record_now(struct store *s, int workers, int host_limit, int default_rate_mb_h, struct err *e);
 
 /* The default rate of the configuration (forecast_default_rate, MB per
  * hour) in bytes/s. */

@@ -125,6 +125,7 @@ static const char usage_text[] = N_(
 	"  migrate SRC DST MAILBOX [PASS-OPTIONS]   one mailbox in the foreground\n"
 	"  verify SRC DST MAILBOX [--deep]          compare source and target\n"
 	"  jobs [--all] | job show ID | events [--job ID] [--limit N] | skipped [--job ID]\n"
+	"        (skipped marks each item: failed, copied again by retry; or skipped for good)\n"
 	"  pause JOB...   queued: paused now; running: stops at its next checkpoint, then paused\n"
 	"  resume JOB...  paused -> where it waited (queued, ready or completing; same place)\n"
 	"  resume --endpoint NAME   jobs paused because NAME refused the admin's login\n"
@@ -137,9 +138,12 @@ static const char usage_text[] = N_(
 	"\n"
 	"Schedule:\n"
 	"  schedule [--workers N] [--csv]   forecast start and end of every queued and running job:\n"
-	"      workers, connection limits, start-after times, blackout windows (a job stops at one\n"
-	"      and resumes after it), sizes (unknown: the average), throughput measured per target\n"
-	"      over the last hour, else forecast_default_rate; prints the basis; records the forecast\n"
+	"      workers, connection limits (per endpoint, max_connections_per_host), start-after times,\n"
+	"      blackout windows (a job stops at one and resumes after it), sizes (unknown: the\n"
+	"      average), throughput measured per target over the last hour, else\n"
+	"      forecast_default_rate; ready jobs' next incremental sync, completing jobs' final pass\n"
+	"      (deltas as the job's earlier syncs, else 1% of the mailbox), a cutover after the\n"
+	"      initial sync; prints the basis; records the forecast\n"
 	"  schedule --actual [--csv]   jobs that ran: the last forecast made before each started\n"
 	"      beside its real start and end\n"
 	"\n"
@@ -933,12 +937,18 @@ static void print_event(void *ctx, int64_t ts, int level, int64_t job, const cha
 	printf("%s %-5s job %-4lld %s\n", when, lv[level < 0 || level > 2 ? 2 : level], (long long)job, msg);
 }
 
-static void print_skipped(void *ctx, int64_t job, const char *folder, uint32_t uid,
-                          const char *subject, uint64_t size, const char *reason)
+/* "failed": retry (retry-errors) copies it again; "skipped": for good. */
+static const char *skipped_mark(const struct skipped_row *r)
+{
+	return r->failed ? "failed" : "skipped";
+}
+
+static void print_skipped(void *ctx, const struct skipped_row *r)
 {
 	(void)ctx;
-	printf("job %lld  folder \"%s\"  UID %u  %llu bytes  subject \"%s\"  %s\n", (long long)job, folder,
-	       uid, (unsigned long long)size, subject ? subject : "", reason);
+	printf("job %lld  %-7s  folder \"%s\"  UID %u  %llu bytes  subject \"%s\"  %s\n", (long long)r->job,
+	       skipped_mark(r), r->folder, r->uid, (unsigned long long)r->size, r->subject ? r->subject : "",
+	       r->reason);
 }
 
 static int cmd_console(struct app *a, int argc, char **argv)
@@ -983,7 +993,7 @@ static int cmd_report(struct app *a, int argc, char **argv, const char *what)
 	else if (!s && !strcmp(what, "events"))
 		s = store_event_each(a->st, p.job_id, p.limit, print_event, NULL, &e);
 	else if (!s)
-		s = store_skipped_each(a->st, p.job_id, print_skipped, NULL, &e);
+		s = store_skipped_rows(a->st, p.job_id, print_skipped, NULL, &e);
 	pass_args_free(&p);
 	return s ? fail(&e) : 0;
 }
@@ -2412,12 +2422,11 @@ static void print_pass(void *ctx, int64_t id, const char *kind, int64_t started,
 	       (double)bytes / 1e6, (long long)reflagged, (long long)skipped, (long long)failed);
 }
 
-static void print_job_skipped(void *ctx, int64_t job, const char *folder, uint32_t uid,
-                              const char *subject, uint64_t size, const char *reason)
+static void print_job_skipped(void *ctx, const struct skipped_row *r)
 {
-	(void)ctx, (void)job;
-	printf("  \"%s\" UID %u, %llu bytes, \"%s\": %s\n", folder, uid, (unsigned long long)size,
-	       subject ? subject : "", reason);
+	(void)ctx;
+	printf("  %-7s \"%s\" UID %u, %llu bytes, \"%s\": %s\n", skipped_mark(r), r->folder, r->uid,
+	       (unsigned long long)r->size, r->subject ? r->subject : "", r->reason);
 }
 
 static void print_job_event(void *ctx, int64_t ts, int level, int64_t job, const char *msg)
@@ -2487,7 +2496,7 @@ static int cmd_job(struct app *a, int argc, char **argv)
 	}
 	if (!s) {
 		printf("skipped items:\n");
-		s = store_skipped_each(a->st, id, print_job_skipped, NULL, &e);
+		s = store_skipped_rows(a->st, id, print_job_skipped, NULL, &e);
 	}
 	if (!s) {
 		printf("last events:\n");

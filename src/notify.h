@@ -61,7 +61,9 @@ enum st notify_job_load(struct store *st, const struct cfg *c, int64_t job_id, s
                         struct err *e);
 void notify_job_free(struct notify_job *nj);
 
-/* What the engine calls as a job starts ("start") and ends ("complete",
+/* What the engine calls as a job starts ("start"), first becomes ready to
+ * complete ("ready": once per job, the owner only; admins follow ready jobs
+ * in the events, the console and the daily summary) and ends ("complete",
  * "failed"), and notice.c notify_days_before its start ("before"): the owner is written to when the job asked for it
  * (notify_user), admins about failures.  Best effort: a message that can't
  * be sent becomes a warning in the job's events; nothing is sent while no

@@ -1669,13 +1669,11 @@ enum st store_failed_count(struct store *s, int64_t job_id, int64_t *n, struct e
 	return query_int(s, sql, job_id, n, &found, "count failed items", e);
 }
 
-enum st store_skipped_each(struct store *s, int64_t job_id,
-                           void (*fn)(void *ctx, int64_t job, const char *folder, uint32_t uid,
-                                      const char *subject, uint64_t size, const char *reason),
+enum st store_skipped_rows(struct store *s, int64_t job_id, void (*fn)(void *ctx, const struct skipped_row *r),
                            void *ctx, struct err *e)
 {
 	static const char sql[] =
-		"SELECT job_id,folder,src_uid,subject,size,reason FROM skipped "
+		"SELECT job_id,folder,src_uid,subject,size,reason,failed FROM skipped "
 		"WHERE ?=0 OR job_id=? ORDER BY job_id, folder, src_uid";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
@@ -1683,12 +1681,38 @@ enum st store_skipped_each(struct store *s, int64_t job_id,
 	sqlite3_bind_int64(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, job_id);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-		   (uint32_t)sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
-		   (uint64_t)sqlite3_column_int64(st, 4), (const char *)sqlite3_column_text(st, 5));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct skipped_row r = {
+			.job = sqlite3_column_int64(st, 0), .folder = (const char *)sqlite3_column_text(st, 1),
+			.uid = (uint32_t)sqlite3_column_int64(st, 2), .subject = (const char *)sqlite3_column_text(st, 3),
+			.size = (uint64_t)sqlite3_column_int64(st, 4), .reason = (const char *)sqlite3_column_text(st, 5),
+			.failed = sqlite3_column_int(st, 6) != 0,
+		};
+		fn(ctx, &r);
+	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list skipped items");
+}
+
+struct skipped_each {
+	void (*fn)(void *ctx, int64_t job, const char *folder, uint32_t uid, const char *subject, uint64_t size,
+	           const char *reason);
+	void *ctx;
+};
+
+static void skipped_each_row(void *ctx, const struct skipped_row *r)
+{
+	struct skipped_each *x = ctx;
+	x->fn(x->ctx, r->job, r->folder, r->uid, r->subject, r->size, r->reason);
+}
+
+enum st store_skipped_each(struct store *s, int64_t job_id,
+                           void (*fn)(void *ctx, int64_t job, const char *folder, uint32_t uid,
+                                      const char *subject, uint64_t size, const char *reason),
+                           void *ctx, struct err *e)
+{
+	struct skipped_each x = { fn, ctx };
+	return store_skipped_rows(s, job_id, skipped_each_row, &x, e);
 }
 
 enum st store_skipped_without_subject(struct store *s, int64_t job_id, int64_t folder_id,

@@ -521,6 +521,20 @@ enum st store_skipped_each(struct store *s, int64_t job_id,
                            void (*fn)(void *ctx, int64_t job, const char *folder, uint32_t uid,
                                       const char *subject, uint64_t size, const char *reason),
                            void *ctx, struct err *e);
+/* The same rows (every job's when job_id is 0) with whether each is a
+ * failed item (retried by `retry`, retry-errors) or skipped for good (too
+ * big for the target, say).  Strings valid during the call. */
+struct skipped_row {
+	int64_t job;
+	const char *folder;
+	uint32_t uid;
+	const char *subject;        /* NULL: not known */
+	uint64_t size;
+	const char *reason;
+	bool failed;
+};
+enum st store_skipped_rows(struct store *s, int64_t job_id, void (*fn)(void *ctx, const struct skipped_row *r),
+                           void *ctx, struct err *e);
 
 /* Failed items (an APPEND refused for this message, a body the source
  * could not read): kept in the skipped list marked failed, so retry-errors

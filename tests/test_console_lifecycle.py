@@ -4,7 +4,8 @@ the engine off (no mail servers needed): a job a blackout holds shows
 "scheduled" with the window and its end, and stops being held when the test
 clock leaves the window; a job ready to complete shows "ready" with its next
 incremental sync; C cuts it over (completing) and the detail says so; C on a
-job without suspend-when-ready is refused on the status line.
+job without suspend-when-ready is refused on the status line; the job's
+detail marks each skipped item failed (retry copies it) or skipped for good.
 
 The states are seeded in the store with sqlite3 as an engine would leave
 them (the engine side is tests/test_lifecycle.py).
@@ -57,9 +58,13 @@ def main(c):
         db = sqlite3.connect(mf.store)
         db.execute("UPDATE jobs SET state='ready', phase='initial', next_sync=?, ready_at=? WHERE id=1",
                    (t0 + 24 * 3600, t0))
+        # Job 1's skipped list: UID 5 failed (retry copies it), UID 6 skipped for good.
+        db.executemany("INSERT INTO skipped(job_id, folder_id, folder, src_uid, size, reason, ts, failed) "
+                       "VALUES(1, 1, 'INBOX', ?, 100, ?, 0, ?)",
+                       [(5, 'NO refused by the target', 1), (6, 'Too big for the target', 0)])
         db.commit()
         db.close()
-        with term.Term(mf, 'console --no-engine', 200, 30, env=env) as t:
+        with term.Term(mf, 'console --no-engine', 200, 50, env=env) as t:
             ok, text = t.wait(lambda s: 'Mailbox Jobs' in s or 'Forests' in s)
             c.check(ok, 'the console starts', text)
             t.keys('3')
@@ -89,6 +94,9 @@ def main(c):
             c.check(ok and 'completing' in row(text, 'State') and 'final' in row(text, 'Phase') and
                     'Ready to complete since' in text, 'the detail: completing, phase, ready since, cutover',
                     text)
+            c.check('failed (retry copies it)' in row(text, 'INBOX UID 5') and
+                    'skipped for good' in row(text, 'INBOX UID 6'),
+                    'the detail marks UID 5 failed (retried) and UID 6 skipped for good', text)
             t.keys('q')
         db = sqlite3.connect(mf.store)
         got = db.execute('SELECT state, cutover_at IS NOT NULL FROM jobs WHERE id=1').fetchone()

@@ -13,7 +13,8 @@ into the store (sqlite3), as this build has no `mailbox import`, `queue
     edit renames it; D asks y/n, n keeps it, y deletes it;
   - Schedule lists the jobs in queue order with durations and times that
     follow from the sizes and the basis (2 workers at 5 MB/s each, then the
-    throughput measured from samples), checked against a hand calculation;
+    throughput measured from samples), checked against a hand calculation; a
+    ready job's next incremental sync at its next_sync, its delta estimated;
   - Settings: Workers tab, workers = 0 refused with the range, 8 saved to
     the configuration file (`mailferry config get workers` says 8);
   - each view at 80x24.
@@ -213,6 +214,29 @@ def check_schedule(sock, mf, c, start_after):
     rows = sched_rows(text)
     c.check(rows.get('bob', ('',) * 7)[6] == '10m00s' and rows.get('dave', ('',) * 7)[6] == '30m00s',
             'bob takes 10m00s and dave 30m00s at 0.5 MB/s per slot', text)
+
+    # dave ready to complete (suspend-when-ready), his next sync in three hours: the
+    # Schedule shows that sync, a delta of 1% of his 900 MB (9 MB, no earlier sync
+    # measured) at 0.5 MB/s: 18 s, then ready again.  The title's basis goes on with the
+    # delta passes (cut at the screen's width).
+    next_sync = (now // 60 + 180) * 60
+    db = sqlite3.connect(mf.store)
+    db.execute("UPDATE jobs SET state='ready', suspend_ready=1, phase='initial', next_sync=?, ready_at=? "
+               "WHERE id=4", (next_sync, now))
+    db.commit()
+    db.close()
+    keys(sock, '5', '6')
+    ok, text = wait_for(sock, lambda t: 'ready: next incremental' in line_with(t, 'dave'))
+    row = sched_rows(text).get('dave', ('',) * 8)
+    c.check(ok and row[3] == '9.0 MB?' and row[4] == time.strftime('%m-%d %H:%M', time.gmtime(next_sync)) and
+            row[6] == '18s' and row[7].startswith('ready: next incremental s') and
+            'a job; delta' in line_with(text, 'Estimate for 4 jobs'),
+            'dave (ready): his next sync at %s, 9 MB (1%% of 900 MB) in 18s, then ready again'
+            % time.strftime('%H:%M', time.gmtime(next_sync)), text)
+    db = sqlite3.connect(mf.store)
+    db.execute("UPDATE jobs SET state='queued', suspend_ready=0, next_sync=NULL, ready_at=NULL WHERE id=4")
+    db.commit()
+    db.close()
 
 
 def check_settings(sock, mf, c):

@@ -5,7 +5,9 @@
   * suspend when ready: the initial pass ends "ready", new mail on the source
     is picked up by the incremental sync once incremental_interval_h has
     passed, `cutover` runs the final delta and the job completes; every
-    message exactly once on the target;
+    message exactly once on the target; `schedule` forecasts the ready job's
+    next sync at its next_sync as big as its earlier sync, and the
+    completing job's final pass now;
   * a blackout that begins while a job copies (the clock moves into the
     window under a slow proxy): the job stops at a checkpoint, waits queued,
     and `run --follow` resumes it when the clock leaves the window; exactly
@@ -24,6 +26,9 @@
 Run: MAILFERRY=src/mailferry python3 tests/test_lifecycle.py   (exit 0 pass, 77 skip, 1 fail)
 """
 
+import calendar
+import csv
+import io
 import os
 import re
 import signal
@@ -107,6 +112,43 @@ def main(c):
         mf.cleanup()
 
 
+def iso(t):
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t))
+
+
+def parse_iso(s):
+    return calendar.timegm(time.strptime(s, '%Y-%m-%dT%H:%M:%SZ')) if s else 0
+
+
+def schedule_row(mf, jid):
+    """The row of job jid in `mailferry schedule --csv`, by column name."""
+    r = mf.run('schedule', '--csv')
+    rows = list(csv.DictReader(io.StringIO(r.out))) if r.rc == 0 else []
+    return next((x for x in rows if x['job'] == str(jid)), None)
+
+
+def delta_bytes(mf, jid):
+    """Bytes of the job's incremental syncs so far (delta passes after the first), on average."""
+    rows = q(mf, "SELECT bytes FROM passes WHERE job_id=? AND kind='delta' AND finished IS NOT NULL "
+                 "AND id > (SELECT min(id) FROM passes WHERE job_id=?)", jid, jid)
+    return sum(b for (b,) in rows) // len(rows) if rows else -1
+
+
+def schedule_ready(c, mf):
+    """The forecast of a ready job: its next sync at next_sync, as big as
+    its earlier syncs, then ready again."""
+    (next_sync,) = q(mf, 'SELECT next_sync FROM jobs WHERE id=1')[0]
+    row = schedule_row(mf, 1)
+    c.check(row and row['state'] == 'ready' and row['phase'] == 'incremental' and
+            row['est_start'] == iso(next_sync) and row['size_estimated'] == '0' and
+            int(row['size_bytes']) == delta_bytes(mf, 1) > 0 and row['est_ready'] == row['est_end'],
+            'schedule: the ready job\'s next sync at its next_sync (%s), its delta as the earlier sync (%d bytes)'
+            % (iso(next_sync), delta_bytes(mf, 1)), row)
+    r = mf.run('schedule')
+    c.check(r.rc == 0 and 'ready: next incremental sync; delta as earlier syncs' in r.out and
+            'delta passes: 1 as the job\'s earlier syncs' in r.out, 'schedule: NOTE and basis say so', r)
+
+
 def suspend_and_cutover(c, mf, clock, src, dst):
     corpus.bulk(src, 'user001', 300, folders=['INBOX', 'Projects'], sizes='small', seed=3)
     r = mf.run('queue', 'src', 'dst', 'user001', '--suspend-when-ready')
@@ -139,6 +181,7 @@ def suspend_and_cutover(c, mf, clock, src, dst):
     exactly_once(c, src, dst, 'user001', 'after the incremental sync (7 new)')
     kinds = [k for (k,) in q(mf, 'SELECT kind FROM passes WHERE job_id=1 ORDER BY id')]
     c.check(kinds == ['full', 'delta'], 'passes: the initial full pass, then a delta (%s)' % kinds)
+    schedule_ready(c, mf)
 
     corpus.add_messages(src, 'user001', 'Projects', 5, seed=42)
     r = mf.run('cutover', '1')
@@ -146,6 +189,11 @@ def suspend_and_cutover(c, mf, clock, src, dst):
             'cutover 1: completing', r)
     r = mf.run('cutover', '1', '2')
     c.check(r.rc == 78 and 'no job 2' in r.err, 'cutover of an unknown job: exit 78', r)
+    row = schedule_row(mf, 1)
+    c.check(row and row['state'] == 'completing' and row['phase'] == 'final' and
+            abs(parse_iso(row['est_start']) - clock.t) <= 5 and row['size_bytes'] == str(delta_bytes(mf, 1)),
+            'schedule: the completing job\'s final pass now, its delta as the earlier sync',
+            (row, iso(clock.t), delta_bytes(mf, 1)))
     r = mf.run('run')
     c.check(r.rc == 0 and job(mf, 1)[0] == 'completed', 'the final pass completes the job (%s)'
             % job(mf, 1)[0], r)
@@ -301,6 +349,20 @@ def retry_errors(c, mf, src, dst):
     r = mf.run('run')
     c.check(r.rc == 0 and job(mf, 9)[0] == 'completed', 'job 9 completed', r)
     dst_uids = seed_failure(mf, 9, [5, 9], 5)
+    con = sqlite3.connect(mf.store, timeout=10)
+    con.execute("INSERT INTO skipped(job_id, folder_id, folder, src_uid, size, reason, ts, failed) "
+                "SELECT 9, folder_id, 'INBOX', 30, 100, 'Too big for the target', 0, 0 FROM skipped "
+                "WHERE job_id=9 AND src_uid=5")
+    con.commit()
+    con.close()
+    r = mf.run('skipped', '--job', '9')
+    lines = r.out.splitlines()
+    c.check(r.rc == 0 and len(lines) == 2 and re.match(r'job 9  failed +folder "INBOX"  UID 5 ', lines[0]) and
+            re.match(r'job 9  skipped +folder "INBOX"  UID 30 .*Too big', lines[1]),
+            'skipped marks UID 5 failed (retried) and UID 30 skipped for good', r)
+    r = mf.run('job', 'show', '9')
+    c.check(r.rc == 0 and re.search(r'^  failed +"INBOX" UID 5,', r.out, re.M) and
+            re.search(r'^  skipped +"INBOX" UID 30,', r.out, re.M), 'job show marks them the same way', r)
     conn = imapcheck.connect(dst, 'user008')
     try:
         for u in dst_uids:
@@ -319,6 +381,9 @@ def retry_errors(c, mf, src, dst):
     c.check(last == ('retry-errors', 1), 'the pass: retry-errors, 1 copied (%s)' % (last,))
     left = q(mf, 'SELECT count(*) FROM skipped WHERE job_id=9 AND failed=1')[0][0]
     c.check(left == 0, 'no failed item left')
+    r = mf.run('skipped', '--job', '9')
+    c.check(r.rc == 0 and len(r.out.splitlines()) == 1 and 'skipped  folder "INBOX"  UID 30' in r.out,
+            'after the retry only the item skipped for good is listed', r)
     r = mf.run('retry', '9')
     c.check(r.rc == 78 and 'completed' in r.err, 'retry of a completed job: exit 78', r)
     con = sqlite3.connect(mf.store, timeout=10)

@@ -5,7 +5,9 @@ server answered; a refused recipient shows the server's exact words; a
 server that is down exits 75; a template with an unknown placeholder is
 refused naming file and line; a non-ASCII subject is RFC 2047 encoded; and
 a real migration with --notify-user writes to the mailbox's owner when it
-starts and when it completes, and a failed job to the admins.  Scheduled
+starts and when it completes, and a failed job to the admins; a
+suspend-when-ready job's owner hears once that the mailbox is ready for the
+switch (not after each incremental sync), the admins get no copy.  Scheduled
 notices, with time moved through MAILFERRY_TEST_CLOCK: the owner of a job
 with a start time hears notify_days_before days ahead, not earlier and
 exactly once over several runs; the admins' daily summary arrives once a day
@@ -127,6 +129,61 @@ def job_events(c, mf, s):
                 'the admins are told about the failed job, with the reason', failed[0].get_content() if failed else new)
         r = mf.run('events', '--limit', '40')
         c.check('notification (complete) sent to zoe@example.org' in r.out, 'the events record what was sent', r)
+
+
+def ready_event(c, mf, s):
+    """A suspend-when-ready job with --notify-user, against real Dovecot: its
+    owner hears "ready" when the initial pass ends, once: not again after an
+    incremental sync (time moved on by MAILFERRY_TEST_CLOCK), then "moved"
+    after the cutover; the admins get no copy."""
+    clock = os.path.join(mf.dir, 'ready-clock')
+    t0 = time.time()
+    set_clock(clock, t0)
+    env = {'MAILFERRY_TEST_CLOCK': clock, 'TZ': 'UTC'}
+    with fixtures.pair(checks=c) as (src, dst):
+        corpus.bulk(src, 'user005', 12, folders=['INBOX'], sizes='small', seed=75)
+        mf.endpoint_add('src5', src)
+        mf.endpoint_add('dst5', dst)
+        csv = write(mf, 'ready.csv', 'login,address,display_name\nuser005,yves@example.org,Yves\n')
+        r = mf.run('mailbox', 'import', csv, '--endpoint', 'src5')
+        c.check(r.rc == 0, 'user005 imported with its address', r)
+        seen = {m['Message-ID'] for m in s.messages()}
+
+        def news(start):
+            return [m for m in subject_of(s.messages(), start) if m['Message-ID'] not in seen]
+
+        r = mf.run('queue', 'src5', 'dst5', 'user005', '--suspend-when-ready', '--notify-user', env=env)
+        jid = re.search(r'job (\d+) queued', r.out)
+        c.check(r.rc == 0 and jid, 'user005 queued --suspend-when-ready --notify-user', r)
+        jid = jid.group(1) if jid else '0'
+        r = mf.run('run', '--workers', '1', env=env, timeout=300)
+        s.wait(len(seen) + 2)       # start, ready
+        ready = news('Your mailbox is ready for the switch')
+        c.check(r.rc == 0 and len(ready) == 1 and ready[0]['To'] == 'yves@example.org' and
+                'Hello Yves' in ready[0].get_content() and '12 messages' in ready[0].get_content() and
+                'switch you over' in ready[0].get_content(),
+                'ready to complete: the owner is told, with the count and what happens next',
+                [(str(m['Subject']), m['To']) for m in s.messages() if m['Message-ID'] not in seen])
+        corpus.add_messages(src, 'user005', 'INBOX', 3, seed=76)
+        set_clock(clock, t0 + 25 * 3600)
+        r = mf.run('run', '--workers', '1', env=env, timeout=300)
+        kinds = mf.run('events', '--job', jid, env=env)
+        c.check(r.rc == 0 and 'ready to complete: the incremental pass is done' in kinds.out,
+                'after 25 h an incremental sync ran, the job is ready again', kinds)
+        r = mf.run('cutover', jid, env=env)
+        r = mf.run('run', '--workers', '1', env=env, timeout=300)
+        s.wait(len(seen) + 3)       # start, ready, complete
+        c.check(len(news('Your mailbox is ready for the switch')) == 1,
+                'no second "ready" message after the incremental sync',
+                [str(m['Subject']) for m in s.messages() if m['Message-ID'] not in seen])
+        done = news('Your mailbox has been moved')
+        c.check(len(done) == 1 and done[0]['To'] == 'yves@example.org' and '15 messages' in done[0].get_content(),
+                'after the cutover: "moved", 15 messages', done[0].get_content() if done else '')
+        admins = [m for m in s.messages() if m['Message-ID'] not in seen and m['To'] == 'admins@example.org']
+        c.check(admins == [], 'the admins get no copy of the owner\'s messages',
+                [str(m['Subject']) for m in admins])
+        r = mf.run('events', '--job', jid, env=env)
+        c.check('notification (ready) sent to yves@example.org' in r.out, 'the events record the ready message', r)
 
 
 # --------------------------------------------------------------- scheduled notices
@@ -277,6 +334,7 @@ def main(c):
             templates(c, mf, s)
             job_events(c, mf, s)
             scheduled(c, mf, s)
+            ready_event(c, mf, s)     # after the summaries, which count the jobs
     finally:
         mf.cleanup()
 

@@ -238,8 +238,8 @@ bool ui_table_act(struct ui *u, struct view *v, enum action a, const char *arg);
 void jobs_apply(struct ui *u, enum action a, const int64_t *ids, size_t n);
 
 /* The jobs as Mailbox Jobs holds them (brought up to date first: only
- * changed rows are read), in queue order; only the queued and running ones
- * when active_only.  The strings are valid during the call.  For the
+ * changed rows are read), in queue order; only the queued, running, ready
+ * and completing ones (a pass is due) when active_only.  The strings are valid during the call.  For the
  * Schedule and Metrics. */
 struct job_brief {
 	int64_t id;
@@ -249,6 +249,8 @@ struct job_brief {
 	const char *src_ep, *src_user, *dst_ep, *dst_user;
 	int64_t src_size, bytes_done, start_after, started, finished;
 	bool suspend_ready;
+	enum job_phase phase;
+	int64_t next_sync, cutover_at;
 };
 void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struct job_brief *b), void *ctx);
 /* Jobs by state and what they copied, from the same rows.  For the Summary. */

@@ -26,15 +26,15 @@ static void add_pass(void *ctx, int64_t id, const char *kind, int64_t started, i
 	       (long long)reflagged);
 }
 
-static void add_skipped(void *ctx, int64_t job, const char *folder, uint32_t uid, const char *subject,
-                        uint64_t size, const char *reason)
+/* Each item marked: "failed" (retry copies it again) or "skipped" (for good). */
+static void add_skipped(void *ctx, const struct skipped_row *r)
 {
-	(void)job;
 	struct view *v = ctx;
 	char by[32], label[300];
-	fmt_bytes((int64_t)size, by, sizeof by);
-	snprintf(label, sizeof label, "  %s UID %u", folder, uid);
-	kv_add(v, label, "%s, \"%s\": %s", by, subject ? subject : "(subject unknown)", reason);
+	fmt_bytes((int64_t)r->size, by, sizeof by);
+	snprintf(label, sizeof label, "  %s UID %u", r->folder, r->uid);
+	kv_add(v, label, "%s: %s, \"%s\": %s", r->failed ? "failed (retry copies it)" : "skipped for good", by,
+	       r->subject ? r->subject : "(subject unknown)", r->reason);
 }
 
 /* The forecast recorded for the job while it was queued (forecasts). */
@@ -175,7 +175,7 @@ static void detail_open(struct ui *u, struct view *v)
 		ui_error(u, "%s", e.msg);
 	kv_add(v, "", "%s", "");
 	kv_add(v, "SKIPPED ITEMS", "%s", "");
-	if (store_skipped_each(u->st, j.id, add_skipped, v, &e))
+	if (store_skipped_rows(u->st, j.id, add_skipped, v, &e))
 		ui_error(u, "%s", e.msg);
 	kv_add(v, "", "%s", "");
 	kv_add(v, "EVENTS (newest last)", "%s", "");

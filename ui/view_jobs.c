@@ -400,7 +400,8 @@ void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struc
 	size_t n = 0;
 	for (size_t i = 0; i < v->tbl.n; i++) {
 		const struct job_ui *j = (const struct job_ui *)(v->tbl.rows + i * sizeof(struct job_ui));
-		if (!active_only || j->state == JOB_QUEUED || j->state == JOB_RUNNING)
+		if (!active_only || j->state == JOB_QUEUED || j->state == JOB_RUNNING || j->state == JOB_READY ||
+		    j->state == JOB_COMPLETING)
 			act[n++] = j;
 	}
 	bool sorted = true;     /* usually: rows are read in queue order */
@@ -415,6 +416,7 @@ void jobs_each(struct ui *u, bool active_only, void (*fn)(void *ctx, const struc
 			.src_ep = j->src_ep, .src_user = j->src_user, .dst_ep = j->dst_ep, .dst_user = j->dst_user,
 			.src_size = j->src_size, .bytes_done = j->bytes_done, .start_after = j->start_after,
 			.started = j->started, .finished = j->finished, .suspend_ready = j->suspend_ready,
+			.phase = j->phase, .next_sync = j->next_sync, .cutover_at = j->cutover_at,
 		};
 		fn(ctx, &b);
 	}

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "forecast.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "ui.h"
 
@@ -31,8 +32,12 @@ struct sj {
 	bool running, suspend_ready;
 	bool size_known;
 	int64_t size, done;     /* bytes: the mailbox, already copied */
-	int64_t start_after, started;
-	int64_t est_start, est_end;
+	int64_t start_after, started;  /* a ready job: its next sync; completing: its cutover */
+	enum job_phase phase;   /* the pass forecast (lifecycle.h) */
+	int64_t mailbox_size;   /* as read (size becomes the pass's estimate); -1 unknown */
+	int64_t cutover_at;
+	bool size_estimated;
+	int64_t est_start, est_end, est_ready;
 	const char *blackout;   /* the window that held or stopped it (owned by the view's bo_set) */
 	int64_t blackout_until;
 	int stops;
@@ -61,7 +66,7 @@ static void col_mailbox(const void *r, char *b, size_t n) { snprintf(b, n, "%s",
 static void col_size(const void *r, char *b, size_t n)
 {
 	fmt_bytes(S(r)->size, b, n);
-	if (!S(r)->size_known && n > 2 && strlen(b) + 2 < n)
+	if (S(r)->size_estimated && n > 2 && strlen(b) + 2 < n)
 		strcat(b, "?");
 }
 static void col_start(const void *r, char *b, size_t n) { short_time(S(r)->est_start, b, n); }
@@ -83,8 +88,16 @@ static void col_note(const void *r, char *b, size_t n)
 #define ADD(...) do { if (k < n) k += (size_t)snprintf(b + k, n - k, __VA_ARGS__); } while (0)
 	if (x->running)
 		ADD("running; ");
-	if (!x->size_known)
+	if (x->phase == PHASE_INCREMENTAL)
+		ADD("ready: next incremental sync; ");
+	else if (x->phase == PHASE_FINAL)
+		ADD("completing: final pass at cutover; ");
+	if (x->size_estimated && x->phase == PHASE_INITIAL)
 		ADD("size unknown, estimated; ");
+	else if (x->size_estimated)
+		ADD("delta estimated (%d%% of the mailbox); ", FORECAST_DELTA_PERMILLE / 10);
+	else if (x->phase != PHASE_INITIAL)
+		ADD("delta as earlier syncs; ");
 	if (x->blackout) {
 		short_time(x->blackout_until, t, sizeof t);
 		if (x->stops)
@@ -93,8 +106,12 @@ static void col_note(const void *r, char *b, size_t n)
 			ADD("blackout %s until %s; ", x->blackout, t);
 	} else if (x->start_after > 0 && x->est_start == x->start_after)
 		ADD("starts at its set time; ");
-	if (x->suspend_ready && x->est_end != FORECAST_NEVER)
-		ADD("end: ready to complete; ");
+	if (x->est_ready > 0 && x->cutover_at > 0 && x->phase != PHASE_FINAL) {
+		short_time(x->est_ready, t, sizeof t);
+		ADD("ready to complete %s, then final pass (cutover); ", t);
+	} else if (x->suspend_ready && x->phase != PHASE_FINAL && x->est_end != FORECAST_NEVER) {
+		ADD("then ready to complete; ");
+	}
 #undef ADD
 	if (k >= 2 && k < n)
 		b[k - 2] = '\0';
@@ -180,8 +197,13 @@ static void sched_compute(struct ui *u, struct view *v)
 			.id = r->id, .src_ep = ep_id(s, r->src_ep), .dst_ep = ep_id(s, r->dst_ep), .login = r->login,
 			.running = r->running, .suspend_ready = r->suspend_ready, .size = r->size_known ? r->size : -1,
 			.done = r->done, .start_after = r->start_after, .started = r->started,
+			.phase = r->phase, .cutover_at = r->cutover_at, .mailbox_size = r->mailbox_size,
 		};
+		if (r->phase != PHASE_INITIAL)
+			q[k].size = -1;     /* a delta: from the earlier syncs, below */
 	}
+	if (forecast_measure_deltas(u->st, q, n, &e))
+		ui_error(u, "%s", e.msg);
 	int mb_h = u->o->cfg ? u->o->cfg->forecast_default_rate : 0;
 	struct forecast_params p = { .workers = workers_of(u), .default_rate = forecast_rate_of_mb_h(mb_h), .now = now,
 	                             .bo = bo_any(s->env.bo) ? s->env.bo : NULL, .eps = s->env.eps,
@@ -193,8 +215,10 @@ static void sched_compute(struct ui *u, struct view *v)
 	for (size_t k = 0; k < n; k++) {
 		struct sj *r = by_pos[k];
 		r->size = q[k].est_size;
+		r->size_estimated = q[k].size_estimated;
 		r->est_start = q[k].est_start;
 		r->est_end = q[k].est_end;
+		r->est_ready = q[k].est_ready;
 		r->blackout = q[k].blackout;
 		r->blackout_until = q[k].blackout_until;
 		r->stops = q[k].stops;
@@ -260,7 +284,16 @@ static void put_job(void *ctx, const struct job_brief *r)
 		.id = r->id, .pos = ++c->pos, .label = label, .running = r->state == JOB_RUNNING,
 		.size_known = r->src_size >= 0, .size = r->src_size, .done = r->bytes_done,
 		.start_after = r->start_after, .started = r->started, .suspend_ready = r->suspend_ready,
+		.mailbox_size = r->src_size, .phase = r->state == JOB_RUNNING ? r->phase : lc_phase_for_claim(r->state), .cutover_at = r->cutover_at,
 	};
+	/* When the pass is due (the engine's claim): a ready job's next sync
+	 * (none set: none due), a completing job's cutover. */
+	if (r->state == JOB_READY)
+		j->start_after = r->next_sync > 0 ? r->next_sync : FORECAST_NEVER;
+	else if (r->state == JOB_COMPLETING)
+		j->start_after = r->cutover_at;
+	if (j->phase != PHASE_INITIAL && j->running)
+		j->done = 0;        /* bytes_done counts the job's life, not this pass */
 	j->src_ep = label + strlen(label) + 1;
 	j->login = j->src_ep + strlen(j->src_ep) + 1;
 	j->dst_ep = j->login + strlen(j->login) + 1;

@@ -1,6 +1,8 @@
 /* forecast_bench.c - how long the schedule forecast takes on a big queue:
  * 10 000 queued jobs (sizes 100 MB to 5 GB, some unknown, some with a
- * start-after time, a tenth suspend-when-ready) on 6 target endpoints with
+ * start-after time, a tenth suspend-when-ready: of those a quarter each
+ * queued, queued with a cutover, ready with a sync due and completing,
+ * the last two in memory only) on 6 target endpoints with
  * connection limits, 5 workers, and weekly blackout windows for 6 sites in
  * 3 zones (Europe/Paris, America/New_York, Asia/Tokyo: weeknights and
  * weekends) plus one for everyone, so the queue takes five to six weeks of
@@ -102,6 +104,8 @@ struct spec {
 	int64_t size;               /* -1 unknown */
 	int64_t start_after_offset; /* seconds after now, 0 none */
 	bool suspend_ready;
+	int life;                   /* suspend-when-ready: 0 queued, 1 queued with a cutover
+	                             * asked for, 2 ready (next sync due), 3 completing */
 };
 
 static struct spec spec_of(size_t k)
@@ -113,6 +117,7 @@ static struct spec spec_of(size_t k)
 	s.size = (x >> 8) % 50 == 0 ? -1 : 100000000LL + (int64_t)((x >> 9) % 4900) * 1000000LL;
 	s.start_after_offset = (x >> 14) % 10 == 0 ? (int64_t)((x >> 16) % 14) * 86400 : 0;
 	s.suspend_ready = (x >> 20) % 10 == 0;
+	s.life = s.suspend_ready ? (int)((x >> 24) % 4) : 0;
 	return s;
 }
 
@@ -175,7 +180,18 @@ static double bench_compute(size_t n, int64_t now)
 			q[k] = (struct forecast_job){ .id = (int64_t)k + 1, .src_ep = 1, .dst_ep = 10 + sp[k].dst,
 			                              .login = sp[k].login, .size = sp[k].size,
 			                              .start_after = sp[k].start_after_offset ? now + sp[k].start_after_offset : 0,
-			                              .suspend_ready = sp[k].suspend_ready };
+			                              .suspend_ready = sp[k].suspend_ready, .mailbox_size = sp[k].size };
+		for (size_t k = 0; k < n; k++) {
+			/* The lifecycle: syncs and cutovers over the next two weeks. */
+			int64_t when = now + (int64_t)(k % 14) * 86400 + 3600;
+			if (sp[k].life == 1)
+				q[k].cutover_at = when;
+			if (sp[k].life >= 2) {
+				q[k].phase = sp[k].life == 2 ? PHASE_INCREMENTAL : PHASE_FINAL;
+				q[k].start_after = when;
+				q[k].size = -1;
+			}
+		}
 		struct forecast_params p = { .workers = WORKERS, .default_rate = RATE, .now = now, .bo = bo, .eps = eps,
 		                             .neps = NEPS };
 		struct err e;
@@ -230,6 +246,9 @@ static void seed(struct store *st, size_t n, int64_t now)
 		                 .start_after = s.start_after_offset ? now + s.start_after_offset : 0 };
 		if (store_job_add(st, &j, &e))
 			die(&e);
+		/* A cutover asked for: the final pass follows the initial sync. */
+		if (s.life == 1 && store_job_cutover(st, j.id, now + (int64_t)(k % 14) * 86400 + 3600, NULL, &e))
+			die(&e);
 	}
 	windows(add_to_store, st);
 	if (store_commit(st, &e))
@@ -250,7 +269,7 @@ static double bench_store(size_t n, int64_t now, const char *path)
 	for (int r = 0; r < RUNS; r++) {
 		struct forecast_queue q;
 		t0 = now_ms();
-		if (forecast_queue_run(st, WORKERS, RATE, now, &q, &e))
+		if (forecast_queue_run(st, WORKERS, 0, RATE, now, &q, &e))
 			die(&e);
 		t[r] = now_ms() - t0;
 		if (r == RUNS - 1)

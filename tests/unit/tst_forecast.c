@@ -3,7 +3,9 @@
  * a size not known, a weekly blackout window in Europe/Paris for one site
  * on the night clocks go forward, a job that runs into the window and one
  * held at its start, and a suspend-when-ready job the window's mode lets
- * through.  Then a running job, a measured rate, and the horizon. */
+ * through.  Then a running job, a measured rate, and the horizon; the
+ * lifecycle (a ready job's next sync, a completing job held by a final-mode
+ * window, a cutover after the initial sync) and a limit per host. */
 #include "forecast.h"
 
 #include <stdint.h>
@@ -60,7 +62,7 @@ static void test_hand_computed(void)
 {
 	/* Endpoints: src (1) and dst (2) take 10 connections, dst2 (3) one. */
 	const struct forecast_endpoint eps[] = {
-		{ 1, "src", 10, 0 }, { 2, "dst", 10, 0 }, { 3, "dst2", 1, 0 },
+		{ 1, "src", 10, 0, NULL }, { 2, "dst", 10, 0, NULL }, { 3, "dst2", 1, 0, NULL },
 	};
 	/* "paris-nights": every Saturday 22:00 to Sunday 06:00, Paris time,
 	 * for the site Paris, mode final (it holds whole passes and cutovers,
@@ -137,7 +139,7 @@ static void test_running_and_measured(void)
 {
 	/* dst measured 4 MB/s over the endpoint; 2 workers share it: 2 MB/s a
 	 * job.  dst2 has nothing measured: the default 1 MB/s. */
-	const struct forecast_endpoint eps[] = { { 2, "dst", 10, 4e6 }, { 3, "dst2", 10, 0 } };
+	const struct forecast_endpoint eps[] = { { 2, "dst", 10, 4e6, NULL }, { 3, "dst2", 10, 0, NULL } };
 	struct forecast_job q[3] = { job(1, "a", 2, 2), job(2, "b", 3, 1), job(3, "c", 2, 1) };
 	int64_t now = utc(27, 12, 0);
 	q[0].running = true;
@@ -164,7 +166,7 @@ static void test_stop_frees_connection(void)
 	 * stopped by the window at 21:00 with 1 h left; gustav (Berlin), who
 	 * waited for the connection, gets it then: 21:00-23:00.  At 04:00 the
 	 * connection is free again and alice ends at 05:00. */
-	const struct forecast_endpoint eps[] = { { 1, "src", 10, 0 }, { 3, "dst2", 1, 0 } };
+	const struct forecast_endpoint eps[] = { { 1, "src", 10, 0, NULL }, { 3, "dst2", 1, 0, NULL } };
 	struct bo_set *bo = bo_set_new();
 	add_window(bo, "paris-nights", "Europe/Paris", "Paris", at("Europe/Paris", 2027, 3, 20, 22, 0),
 	           at("Europe/Paris", 2027, 3, 21, 6, 0), NULL);
@@ -215,6 +217,91 @@ static void test_never(void)
 	bo_free(bo);
 }
 
+static void test_lifecycle(void)
+{
+	/* The lifecycle's passes, with the engine's blackout phases: the
+	 * "paris-nights" window of test_hand_computed (mode final: it holds
+	 * final passes, not initial syncs nor incremental ones), 21:00-04:00
+	 * UTC the night of 27 March 2027.  Two workers at 1 MB/s. */
+	const struct forecast_endpoint eps[] = { { 1, "src", 10, 0, NULL }, { 2, "dst", 10, 0, NULL } };
+	struct bo_set *bo = bo_set_new();
+	add_window(bo, "paris-nights", "Europe/Paris", "Paris", at("Europe/Paris", 2027, 3, 20, 22, 0),
+	           at("Europe/Paris", 2027, 3, 21, 6, 0), "final");
+	const char *paris[] = { "ivy", "jay", "fred", "hank" };
+	for (int i = 0; i < 4; i++)
+		bo_add_mailbox(bo, 1, paris[i], 300 + i, "Paris");
+	struct forecast_job q[4] = { job(1, "ivy", 2, 2), job(2, "jay", 2, 10), job(3, "fred", 2, -1),
+	                             job(4, "hank", 2, -1) };
+	/* ivy: queued, suspend-when-ready, a cutover asked for at 20:00. */
+	q[0].suspend_ready = true;
+	q[0].cutover_at = utc(27, 20, 0);
+	/* jay: queued, suspend-when-ready, no cutover. */
+	q[1].suspend_ready = true;
+	/* fred: ready, next sync at 13:00; earlier syncs copied 30 min of bytes. */
+	q[2].suspend_ready = true;
+	q[2].phase = PHASE_INCREMENTAL;
+	q[2].start_after = utc(27, 13, 0);
+	q[2].size = HOUR_OF_BYTES / 2;
+	/* hank: completing, cutover at 21:30 (inside the window); no sync
+	 * measured, the mailbox is 100 h of bytes: the delta is 1 % of it. */
+	q[3].suspend_ready = true;
+	q[3].phase = PHASE_FINAL;
+	q[3].start_after = q[3].cutover_at = utc(27, 21, 30);
+	q[3].mailbox_size = 100 * HOUR_OF_BYTES;
+	struct forecast_params p = { .workers = 2, .default_rate = 1e6, .now = utc(27, 12, 0), .bo = bo,
+	                             .eps = eps, .neps = 2 };
+	struct err e;
+	check(forecast_run(&p, q, 4, &e) == ST_OK, "a forecast of the lifecycle runs");
+	/* By hand (UTC):
+	 * 12:00  ivy and jay start their initial syncs (both workers).
+	 * 13:00  fred's sync is due; no worker free.
+	 * 14:00  ivy is ready to complete; her final pass (1 % of 2 h of
+	 *        bytes: 72 s) waits for the cutover at 20:00.  fred 14:00-14:30,
+	 *        ready again at 14:30.
+	 * 20:00  ivy's final pass, before the window: 20:00:00-20:01:12.
+	 * 21:00  the window opens: jay's initial sync goes on (mode final).
+	 * 21:30  hank's cutover: a final pass, the window holds it until 04:00.
+	 * 22:00  jay ready to complete.
+	 * 04:00  hank's final pass: 1 h (1 % of 100 h of bytes): 04:00-05:00. */
+	check(same(&q[0], utc(27, 12, 0), utc(27, 20, 0) + 72) && q[0].est_ready == utc(27, 14, 0) &&
+	      q[0].est_delta == HOUR_OF_BYTES / 50 && !q[0].blackout,
+	      "ivy: initial 12:00-14:00, ready at 14:00, final pass at the cutover 20:00-20:01:12");
+	check(same(&q[1], utc(27, 12, 0), utc(27, 22, 0)) && q[1].est_ready == utc(27, 22, 0) && !q[1].blackout &&
+	      !q[1].stops, "jay: initial sync through the final-mode window, ready at 22:00");
+	check(same(&q[2], utc(27, 14, 0), utc(27, 14, 30)) && q[2].est_ready == utc(27, 14, 30) &&
+	      !q[2].size_estimated && q[2].est_size == HOUR_OF_BYTES / 2,
+	      "fred (ready): the next sync when a worker is free, 14:00-14:30, its delta as earlier syncs");
+	check(same(&q[3], utc(28, 4, 0), utc(28, 5, 0)) && q[3].blackout && !strcmp(q[3].blackout, "paris-nights") &&
+	      q[3].blackout_until == utc(28, 4, 0) && q[3].size_estimated && q[3].est_size == HOUR_OF_BYTES &&
+	      !q[3].est_ready, "hank (completing): cutover inside the window, held until 04:00: 04:00-05:00");
+	char *basis = forecast_basis_text(&p, q, 4);
+	check(strstr(basis, "delta passes: 1 as the job's earlier syncs, 2 at 1% of the mailbox") != NULL, "basis: %s", basis);
+	free(basis);
+	bo_free(bo);
+}
+
+static void test_host_limit(void)
+{
+	/* src and dst on one server (mail.a), dst3 on another; 3 connections
+	 * per host.  Job 1 (src>dst) holds two on mail.a, job 2 (src>dst3) one
+	 * more: mail.a is full, so job 3 (src>dst3) waits for job 2's end. */
+	const struct forecast_endpoint eps[] = {
+		{ 1, "src", 10, 0, "mail.a" }, { 2, "dst", 10, 0, "mail.a" }, { 3, "dst3", 10, 0, "mail.b" },
+	};
+	struct forecast_job q[3] = { job(1, "a", 2, 2), job(2, "b", 3, 1), job(3, "c", 3, 1) };
+	int64_t now = utc(27, 12, 0);
+	struct forecast_params p = { .workers = 3, .default_rate = 1e6, .now = now, .eps = eps, .neps = 3,
+	                             .host_limit = 3 };
+	struct err e;
+	check(forecast_run(&p, q, 3, &e) == ST_OK && same(&q[0], now, now + 2 * H) && same(&q[1], now, now + H) &&
+	      same(&q[2], now + H, now + 2 * H), "per host: the third job waits for a connection to mail.a");
+	p.host_limit = 0;
+	check(forecast_run(&p, q, 3, &e) == ST_OK && same(&q[2], now, now + H), "no host limit: it starts at once");
+	p.host_limit = 2;
+	check(forecast_run(&p, q, 3, &e) == ST_OK && same(&q[1], now + 2 * H, now + 3 * H) &&
+	      same(&q[2], now + 2 * H, now + 3 * H), "2 per host: job 1 fills mail.a, the others start when it ends");
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -223,5 +310,7 @@ int main(void)
 	test_stop_frees_connection();
 	test_mailbox_window();
 	test_never();
+	test_lifecycle();
+	test_host_limit();
 	return tap_done();
 }

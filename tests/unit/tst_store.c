@@ -927,6 +927,18 @@ static enum job_state state_of(struct store *s, int64_t id)
 	return st;
 }
 
+/* Skipped rows with their mark (store_skipped_rows). */
+struct marks { int n; uint32_t uid[4]; bool failed[4]; };
+
+static void put_mark(void *ctx, const struct skipped_row *r)
+{
+	struct marks *m = ctx;
+	if (m->n < 4) {
+		m->uid[m->n] = r->uid;
+		m->failed[m->n++] = r->failed;
+	}
+}
+
 /* The lifecycle in the store: holds skipped by the claim, ready jobs and
  * their incremental syncs, cutover, orphans by phase, endpoint-wide pause,
  * retry of failed items, the blackout signature. */
@@ -998,6 +1010,9 @@ static void test_lifecycle(const char *dir)
 	check(store_failed_uids(s, c.id, 1, &uids, &nu, &e) == 0 && nu == 1 && uids[0] == 42 &&
 	      store_failed_count(s, c.id, &nf, &e) == 0 && nf == 1, "only the failed item is retried");
 	free(uids);
+	struct marks m = { 0 };
+	check(store_skipped_rows(s, c.id, put_mark, &m, &e) == 0 && m.n == 2 && m.uid[0] == 42 && m.failed[0] &&
+	      m.uid[1] == 43 && !m.failed[1], "skipped rows: 42 marked failed, 43 skipped for good");
 	bool only;
 	check(store_job_retry_pass(s, c.id, false, &only, &e) == 0 && only && state_of(s, c.id) == JOB_COMPLETING,
 	      "retry of a partial job: failed items only, back to completing");
