@@ -18,19 +18,8 @@
 
 #include "forecast.h"
 #include "store.h"
+#include "cmd_common.h"
 #include "textout.h"
-
-static int usage(const char *what)
-{
-	fprintf(stderr, "mailferry: %s (see 'mailferry --help')\n", what);
-	return st_exit_code(ST_USAGE);
-}
-
-static int fail(const struct err *e)
-{
-	fprintf(stderr, "mailferry: %s\n", e->msg[0] ? e->msg : st_message(e->code));
-	return st_exit_code(e->code);
-}
 
 /* Why a job starts or ends when it does, in a few words. */
 static void job_note(const struct forecast_job *j, char *b, size_t n)
@@ -179,7 +168,7 @@ static int print_actual(struct store *st, bool csv)
 		printf("%6s  %-16s %-9s  %-16s  %-16s  %8s  %-16s  %-16s  %8s\n", "JOB", "MAILBOX", "STATE",
 		       "FORECAST START", "STARTED", "LATE BY", "FORECAST END", "ENDED", "LATE BY");
 	if (store_forecast_each(st, 0, put_actual, &a, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	if (!csv) {
 		char avg[32];
 		txt_duration(a.ended ? a.sum_abs_end / (int64_t)a.ended : 0, avg, sizeof avg);
@@ -202,13 +191,11 @@ int cmd_schedule(const struct cfg *cfg, const char *store_path, int argc, char *
 	bool csv = false, actual = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
 		long v;
 		switch (c) {
 		case 'w':
-			v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 256)
-				return usage("--workers needs a whole number from 1 to 256");
+			if (!cmd_parse_long(optarg, 1, 256, &v))
+				return cmd_usage("--workers needs a whole number from 1 to 256");
 			workers = (int)v;
 			break;
 		case 'c': csv = true; break;
@@ -217,20 +204,20 @@ int cmd_schedule(const struct cfg *cfg, const char *store_path, int argc, char *
 		}
 	}
 	if (optind < argc)
-		return usage("schedule takes only --workers N, --csv and --actual");
-	struct store *st = NULL;
+		return cmd_usage("schedule takes only --workers N, --csv and --actual");
+	struct store *st;
+	int rc = cmd_store_open(store_path, &st);
+	if (rc)
+		return rc;
 	struct err e;
 	err_clear(&e);
-	if (store_open(store_path, &st, &e))
-		return fail(&e);
-	int rc = 0;
 	if (actual) {
 		rc = print_actual(st, csv);
 	} else {
 		struct forecast_queue q;
 		if (forecast_queue_run(st, workers, forecast_rate_of_mb_h(cfg->forecast_default_rate), clock_now(), &q,
 		                       &e)) {
-			rc = fail(&e);
+			rc = cmd_fail(&e);
 		} else {
 			if (csv)
 				print_csv(&q);
