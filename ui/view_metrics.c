@@ -45,7 +45,7 @@ static void col_time(const void *r, char *b, size_t n)
 }
 
 static void col_items(const void *r, char *b, size_t n) { fmt_count(((const struct m_row *)r)->items, b, n); }
-static void col_bytes(const void *r, char *b, size_t n) { fmt_bytes(((const struct m_row *)r)->bytes, b, n); }
+static void col_bytes(const void *r, char *b, size_t n) { txt_bytes(((const struct m_row *)r)->bytes, b, n); }
 static void col_done(const void *r, char *b, size_t n) { fmt_count(((const struct m_row *)r)->completed, b, n); }
 
 static void col_bar(const void *r, char *b, size_t n)
@@ -130,7 +130,7 @@ static void metrics_open(struct ui *u, struct view *v)
 		((struct m_row *)(v->tbl.rows + i * sizeof(struct m_row)))->peak = peak;
 	char it[32], by[32];
 	fmt_count(items, it, sizeof it);
-	fmt_bytes(bytes, by, sizeof by);
+	txt_bytes(bytes, by, sizeof by);
 	const char *ep = metrics_endpoint_name(&m, ms->endpoint_id);
 	snprintf(v->title, sizeof v->title, "Per %s over the last %d %s, %s%s: %s messages, %s (Left/Right: period, "
 	         "f: endpoint, x: CSV)", periods[ms->period].per, periods[ms->period].buckets, periods[ms->period].name,

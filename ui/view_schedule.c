@@ -49,10 +49,7 @@ static void short_time(int64_t t, char *b, size_t n)
 		snprintf(b, n, "never");
 		return;
 	}
-	time_t tt = (time_t)t;
-	struct tm tm;
-	localtime_r(&tt, &tm);
-	strftime(b, n, "%m-%d %H:%M", &tm);
+	txt_stamp(t, TXT_LOCAL_SHORT, b, n);
 }
 
 static void col_pos(const void *r, char *b, size_t n) { snprintf(b, n, "%lld", (long long)S(r)->pos); }
@@ -60,7 +57,7 @@ static void col_id(const void *r, char *b, size_t n) { snprintf(b, n, "%lld", (l
 static void col_mailbox(const void *r, char *b, size_t n) { snprintf(b, n, "%s", S(r)->label); }
 static void col_size(const void *r, char *b, size_t n)
 {
-	fmt_bytes(S(r)->size, b, n);
+	txt_bytes(S(r)->size, b, n);
 	if (!S(r)->size_known && n > 2 && strlen(b) + 2 < n)
 		strcat(b, "?");
 }
