@@ -37,6 +37,18 @@ def require():
     return path
 
 
+def run_on_pair(c, fn, **pair_args):
+    """The usual main of a test: require, a fresh Mailferry and the standard
+    pair (pair_args as pair() takes them), fn(c, mf, src, dst), clean-up."""
+    require()
+    mf = cli.Mailferry()
+    try:
+        with pair(checks=c, **pair_args) as (src, dst):
+            fn(c, mf, src, dst)
+    finally:
+        mf.cleanup()
+
+
 @contextlib.contextmanager
 def pair(size_limit=None, users=USERS, imaps=False, tmpfs=False, checks=None, src_conf=''):
     """The standard source/target pair.  With checks (a report.Checks), the
