@@ -258,12 +258,7 @@ def scheduled(c, mf, s):
 
 def main(c):
     cli.require_binary()
-    if not smtpd.available():
-        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
-            print('FAIL: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)')
-            sys.exit(1)
-        print('SKIP: python3-aiosmtpd is not installed')
-        sys.exit(77)
+    smtpd.require()
     fixtures.require()
     mf = cli.Mailferry()
     try:

@@ -82,6 +82,18 @@ def have_slapd():
         shutil.which('ldapmodify') is not None and os.path.isdir(SCHEMA_DIR)
 
 
+def require():
+    """Skips (77) without slapd (a failure instead when
+    MFTEST_REQUIRE_DOVECOT=1, as in CI, where every server must be there)."""
+    if have_slapd():
+        return
+    if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
+        print('FAIL: slapd is not installed (apt-get install slapd ldap-utils)')
+        raise SystemExit(1)
+    print('SKIP: slapd is not installed')
+    raise SystemExit(77)
+
+
 
 
 class Slapd:

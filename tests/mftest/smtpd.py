@@ -29,6 +29,18 @@ def available():
     return r.returncode == 0
 
 
+def require():
+    """Skips (77) when aiosmtpd is missing (a failure instead when
+    MFTEST_REQUIRE_DOVECOT=1, as in CI, where every server must be there)."""
+    if available():
+        return
+    if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
+        print('FAIL: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)')
+        raise SystemExit(1)
+    print('SKIP: python3-aiosmtpd is not installed')
+    raise SystemExit(77)
+
+
 
 
 class Smtpd:
