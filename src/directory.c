@@ -889,19 +889,7 @@ static bool is_group_line(const char *t)
 /* Calls fn with each non-empty trimmed line of the scope. */
 static void scope_lines(const struct forest *f, void (*fn)(void *ctx, const char *line), void *ctx)
 {
-	const char *p = f->scope ? f->scope : "";
-	while (*p) {
-		size_t len = strcspn(p, "\n");
-		char *line = x_strndup(p, len);
-		char *t = line + strspn(line, " \t");
-		size_t tl = strlen(t);
-		while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t' || t[tl - 1] == '\r'))
-			t[--tl] = '\0';
-		if (tl)
-			fn(ctx, t);
-		free(line);
-		p += len + (p[len] == '\n');
-	}
+	text_each_line(f->scope, fn, ctx);
 }
 
 struct bases { const char *base; char **v; size_t n, cap; };
