@@ -263,11 +263,7 @@ def main(c):
     mf = cli.Mailferry()
     try:
         with smtpd.Smtpd() as s:
-            for key, value in (('smtp_url', s.url), ('smtp_from', 'ferry@example.org'),
-                               ('admin_email', 'admins@example.org'),
-                               ('templates_dir', os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates'))):
-                r = mf.run('config', 'set', key, value)
-                c.check(r.rc == 0, 'config set %s' % key, r)
+            smtpd.configure(c, mf, s, ('admin_email', 'admins@example.org'))
             send_test(c, mf, s)
             templates(c, mf, s)
             job_events(c, mf, s)

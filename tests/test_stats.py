@@ -289,10 +289,7 @@ def main(c):
     mf = cli.Mailferry()
     try:
         with smtpd.Smtpd() as s, fixtures.pair(size_limit=LIMIT, checks=c) as (src, dst):
-            for key, value in (('smtp_url', s.url), ('smtp_from', 'ferry@example.org'),
-                               ('templates_dir', os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates'))):
-                r = mf.run('config', 'set', key, value)
-                c.check(r.rc == 0, 'config set %s' % key, r)
+            smtpd.configure(c, mf, s)
             seed(c, mf, src)
             mf.endpoint_add('src', src)
             mf.endpoint_add('dst', dst)

@@ -14,7 +14,6 @@ any plugin; the reverse direction would need listescape on the source.
 """
 
 import contextlib
-import os
 import re
 import sys
 
@@ -28,12 +27,7 @@ def require():
     """Skips (77) without a binary (when MAILFERRY is unset) or without Dovecot
     (a failure instead when MFTEST_REQUIRE_DOVECOT=1, e.g. in CI)."""
     path = cli.require_binary()
-    if not have_dovecot():
-        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
-            print('FAIL: dovecot is not installed (apt-get install dovecot-imapd)')
-            raise SystemExit(1)
-        print('SKIP: dovecot is not installed (apt-get install dovecot-imapd)')
-        raise SystemExit(77)
+    report.need(have_dovecot(), 'dovecot', 'apt-get install dovecot-imapd')
     return path
 
 

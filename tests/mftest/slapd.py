@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import time
 
+from . import report
 from .dovecot import free_port  # noqa: F401  (also for the tests)
 
 SLAPD = '/usr/sbin/slapd'
@@ -85,13 +86,7 @@ def have_slapd():
 def require():
     """Skips (77) without slapd (a failure instead when
     MFTEST_REQUIRE_DOVECOT=1, as in CI, where every server must be there)."""
-    if have_slapd():
-        return
-    if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
-        print('FAIL: slapd is not installed (apt-get install slapd ldap-utils)')
-        raise SystemExit(1)
-    print('SKIP: slapd is not installed')
-    raise SystemExit(77)
+    report.need(have_slapd(), 'slapd', 'apt-get install slapd ldap-utils')
 
 
 

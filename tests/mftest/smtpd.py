@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 
+from . import report
 from .dovecot import free_port  # noqa: F401  (also for the tests)
 
 SYSTEM_PYTHON = '/usr/bin/python3'
@@ -32,13 +33,18 @@ def available():
 def require():
     """Skips (77) when aiosmtpd is missing (a failure instead when
     MFTEST_REQUIRE_DOVECOT=1, as in CI, where every server must be there)."""
-    if available():
-        return
-    if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
-        print('FAIL: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)')
-        raise SystemExit(1)
-    print('SKIP: python3-aiosmtpd is not installed')
-    raise SystemExit(77)
+    report.need(available(), 'python3-aiosmtpd', 'apt-get install python3-aiosmtpd')
+
+
+def configure(c, mf, server, *more):
+    """Points mf's notifications at server (smtp_url, smtp_from, the
+    source tree's templates), with more (key, value) settings; each
+    `config set` is a check."""
+    templates = os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates')
+    for key, value in (('smtp_url', server.url), ('smtp_from', 'ferry@example.org'),
+                       ('templates_dir', templates)) + more:
+        r = mf.run('config', 'set', key, value)
+        c.check(r.rc == 0, 'config set %s' % key, r)
 
 
 
