@@ -1610,13 +1610,12 @@ enum st store_journal_load(struct store *s, int64_t folder_id, struct journal_en
 }
 
 /* --- reports ------------------------------------------------------------ */
-enum st store_skipped_add(struct store *s, int64_t job_id, int64_t folder_id, const char *folder,
-                          uint32_t src_uid, const char *subject, uint64_t size,
-                          const char *reason, struct err *e)
+/* One row of skipped, bound the same way for a skipped and a failed item:
+ * 1 job, 2 folder id, 3 folder, 4 uid, 5 subject, 6 size, 7 reason, 8 now. */
+static enum st skipped_put(struct store *s, const char *sql, int64_t job_id, int64_t folder_id, const char *folder,
+                           uint32_t src_uid, const char *subject, uint64_t size, const char *reason,
+                           const char *what, struct err *e)
 {
-	static const char sql[] =
-		"INSERT OR REPLACE INTO skipped(job_id,folder_id,folder,src_uid,subject,size,reason,ts) "
-		"VALUES(?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
@@ -1628,27 +1627,29 @@ enum st store_skipped_add(struct store *s, int64_t job_id, int64_t folder_id, co
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)size);
 	bind_text(st, 7, reason);
 	sqlite3_bind_int64(st, 8, clock_now());
-	return step_done(s, st, e, "record skipped item");
+	return step_done(s, st, e, what);
+}
+
+enum st store_skipped_add(struct store *s, int64_t job_id, int64_t folder_id, const char *folder,
+                          uint32_t src_uid, const char *subject, uint64_t size,
+                          const char *reason, struct err *e)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO skipped(job_id,folder_id,folder,src_uid,subject,size,reason,ts) "
+		"VALUES(?1,?2,?3,?4,?5,?6,?7,?8)";
+	return skipped_put(s, sql, job_id, folder_id, folder, src_uid, subject, size, reason, "record skipped item",
+	                   e);
 }
 
 enum st store_item_failed_add(struct store *s, int64_t job_id, int64_t folder_id, const char *folder,
                               uint32_t src_uid, uint64_t size, const char *reason, struct err *e)
 {
+	/* The subject a skip recorded before stays (the failure has none). */
 	static const char sql[] =
 		"INSERT OR REPLACE INTO skipped(job_id,folder_id,folder,src_uid,subject,size,reason,ts,failed) "
-		"VALUES(?,?,?,?,(SELECT subject FROM skipped WHERE job_id=?1 AND folder_id=?2 AND src_uid=?4),"
-		"?,?,?,1)";
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, folder_id);
-	bind_text(st, 3, folder);
-	sqlite3_bind_int64(st, 4, src_uid);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)size);
-	bind_text(st, 6, reason);
-	sqlite3_bind_int64(st, 7, clock_now());
-	return step_done(s, st, e, "record failed item");
+		"VALUES(?1,?2,?3,?4,coalesce(?5,(SELECT subject FROM skipped WHERE job_id=?1 AND folder_id=?2 "
+		"AND src_uid=?4)),?6,?7,?8,1)";
+	return skipped_put(s, sql, job_id, folder_id, folder, src_uid, NULL, size, reason, "record failed item", e);
 }
 
 enum st store_failed_uids(struct store *s, int64_t job_id, int64_t folder_id, uint32_t **out, size_t *n,

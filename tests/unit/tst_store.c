@@ -984,6 +984,15 @@ static void test_lifecycle(const char *dir)
 	check(store_job_finish(s, &c, JOB_PARTIAL, NULL, &e) == 0, "final pass partial");
 	check(store_item_failed_add(s, c.id, 1, "INBOX", 42, 100, "refused", &e) == 0 &&
 	      store_skipped_add(s, c.id, 1, "INBOX", 43, "big", 1 << 30, "too big", &e) == 0, "one failed, one skipped");
+	check(store_skipped_add(s, c.id, 2, "Sent", 7, "Minutes", 10, "refused once", &e) == 0 &&
+	      store_item_failed_add(s, c.id, 2, "Sent", 7, 10, "refused", &e) == 0 &&
+	      count_rows(s, path, "SELECT count(*) FROM skipped WHERE folder_id=2 AND src_uid=7 AND failed=1 "
+	                          "AND subject='Minutes' AND reason='refused'") == 1,
+	      "an item that fails after a skip keeps the subject the skip recorded");
+	store_failed_done(s, c.id, 2, 7, &e);      /* only uid 42 stays failed, for the checks below */
+	check(count_rows(s, path, "SELECT count(*) FROM skipped WHERE folder_id=1 AND src_uid=42 AND failed=1 "
+	                          "AND subject IS NULL AND size=100") == 1,
+	      "a failed item with no skip before has no subject");
 	uint32_t *uids;
 	size_t nu;
 	int64_t nf;
