@@ -30,12 +30,11 @@ bool cmd_parse_long(const char *s, long min, long max, long *out)
 	return true;
 }
 
-int cmd_store_open(const char *path, struct store **st)
+int cmd_store_open(const char *path, struct store **st, struct err *e)
 {
-	struct err e;
-	err_clear(&e);
+	err_clear(e);
 	*st = NULL;
-	if (store_open(path, st, &e))
-		return cmd_fail(&e);
+	if (store_open(path, st, e))
+		return cmd_fail(e);
 	return 0;
 }

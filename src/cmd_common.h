@@ -17,8 +17,9 @@ int cmd_usage(const char *what);
 /* True when s is a whole number from min to max, stored in *out. */
 bool cmd_parse_long(const char *s, long min, long max, long *out);
 
-/* Opens the store at path into *st.  Returns 0, or the exit status after
- * telling why on stderr (then *st is NULL).  The caller closes *st. */
-int cmd_store_open(const char *path, struct store **st);
+/* Opens the store at path into *st, e cleared for the command's own use.
+ * Returns 0, or the exit status after telling why on stderr (then *st is
+ * NULL).  The caller closes *st. */
+int cmd_store_open(const char *path, struct store **st, struct err *e);
 
 #endif

@@ -79,11 +79,10 @@ int cmd_metrics(const struct cfg *cfg, const char *store_path, int argc, char **
 	if (endpoint && by_endpoint)
 		return cmd_usage("--endpoint NAME and --by-endpoint do not go together");
 	struct store *st;
-	int rc = cmd_store_open(store_path, &st);
+	struct err e;
+	int rc = cmd_store_open(store_path, &st, &e);
 	if (rc)
 		return rc;
-	struct err e;
-	err_clear(&e);
 	int64_t ep_id = 0;
 	if (endpoint) {
 		struct endpoint ep;

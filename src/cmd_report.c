@@ -50,11 +50,10 @@ int cmd_report_stats(const struct cfg *cfg, const char *store_path, int argc, ch
 	if (to && !strchr(to, '@'))
 		return cmd_usage("--email needs an address (name@domain)");
 	struct store *st;
-	int rc = cmd_store_open(store_path, &st);
+	struct err e;
+	int rc = cmd_store_open(store_path, &st, &e);
 	if (rc)
 		return rc;
-	struct err e;
-	err_clear(&e);
 	struct report r;
 	enum st s = report_load(st, scope, job, login, 0, &r, &e);
 	store_close(&st);

@@ -206,11 +206,10 @@ int cmd_schedule(const struct cfg *cfg, const char *store_path, int argc, char *
 	if (optind < argc)
 		return cmd_usage("schedule takes only --workers N, --csv and --actual");
 	struct store *st;
-	int rc = cmd_store_open(store_path, &st);
+	struct err e;
+	int rc = cmd_store_open(store_path, &st, &e);
 	if (rc)
 		return rc;
-	struct err e;
-	err_clear(&e);
 	if (actual) {
 		rc = print_actual(st, csv);
 	} else {
