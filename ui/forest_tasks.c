@@ -50,6 +50,18 @@ static void free_lines(char **lines, int n)
 		free(lines[i]);
 }
 
+/* A task's result list, unless the admin is busy with a prompt or a dialog
+ * (the marks and the status line tell the outcome then): closed(u, -1, job)
+ * at once. */
+static void offer_lines(struct ui *u, const char *title, char **lines, int n,
+                        void (*closed)(struct ui *u, int choice, void *job), void *job)
+{
+	if (u->mode == M_NORMAL)
+		ui_menu(u, title, (const char *const *)lines, n, 0, closed, job);
+	else
+		closed(u, -1, job);
+}
+
 /* --- health ------------------------------------------------------------------- */
 
 struct check_job {
@@ -149,12 +161,7 @@ static void check_finish(struct ui *u, struct ui_task *t)
 	       c->worst >= HEALTH_FAIL ? "failures, see the list" : c->worst >= HEALTH_WARN ? "warnings" : "all good");
 	if (c->nlines == 0)
 		add_line(c, x_strdup("(no endpoint to check: Enter on the forest, Accounts tab)"));
-	/* The list opens unless the admin is busy with a prompt or a dialog
-	 * (the marks and the status line tell the outcome then). */
-	if (u->mode == M_NORMAL)
-		ui_menu(u, title, (const char *const *)c->lines, c->nlines, 0, lines_closed, c);
-	else
-		lines_closed(u, -1, c);
+	offer_lines(u, title, c->lines, c->nlines, lines_closed, c);
 }
 
 static void check_free(struct ui_task *t)
@@ -252,10 +259,7 @@ static void checklist_finish(struct ui *u, struct ui_task *t)
 	         c->forest, c->n[CL_PASS], c->n[CL_WARN], c->n[CL_FAIL], c->n[CL_MANUAL]);
 	ui_say(u, "checklist of %s done: %s", c->forest,
 	       c->worst >= CL_FAIL ? "failures, see the list" : c->worst >= CL_WARN ? "warnings" : "nothing failed");
-	if (u->mode == M_NORMAL)
-		ui_menu(u, title, (const char *const *)c->lines, c->nlines, 0, checklist_closed, c);
-	else
-		checklist_free_job(c);
+	offer_lines(u, title, c->lines, c->nlines, checklist_closed, c);
 }
 
 static void checklist_free(struct ui_task *t)
