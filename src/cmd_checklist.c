@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "checklist.h"
+#include "cmd_common.h"
 
 struct cl_tally { int n[4]; };
 
@@ -23,18 +24,14 @@ static void print_item(void *ctx, const struct cl_item *it)
 
 int cmd_forest_checklist(struct store *st, const struct cfg *cfg, int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "mailferry: forest checklist needs NAME (see 'mailferry --help')\n");
-		return st_exit_code(ST_USAGE);
-	}
+	if (argc != 2 || argv[1][0] == '-')
+		return cmd_usage("forest checklist needs NAME");
 	struct err e;
 	err_clear(&e);
 	struct cl_tally t = { { 0 } };
 	enum cl_state worst = CL_PASS;
-	if (checklist_run(st, cfg, argv[1], print_item, &t, &worst, &e)) {
-		fprintf(stderr, "mailferry: %s\n", e.msg[0] ? e.msg : st_message(e.code));
-		return st_exit_code(e.code);
-	}
+	if (checklist_run(st, cfg, argv[1], print_item, &t, &worst, &e))
+		return cmd_fail(&e);
 	printf("forest %s: %d passed, %d warning%s, %d failed, %d to check by hand\n", argv[1], t.n[CL_PASS],
 	       t.n[CL_WARN], t.n[CL_WARN] == 1 ? "" : "s", t.n[CL_FAIL], t.n[CL_MANUAL]);
 	if (worst == CL_FAIL)

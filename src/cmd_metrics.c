@@ -10,23 +10,12 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "cmd_common.h"
 #include "textout.h"
 
 /* Buckets shown when --last is not given: as the console's Metrics view
  * (3 hours by minute, 3 days by hour, 60 days by day). */
 static const int default_last[] = { 180, 72, 60 };
-
-static int usage(const char *what)
-{
-	fprintf(stderr, "mailferry: %s (see 'mailferry --help')\n", what);
-	return st_exit_code(ST_USAGE);
-}
-
-static int fail(const struct err *e)
-{
-	fprintf(stderr, "mailferry: %s\n", e->msg[0] ? e->msg : st_message(e->code));
-	return st_exit_code(e->code);
-}
 
 static void print_table(const struct metrics *m)
 {
@@ -70,16 +59,14 @@ int cmd_metrics(const struct cfg *cfg, const char *store_path, int argc, char **
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
 		switch (c) {
 		case 'p':
 			if (!metrics_period_parse(optarg, &period))
-				return usage("--period is minute, hour or day");
+				return cmd_usage("--period is minute, hour or day");
 			break;
 		case 'l':
-			last = strtol(optarg, &end, 10);
-			if (*end || last < 1 || last > 1000000)
-				return usage("--last needs a whole number of periods from 1 to 1000000");
+			if (!cmd_parse_long(optarg, 1, 1000000, &last))
+				return cmd_usage("--last needs a whole number of periods from 1 to 1000000");
 			break;
 		case 'e': endpoint = optarg; break;
 		case 'b': by_endpoint = true; break;
@@ -88,20 +75,20 @@ int cmd_metrics(const struct cfg *cfg, const char *store_path, int argc, char **
 		}
 	}
 	if (optind < argc)
-		return usage("metrics takes only --period, --last, --endpoint, --by-endpoint and --csv");
+		return cmd_usage("metrics takes only --period, --last, --endpoint, --by-endpoint and --csv");
 	if (endpoint && by_endpoint)
-		return usage("--endpoint NAME and --by-endpoint do not go together");
-	struct store *st = NULL;
+		return cmd_usage("--endpoint NAME and --by-endpoint do not go together");
+	struct store *st;
 	struct err e;
-	err_clear(&e);
-	if (store_open(store_path, &st, &e))
-		return fail(&e);
+	int rc = cmd_store_open(store_path, &st, &e);
+	if (rc)
+		return rc;
 	int64_t ep_id = 0;
 	if (endpoint) {
 		struct endpoint ep;
 		if (store_endpoint_get(st, endpoint, &ep, &e)) {
 			store_close(&st);
-			return fail(&e);
+			return cmd_fail(&e);
 		}
 		ep_id = ep.id;
 		endpoint_free(&ep);
@@ -110,9 +97,8 @@ int cmd_metrics(const struct cfg *cfg, const char *store_path, int argc, char **
 		last = default_last[period];
 	int64_t since = metrics_bucket_of(clock_now(), period) - (int64_t)(last - 1) * metrics_period_secs(period);
 	struct metrics m;
-	int rc = 0;
 	if (metrics_load(st, period, since, ep_id, by_endpoint, &m, &e)) {
-		rc = fail(&e);
+		rc = cmd_fail(&e);
 	} else {
 		if (csv)
 			metrics_write_csv(stdout, &m);

@@ -10,19 +10,8 @@
 #include <string.h>
 
 #include "report.h"
+#include "cmd_common.h"
 #include "textout.h"
-
-static int usage(const char *what)
-{
-	fprintf(stderr, "mailferry: %s (see 'mailferry --help')\n", what);
-	return st_exit_code(ST_USAGE);
-}
-
-static int fail(const struct err *e)
-{
-	fprintf(stderr, "mailferry: %s\n", e->msg[0] ? e->msg : st_message(e->code));
-	return st_exit_code(e->code);
-}
 
 int cmd_report_stats(const struct cfg *cfg, const char *store_path, int argc, char **argv)
 {
@@ -44,7 +33,7 @@ int cmd_report_stats(const struct cfg *cfg, const char *store_path, int argc, ch
 		case 'j':
 			job = strtoll(optarg, &end, 10);
 			if (*end || job < 1)
-				return usage("--job needs a job number");
+				return cmd_usage("--job needs a job number");
 			scope = REPORT_JOB;
 			scopes++;
 			break;
@@ -55,27 +44,26 @@ int cmd_report_stats(const struct cfg *cfg, const char *store_path, int argc, ch
 		}
 	}
 	if (optind < argc)
-		return usage("report takes only --job ID, --mailbox LOGIN, --all and --email ADDRESS");
+		return cmd_usage("report takes only --job ID, --mailbox LOGIN, --all and --email ADDRESS");
 	if (scopes > 1)
-		return usage("report takes one of --job ID, --mailbox LOGIN and --all");
+		return cmd_usage("report takes one of --job ID, --mailbox LOGIN and --all");
 	if (to && !strchr(to, '@'))
-		return usage("--email needs an address (name@domain)");
-	struct store *st = NULL;
+		return cmd_usage("--email needs an address (name@domain)");
+	struct store *st;
 	struct err e;
-	err_clear(&e);
-	if (store_open(store_path, &st, &e))
-		return fail(&e);
+	int rc = cmd_store_open(store_path, &st, &e);
+	if (rc)
+		return rc;
 	struct report r;
 	enum st s = report_load(st, scope, job, login, 0, &r, &e);
 	store_close(&st);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	char *text = report_text(&r);
-	int rc = 0;
 	if (to) {
 		char answer[256] = "";
 		if (report_email(cfg, text, r.n, r.made, to, answer, sizeof answer, &e))
-			rc = fail(&e);
+			rc = cmd_fail(&e);
 		else
 			printf("report on %zu mailbox%s sent to %s%s%s\n", r.n, r.n == 1 ? "" : "es", to,
 			       answer[0] ? "; the server said: " : "", answer);

@@ -9,20 +9,9 @@
 #include <string.h>
 
 #include "blackout.h"
+#include "cmd_common.h"
 #include "lifecycle.h"
 #include "tz.h"
-
-static int sched_fail(const struct err *e)
-{
-	fprintf(stderr, "mailferry: %s\n", e->msg[0] ? e->msg : st_message(e->code));
-	return st_exit_code(e->code);
-}
-
-static int sched_usage(const char *msg)
-{
-	fprintf(stderr, "mailferry: %s (see 'mailferry --help')\n", msg);
-	return st_exit_code(ST_USAGE);
-}
 
 static bool parse_job_id(const char *s, int64_t *id)
 {
@@ -68,7 +57,7 @@ static int cutover_one(struct store *st, int64_t id, int64_t at)
 	struct err e;
 	enum job_state now;
 	if (store_job_cutover(st, id, at, &now, &e))
-		return sched_fail(&e);
+		return cmd_fail(&e);
 	char when[32];
 	int64_t t = at > 0 ? at : clock_now();
 	if (now == JOB_COMPLETING)
@@ -104,14 +93,14 @@ int cmd_cutover(struct store *st, int argc, char **argv)
 			ids.v = x_grow(ids.v, ids.n, &ids.cap, sizeof *ids.v, 16);
 			ids.v[ids.n++] = id;
 		} else {
-			rc = sched_usage("cutover needs JOB... or --all, and optionally --at 'YYYY-MM-DD HH:MM'");
+			rc = cmd_usage("cutover needs JOB... or --all, and optionally --at 'YYYY-MM-DD HH:MM'");
 		}
 	}
 	if (!rc && all == (ids.n > 0))
-		rc = sched_usage("cutover needs JOB... or --all (not both)");
+		rc = cmd_usage("cutover needs JOB... or --all (not both)");
 	struct err e;
 	if (!rc && all && store_job_each(st, false, collect_ready, &ids, &e))
-		rc = sched_fail(&e);
+		rc = cmd_fail(&e);
 	if (!rc && all && ids.n == 0)
 		printf("no job is ready to complete\n");
 	for (size_t i = 0; !rc && i < ids.n; i++) {
@@ -137,19 +126,19 @@ int cmd_retry(struct store *st, int argc, char **argv)
 		if (!strcmp(argv[i], "--full"))
 			continue;
 		if (!parse_job_id(argv[i], &id))
-			return sched_usage("retry needs JOB... [--full]");
+			return cmd_usage("retry needs JOB... [--full]");
 		n++;
 		struct err e;
 		bool only = false;
 		if (store_job_retry_pass(st, id, full, &only, &e)) {
-			rc = sched_fail(&e);
+			rc = cmd_fail(&e);
 			continue;
 		}
 		printf("job %lld: retry queued: %s\n", (long long)id,
 		       only ? "only its failed items are copied again" : "its pass resumes where it stopped");
 	}
 	if (n == 0)
-		return sched_usage("retry needs JOB... [--full]");
+		return cmd_usage("retry needs JOB... [--full]");
 	return rc;
 }
 
@@ -161,11 +150,11 @@ int cmd_resume_endpoint(struct store *st, const char *endpoint)
 	struct err e;
 	int64_t n = 0;
 	if (store_endpoint_get(st, endpoint, &ep, &e))
-		return sched_fail(&e);
+		return cmd_fail(&e);
 	enum st s = store_endpoint_resume_jobs(st, ep.id, &n, &e);
 	endpoint_free(&ep);
 	if (s)
-		return sched_fail(&e);
+		return cmd_fail(&e);
 	store_event(st, EV_INFO, 0, "%lld job(s) of endpoint %s resumed by admin", (long long)n, endpoint);
 	printf("%lld job(s) of endpoint %s resumed\n", (long long)n, endpoint);
 	return 0;

@@ -18,53 +18,19 @@
 
 #include "forecast.h"
 #include "store.h"
+#include "cmd_common.h"
 #include "textout.h"
-
-static int usage(const char *what)
-{
-	fprintf(stderr, "mailferry: %s (see 'mailferry --help')\n", what);
-	return st_exit_code(ST_USAGE);
-}
-
-static int fail(const struct err *e)
-{
-	fprintf(stderr, "mailferry: %s\n", e->msg[0] ? e->msg : st_message(e->code));
-	return st_exit_code(e->code);
-}
 
 /* Why a job starts or ends when it does, in a few words. */
 static void job_note(const struct forecast_job *j, char *b, size_t n)
 {
-	char t[32];
-	size_t k = 0;
-	b[0] = '\0';
-#define ADD(...) do { if (k < n) k += (size_t)snprintf(b + k, n - k, __VA_ARGS__); } while (0)
-	if (j->running)
-		ADD("running; ");
-	if (j->phase == PHASE_INCREMENTAL)
-		ADD("ready: next incremental sync; ");
-	else if (j->phase == PHASE_FINAL)
-		ADD("completing: final pass at cutover; ");
-	if (j->size_estimated && j->phase == PHASE_INITIAL)
-		ADD("size unknown, estimated; ");
-	else if (j->size_estimated)
-		ADD("delta estimated (%d%% of the mailbox, no earlier sync); ", FORECAST_DELTA_PERMILLE / 10);
-	else if (j->phase != PHASE_INITIAL)
-		ADD("delta as earlier syncs; ");
-	if (j->blackout) {
-		txt_time(j->blackout_until, t, sizeof t);
-		ADD("%s %s until %s; ", j->stops ? "stopped by blackout" : "blackout", j->blackout, t);
-	} else if (j->start_after > 0 && j->est_start == j->start_after)
-		ADD("starts at its set time; ");
-	if (j->est_ready > 0 && j->cutover_at > 0 && j->phase != PHASE_FINAL) {
-		txt_time(j->est_ready, t, sizeof t);
-		ADD("ready to complete %s, then final pass (cutover); ", t);
-	} else if (j->suspend_ready && j->phase != PHASE_FINAL && j->est_end != FORECAST_NEVER) {
-		ADD("then ready to complete; ");
-	}
-#undef ADD
-	if (k >= 2 && k < n)
-		b[k - 2] = '\0';
+	const struct forecast_note_facts f = {
+		.running = j->running, .suspend_ready = j->suspend_ready, .size_estimated = j->size_estimated,
+		.phase = j->phase, .blackout = j->blackout, .stops = j->stops, .blackout_until = j->blackout_until,
+		.start_after = j->start_after, .est_start = j->est_start, .est_end = j->est_end,
+		.est_ready = j->est_ready, .cutover_at = j->cutover_at,
+	};
+	forecast_note(&f, txt_time, b, n);
 }
 
 static void print_table(const struct forecast_queue *q)
@@ -193,7 +159,7 @@ static int print_actual(struct store *st, bool csv)
 		printf("%6s  %-16s %-9s  %-16s  %-16s  %8s  %-16s  %-16s  %8s\n", "JOB", "MAILBOX", "STATE",
 		       "FORECAST START", "STARTED", "LATE BY", "FORECAST END", "ENDED", "LATE BY");
 	if (store_forecast_each(st, 0, put_actual, &a, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	if (!csv) {
 		char avg[32];
 		txt_duration(a.ended ? a.sum_abs_end / (int64_t)a.ended : 0, avg, sizeof avg);
@@ -216,13 +182,11 @@ int cmd_schedule(const struct cfg *cfg, const char *store_path, int argc, char *
 	bool csv = false, actual = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
 		long v;
 		switch (c) {
 		case 'w':
-			v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 256)
-				return usage("--workers needs a whole number from 1 to 256");
+			if (!cmd_parse_long(optarg, 1, 256, &v))
+				return cmd_usage("--workers needs a whole number from 1 to 256");
 			workers = (int)v;
 			break;
 		case 'c': csv = true; break;
@@ -231,20 +195,19 @@ int cmd_schedule(const struct cfg *cfg, const char *store_path, int argc, char *
 		}
 	}
 	if (optind < argc)
-		return usage("schedule takes only --workers N, --csv and --actual");
-	struct store *st = NULL;
+		return cmd_usage("schedule takes only --workers N, --csv and --actual");
+	struct store *st;
 	struct err e;
-	err_clear(&e);
-	if (store_open(store_path, &st, &e))
-		return fail(&e);
-	int rc = 0;
+	int rc = cmd_store_open(store_path, &st, &e);
+	if (rc)
+		return rc;
 	if (actual) {
 		rc = print_actual(st, csv);
 	} else {
 		struct forecast_queue q;
 		if (forecast_queue_run(st, workers, cfg->max_connections_per_host,
 		                       forecast_rate_of_mb_h(cfg->forecast_default_rate), clock_now(), &q, &e)) {
-			rc = fail(&e);
+			rc = cmd_fail(&e);
 		} else {
 			if (csv)
 				print_csv(&q);

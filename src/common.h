@@ -112,6 +112,10 @@ void sb_addc(struct sbuf *b, char c);
 void sb_printf(struct sbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void sb_consume(struct sbuf *b, size_t n);   /* drop n bytes from the front */
 
+/* Calls fn with each line of text (NULL: none) that is not blank, without
+ * its leading and trailing blanks (space, tab, CR); line lives for the call. */
+void text_each_line(const char *text, void (*fn)(void *ctx, const char *line), void *ctx);
+
 /* Monotonic milliseconds, and the wall clock through one settable source so
  * tests can inject time: clock_set_fake in unit tests, and for whole
  * processes the file named by MAILFERRY_TEST_CLOCK (a unix time; the clock

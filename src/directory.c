@@ -768,15 +768,20 @@ static enum st page_result(struct run *r, LDAPMessage *res, const char *what, st
 	return s;
 }
 
-/* A subtree search under base, DIR_PAGE_SIZE entries a page (RFC 2696). */
-static enum st paged_search(struct run *r, const char *base, const char *filter,
-                            const char *const *attrs, entry_fn fn, struct err *e)
+/* What a paged search does with one page's answer res; clearing *more ends
+ * the search after this page. */
+typedef enum st (*page_fn)(struct run *r, const char *base, LDAPMessage *res, void *ctx, bool *more,
+                           struct err *e);
+
+/* A search under base in scope, DIR_PAGE_SIZE entries a page (RFC 2696),
+ * each page handed to fn; what names the search in errors. */
+static enum st paged_walk(struct run *r, const char *base, int scope, const char *filter,
+                          const char *const *attrs, const char *what, page_fn fn, void *ctx, struct err *e)
 {
 	struct berval cookie = { 0 };
 	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
-	char what[600];
-	snprintf(what, sizeof what, "search under '%s'", base);
 	enum st s = ST_OK;
+	bool more = true;
 	do {
 		LDAPControl *pc = NULL;
 		int rc = ldap_create_page_control(r->ld, DIR_PAGE_SIZE, &cookie, 0, &pc);
@@ -786,23 +791,47 @@ static enum st paged_search(struct run *r, const char *base, const char *filter,
 			return ldap_fail(r, rc, what, e);
 		LDAPControl *ctrls[2] = { pc, NULL };
 		LDAPMessage *res = NULL;
-		rc = ldap_search_ext_s(r->ld, base, LDAP_SCOPE_SUBTREE, filter, (char **)attrs, 0, ctrls,
-		                       NULL, &tv, LDAP_NO_LIMIT, &res);
+		rc = ldap_search_ext_s(r->ld, base, scope, filter, (char **)attrs, 0, ctrls, NULL, &tv, LDAP_NO_LIMIT,
+		                       &res);
 		ldap_control_free(pc);
 		if (!res || (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED && rc != LDAP_REFERRAL &&
 		             ldap_count_entries(r->ld, res) <= 0))
 			s = ldap_fail(r, rc, what, e);
 		else if (!(s = page_result(r, res, what, &cookie, e)))
-			s = take_page(r, res, fn, e);
-		if (!s && fn == take_entry)
-			note_references(r, res, base);
+			s = fn(r, base, res, ctx, &more, e);
 		ldap_msgfree(res);
 		r->rep->pages += !s;
 		log_debug("forest %s: page %d under %s: %s", r->f->name, r->rep->pages, base,
 		          s ? e->msg : "ok");
-	} while (!s && cookie.bv_len > 0);
+	} while (!s && more && cookie.bv_len > 0);
 	ber_memfree(cookie.bv_val);
 	return s;
+}
+
+/* paged_search's page: every entry to fn (in struct entry_page). */
+struct entry_page {
+	entry_fn fn;
+};
+
+static enum st entries_of_page(struct run *r, const char *base, LDAPMessage *res, void *ctx, bool *more,
+                               struct err *e)
+{
+	(void)more;
+	entry_fn fn = ((const struct entry_page *)ctx)->fn;
+	enum st s = take_page(r, res, fn, e);
+	if (!s && fn == take_entry)
+		note_references(r, res, base);
+	return s;
+}
+
+/* A subtree search under base, every entry handed to fn. */
+static enum st paged_search(struct run *r, const char *base, const char *filter,
+                            const char *const *attrs, entry_fn fn, struct err *e)
+{
+	char what[600];
+	snprintf(what, sizeof what, "search under '%s'", base);
+	struct entry_page ctx = { fn };
+	return paged_walk(r, base, LDAP_SCOPE_SUBTREE, filter, attrs, what, entries_of_page, &ctx, e);
 }
 
 /* --- the base DN ------------------------------------------------------------------ */
@@ -860,19 +889,7 @@ static bool is_group_line(const char *t)
 /* Calls fn with each non-empty trimmed line of the scope. */
 static void scope_lines(const struct forest *f, void (*fn)(void *ctx, const char *line), void *ctx)
 {
-	const char *p = f->scope ? f->scope : "";
-	while (*p) {
-		size_t len = strcspn(p, "\n");
-		char *line = x_strndup(p, len);
-		char *t = line + strspn(line, " \t");
-		size_t tl = strlen(t);
-		while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t' || t[tl - 1] == '\r'))
-			t[--tl] = '\0';
-		if (tl)
-			fn(ctx, t);
-		free(line);
-		p += len + (p[len] == '\n');
-	}
+	text_each_line(f->scope, fn, ctx);
 }
 
 struct bases { const char *base; char **v; size_t n, cap; };
@@ -1365,50 +1382,47 @@ static enum st connect_typed(struct run *r, const char *typed_password, struct e
 	return dir_connect(r, NULL, e);
 }
 
+/* ou_level's page: its OUs appended to out, up to max. */
+struct ou_page {
+	struct dir_ou_list *out;
+	int parent;
+	size_t max;
+};
+
+static enum st ous_of_page(struct run *r, const char *base, LDAPMessage *res, void *ctx, bool *more,
+                           struct err *e)
+{
+	(void)base;
+	(void)e;
+	struct ou_page *p = ctx;
+	struct dir_ou_list *out = p->out;
+	for (LDAPMessage *en = ldap_first_entry(r->ld, res); en; en = ldap_next_entry(r->ld, en)) {
+		if (out->n >= p->max) {
+			out->truncated = true;
+			break;
+		}
+		char *dn = ldap_get_dn(r->ld, en);
+		char *name = dn ? first_rdn_value(dn) : NULL;
+		if (dn && name) {
+			out->v = x_grow(out->v, out->n, &out->cap, sizeof *out->v, 32);
+			out->v[out->n++] = (struct dir_ou){ x_strdup(dn), name, p->parent };
+		} else
+			free(name);
+		ldap_memfree(dn);
+	}
+	*more = !out->truncated;
+	return ST_OK;
+}
+
 /* The OUs right under base (index parent in out), paged. */
 static enum st ou_level(struct run *r, const char *base, int parent, size_t max, struct dir_ou_list *out,
                         struct err *e)
 {
-	struct berval cookie = { 0 };
-	struct timeval tv = { .tv_sec = r->timeout_s > 0 ? r->timeout_s : 30 };
 	char what[600];
 	snprintf(what, sizeof what, "list the OUs under '%s'", base);
-	char *attrs[] = { (char *)"1.1", NULL };
-	enum st s = ST_OK;
-	do {
-		LDAPControl *pc = NULL;
-		int rc = ldap_create_page_control(r->ld, DIR_PAGE_SIZE, &cookie, 0, &pc);
-		ber_memfree(cookie.bv_val);
-		cookie = (struct berval){ 0 };
-		if (rc != LDAP_SUCCESS)
-			return ldap_fail(r, rc, what, e);
-		LDAPControl *ctrls[2] = { pc, NULL };
-		LDAPMessage *res = NULL;
-		rc = ldap_search_ext_s(r->ld, base, LDAP_SCOPE_ONELEVEL, OU_FILTER, attrs, 0, ctrls, NULL, &tv,
-		                       LDAP_NO_LIMIT, &res);
-		ldap_control_free(pc);
-		if (!res || (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED && ldap_count_entries(r->ld, res) <= 0))
-			s = ldap_fail(r, rc, what, e);
-		else
-			s = page_result(r, res, what, &cookie, e);
-		for (LDAPMessage *en = s ? NULL : ldap_first_entry(r->ld, res); en; en = ldap_next_entry(r->ld, en)) {
-			if (out->n >= max) {
-				out->truncated = true;
-				break;
-			}
-			char *dn = ldap_get_dn(r->ld, en);
-			char *name = dn ? first_rdn_value(dn) : NULL;
-			if (dn && name) {
-				out->v = x_grow(out->v, out->n, &out->cap, sizeof *out->v, 32);
-				out->v[out->n++] = (struct dir_ou){ x_strdup(dn), name, parent };
-			} else
-				free(name);
-			ldap_memfree(dn);
-		}
-		ldap_msgfree(res);
-	} while (!s && cookie.bv_len > 0 && !out->truncated);
-	ber_memfree(cookie.bv_val);
-	return s;
+	static const char *const attrs[] = { "1.1", NULL };
+	struct ou_page ctx = { out, parent, max };
+	return paged_walk(r, base, LDAP_SCOPE_ONELEVEL, OU_FILTER, attrs, what, ous_of_page, &ctx, e);
 }
 
 enum st directory_list_ous(const struct forest *f, const char *typed_password, const char *secrets_path,

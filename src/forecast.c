@@ -929,3 +929,39 @@ enum st forecast_record_now(struct store *s, int workers, int host_limit, int de
 	forecast_queue_free(&q);
 	return r;
 }
+
+void forecast_note(const struct forecast_note_facts *f, void (*fmt_time)(int64_t t, char *b, size_t n),
+                   char *b, size_t n)
+{
+	char t[32];
+	size_t k = 0;
+	b[0] = '\0';
+#define ADD(...) do { if (k < n) k += (size_t)snprintf(b + k, n - k, __VA_ARGS__); } while (0)
+	if (f->running)
+		ADD("running; ");
+	if (f->phase == PHASE_INCREMENTAL)
+		ADD("ready: next incremental sync; ");
+	else if (f->phase == PHASE_FINAL)
+		ADD("completing: final pass at cutover; ");
+	if (f->size_estimated && f->phase == PHASE_INITIAL)
+		ADD("size unknown, estimated; ");
+	else if (f->size_estimated)
+		ADD("delta estimated (%d%% of the mailbox, no earlier sync); ", FORECAST_DELTA_PERMILLE / 10);
+	else if (f->phase != PHASE_INITIAL)
+		ADD("delta as earlier syncs; ");
+	if (f->blackout) {
+		fmt_time(f->blackout_until, t, sizeof t);
+		ADD("%s %s until %s; ", f->stops ? "stopped by blackout" : "blackout", f->blackout, t);
+	} else if (f->start_after > 0 && f->est_start == f->start_after) {
+		ADD("starts at its set time; ");
+	}
+	if (f->est_ready > 0 && f->cutover_at > 0 && f->phase != PHASE_FINAL) {
+		fmt_time(f->est_ready, t, sizeof t);
+		ADD("ready to complete %s, then final pass (cutover); ", t);
+	} else if (f->suspend_ready && f->phase != PHASE_FINAL && f->est_end != FORECAST_NEVER) {
+		ADD("then ready to complete; ");
+	}
+#undef ADD
+	if (k >= 2 && k < n)        /* the last "; " */
+		b[k - 2] = '\0';
+}

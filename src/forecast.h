@@ -106,6 +106,21 @@ struct forecast_job {
 	enum forecast_basis basis;
 };
 
+/* What a job's NOTE says (why it starts or ends when it does, in a few
+ * words: "running; blackout NIGHT until T; then ready to complete"), from
+ * the facts the CLI's table and the console's Schedule view both hold. */
+struct forecast_note_facts {
+	bool running, suspend_ready, size_estimated;
+	enum job_phase phase;
+	const char *blackout;
+	int stops;
+	int64_t blackout_until, start_after, est_start, est_end, est_ready, cutover_at;
+};
+/* Writes the note into b (n bytes); fmt_time writes a time as the caller
+ * shows times (the CLI's full local time, the console's short one). */
+void forecast_note(const struct forecast_note_facts *f, void (*fmt_time)(int64_t t, char *b, size_t n),
+                   char *b, size_t n);
+
 struct forecast_params {
 	int workers;                /* >= 1 */
 	double default_rate;        /* bytes/s per job when nothing was measured */

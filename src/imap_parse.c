@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "tz.h"
+
 /* Nesting deeper than this is treated as malformed: bounds the recursion
  * whatever a hostile server sends. */
 #define MAX_DEPTH 64
@@ -389,17 +391,6 @@ static const char months[12][4] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 };
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static bool take_num(const char **p, const char *end, int width_min, int width_max, int *out)
 {
 	int n = 0, w = 0;
@@ -442,7 +433,7 @@ bool imap_parse_date(const char *s, size_t len, int64_t *out)
 		return false;
 	if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || tzm > 59)
 		return false;
-	int64_t t = days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss;
+	int64_t t = tz_days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss;
 	t -= sign * (tzh * 3600 + tzm * 60);
 	*out = t;
 	return true;

@@ -32,6 +32,7 @@
 #include "engine.h"
 #include "health.h"
 #include "cmd_checklist.h"
+#include "cmd_common.h"
 #include "imap.h"
 #include "log.h"
 #include "match.h"
@@ -194,12 +195,6 @@ struct app {
 	int verbose;
 };
 
-static int fail(const struct err *e)
-{
-	fprintf(stderr, "mailferry: %s\n", e->msg[0] ? e->msg : st_message(e->code));
-	return st_exit_code(e->code);
-}
-
 /* fmt has exactly one %s, for arg. */
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -316,7 +311,7 @@ static int cmd_endpoint_add(struct app *a, int argc, char **argv)
 		free(ref);
 		err_set(&e, ST_CONFIG, "bad URL '%s' for endpoint %s: use imap://host[:port] or "
 		        "imaps://host[:port]", ep.url, ep.name);
-		return fail(&e);
+		return cmd_fail(&e);
 	}
 	if (pw.count != 1) {
 		free(ref);
@@ -347,7 +342,7 @@ static int cmd_endpoint_add(struct app *a, int argc, char **argv)
 	}
 	free(ref);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	printf("endpoint %s added (%s%s)\n", ep.name, ep.url, ep.insecure ? ", TLS NOT verified" : "");
 	return 0;
 }
@@ -373,19 +368,19 @@ static int cmd_endpoint(struct app *a, int argc, char **argv)
 	if (!strcmp(sub, "add"))
 		return cmd_endpoint_add(a, argc - 1, argv + 1);
 	if (open_store(a, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	if (!strcmp(sub, "list")) {
 		if (argc > 2)
 			return usage_error("unexpected argument '%s' for endpoint list", argv[2]);
 		if (store_endpoint_each(a->st, print_endpoint, NULL, &e))
-			return fail(&e);
+			return cmd_fail(&e);
 		return 0;
 	}
 	if (!strcmp(sub, "remove")) {
 		if (argc != 3)
 			return usage_error("%s", "endpoint remove needs NAME");
 		if (store_endpoint_remove(a->st, argv[2], &e))
-			return fail(&e);
+			return cmd_fail(&e);
 		printf("endpoint %s removed\n", argv[2]);
 		return 0;
 	}
@@ -427,7 +422,7 @@ static int cmd_endpoint(struct app *a, int argc, char **argv)
 			imap_free(&im);
 		}
 		endpoint_free(&ep);
-		return s ? fail(&e) : 0;
+		return s ? cmd_fail(&e) : 0;
 	}
 	return usage_error("unknown endpoint subcommand '%s'", sub);
 }
@@ -758,7 +753,7 @@ static int queue_matched(struct app *a, const char *src, const char *dst, struct
 	endpoint_free(&se);
 	endpoint_free(&de);
 	pass_args_free(p);
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 static int cmd_queue(struct app *a, int argc, char **argv)
@@ -804,7 +799,7 @@ static int cmd_queue(struct app *a, int argc, char **argv)
 	else if (a->st)
 		store_rollback(a->st);
 	pass_args_free(&p);
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 static int cmd_run(struct app *a, int argc, char **argv)
@@ -826,7 +821,7 @@ static int cmd_run(struct app *a, int argc, char **argv)
 		fprintf(stderr, "mailferry: done; some items were skipped: see 'mailferry skipped'\n");
 		return st_exit_code(s);
 	}
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 static int cmd_migrate(struct app *a, int argc, char **argv)
@@ -848,7 +843,7 @@ static int cmd_migrate(struct app *a, int argc, char **argv)
 	pass_args_free(&p);
 	if (s) {
 		job_free(&j);
-		return fail(&e);
+		return cmd_fail(&e);
 	}
 	int64_t t0 = clock_mono_ms();
 	s = engine_run_job(a->st, &a->cfg, &j, &g_cancel, &e);
@@ -861,7 +856,7 @@ static int cmd_migrate(struct app *a, int argc, char **argv)
 		fprintf(stderr, "mailferry: %s\n", e.msg);
 		return st_exit_code(s);
 	}
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 static int cmd_verify(struct app *a, int argc, char **argv)
@@ -906,7 +901,7 @@ static int cmd_verify(struct app *a, int argc, char **argv)
 	job_free(&j);
 	pass_args_free(&p);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	return vr.missing || vr.differ ? 1 : 0;
 }
 
@@ -995,7 +990,7 @@ static int cmd_report(struct app *a, int argc, char **argv, const char *what)
 	else if (!s)
 		s = store_skipped_rows(a->st, p.job_id, print_skipped, NULL, &e);
 	pass_args_free(&p);
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 /* --- config and about ---------------------------------------------------- */
@@ -1059,7 +1054,7 @@ static int config_set(struct app *a, const char *key, const char *value)
 	if (!s)
 		s = cfg_save(&a->cfg, a->config_path, &e);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	char text[PATH_MAX + 1];
 	cfg_get_text(&a->cfg, key, text, sizeof text);
 	printf("%s = %s (saved in %s)\n", key, text, a->config_path);
@@ -1078,7 +1073,7 @@ static int cmd_config(struct app *a, int argc, char **argv)
 		struct err e;
 		err_clear(&e);
 		if (!cfg_key_lookup(argv[2], &e))
-			return fail(&e);
+			return cmd_fail(&e);
 		cfg_get_text(&a->cfg, argv[2], text, sizeof text);
 		printf("%s\n", text);
 		return 0;
@@ -1184,7 +1179,7 @@ static int cmd_lifecycle(struct app *a, int argc, char **argv)
 	struct err e;
 	err_clear(&e);
 	if (open_store(a, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	return !strcmp(argv[0], "cutover") ? cmd_cutover(a->st, argc, argv) : cmd_retry(a->st, argc, argv);
 }
 
@@ -1195,7 +1190,7 @@ static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
 	struct err e;
 	err_clear(&e);
 	if (open_store(a, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	if (!pause && !strcmp(argv[1], "--endpoint"))
 		return argc == 3 ? cmd_resume_endpoint(a->st, argv[2])
 		                 : usage_error("%s", "resume --endpoint needs NAME");
@@ -1209,7 +1204,7 @@ static int cmd_pause_resume(struct app *a, int argc, char **argv, bool pause)
 		if (!s)
 			s = store_job_get(a->st, id, &j, &e);
 		if (s) {
-			rc = fail(&e);
+			rc = cmd_fail(&e);
 			continue;
 		}
 		if (pause && j.state == JOB_RUNNING)
@@ -1359,7 +1354,7 @@ static int cmd_forest_add(struct app *a, int argc, char **argv)
 		printf("forest %s added (%s)\n", fa.f.name, fa.f.role);
 	free(attrs);
 	forest_args_free(&fa);
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 /* Strings of the update: the new value if given, else a copy of the old. */
@@ -1409,7 +1404,7 @@ static int cmd_forest_set(struct app *a, int argc, char **argv)
 		printf("forest %s updated\n", f.name);
 	forest_free(&f);
 	forest_args_free(&fa);
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 /* The endpoint discovered mailboxes go to: the one named, or the forest's
@@ -1502,7 +1497,7 @@ static int cmd_forest_discover(struct app *a, int argc, char **argv)
 	if (!s)
 		print_discovery(&f, &rep);
 	forest_free(&f);
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 /* --- forest match ------------------------------------------------------------ */
@@ -1624,7 +1619,7 @@ static int cmd_forest_match(struct app *a, int argc, char **argv)
 	forest_free(&sf);
 	forest_free(&tf);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	return c.conflicts || c.unmatched ? 1 : 0;
 }
 
@@ -1662,12 +1657,12 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 	if (!strcmp(sub, "check"))
 		return cmd_forest_check(a, argc - 1, argv + 1);
 	if (!strcmp(sub, "checklist"))
-		return open_store(a, &e) ? fail(&e) : cmd_forest_checklist(a->st, &a->cfg, argc - 1, argv + 1);
+		return open_store(a, &e) ? cmd_fail(&e) : cmd_forest_checklist(a->st, &a->cfg, argc - 1, argv + 1);
 	if (!strcmp(sub, "list")) {
 		if (argc != 2)
 			return usage_error("%s", "forest list takes no arguments");
 		if (open_store(a, &e) || store_forest_each(a->st, print_forest, NULL, &e))
-			return fail(&e);
+			return cmd_fail(&e);
 		return 0;
 	}
 	if (strcmp(sub, "remove"))
@@ -1686,7 +1681,7 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 		return usage_error("%s", "forest remove needs NAME");
 	struct forest f;
 	if (open_store(a, &e) || store_forest_get(a->st, name, &f, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	enum st s = ST_OK;
 	if (strcmp(f.role, "target") && !yes)
 		s = err_set(&e, ST_USAGE, "forest remove %s deletes its endpoints, mailboxes, jobs and "
@@ -1695,7 +1690,7 @@ static int cmd_forest(struct app *a, int argc, char **argv)
 		s = store_forest_remove(a->st, f.id, &e);
 	forest_free(&f);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	printf("forest %s removed with its endpoints, mailboxes and jobs\n", name);
 	return 0;
 }
@@ -1725,7 +1720,7 @@ static int cmd_forest_check(struct app *a, int argc, char **argv)
 	enum health_level worst = HEALTH_OK;
 	if (open_store(a, &e) ||
 	    health_check_and_keep(a->st, &a->cfg, argv[1], print_health, &t, &worst, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	printf("forest %s: %d ok, %d info, %d warning%s, %d failed\n", argv[1], t.n[HEALTH_OK],
 	       t.n[HEALTH_INFO], t.n[HEALTH_WARN], t.n[HEALTH_WARN] == 1 ? "" : "s",
 	       t.n[HEALTH_FAIL]);
@@ -1784,12 +1779,12 @@ static int cmd_detect(struct app *a, int argc, char **argv)
 	                                                                   : "system resolver");
 	for (size_t i = 0; i < countof(what); i++)
 		if (detect_one(a, what[i][0], what[i][1], dom, &found, &e))
-			return fail(&e);
+			return cmd_fail(&e);
 	if (!found) {
 		err_set(&e, ST_CONFIG, "no SRV records for %s (_gc._tcp, _ldap._tcp.dc._msdcs, "
 		        "_imaps._tcp, _imap._tcp): add them to its DNS zone or add endpoints by hand "
 		        "(mailferry endpoint add)", dom);
-		return fail(&e);
+		return cmd_fail(&e);
 	}
 	return 0;
 }
@@ -2006,7 +2001,7 @@ static int cmd_mailbox_import(struct app *a, int argc, char **argv)
 	if (!read_file(file, &text)) {
 		sb_free(&text);
 		err_set(&e, ST_CONFIG, "cannot read %s: %s", file, strerror(errno));
-		return fail(&e);
+		return cmd_fail(&e);
 	}
 	struct import im = { .file = file };
 	enum st s = open_store(a, &e);
@@ -2025,7 +2020,7 @@ static int cmd_mailbox_import(struct app *a, int argc, char **argv)
 	free(im.pend);
 	sb_free(&text);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	printf("%d mailboxes imported from %s (%d delegations)\n", im.rows, file, im.links);
 	return 0;
 }
@@ -2071,17 +2066,17 @@ static int cmd_mailbox(struct app *a, int argc, char **argv)
 			return usage_error("unexpected argument '%s'", argv[i]);
 	}
 	if (open_store(a, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	int64_t fid = 0;
 	if (forest) {
 		struct forest f;
 		if (store_forest_get(a->st, forest, &f, &e))
-			return fail(&e);
+			return cmd_fail(&e);
 		fid = f.id;
 		forest_free(&f);
 	}
 	if (store_mailbox_rows(a->st, fid, 0, print_mailbox, NULL, NULL, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	return 0;
 }
 
@@ -2188,7 +2183,7 @@ static int cmd_mailbox_measure(struct app *a, int argc, char **argv)
 		s = measure_run(&o, &rep, &e);
 	free(logins);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	store_event(a->st, rep.failed ? EV_WARN : EV_INFO, 0, "mailbox measure: %lld of %zu mailboxes "
 	            "measured, %lld failed; %lld delegate links from ACLs", (long long)rep.measured,
 	            rep.n, (long long)rep.failed, (long long)rep.links);
@@ -2319,7 +2314,7 @@ static int cmd_mailbox_postpone(struct app *a, int argc, char **argv)
 		store_event(a->st, EV_INFO, 0, "mailbox %s postponed until %s", login, when);
 	}
 	free(name);
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 static int cmd_blackout_add(struct app *a, int argc, char **argv)
@@ -2367,7 +2362,7 @@ static int cmd_blackout_add(struct app *a, int argc, char **argv)
 	if (!s)
 		s = store_blackout_add(a->st, &b, &e);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	printf("blackout %lld added: %s\n", (long long)b.id, b.name);
 	return 0;
 }
@@ -2394,7 +2389,7 @@ static int cmd_blackout(struct app *a, int argc, char **argv)
 		if (argc != 2)
 			return usage_error("%s", "blackout list takes no arguments");
 		if (open_store(a, &e) || store_blackout_each(a->st, print_blackout, NULL, &e))
-			return fail(&e);
+			return cmd_fail(&e);
 		return 0;
 	}
 	if (strcmp(argv[1], "remove"))
@@ -2403,7 +2398,7 @@ static int cmd_blackout(struct app *a, int argc, char **argv)
 	if (argc != 3 || !parse_id(argv[2], &id))
 		return usage_error("%s", "blackout remove needs ID (see 'mailferry blackout list')");
 	if (open_store(a, &e) || store_blackout_remove(a->st, id, &e))
-		return fail(&e);
+		return cmd_fail(&e);
 	printf("blackout %lld removed\n", (long long)id);
 	return 0;
 }
@@ -2502,7 +2497,7 @@ static int cmd_job(struct app *a, int argc, char **argv)
 		printf("last events:\n");
 		s = store_event_each(a->st, id, 15, print_job_event, NULL, &e);
 	}
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 /* --- notifications --------------------------------------------------------- */
@@ -2531,7 +2526,7 @@ static int notify_test(struct app *a, const char *to)
 	free(subject);
 	free(body);
 	if (s)
-		return fail(&e);
+		return cmd_fail(&e);
 	printf("test message sent to %s through %s%s%s\n", to, a->cfg.smtp_url, answer[0] ? "; the server said: " : "",
 	       answer);
 	return 0;
@@ -2557,7 +2552,7 @@ static int notify_preview(struct app *a, const char *name, int64_t job)
 	free(subject);
 	free(body);
 	notify_job_free(&nj);
-	return s ? fail(&e) : 0;
+	return s ? cmd_fail(&e) : 0;
 }
 
 static int cmd_notify(struct app *a, int argc, char **argv)
@@ -2570,7 +2565,7 @@ static int cmd_notify(struct app *a, int argc, char **argv)
 		return notify_preview(a, argv[2], job);
 	struct err e;
 	if (argc >= 2 && !strcmp(argv[1], "summary"))
-		return open_store(a, &e) ? fail(&e) : cmd_notice_summary(a->st, &a->cfg, argc - 1, argv + 1);
+		return open_store(a, &e) ? cmd_fail(&e) : cmd_notice_summary(a->st, &a->cfg, argc - 1, argv + 1);
 	return usage_error("%s", "notify needs 'test ADDRESS', 'preview TEMPLATE [--job ID]' or 'summary [--send]'");
 }
 
@@ -2633,7 +2628,7 @@ int main(int argc, char **argv)
 	enum st s = cfg_load(&a.cfg, a.config_path, config_given && !creating, &e);
 	if (s) {
 		free(a.config_path);
-		return fail(&e);
+		return cmd_fail(&e);
 	}
 	a.store_path = x_strdup(store_path ? store_path : a.cfg.store_path);
 	enum log_level lvl = a.verbose >= 3 ? LOG_TRACE : a.verbose == 2 ? LOG_DEBUG :

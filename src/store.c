@@ -463,17 +463,31 @@ static enum st step_done(struct store *s, sqlite3_stmt *st, struct err *e, const
 	return ST_OK;
 }
 
+/* prep, with parameters 1 to nargs bound to args; NULL (e set) when the
+ * statement does not prepare. */
+static sqlite3_stmt *prep_ints(struct store *s, const char *sql, const int64_t *args, int nargs, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, sql, e);
+	for (int i = 0; st && i < nargs; i++)
+		sqlite3_bind_int64(st, i + 1, args[i]);
+	return st;
+}
+
+/* Ends a loop over a statement's rows, rc the last sqlite3_step's: resets
+ * the statement; an error unless the rows ran out. */
+static enum st rows_end(struct store *s, sqlite3_stmt *st, int rc, const char *what, struct err *e)
+{
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, what);
+}
+
 /* Runs a statement whose parameters are all integers (deletes and the
  * like); what names it in errors. */
 static enum st exec_ints(struct store *s, const char *sql, const int64_t *args, int nargs,
                          const char *what, struct err *e)
 {
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	for (int i = 0; i < nargs; i++)
-		sqlite3_bind_int64(st, i + 1, args[i]);
-	return step_done(s, st, e, what);
+	sqlite3_stmt *st = prep_ints(s, sql, args, nargs, e);
+	return st ? step_done(s, st, e, what) : ST_STORE;
 }
 
 /* Steps a bound statement and collects column 0, in query order, as
@@ -489,8 +503,7 @@ static enum st collect_u32(struct store *s, sqlite3_stmt *st, uint32_t **out, si
 		*out = x_grow(*out, *n, &cap, sizeof **out, 16);
 		(*out)[(*n)++] = (uint32_t)sqlite3_column_int64(st, 0);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, what);
+	return rows_end(s, st, rc, what, e);
 }
 
 /* Like collect_u32, for int64 values. */
@@ -505,8 +518,7 @@ static enum st collect_i64(struct store *s, sqlite3_stmt *st, int64_t **out, siz
 		*out = x_grow(*out, *n, &cap, sizeof **out, 16);
 		(*out)[(*n)++] = sqlite3_column_int64(st, 0);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, what);
+	return rows_end(s, st, rc, what, e);
 }
 
 /* Binds an id where 0 means "none" (SQL NULL), as for optional references. */
@@ -1338,8 +1350,7 @@ enum st store_job_counts(struct store *s, int64_t counts[JOB__COUNT], struct err
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		counts[state_parse((const char *)sqlite3_column_text(st, 0))] += sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "count jobs");
+	return rows_end(s, st, rc, "count jobs", e);
 }
 
 enum st store_queue_conn_limit(struct store *s, int *limit, char **endpoint, struct err *e)
@@ -1599,13 +1610,12 @@ enum st store_journal_load(struct store *s, int64_t folder_id, struct journal_en
 }
 
 /* --- reports ------------------------------------------------------------ */
-enum st store_skipped_add(struct store *s, int64_t job_id, int64_t folder_id, const char *folder,
-                          uint32_t src_uid, const char *subject, uint64_t size,
-                          const char *reason, struct err *e)
+/* One row of skipped, bound the same way for a skipped and a failed item:
+ * 1 job, 2 folder id, 3 folder, 4 uid, 5 subject, 6 size, 7 reason, 8 now. */
+static enum st skipped_put(struct store *s, const char *sql, int64_t job_id, int64_t folder_id, const char *folder,
+                           uint32_t src_uid, const char *subject, uint64_t size, const char *reason,
+                           const char *what, struct err *e)
 {
-	static const char sql[] =
-		"INSERT OR REPLACE INTO skipped(job_id,folder_id,folder,src_uid,subject,size,reason,ts) "
-		"VALUES(?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *st = prep(s, sql, e);
 	if (!st)
 		return ST_STORE;
@@ -1617,27 +1627,29 @@ enum st store_skipped_add(struct store *s, int64_t job_id, int64_t folder_id, co
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)size);
 	bind_text(st, 7, reason);
 	sqlite3_bind_int64(st, 8, clock_now());
-	return step_done(s, st, e, "record skipped item");
+	return step_done(s, st, e, what);
+}
+
+enum st store_skipped_add(struct store *s, int64_t job_id, int64_t folder_id, const char *folder,
+                          uint32_t src_uid, const char *subject, uint64_t size,
+                          const char *reason, struct err *e)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO skipped(job_id,folder_id,folder,src_uid,subject,size,reason,ts) "
+		"VALUES(?1,?2,?3,?4,?5,?6,?7,?8)";
+	return skipped_put(s, sql, job_id, folder_id, folder, src_uid, subject, size, reason, "record skipped item",
+	                   e);
 }
 
 enum st store_item_failed_add(struct store *s, int64_t job_id, int64_t folder_id, const char *folder,
                               uint32_t src_uid, uint64_t size, const char *reason, struct err *e)
 {
+	/* The subject a skip recorded before stays (the failure has none). */
 	static const char sql[] =
 		"INSERT OR REPLACE INTO skipped(job_id,folder_id,folder,src_uid,subject,size,reason,ts,failed) "
-		"VALUES(?,?,?,?,(SELECT subject FROM skipped WHERE job_id=?1 AND folder_id=?2 AND src_uid=?4),"
-		"?,?,?,1)";
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, folder_id);
-	bind_text(st, 3, folder);
-	sqlite3_bind_int64(st, 4, src_uid);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)size);
-	bind_text(st, 6, reason);
-	sqlite3_bind_int64(st, 7, clock_now());
-	return step_done(s, st, e, "record failed item");
+		"VALUES(?1,?2,?3,?4,coalesce(?5,(SELECT subject FROM skipped WHERE job_id=?1 AND folder_id=?2 "
+		"AND src_uid=?4)),?6,?7,?8,1)";
+	return skipped_put(s, sql, job_id, folder_id, folder, src_uid, NULL, size, reason, "record failed item", e);
 }
 
 enum st store_failed_uids(struct store *s, int64_t job_id, int64_t folder_id, uint32_t **out, size_t *n,
@@ -1645,12 +1657,9 @@ enum st store_failed_uids(struct store *s, int64_t job_id, int64_t folder_id, ui
 {
 	static const char sql[] =
 		"SELECT src_uid FROM skipped WHERE job_id=? AND folder_id=? AND failed=1 ORDER BY src_uid";
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, folder_id);
-	return collect_u32(s, st, out, n, "read failed items", e);
+	const int64_t args[] = { job_id, folder_id };
+	sqlite3_stmt *st = prep_ints(s, sql, args, 2, e);
+	return st ? collect_u32(s, st, out, n, "read failed items", e) : ST_STORE;
 }
 
 enum st store_failed_done(struct store *s, int64_t job_id, int64_t folder_id, uint32_t src_uid,
@@ -1880,16 +1889,15 @@ enum st store_sample_endpoints(struct store *s, int64_t since,
 	static const char sql[] =
 		"SELECT coalesce(endpoint_id, 0), sum(items), sum(bytes), count(DISTINCT ts/60) FROM samples "
 		"WHERE ts >= ? GROUP BY 1 ORDER BY 1";
-	sqlite3_stmt *st = prep(s, sql, e);
+	const int64_t args[] = { since };
+	sqlite3_stmt *st = prep_ints(s, sql, args, 1, e);
 	if (!st)
 		return ST_STORE;
-	sqlite3_bind_int64(st, 1, since);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
 		   sqlite3_column_int64(st, 3));
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "throughput per endpoint");
+	return rows_end(s, st, rc, "throughput per endpoint", e);
 }
 
 enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id,
@@ -1900,17 +1908,15 @@ enum st store_sample_history(struct store *s, int64_t since, int64_t endpoint_id
 	static const char sql[] =
 		"SELECT ts/60*60 AS m, coalesce(endpoint_id, 0) AS ep, sum(items), sum(bytes) FROM samples "
 		"WHERE ts >= ?1 AND (?2 = 0 OR endpoint_id = ?2) GROUP BY m, ep ORDER BY m, ep";
-	sqlite3_stmt *st = prep(s, sql, e);
+	const int64_t args[] = { since, endpoint_id };
+	sqlite3_stmt *st = prep_ints(s, sql, args, 2, e);
 	if (!st)
 		return ST_STORE;
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, endpoint_id);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
 		   sqlite3_column_int64(st, 3));
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "throughput history");
+	return rows_end(s, st, rc, "throughput history", e);
 }
 
 enum st store_finished_each(struct store *s, int64_t since,
@@ -1919,15 +1925,14 @@ enum st store_finished_each(struct store *s, int64_t since,
 	static const char sql[] =
 		"SELECT j.finished, p.dst_ep FROM jobs j JOIN pairs p ON p.id=j.pair_id "
 		"WHERE j.state IN ('completed','partial') AND j.finished >= ? ORDER BY j.finished";
-	sqlite3_stmt *st = prep(s, sql, e);
+	const int64_t args[] = { since };
+	sqlite3_stmt *st = prep_ints(s, sql, args, 1, e);
 	if (!st)
 		return ST_STORE;
-	sqlite3_bind_int64(st, 1, since);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "finished jobs");
+	return rows_end(s, st, rc, "finished jobs", e);
 }
 
 enum st store_folder_stats(struct store *s, int64_t pair_id, int64_t job_id,
@@ -1941,17 +1946,15 @@ enum st store_folder_stats(struct store *s, int64_t pair_id, int64_t job_id,
 		"  (SELECT coalesce(sum(m.size), 0) FROM messages m WHERE m.folder_id=f.id),"
 		"  (SELECT count(*) FROM skipped k WHERE k.folder_id=f.id AND k.job_id=?2) "
 		"FROM folders f WHERE f.pair_id=?1 ORDER BY f.src_name";
-	sqlite3_stmt *st = prep(s, sql, e);
+	const int64_t args[] = { pair_id, job_id };
+	sqlite3_stmt *st = prep_ints(s, sql, args, 2, e);
 	if (!st)
 		return ST_STORE;
-	sqlite3_bind_int64(st, 1, pair_id);
-	sqlite3_bind_int64(st, 2, job_id);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
 		   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "folder statistics");
+	return rows_end(s, st, rc, "folder statistics", e);
 }
 
 enum st store_verify_verdict(struct store *s, int64_t job_id, const char *login, int64_t since, char **out,
@@ -2010,10 +2013,10 @@ enum st store_forecast_each(struct store *s, int64_t job_id,
 		"FROM forecasts f JOIN jobs j ON j.id=f.job_id JOIN pairs p ON p.id=j.pair_id "
 		"JOIN endpoints es ON es.id=p.src_ep JOIN endpoints ed ON ed.id=p.dst_ep "
 		"WHERE ?1 = 0 OR f.job_id = ?1 ORDER BY f.job_id";
-	sqlite3_stmt *st = prep(s, sql, e);
+	const int64_t args[] = { job_id };
+	sqlite3_stmt *st = prep_ints(s, sql, args, 1, e);
 	if (!st)
 		return ST_STORE;
-	sqlite3_bind_int64(st, 1, job_id);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct forecast_row r = {
@@ -2029,8 +2032,7 @@ enum st store_forecast_each(struct store *s, int64_t job_id,
 		r.state = state_parse((const char *)sqlite3_column_text(st, 6));
 		fn(ctx, &r);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "forecasts");
+	return rows_end(s, st, rc, "forecasts", e);
 }
 
 /* --- forests ---------------------------------------------------------------- */
@@ -2662,15 +2664,9 @@ enum st store_blackout_signature(struct store *s, int64_t *sig, struct err *e)
 		"coalesce(end_ts,0) * 3 + weekly + coalesce(mailbox_id,0) * 11 + length(coalesce(mode,'')) * 13 + "
 		"length(coalesce(site,'')) * 17 + length(coalesce(tz,'')) * 19 + length(coalesce(name,'')) * 23), 0) "
 		"FROM blackouts) + (SELECT coalesce(sum(id * length(blackout_mode)), 0) FROM forests)";
+	bool found;
 	*sig = 0;
-	sqlite3_stmt *st = prep(s, sql, e);
-	if (!st)
-		return ST_STORE;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*sig = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? ST_OK : db_err(s, e, "read blackout times");
+	return query_int(s, sql, 0, sig, &found, "read blackout times", e);
 }
 
 enum st store_job_finish_paused(struct store *s, const struct job *j, const char *by,
@@ -3613,17 +3609,27 @@ enum st store_alert_each(struct store *s, int64_t forest_id,
 
 /* --- notices sent once -------------------------------------------------------- */
 
+/* prep, with a notice's key bound to parameters 1 to 3 (no day: ""). */
+static sqlite3_stmt *notice_prep(struct store *s, const char *sql, const char *kind, int64_t job_id,
+                                 const char *day, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, sql, e);
+	if (st) {
+		bind_text(st, 1, kind);
+		sqlite3_bind_int64(st, 2, job_id);
+		bind_text(st, 3, day ? day : "");
+	}
+	return st;
+}
+
 enum st store_notice_claim(struct store *s, const char *kind, int64_t job_id, const char *day, bool *claimed,
                            struct err *e)
 {
 	static const char sql[] = "INSERT OR IGNORE INTO notices(kind,job_id,day,sent_ts) VALUES(?,?,?,?)";
 	*claimed = false;
-	sqlite3_stmt *st = prep(s, sql, e);
+	sqlite3_stmt *st = notice_prep(s, sql, kind, job_id, day, e);
 	if (!st)
 		return ST_STORE;
-	bind_text(st, 1, kind);
-	sqlite3_bind_int64(st, 2, job_id);
-	bind_text(st, 3, day ? day : "");
 	sqlite3_bind_int64(st, 4, clock_now());
 	enum st r = step_done(s, st, e, "record a notice");
 	if (!r)
@@ -3634,12 +3640,9 @@ enum st store_notice_claim(struct store *s, const char *kind, int64_t job_id, co
 enum st store_notice_release(struct store *s, const char *kind, int64_t job_id, const char *day, struct err *e)
 {
 	static const char sql[] = "DELETE FROM notices WHERE kind=? AND job_id=? AND day=?";
-	sqlite3_stmt *st = prep(s, sql, e);
+	sqlite3_stmt *st = notice_prep(s, sql, kind, job_id, day, e);
 	if (!st)
 		return ST_STORE;
-	bind_text(st, 1, kind);
-	sqlite3_bind_int64(st, 2, job_id);
-	bind_text(st, 3, day ? day : "");
 	return step_done(s, st, e, "forget a notice");
 }
 
@@ -3648,12 +3651,9 @@ enum st store_notice_sent(struct store *s, const char *kind, int64_t job_id, con
 {
 	static const char sql[] = "SELECT sent_ts FROM notices WHERE kind=? AND job_id=? AND day=?";
 	*sent_ts = 0;
-	sqlite3_stmt *st = prep(s, sql, e);
+	sqlite3_stmt *st = notice_prep(s, sql, kind, job_id, day, e);
 	if (!st)
 		return ST_STORE;
-	bind_text(st, 1, kind);
-	sqlite3_bind_int64(st, 2, job_id);
-	bind_text(st, 3, day ? day : "");
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*sent_ts = sqlite3_column_int64(st, 0);
@@ -3672,10 +3672,9 @@ enum st store_site_each(struct store *s, int64_t forest_id, void (*fn)(void *ctx
 		" sum(m.kind='equipment')"
 		" FROM mailboxes m JOIN endpoints e ON e.id=m.endpoint_id"
 		" WHERE e.forest_id=? AND m.vanished=0 GROUP BY 1 ORDER BY 1";
-	sqlite3_stmt *st = prep(s, sql, e);
+	sqlite3_stmt *st = prep_ints(s, sql, &forest_id, 1, e);
 	if (!st)
 		return ST_STORE;
-	sqlite3_bind_int64(st, 1, forest_id);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct site_row r = { col_str(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
@@ -3683,6 +3682,5 @@ enum st store_site_each(struct store *s, int64_t forest_id, void (*fn)(void *ctx
 		                      sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 6) };
 		fn(ctx, &r);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? ST_OK : db_err(s, e, "list the sites");
+	return rows_end(s, st, rc, "list the sites", e);
 }

@@ -6,20 +6,30 @@
 #include <string.h>
 #include <time.h>
 
-void txt_time(int64_t t, char *buf, size_t n)
+void txt_stamp(int64_t t, enum txt_stamp style, char *buf, size_t n)
 {
-	if (t == INT64_MAX) {
-		snprintf(buf, n, "never");
-		return;
-	}
-	if (t == 0) {
-		snprintf(buf, n, "-");
-		return;
-	}
 	time_t tt = (time_t)t;
 	struct tm tm;
-	localtime_r(&tt, &tm);
-	strftime(buf, n, "%Y-%m-%d %H:%M", &tm);
+	if (style == TXT_UTC_ISO)
+		gmtime_r(&tt, &tm);
+	else
+		localtime_r(&tt, &tm);
+	/* Literal formats, one per style, so the compiler checks each. */
+	switch (style) {
+	case TXT_LOCAL: strftime(buf, n, "%Y-%m-%d %H:%M", &tm); break;
+	case TXT_LOCAL_SHORT: strftime(buf, n, "%m-%d %H:%M", &tm); break;
+	case TXT_UTC_ISO: strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm); break;
+	}
+}
+
+void txt_time(int64_t t, char *buf, size_t n)
+{
+	if (t == INT64_MAX)
+		snprintf(buf, n, "never");
+	else if (t == 0)
+		snprintf(buf, n, "-");
+	else
+		txt_stamp(t, TXT_LOCAL, buf, n);
 }
 
 void txt_time_iso(int64_t t, char *buf, size_t n)
@@ -29,10 +39,7 @@ void txt_time_iso(int64_t t, char *buf, size_t n)
 			buf[0] = '\0';
 		return;
 	}
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	txt_stamp(t, TXT_UTC_ISO, buf, n);
 }
 
 void txt_duration(int64_t secs, char *buf, size_t n)

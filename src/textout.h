@@ -1,6 +1,7 @@
 /* textout.h - formatting shared by the reports of the command line
- * (schedule, metrics, report): times, durations, sizes and CSV fields.
- * All write into the caller's buffer (or FILE); nothing is allocated. */
+ * (schedule, metrics, report) and the console's cells (ui/): times,
+ * durations, sizes and CSV fields.  All write into the caller's buffer (or
+ * FILE); nothing is allocated.  Thread-safe. */
 #ifndef MF_TEXTOUT_H
 #define MF_TEXTOUT_H
 
@@ -8,6 +9,15 @@
 
 #include "common.h"
 
+/* How txt_stamp writes a time: the reports' and the console's own, the
+ * Schedule view's short one, and UTC for CSV. */
+enum txt_stamp {
+	TXT_LOCAL,       /* "2026-11-25 14:05", local time */
+	TXT_LOCAL_SHORT, /* "11-25 14:05", local time */
+	TXT_UTC_ISO,     /* "2026-11-25T13:05:00Z" */
+};
+/* t (seconds since the epoch) as style says, with no special values. */
+void txt_stamp(int64_t t, enum txt_stamp style, char *buf, size_t n);
 /* "2026-11-25 14:05" in local time; "never" for INT64_MAX, "-" for 0. */
 void txt_time(int64_t t, char *buf, size_t n);
 /* "2026-11-25T13:05:00Z" (UTC, for CSV); "" for 0 and INT64_MAX. */

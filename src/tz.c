@@ -44,7 +44,7 @@ struct tzone {
 
 /* --- calendar arithmetic (proleptic Gregorian, UTC) ----------------------- */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t tz_days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -168,10 +168,10 @@ static bool parse_rule(const char *p, struct tz_rule *r)
 static int64_t rule_day(const struct tz_rule_day *r, int y)
 {
 	if (r->kind == 'J')     /* 1..365, February 29 never counted */
-		return days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60);
+		return tz_days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60);
 	if (r->kind == 'n')
-		return days_from_civil(y, 1, 1) + r->n;
-	int64_t first = days_from_civil(y, r->m, 1);
+		return tz_days_from_civil(y, 1, 1) + r->n;
+	int64_t first = tz_days_from_civil(y, r->m, 1);
 	int wd = (int)((first % 7 + 11) % 7);        /* 1970-01-01 was a Thursday (4) */
 	int64_t day = first + (r->d - wd + 7) % 7 + (int64_t)(r->w - 1) * 7;
 	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
@@ -352,7 +352,7 @@ int64_t tz_mktime(const struct tzone *z, int year, int mon, int day, int hour, i
 		                 .tm_min = min, .tm_isdst = -1 };
 		return (int64_t)mktime(&tm);
 	}
-	int64_t l = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60;
+	int64_t l = tz_days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60;
 	/* The offsets a day before and after: a wall time is valid under an
 	 * offset o when the instant l - o really has offset o. */
 	int32_t before = type_at(z, l - 86400)->utoff, after = type_at(z, l + 86400)->utoff;
@@ -399,7 +399,7 @@ int64_t tz_add_weeks(const struct tzone *z, int64_t t, int64_t k)
 	tz_format(z, t, wall, sizeof wall, NULL, 0);
 	if (sscanf(wall, "%d-%d-%d %d:%d", &y, &mo, &d, &h, &mi) != 5)
 		return t + k * 7 * 86400;
-	civil_from_days(days_from_civil(y, mo, d) + k * 7, &y, &mo, &d);
+	civil_from_days(tz_days_from_civil(y, mo, d) + k * 7, &y, &mo, &d);
 	return tz_mktime(z, y, mo, d, h, mi);
 }
 

@@ -37,6 +37,9 @@ bool tz_parse(const struct tzone *z, const char *s, int64_t *out, char *why, siz
 /* t plus k weeks of wall-clock time in z (a weekly 22:00 stays at 22:00
  * across a clock change). */
 int64_t tz_add_weeks(const struct tzone *z, int64_t t, int64_t k);
+/* Days from 1970-01-01 to y-m-d (m 1-12) in the proleptic Gregorian
+ * calendar, negative before; no zone involved. */
+int64_t tz_days_from_civil(int64_t y, int m, int d);
 
 /* The occurrence of a window [start, end) (repeating every week of wall
  * time in z when weekly) that contains t, else the next one after t:

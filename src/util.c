@@ -364,6 +364,24 @@ void sb_consume(struct sbuf *b, size_t n)
 	b->data[b->len] = '\0';
 }
 
+/* --- lines ----------------------------------------------------------------- */
+
+void text_each_line(const char *text, void (*fn)(void *ctx, const char *line), void *ctx)
+{
+	for (const char *p = text ? text : ""; *p;) {
+		size_t len = strcspn(p, "\n");
+		char *line = x_strndup(p, len);
+		char *t = line + strspn(line, " \t");
+		size_t tl = strlen(t);
+		while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t' || t[tl - 1] == '\r'))
+			t[--tl] = '\0';
+		if (tl)
+			fn(ctx, t);
+		free(line);
+		p += len + (p[len] == '\n');
+	}
+}
+
 /* --- clock ----------------------------------------------------------------- */
 
 /* 0 means "use the real clock"; atomic because tests set it while worker

@@ -22,9 +22,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, corpus, fixtures, imapcheck, report, smtpd, term   # noqa: E402
+from mftest import cli, corpus, fixtures, imapcheck, report, slapd, smtpd, term   # noqa: E402
 from mftest.dovecot import Dovecot, SOURCE_SPECIAL, TARGET_SPECIAL  # noqa: E402
-from mftest.slapd import Slapd, have_slapd                        # noqa: E402
+from mftest.slapd import Slapd                                     # noqa: E402
 
 BIND_DN = 'cn=svc,dc=example'
 BIND_PW = 'Bind-Pw-5c0e'
@@ -64,12 +64,7 @@ def marks(r, mark):
 
 def main(c):
     fixtures.require()
-    if not have_slapd():
-        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
-            print('FAIL: slapd is not installed (apt-get install slapd ldap-utils)')
-            sys.exit(1)
-        print('SKIP: slapd is not installed')
-        sys.exit(77)
+    slapd.require()
     mf = cli.Mailferry()
     try:
         with Dovecot(name='src', layout='fs', special=SOURCE_SPECIAL, users=4, imaps=True) as src, \

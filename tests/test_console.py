@@ -26,27 +26,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, corpus, fixtures, imapcheck, proxy, report, term   # noqa: E402
+from mftest import cli, corpus, fixtures, jobs, proxy, report, term     # noqa: E402
 from mftest.term import row_of                                             # noqa: E402
 
 
 Via = proxy.Via
-
-
-def job_state(mf, job):
-    db = sqlite3.connect(mf.store)
-    try:
-        row = db.execute('SELECT state, items_done FROM jobs WHERE id=?', (job,)).fetchone()
-        return row if row else (None, 0)
-    finally:
-        db.close()
-
-
-def exactly_once(c, what, src, dst, user):
-    diff = imapcheck.compare(imapcheck.read_user_tree(src, user, keep_bodies=False),
-                             imapcheck.read_user_tree(dst, user, keep_bodies=False))
-    c.check(diff.ok and diff.duplicates == 0, '%s: every message exactly once (%s)' % (what, diff.verdict()),
-            diff.report())
 
 
 def state_in_row(text, user):
@@ -116,7 +100,7 @@ def views_and_live_progress(c, mf, src, dst):
         t.keys('q')
         c.check(t.wait_exit(30), 'q quits at once when no job runs')
     for user in ('user001', 'user002'):
-        exactly_once(c, '%s migrated by the console\'s engine' % user, src, dst, user)
+        jobs.exactly_once(c, '%s migrated by the console\'s engine' % user, src, dst, user)
 
 
 def pause_resume_and_quit(c, mf, src, dst):
@@ -133,7 +117,7 @@ def pause_resume_and_quit(c, mf, src, dst):
         job = db.execute("SELECT max(id) FROM jobs").fetchone()[0]
         db.close()
         with term.Term(mf, 'console --workers 2', 110, 30) as t:
-            ok, text = t.wait(lambda s: state_in_row(s, 'user003') == 'running' and job_state(mf, job)[1] > 0, 90)
+            ok, text = t.wait(lambda s: state_in_row(s, 'user003') == 'running' and jobs.job_state(mf, job)[1] > 0, 90)
             c.check(ok, 'job %d runs and has copied some messages' % job, text)
             t.keys('/')
             t.type('user003')
@@ -141,7 +125,7 @@ def pause_resume_and_quit(c, mf, src, dst):
             ok, text = t.wait(lambda s: 'paused' in s, 10)
             c.check(ok, 'p on the running job: the status line says it will pause', text)
             ok, text = t.wait(lambda s: state_in_row(s, 'user003') == 'paused', 60)
-            state, done = job_state(mf, job)
+            state, done = jobs.job_state(mf, job)
             c.check(ok and state == 'paused' and 0 < done < 1500,
                     'the job stops at a checkpoint and shows paused (%s, %d of 1500 copied)' % (state, done), text)
             t.keys('u')
@@ -150,26 +134,26 @@ def pause_resume_and_quit(c, mf, src, dst):
             ok, text = t.wait(lambda s: state_in_row(s, 'user003') == 'completed', 240)
             c.check(ok, 'the resumed job completes', text)
             t.keys('Escape')
-            exactly_once(c, 'paused and resumed mid-copy', src, dst, 'user003')
+            jobs.exactly_once(c, 'paused and resumed mid-copy', src, dst, 'user003')
 
             r = mf.run('queue', 'src-slow', 'dst-slow', 'user004')
             c.check(r.rc == 0, 'another slow job queued while the console runs', r)
             db = sqlite3.connect(mf.store)
             job = db.execute("SELECT max(id) FROM jobs").fetchone()[0]
             db.close()
-            ok, text = t.wait(lambda s: job_state(mf, job)[0] == 'running' and job_state(mf, job)[1] > 0, 90)
+            ok, text = t.wait(lambda s: jobs.job_state(mf, job)[0] == 'running' and jobs.job_state(mf, job)[1] > 0, 90)
             c.check(ok, 'job %d runs' % job, text)
             t.keys('q')
             ok, text = t.wait(lambda s: 'Jobs are running' in s and 'Pause the running jobs' in s, 10)
             c.check(ok, 'q while a job runs asks: pause them or keep them queued', text)
             t.keys('Enter')          # the default answer: keep them queued
             c.check(t.wait_exit(60), 'the console quits after the jobs stopped')
-        state, done = job_state(mf, job)
+        state, done = jobs.job_state(mf, job)
         c.check(state == 'queued' and done < 1500,
                 'keep queued: the stopped job is queued again with %d of 1500 copied (%s)' % (done, state))
         r = mf.run('run', timeout=600)
         c.check(r.rc == 0, 'mailferry run finishes it', r)
-        exactly_once(c, 'stopped by quitting, finished by run', src, dst, 'user004')
+        jobs.exactly_once(c, 'stopped by quitting, finished by run', src, dst, 'user004')
 
 
 def quit_pauses(c, mf, src, dst):
@@ -186,19 +170,19 @@ def quit_pauses(c, mf, src, dst):
         job = db.execute("SELECT max(id) FROM jobs").fetchone()[0]
         db.close()
         with term.Term(mf, 'console --workers 1', 110, 30) as t:
-            ok, text = t.wait(lambda s: job_state(mf, job)[0] == 'running' and job_state(mf, job)[1] > 0, 90)
+            ok, text = t.wait(lambda s: jobs.job_state(mf, job)[0] == 'running' and jobs.job_state(mf, job)[1] > 0, 90)
             c.check(ok, 'job %d runs' % job, text)
             t.keys('q')
             ok, text = t.wait(lambda s: 'Pause the running jobs' in s, 10)
             t.keys('1')
             c.check(t.wait_exit(60), 'choosing 1 (pause) quits')
-        state, done = job_state(mf, job)
+        state, done = jobs.job_state(mf, job)
         c.check(state == 'paused' and 0 < done < 1500, 'the job is paused with %d of 1500 copied (%s)' % (done, state))
         r = mf.run('resume', str(job))
         c.check(r.rc == 0, 'mailferry resume %d' % job, r)
         r = mf.run('run', timeout=600)
         c.check(r.rc == 0, 'mailferry run finishes it', r)
-        exactly_once(c, 'paused by quitting, resumed from the CLI', src, dst, 'user005')
+        jobs.exactly_once(c, 'paused by quitting, resumed from the CLI', src, dst, 'user005')
 
 
 def job_actions(c, mf):
@@ -320,9 +304,7 @@ def keys_documented(c, mf):
 
 def main(c):
     fixtures.require()
-    if not term.TMUX:
-        print('SKIP: tmux is not installed')
-        sys.exit(77)
+    term.require()
     mf = cli.Mailferry()
     try:
         with fixtures.pair(checks=c) as (src, dst):

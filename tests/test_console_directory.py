@@ -23,10 +23,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, fixtures, report, term                # noqa: E402
+from mftest import cli, fixtures, report, slapd, term                # noqa: E402
 from mftest.dovecot import free_port                          # noqa: E402
 from mftest.dnsmasq import Dnsmasq, have_dnsmasq              # noqa: E402
-from mftest.slapd import Slapd, have_slapd                    # noqa: E402
+from mftest.slapd import Slapd                                 # noqa: E402
 
 BIND_DN = 'cn=svc,dc=example'
 BIND_PW = 'Bind-Pw-91d2'
@@ -294,15 +294,8 @@ def scope_of(mf, forest):
 
 def main(c):
     fixtures.require()
-    if not term.TMUX:
-        print('SKIP: tmux is not installed')
-        sys.exit(77)
-    if not have_slapd():
-        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
-            print('FAIL: slapd is not installed (apt-get install slapd ldap-utils)')
-            sys.exit(1)
-        print('SKIP: slapd is not installed')
-        sys.exit(77)
+    term.require()
+    slapd.require()
     mf = cli.Mailferry()
     try:
         with fixtures.pair(checks=c) as (src, dst), Slapd(ldif(12)) as d:

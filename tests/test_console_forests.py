@@ -29,8 +29,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, fixtures, report          # noqa: E402
-from mftest.term import TMUX, tmux, screen, keys, typed, wait_for  # noqa: E402
+from mftest import cli, fixtures, report, term          # noqa: E402
+from mftest.term import tmux, screen, keys, typed, wait_for  # noqa: E402
 
 CHECK = '\u2713'
 
@@ -210,9 +210,7 @@ def delete(c, sock, mf):
 
 def main(c):
     fixtures.require()
-    if not TMUX:
-        print('SKIP: tmux is not installed')
-        sys.exit(77)
+    term.require()
     mf = cli.Mailferry()
     sock = 'mfforests%d' % os.getpid()
     try:

@@ -23,17 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mftest import cli, report, term          # noqa: E402
 
 
-def row(text, needle):
-    for line in text.splitlines():
-        if needle in line:
-            return line
-    return ''
-
-
 def main(c):
-    if not term.TMUX:
-        print('SKIP: tmux is not installed')
-        raise SystemExit(77)
+    term.require()
     cli.require_binary()
     mf = cli.Mailferry()
     clock = os.path.join(mf.dir, 'clock')
@@ -70,20 +61,20 @@ def main(c):
             t.keys('3')
             ok, text = t.wait(lambda s: 'blackout freeze until' in s and 'ready to complete' in s)
             c.check(ok, 'Mailbox Jobs shows the hold and the ready job', text)
-            c.check('scheduled' in row(text, 'bob (src>dst)'),
-                    'bob: scheduled, blackout freeze until its end', row(text, 'bob (src>dst)'))
-            c.check(' ready ' in row(text, 'alice (src>dst)') and 'next incremental sync' in row(text, 'alice'),
-                    'alice: ready, with its next incremental sync', row(text, 'alice'))
+            c.check('scheduled' in term.row_of(text, 'bob (src>dst)'),
+                    'bob: scheduled, blackout freeze until its end', term.row_of(text, 'bob (src>dst)'))
+            c.check(' ready ' in term.row_of(text, 'alice (src>dst)') and 'next incremental sync' in term.row_of(text, 'alice'),
+                    'alice: ready, with its next incremental sync', term.row_of(text, 'alice'))
             with open(clock + '.tmp', 'w') as f:
                 f.write('%d\n' % (t0 + 2 * 3600))
             os.replace(clock + '.tmp', clock)
-            ok, text = t.wait(lambda s: 'blackout freeze' not in s and 'queued' in row(s, 'bob (src>dst)'))
-            c.check(ok, 'the clock leaves the window: bob is plain queued again', row(text, 'bob'))
+            ok, text = t.wait(lambda s: 'blackout freeze' not in s and 'queued' in term.row_of(s, 'bob (src>dst)'))
+            c.check(ok, 'the clock leaves the window: bob is plain queued again', term.row_of(text, 'bob'))
 
             t.keys('Home')            # alice, the first in the queue
             t.keys('C')
             ok, text = t.wait(lambda s: 'job 1 cut over' in s)
-            c.check(ok and 'completing' in row(text, 'alice (src>dst)'),
+            c.check(ok and 'completing' in term.row_of(text, 'alice (src>dst)'),
                     'C on alice: cut over, completing', text)
             t.keys('End')             # carol, without suspend-when-ready
             t.keys('C')
@@ -91,7 +82,7 @@ def main(c):
             c.check(ok, 'C on carol: refused, she completes by herself', text)
             t.keys('Home', 'Enter')
             ok, text = t.wait(lambda s: 'Job 1:' in s and 'Cutover' in s)
-            c.check(ok and 'completing' in row(text, 'State') and 'final' in row(text, 'Phase') and
+            c.check(ok and 'completing' in term.row_of(text, 'State') and 'final' in term.row_of(text, 'Phase') and
                     'Ready to complete since' in text, 'the detail: completing, phase, ready since, cutover',
                     text)
             c.check('failed (retry copies it)' in row(text, 'INBOX UID 5') and

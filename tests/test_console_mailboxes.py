@@ -33,8 +33,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, fixtures, report          # noqa: E402
-from mftest.term import TMUX, tmux, keys, screen, wait_for  # noqa: E402
+from mftest import cli, fixtures, report, term          # noqa: E402
+from mftest.term import tmux, keys, screen, wait_for  # noqa: E402
 
 
 # login, address, display name, site, database, kind, bytes, items, folders, delegates
@@ -308,9 +308,7 @@ def check_small_screen(c, sock, mf):
 
 def main(c):
     fixtures.require()
-    if not TMUX:
-        print('SKIP: tmux is not installed')
-        sys.exit(77)
+    term.require()
     mf = cli.Mailferry()
     sock = 'mfmbx%d' % os.getpid()
     try:

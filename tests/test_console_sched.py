@@ -35,21 +35,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, report          # noqa: E402
-from mftest.term import TMUX, tmux, screen, wait_for, keys  # noqa: E402
+from mftest import cli, report, term          # noqa: E402
+from mftest.term import tmux, screen, wait_for, keys, row_of  # noqa: E402
 
 MB = 1000 * 1000
 
 
 
 
-
-
-def line_with(text, needle):
-    for line in text.splitlines():
-        if needle in line:
-            return line
-    return ''
 
 
 def utc(s):
@@ -87,10 +80,10 @@ def check_blackouts(sock, mf, c):
     keys(sock, '4')
     ok, text = wait_for(sock, lambda t: 'Blackout Times: 2 windows' in t and 'month-end' in t)
     c.check(ok, 'key 4 opens Blackout Times with the two seeded windows', text)
-    row = line_with(text, 'month-end')
+    row = row_of(text, 'month-end')
     c.check(re.search(r'month-end\s+site Paris\s+2030-01-31 22:00 CET 02-01 06:00 CET\s+next 01-31 22:00'
                       r'\s+once\s+entire', row), 'month-end: site, times in Europe/Paris (CET), next, once, entire', row)
-    row = line_with(text, 'ceo-trip')
+    row = row_of(text, 'ceo-trip')
     c.check(re.search(r'ceo-trip\s+mailbox alic.*2020-01-01 00:00 UTC.*over\s+once\s+final', row),
             'ceo-trip: one mailbox, local (UTC) times, over, mode final', row)
 
@@ -116,7 +109,7 @@ def check_blackouts(sock, mf, c):
     keys(sock, 'C-u', 'bob', 'Tab', 'Tab', 'Tab', 'Tab', 'Space', 'Tab', 'Right', 'Tab', 'Enter')
     ok, text = wait_for(sock, lambda t: 'blackout "nightly" added' in t and 'Blackout Times: 3 windows' in t)
     c.check(ok, 'Save adds the window', text)
-    row = line_with(text, 'nightly')
+    row = row_of(text, 'nightly')
     c.check(re.search(r'nightly\s+mailbox bob\s+2026-12-07 23:00 EST 12-08 05:00 EST .*weekly Mon\s+entire', row),
             'the new row: mailbox bob, New York times (EST), weekly on Monday, entire', row)
     db = sqlite3.connect(mf.store)
@@ -291,9 +284,7 @@ def check_80x24(sock, c):
 
 
 def main(c):
-    if not TMUX:
-        print('SKIP: tmux is not installed')
-        sys.exit(77)
+    term.require()
     cli.require_binary()
     mf = cli.Mailferry()
     sock = 'mfsched%d' % os.getpid()

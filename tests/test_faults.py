@@ -16,22 +16,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, corpus, fixtures, imapcheck, proxy, report     # noqa: E402
+from mftest import cli, corpus, fixtures, jobs, proxy, report     # noqa: E402
 
 SEED = int(os.environ.get('MFTEST_SEED', '20261124'))
 KILLS = int(os.environ.get('MFTEST_KILLS', '12'))
 
 
 Via = proxy.Via
-
-
-def exact_check(c, what, src, suser, dst, duser):
-    s = imapcheck.read_user_tree(src, suser, keep_bodies=False)
-    d = imapcheck.read_user_tree(dst, duser, keep_bodies=False)
-    diff = imapcheck.compare(s, d)
-    c.check(diff.ok and diff.duplicates == 0,
-            '%s: every message exactly once (%s)' % (what, diff.verdict()), diff.report())
-    return diff
 
 
 def verify_check(c, mf, what, *args):
@@ -72,7 +63,7 @@ def run_checks(c, mf, src, dst, rng):
     r = mf.run('migrate', 'src', 'dst', 'user001=user090', timeout=600)
     t_full = r.seconds
     c.check(r.rc == 0, 'uninterrupted run (user001=user090): exit %s in %.2fs' % (r.rc, t_full), r)
-    exact_check(c, 'uninterrupted run', src, 'user001', dst, 'user090')
+    jobs.exactly_once(c, 'uninterrupted run', src, dst, 'user001', 'user090')
 
     # ------------------------------------------------------------ kill -9
     # How long a run takes with nothing to copy (start-up, listing, comparing):
@@ -115,7 +106,7 @@ def run_checks(c, mf, src, dst, rng):
     for t in used:
         r = mf.run('migrate', 'src', 'dst', mailbox(t), timeout=600)
         c.check(r.rc == 0, 'final clean run for user001=%s after the kills: exit %s' % (t, r.rc), r)
-        exact_check(c, 'after kill -9 (target %s)' % t, src, 'user001', dst, t)
+        jobs.exactly_once(c, 'after kill -9 (target %s)' % t, src, dst, 'user001', t)
         verify_check(c, mf, 'after kill -9 (target %s)' % t, 'src', 'dst', mailbox(t))
     c.check(mf.store_integrity() == 'ok', 'store integrity_check ok after the kills')
 
@@ -126,7 +117,7 @@ def run_checks(c, mf, src, dst, rng):
         mf.kill_after(rng.uniform(0.1, 0.8), 'run', '--workers', '2')
     r = mf.run('run', '--workers', '2', timeout=600)
     c.check(r.rc == 0, 'run after 3 kill -9 of run: exit %s' % r.rc, r)
-    exact_check(c, 'queue after kills', src, 'user002', dst, 'user093')
+    jobs.exactly_once(c, 'queue after kills', src, dst, 'user002', 'user093')
 
     # ------------------------------------------------------------ drops mid-APPEND
     faults = [proxy.Fault(pattern=b'APPEND', count=1, extra_bytes=rng.randint(2000, 200000),
@@ -146,7 +137,7 @@ def run_checks(c, mf, src, dst, rng):
         c.check(all(x.rc in (0, 75) for x in runs), 'each run completed (0) or exited 75',
                 '\n'.join(str(x) for x in runs if x.rc not in (0, 75)))
         c.check(runs[-1].rc == 0, 're-running completed within %d runs' % len(runs), runs[-1])
-        exact_check(c, 'after drops mid-APPEND', src, 'user001', dst, 'user091')
+        jobs.exactly_once(c, 'after drops mid-APPEND', src, dst, 'user001', 'user091')
         pd.clear_faults()      # verify through the same endpoint, proxy now passing
         verify_check(c, mf, 'after drops mid-APPEND', 'src', 'dst-drop', 'user001=user091')
 
@@ -167,7 +158,7 @@ def run_checks(c, mf, src, dst, rng):
         c.check(all(x.rc in (0, 75) for x in runs) and runs[-1].rc == 0,
                 'source drops: runs exit 0 or 75, and a re-run completes',
                 '\n'.join(str(x) for x in runs))
-    exact_check(c, 'after drops mid-FETCH', src, 'user001', dst, 'user094')
+    jobs.exactly_once(c, 'after drops mid-FETCH', src, dst, 'user001', 'user094')
 
     # ------------------------------------------------------------ 20 ms RTT
     with proxy.Proxy(('127.0.0.1', src.port), delay_ms=10) as p1, \
@@ -177,7 +168,7 @@ def run_checks(c, mf, src, dst, rng):
         r = mf.run('migrate', 'src-slow', 'dst-slow', 'user002=user092', timeout=300)
         c.check(r.rc == 0, 'through 20 ms RTT proxies on both sides: exit %s in %.1fs' % (
             r.rc, r.seconds), r)
-    exact_check(c, 'through delay proxies', src, 'user002', dst, 'user092')
+    jobs.exactly_once(c, 'through delay proxies', src, dst, 'user002', 'user092')
 
 
 if __name__ == '__main__':

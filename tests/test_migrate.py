@@ -19,20 +19,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, corpus, fixtures, imapcheck, report     # noqa: E402
+from mftest import corpus, fixtures, imapcheck, report     # noqa: E402
 
 LIMIT = 32 * 1024 * 1024
 BIG = os.environ.get('MFTEST_BIG', '1') != '0'
 
 
 def main(c):
-    fixtures.require()
-    mf = cli.Mailferry()
-    try:
-        with fixtures.pair(size_limit=LIMIT, checks=c) as (src, dst):
-            run_checks(c, mf, src, dst)
-    finally:
-        mf.cleanup()
+    fixtures.run_on_pair(c, run_checks, size_limit=LIMIT)
 
 
 def tree(server, user, **kw):

@@ -315,21 +315,12 @@ def scheduled(c, mf, s):
 
 def main(c):
     cli.require_binary()
-    if not smtpd.available():
-        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
-            print('FAIL: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)')
-            sys.exit(1)
-        print('SKIP: python3-aiosmtpd is not installed')
-        sys.exit(77)
+    smtpd.require()
     fixtures.require()
     mf = cli.Mailferry()
     try:
         with smtpd.Smtpd() as s:
-            for key, value in (('smtp_url', s.url), ('smtp_from', 'ferry@example.org'),
-                               ('admin_email', 'admins@example.org'),
-                               ('templates_dir', os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates'))):
-                r = mf.run('config', 'set', key, value)
-                c.check(r.rc == 0, 'config set %s' % key, r)
+            smtpd.configure(c, mf, s, ('admin_email', 'admins@example.org'))
             send_test(c, mf, s)
             templates(c, mf, s)
             job_events(c, mf, s)

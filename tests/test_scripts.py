@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mftest import cli, corpus, fixtures, imapcheck, report     # noqa: E402
+from mftest import corpus, fixtures, imapcheck, report     # noqa: E402
 
 MESSAGES = 25
 # Something only mailferry's own environment has: no script may see it.
@@ -74,13 +74,7 @@ def target_count(dst, user):
 
 
 def main(c):
-    fixtures.require()
-    mf = cli.Mailferry()
-    try:
-        with fixtures.pair(users=5, checks=c) as (src, dst):
-            run_checks(c, mf, src, dst)
-    finally:
-        mf.cleanup()
+    fixtures.run_on_pair(c, run_checks, users=5)
 
 
 def run_checks(c, mf, src, dst):

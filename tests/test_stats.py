@@ -284,20 +284,12 @@ def time_in_zone(t, zone):
 
 def main(c):
     cli.require_binary()
-    if not smtpd.available():
-        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
-            print('FAIL: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)')
-            sys.exit(1)
-        print('SKIP: python3-aiosmtpd is not installed')
-        sys.exit(77)
+    smtpd.require()
     fixtures.require()
     mf = cli.Mailferry()
     try:
         with smtpd.Smtpd() as s, fixtures.pair(size_limit=LIMIT, checks=c) as (src, dst):
-            for key, value in (('smtp_url', s.url), ('smtp_from', 'ferry@example.org'),
-                               ('templates_dir', os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates'))):
-                r = mf.run('config', 'set', key, value)
-                c.check(r.rc == 0, 'config set %s' % key, r)
+            smtpd.configure(c, mf, s)
             seed(c, mf, src)
             mf.endpoint_add('src', src)
             mf.endpoint_add('dst', dst)

@@ -351,22 +351,6 @@ void draw_menu(struct ui *u, const struct ui_menu *m)
 
 /* --- cell formats ------------------------------------------------------------------ */
 
-void fmt_bytes(int64_t b, char *buf, size_t n)
-{
-	static const char *const unit[] = { "B", "KB", "MB", "GB", "TB" };
-	if (b < 0) {
-		snprintf(buf, n, "-");
-		return;
-	}
-	double v = (double)b;
-	int i = 0;
-	while (v >= 1000 && i < 4) {
-		v /= 1000;
-		i++;
-	}
-	snprintf(buf, n, i == 0 ? "%.0f %s" : "%.1f %s", v, unit[i]);
-}
-
 void fmt_count(int64_t c, char *buf, size_t n)
 {
 	if (c < 0) {
@@ -395,16 +379,8 @@ void fmt_time(int64_t t, char *buf, size_t n)
 
 void fmt_duration(int64_t s, char *buf, size_t n)
 {
-	if (s < 0) {
+	if (s < 0)
 		snprintf(buf, n, "-");
-		return;
-	}
-	if (s < 60)
-		snprintf(buf, n, "%llds", (long long)s);
-	else if (s < 3600)
-		snprintf(buf, n, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-	else if (s < 86400)
-		snprintf(buf, n, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
 	else
-		snprintf(buf, n, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+		txt_duration(s, buf, n);
 }

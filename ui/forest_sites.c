@@ -106,7 +106,7 @@ static void draw_sites(struct ui *u, const struct forest_sites *s, int y, int h,
 		const struct site_info *x = &s->v[i];
 		char n[32], b[32];
 		fmt_count(x->r.mailboxes, n, sizeof n);
-		fmt_bytes(x->r.bytes, b, sizeof b);
+		txt_bytes(x->r.bytes, b, sizeof b);
 		draw_cell(y + line, 2, 29, x->site[0] ? x->site : "(no site)", false);
 		draw_cell(y + line, 32, 10, n, true);
 		draw_cell(y + line, 43, 10, b, true);

@@ -20,9 +20,49 @@
 #include "health.h"
 #include "ui.h"
 
-/* --- health ------------------------------------------------------------------- */
+/* --- shared by the three tasks ------------------------------------------------ */
 
 #define MAX_LINES 40
+
+/* The work a task does on its store connection. */
+typedef enum st (*store_work)(struct store *st, void *job, struct err *e);
+
+/* Opens a store connection of the task's own (the UI thread's is not for
+ * other threads), runs work on it and closes it.  Returns work's status; on
+ * a failure its message is in err, for the UI thread. */
+static enum st on_own_store(const char *store_path, store_work work, void *job, char *err, size_t errlen)
+{
+	struct store *st = NULL;
+	struct err e;
+	err_clear(&e);
+	enum st s = store_open(store_path, &st, &e);
+	if (!s)
+		s = work(st, job, &e);
+	if (s)
+		snprintf(err, errlen, "%s", e.msg);
+	store_close(&st);
+	return s;
+}
+
+static void free_lines(char **lines, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(lines[i]);
+}
+
+/* A task's result list, unless the admin is busy with a prompt or a dialog
+ * (the marks and the status line tell the outcome then): closed(u, -1, job)
+ * at once. */
+static void offer_lines(struct ui *u, const char *title, char **lines, int n,
+                        void (*closed)(struct ui *u, int choice, void *job), void *job)
+{
+	if (u->mode == M_NORMAL)
+		ui_menu(u, title, (const char *const *)lines, n, 0, closed, job);
+	else
+		closed(u, -1, job);
+}
+
+/* --- health ------------------------------------------------------------------- */
 
 struct check_job {
 	char *store_path;
@@ -75,28 +115,29 @@ static void on_result(void *ctx, const struct health_result *r)
 	}
 }
 
+static enum st check_work(struct store *st, void *job, struct err *e)
+{
+	struct check_job *c = job;
+	return health_check_and_keep(st, c->cfg, c->forest, on_result, c, &c->worst, e);
+}
+
 static void check_run(struct ui_task *t)
 {
 	struct check_job *c = t->ctx;
-	struct store *st = NULL;
-	struct err e;
-	err_clear(&e);
-	c->s = store_open(c->store_path, &st, &e);
-	if (!c->s)
-		c->s = health_check_and_keep(st, c->cfg, c->forest, on_result, c, &c->worst, &e);
-	if (c->s)
-		snprintf(c->err, sizeof c->err, "%s", e.msg);
-	store_close(&st);
+	c->s = on_own_store(c->store_path, check_work, c, c->err, sizeof c->err);
+}
+
+static void check_job_free(struct check_job *c)
+{
+	free_lines(c->lines, c->nlines);
+	free(c->store_path);
+	free(c);
 }
 
 static void lines_closed(struct ui *u, int choice, void *ctx)
 {
 	(void)u, (void)choice;
-	struct check_job *c = ctx;
-	for (int i = 0; i < c->nlines; i++)
-		free(c->lines[i]);
-	free(c->store_path);
-	free(c);
+	check_job_free(ctx);
 }
 
 static void check_finish(struct ui *u, struct ui_task *t)
@@ -120,23 +161,13 @@ static void check_finish(struct ui *u, struct ui_task *t)
 	       c->worst >= HEALTH_FAIL ? "failures, see the list" : c->worst >= HEALTH_WARN ? "warnings" : "all good");
 	if (c->nlines == 0)
 		add_line(c, x_strdup("(no endpoint to check: Enter on the forest, Accounts tab)"));
-	/* The list opens unless the admin is busy with a prompt or a dialog
-	 * (the marks and the status line tell the outcome then). */
-	if (u->mode == M_NORMAL)
-		ui_menu(u, title, (const char *const *)c->lines, c->nlines, 0, lines_closed, c);
-	else
-		lines_closed(u, -1, c);
+	offer_lines(u, title, c->lines, c->nlines, lines_closed, c);
 }
 
 static void check_free(struct ui_task *t)
 {
-	struct check_job *c = t->ctx;
-	if (!c)
-		return;
-	for (int i = 0; i < c->nlines; i++)
-		free(c->lines[i]);
-	free(c->store_path);
-	free(c);
+	if (t->ctx)
+		check_job_free(t->ctx);
 }
 
 void forest_check_start(struct ui *u, const struct forest *f)
@@ -187,24 +218,21 @@ static void on_item(void *ctx, const struct cl_item *it)
 		cl_add(c, x_asprintf("    fix: %s", it->fix));
 }
 
+static enum st checklist_work(struct store *st, void *job, struct err *e)
+{
+	struct checklist_job *c = job;
+	return checklist_run(st, c->cfg, c->forest, on_item, c, &c->worst, e);
+}
+
 static void checklist_run_task(struct ui_task *t)
 {
 	struct checklist_job *c = t->ctx;
-	struct store *st = NULL;
-	struct err e;
-	err_clear(&e);
-	c->s = store_open(c->store_path, &st, &e);
-	if (!c->s)
-		c->s = checklist_run(st, c->cfg, c->forest, on_item, c, &c->worst, &e);
-	if (c->s)
-		snprintf(c->err, sizeof c->err, "%s", e.msg);
-	store_close(&st);
+	c->s = on_own_store(c->store_path, checklist_work, c, c->err, sizeof c->err);
 }
 
 static void checklist_free_job(struct checklist_job *c)
 {
-	for (int i = 0; i < c->nlines; i++)
-		free(c->lines[i]);
+	free_lines(c->lines, c->nlines);
 	free(c->store_path);
 	free(c);
 }
@@ -231,10 +259,7 @@ static void checklist_finish(struct ui *u, struct ui_task *t)
 	         c->forest, c->n[CL_PASS], c->n[CL_WARN], c->n[CL_FAIL], c->n[CL_MANUAL]);
 	ui_say(u, "checklist of %s done: %s", c->forest,
 	       c->worst >= CL_FAIL ? "failures, see the list" : c->worst >= CL_WARN ? "warnings" : "nothing failed");
-	if (u->mode == M_NORMAL)
-		ui_menu(u, title, (const char *const *)c->lines, c->nlines, 0, checklist_closed, c);
-	else
-		checklist_free_job(c);
+	offer_lines(u, title, c->lines, c->nlines, checklist_closed, c);
 }
 
 static void checklist_free(struct ui_task *t)
@@ -270,22 +295,21 @@ struct discover_job {
 	struct dir_report rep;
 };
 
+static enum st discover_work(struct store *st, void *job, struct err *e)
+{
+	struct discover_job *d = job;
+	struct forest f = { 0 };
+	enum st s = store_forest_get_id(st, d->forest_id, &f, e);
+	if (!s)
+		s = directory_discover(st, &f, d->endpoint_id, d->secrets_path, d->timeout_s, d->full, &d->rep, e);
+	forest_free(&f);
+	return s;
+}
+
 static void discover_run(struct ui_task *t)
 {
 	struct discover_job *d = t->ctx;
-	struct store *st = NULL;
-	struct forest f = { 0 };
-	struct err e;
-	err_clear(&e);
-	d->s = store_open(d->store_path, &st, &e);
-	if (!d->s)
-		d->s = store_forest_get_id(st, d->forest_id, &f, &e);
-	if (!d->s)
-		d->s = directory_discover(st, &f, d->endpoint_id, d->secrets_path, d->timeout_s, d->full, &d->rep, &e);
-	if (d->s)
-		snprintf(d->err, sizeof d->err, "%s", e.msg);
-	forest_free(&f);
-	store_close(&st);
+	d->s = on_own_store(d->store_path, discover_work, d, d->err, sizeof d->err);
 }
 
 static void discover_finish(struct ui *u, struct ui_task *t)

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "textout.h"
+
 static bool focusable(const struct form_field *f)
 {
 	return !f->hidden && f->kind != FF_LABEL;
@@ -233,10 +235,7 @@ void form_format_datetime(int64_t t, char *buf, size_t n)
 		buf[0] = '\0';
 		return;
 	}
-	time_t tt = (time_t)t;
-	struct tm tm;
-	localtime_r(&tt, &tm);
-	strftime(buf, n, "%Y-%m-%d %H:%M", &tm);
+	txt_stamp(t, TXT_LOCAL, buf, n);
 }
 
 bool form_parse_datetime(const char *s, int64_t *out, char *why, size_t whylen)

@@ -143,37 +143,36 @@ static int find_line(const struct scope_tree *t, const char *line)
 	return -1;
 }
 
+struct apply { struct scope_tree *t; bool any; };
+
+/* One line of the scope: its node (and the whole subtree below) included,
+ * or the line kept as it is when the tree has no such node. */
+static void apply_line(void *ctx, const char *a)
+{
+	struct apply *ap = ctx;
+	struct scope_tree *t = ap->t;
+	if (!ap->any)
+		set_subtree(t, 0, false);
+	ap->any = true;
+	int i = find_line(t, a);
+	if (i >= 0) {
+		set_subtree(t, i, true);
+		for (int q = t->v[i].parent; q > 0; q = t->v[q].parent)
+			t->v[q].expanded = true;    /* show where it is */
+	} else {
+		char *x = x_asprintf("%s%s%s", t->extra, *t->extra ? "\n" : "", a);
+		free(t->extra);
+		t->extra = x;
+	}
+}
+
 void scope_tree_apply(struct scope_tree *t, const char *scope)
 {
 	free(t->extra);
 	t->extra = x_strdup("");
-	bool any = false;
-	for (const char *p = scope ? scope : ""; *p;) {
-		size_t len = strcspn(p, "\n");
-		char *line = x_strndup(p, len);
-		char *a = line + strspn(line, " \t");
-		size_t k = strlen(a);
-		while (k && (a[k - 1] == ' ' || a[k - 1] == '\t' || a[k - 1] == '\r'))
-			a[--k] = '\0';
-		if (*a) {
-			if (!any)
-				set_subtree(t, 0, false);
-			any = true;
-			int i = find_line(t, a);
-			if (i >= 0) {
-				set_subtree(t, i, true);
-				for (int q = t->v[i].parent; q > 0; q = t->v[q].parent)
-					t->v[q].expanded = true;    /* show where it is */
-			} else {
-				char *x = x_asprintf("%s%s%s", t->extra, *t->extra ? "\n" : "", a);
-				free(t->extra);
-				t->extra = x;
-			}
-		}
-		free(line);
-		p += len + (p[len] == '\n');
-	}
-	if (!any)
+	struct apply ap = { t, false };
+	text_each_line(scope, apply_line, &ap);
+	if (!ap.any)
 		set_subtree(t, 0, true);
 }
 

@@ -20,6 +20,7 @@
 #include "console.h"
 #include "engine.h"
 #include "form.h"
+#include "textout.h"
 #include "store.h"
 #include "task.h"
 #include "tbl.h"
@@ -278,7 +279,6 @@ void kv_begin(struct view *v);
 void kv_add(struct view *v, const char *label, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 /* Formatting helpers for cells. */
-void fmt_bytes(int64_t b, char *buf, size_t n);     /* "1.2 GB", "-" for < 0 */
 void fmt_count(int64_t c, char *buf, size_t n);     /* "12,345", "-" for < 0 */
 void fmt_time(int64_t t, char *buf, size_t n);      /* local "YYYY-MM-DD HH:MM", "-" for 0 */
 void fmt_duration(int64_t s, char *buf, size_t n);  /* "3h12m", "-" for < 0 */

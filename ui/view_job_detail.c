@@ -17,7 +17,7 @@ static void add_pass(void *ctx, int64_t id, const char *kind, int64_t started, i
 	struct view *v = ctx;
 	char t[32], by[32], label[64];
 	fmt_time(started, t, sizeof t);
-	fmt_bytes(bytes, by, sizeof by);
+	txt_bytes(bytes, by, sizeof by);
 	char dur[32];
 	fmt_duration(finished ? finished - started : clock_now() - started, dur, sizeof dur);
 	snprintf(label, sizeof label, "  pass %lld  %s", (long long)id, kind);
@@ -31,7 +31,7 @@ static void add_skipped(void *ctx, const struct skipped_row *r)
 {
 	struct view *v = ctx;
 	char by[32], label[300];
-	fmt_bytes((int64_t)r->size, by, sizeof by);
+	txt_bytes((int64_t)r->size, by, sizeof by);
 	snprintf(label, sizeof label, "  %s UID %u", r->folder, r->uid);
 	kv_add(v, label, "%s: %s, \"%s\": %s", r->failed ? "failed (retry copies it)" : "skipped for good", by,
 	       r->subject ? r->subject : "(subject unknown)", r->reason);
@@ -155,7 +155,7 @@ static void detail_open(struct ui *u, struct view *v)
 	kv_add(v, "Suspend when ready", "%s", r->suspend_ready ? "yes" : "no");
 	kv_add(v, "Notify the user", "%s", r->notify_user ? "yes" : "no");
 	fmt_count(j.items_done, a, sizeof a);
-	fmt_bytes(j.bytes_done, b, sizeof b);
+	txt_bytes(j.bytes_done, b, sizeof b);
 	fmt_count(r->src_items, c, sizeof c);
 	kv_add(v, "Copied", "%s messages, %s (source: %s messages)", a, b, c);
 	kv_add(v, "Skipped / failed", "%lld / %lld", (long long)j.items_skipped, (long long)j.items_failed);

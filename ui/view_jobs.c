@@ -103,7 +103,7 @@ static void col_pct(const void *r, char *b, size_t n)
 		snprintf(b, n, "-");
 }
 
-static void col_bytes(const void *r, char *b, size_t n) { fmt_bytes(J(r)->bytes_done, b, n); }
+static void col_bytes(const void *r, char *b, size_t n) { txt_bytes(J(r)->bytes_done, b, n); }
 
 static void col_rate(const void *r, char *b, size_t n)
 {

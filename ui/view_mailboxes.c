@@ -51,7 +51,7 @@ static void col_address(const void *r, char *b, size_t n) { snprintf(b, n, "%s",
 static void col_site(const void *r, char *b, size_t n) { snprintf(b, n, "%s", M(r)->site); }
 static void col_db(const void *r, char *b, size_t n) { snprintf(b, n, "%s", M(r)->database); }
 static void col_kind(const void *r, char *b, size_t n) { snprintf(b, n, "%s", M(r)->kind); }
-static void col_size(const void *r, char *b, size_t n) { fmt_bytes(M(r)->size, b, n); }
+static void col_size(const void *r, char *b, size_t n) { txt_bytes(M(r)->size, b, n); }
 static void col_items(const void *r, char *b, size_t n) { fmt_count(M(r)->items, b, n); }
 static void col_folders(const void *r, char *b, size_t n) { fmt_count(M(r)->folders, b, n); }
 static void col_status(const void *r, char *b, size_t n)

@@ -45,7 +45,7 @@ static void col_time(const void *r, char *b, size_t n)
 }
 
 static void col_items(const void *r, char *b, size_t n) { fmt_count(((const struct m_row *)r)->items, b, n); }
-static void col_bytes(const void *r, char *b, size_t n) { fmt_bytes(((const struct m_row *)r)->bytes, b, n); }
+static void col_bytes(const void *r, char *b, size_t n) { txt_bytes(((const struct m_row *)r)->bytes, b, n); }
 static void col_done(const void *r, char *b, size_t n) { fmt_count(((const struct m_row *)r)->completed, b, n); }
 
 static void col_bar(const void *r, char *b, size_t n)
@@ -97,6 +97,20 @@ static int64_t since_of(int period)
 	return metrics_bucket_of(clock_now(), p) - (periods[period].buckets - 1) * metrics_period_secs(p);
 }
 
+/* The buckets the view shows (its period and endpoint) into m, which the
+ * caller frees; false, with the reason on the status line, when the store
+ * could not be read. */
+static bool load_shown(struct ui *u, const struct m_state *ms, struct metrics *m)
+{
+	struct err e;
+	if (metrics_load(u->st, (enum metrics_period)ms->period, since_of(ms->period), ms->endpoint_id, false, m,
+	                 &e)) {
+		ui_error(u, "%s", e.msg);
+		return false;
+	}
+	return true;
+}
+
 static void metrics_open(struct ui *u, struct view *v)
 {
 	if (!v->has_tbl) {
@@ -109,12 +123,8 @@ static void metrics_open(struct ui *u, struct view *v)
 	ms->last = clock_mono_ms();
 	tbl_clear(&v->tbl);
 	struct metrics m;
-	struct err e;
-	if (metrics_load(u->st, (enum metrics_period)ms->period, since_of(ms->period), ms->endpoint_id, false, &m,
-	                 &e)) {
-		ui_error(u, "%s", e.msg);
+	if (!load_shown(u, ms, &m))
 		return;
-	}
 	int64_t peak = 0, items = 0, bytes = 0;
 	for (size_t i = 0; i < m.n; i++) {
 		const struct metrics_row *r = &m.rows[i];
@@ -130,7 +140,7 @@ static void metrics_open(struct ui *u, struct view *v)
 		((struct m_row *)(v->tbl.rows + i * sizeof(struct m_row)))->peak = peak;
 	char it[32], by[32];
 	fmt_count(items, it, sizeof it);
-	fmt_bytes(bytes, by, sizeof by);
+	txt_bytes(bytes, by, sizeof by);
 	const char *ep = metrics_endpoint_name(&m, ms->endpoint_id);
 	snprintf(v->title, sizeof v->title, "Per %s over the last %d %s, %s%s: %s messages, %s (Left/Right: period, "
 	         "f: endpoint, x: CSV)", periods[ms->period].per, periods[ms->period].buckets, periods[ms->period].name,
@@ -176,12 +186,8 @@ static void export_fn(struct ui *u, const char *text, bool done, bool cancelled,
 	}
 	struct m_state *ms = v->priv;
 	struct metrics m;
-	struct err e;
-	if (metrics_load(u->st, (enum metrics_period)ms->period, since_of(ms->period), ms->endpoint_id, false, &m,
-	                 &e)) {
-		ui_error(u, "%s", e.msg);
+	if (!load_shown(u, ms, &m))
 		return;
-	}
 	FILE *f = fopen(text, "w");
 	if (!f) {
 		ui_error(u, "cannot write %s: %s", text, strerror(errno));

@@ -54,10 +54,7 @@ static void short_time(int64_t t, char *b, size_t n)
 		snprintf(b, n, "never");
 		return;
 	}
-	time_t tt = (time_t)t;
-	struct tm tm;
-	localtime_r(&tt, &tm);
-	strftime(b, n, "%m-%d %H:%M", &tm);
+	txt_stamp(t, TXT_LOCAL_SHORT, b, n);
 }
 
 static void col_pos(const void *r, char *b, size_t n) { snprintf(b, n, "%lld", (long long)S(r)->pos); }
@@ -65,7 +62,7 @@ static void col_id(const void *r, char *b, size_t n) { snprintf(b, n, "%lld", (l
 static void col_mailbox(const void *r, char *b, size_t n) { snprintf(b, n, "%s", S(r)->label); }
 static void col_size(const void *r, char *b, size_t n)
 {
-	fmt_bytes(S(r)->size, b, n);
+	txt_bytes(S(r)->size, b, n);
 	if (S(r)->size_estimated && n > 2 && strlen(b) + 2 < n)
 		strcat(b, "?");
 }
@@ -82,39 +79,13 @@ static void col_dur(const void *r, char *b, size_t n)
 static void col_note(const void *r, char *b, size_t n)
 {
 	const struct sj *x = r;
-	char t[32];
-	size_t k = 0;
-	b[0] = '\0';
-#define ADD(...) do { if (k < n) k += (size_t)snprintf(b + k, n - k, __VA_ARGS__); } while (0)
-	if (x->running)
-		ADD("running; ");
-	if (x->phase == PHASE_INCREMENTAL)
-		ADD("ready: next incremental sync; ");
-	else if (x->phase == PHASE_FINAL)
-		ADD("completing: final pass at cutover; ");
-	if (x->size_estimated && x->phase == PHASE_INITIAL)
-		ADD("size unknown, estimated; ");
-	else if (x->size_estimated)
-		ADD("delta estimated (%d%% of the mailbox); ", FORECAST_DELTA_PERMILLE / 10);
-	else if (x->phase != PHASE_INITIAL)
-		ADD("delta as earlier syncs; ");
-	if (x->blackout) {
-		short_time(x->blackout_until, t, sizeof t);
-		if (x->stops)
-			ADD("stopped by blackout %s until %s; ", x->blackout, t);
-		else
-			ADD("blackout %s until %s; ", x->blackout, t);
-	} else if (x->start_after > 0 && x->est_start == x->start_after)
-		ADD("starts at its set time; ");
-	if (x->est_ready > 0 && x->cutover_at > 0 && x->phase != PHASE_FINAL) {
-		short_time(x->est_ready, t, sizeof t);
-		ADD("ready to complete %s, then final pass (cutover); ", t);
-	} else if (x->suspend_ready && x->phase != PHASE_FINAL && x->est_end != FORECAST_NEVER) {
-		ADD("then ready to complete; ");
-	}
-#undef ADD
-	if (k >= 2 && k < n)
-		b[k - 2] = '\0';
+	const struct forecast_note_facts f = {
+		.running = x->running, .suspend_ready = x->suspend_ready, .size_estimated = x->size_estimated,
+		.phase = x->phase, .blackout = x->blackout, .stops = x->stops, .blackout_until = x->blackout_until,
+		.start_after = x->start_after, .est_start = x->est_start, .est_end = x->est_end,
+		.est_ready = x->est_ready, .cutover_at = x->cutover_at,
+	};
+	forecast_note(&f, short_time, b, n);
 }
 
 #define CMP(name, expr) \

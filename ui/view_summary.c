@@ -77,7 +77,7 @@ static void add_count(struct view *v, const char *indent, const struct count *c)
 	snprintf(label, sizeof label, "%s%s", indent, c->key);
 	fmt_count(c->mailboxes, m, sizeof m);
 	fmt_count(c->items, i, sizeof i);
-	fmt_bytes(c->bytes, b, sizeof b);
+	txt_bytes(c->bytes, b, sizeof b);
 	kv_add(v, label, "%10s mailboxes %12s items %10s", m, i, b);
 }
 
@@ -117,7 +117,7 @@ static void summary_load(struct ui *u, struct view *v)
 		kv_add(v, label, "%10s", a);
 	}
 	fmt_count(items, a, sizeof a);
-	fmt_bytes(bytes, b, sizeof b);
+	txt_bytes(bytes, b, sizeof b);
 	kv_add(v, "", "%s", "");
 	kv_add(v, "Messages copied", "%10s", a);
 	kv_add(v, "Data copied", "%10s", b);

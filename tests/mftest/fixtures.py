@@ -14,7 +14,6 @@ any plugin; the reverse direction would need listescape on the source.
 """
 
 import contextlib
-import os
 import re
 import sys
 
@@ -28,13 +27,20 @@ def require():
     """Skips (77) without a binary (when MAILFERRY is unset) or without Dovecot
     (a failure instead when MFTEST_REQUIRE_DOVECOT=1, e.g. in CI)."""
     path = cli.require_binary()
-    if not have_dovecot():
-        if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
-            print('FAIL: dovecot is not installed (apt-get install dovecot-imapd)')
-            raise SystemExit(1)
-        print('SKIP: dovecot is not installed (apt-get install dovecot-imapd)')
-        raise SystemExit(77)
+    report.need(have_dovecot(), 'dovecot', 'apt-get install dovecot-imapd')
     return path
+
+
+def run_on_pair(c, fn, **pair_args):
+    """The usual main of a test: require, a fresh Mailferry and the standard
+    pair (pair_args as pair() takes them), fn(c, mf, src, dst), clean-up."""
+    require()
+    mf = cli.Mailferry()
+    try:
+        with pair(checks=c, **pair_args) as (src, dst):
+            fn(c, mf, src, dst)
+    finally:
+        mf.cleanup()
 
 
 @contextlib.contextmanager

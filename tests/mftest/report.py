@@ -8,6 +8,19 @@ import time
 import traceback
 
 
+def need(present, what, install):
+    """Skips the test (exit 77) when a server it needs is not installed; a
+    failure instead when MFTEST_REQUIRE_DOVECOT=1, as in CI, where every
+    server must be there.  what names it, install says how to get it."""
+    if present:
+        return
+    if os.environ.get('MFTEST_REQUIRE_DOVECOT') == '1':
+        print('FAIL: %s is not installed (%s)' % (what, install))
+        raise SystemExit(1)
+    print('SKIP: %s is not installed (%s)' % (what, install))
+    raise SystemExit(77)
+
+
 class Skip(Exception):
     pass
 

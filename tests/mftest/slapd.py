@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import time
 
+from . import report
 from .dovecot import free_port  # noqa: F401  (also for the tests)
 
 SLAPD = '/usr/sbin/slapd'
@@ -80,6 +81,12 @@ objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTUR
 def have_slapd():
     return os.access(SLAPD, os.X_OK) and os.access(SLAPADD, os.X_OK) and \
         shutil.which('ldapmodify') is not None and os.path.isdir(SCHEMA_DIR)
+
+
+def require():
+    """Skips (77) without slapd (a failure instead when
+    MFTEST_REQUIRE_DOVECOT=1, as in CI, where every server must be there)."""
+    report.need(have_slapd(), 'slapd', 'apt-get install slapd ldap-utils')
 
 
 

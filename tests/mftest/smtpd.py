@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 
+from . import report
 from .dovecot import free_port  # noqa: F401  (also for the tests)
 
 SYSTEM_PYTHON = '/usr/bin/python3'
@@ -27,6 +28,23 @@ def available():
         return False
     r = subprocess.run([SYSTEM_PYTHON, '-c', 'import aiosmtpd'], capture_output=True)
     return r.returncode == 0
+
+
+def require():
+    """Skips (77) when aiosmtpd is missing (a failure instead when
+    MFTEST_REQUIRE_DOVECOT=1, as in CI, where every server must be there)."""
+    report.need(available(), 'python3-aiosmtpd', 'apt-get install python3-aiosmtpd')
+
+
+def configure(c, mf, server, *more):
+    """Points mf's notifications at server (smtp_url, smtp_from, the
+    source tree's templates), with more (key, value) settings; each
+    `config set` is a check."""
+    templates = os.path.join(os.environ.get('MF_SRCDIR', '.'), 'data', 'templates')
+    for key, value in (('smtp_url', server.url), ('smtp_from', 'ferry@example.org'),
+                       ('templates_dir', templates)) + more:
+        r = mf.run('config', 'set', key, value)
+        c.check(r.rc == 0, 'config set %s' % key, r)
 
 
 

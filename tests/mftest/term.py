@@ -131,6 +131,13 @@ def wait_for(sock, pred, timeout=15.0):
     return False, text
 
 
+def require():
+    """Skips (77) without tmux, which every console test drives."""
+    if not TMUX:
+        print('SKIP: tmux is not installed')
+        raise SystemExit(77)
+
+
 def row_of(text, needle):
     """The first screen line containing needle, or ''."""
     for line in text.split('\n'):

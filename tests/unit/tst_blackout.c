@@ -12,20 +12,7 @@
 
 #include "tap.h"
 #include "tz.h"
-
-/* Wall time in zone name as a unix time. */
-static int64_t at(const char *zone, int y, int mo, int d, int h, int mi)
-{
-	char why[128];
-	struct tzone *z = tz_open(zone, why, sizeof why);
-	if (!z) {
-		printf("# %s\n", why);
-		return 0;
-	}
-	int64_t t = tz_mktime(z, y, mo, d, h, mi);
-	tz_close(z);
-	return t;
-}
+#include "wall.h"
 
 static struct blackout win(const char *name, const char *tz, const char *site, int64_t mb, int64_t s,
                            int64_t e, bool weekly, const char *mode)
@@ -46,12 +33,12 @@ static void test_dst(void)
 	struct bo_set *b = bo_set_new();
 	/* Saturday 22:00 to Sunday 06:00 every week, Paris, first on 6 March
 	 * 2027; Paris springs forward on 28 March 2027 at 02:00. */
-	add(b, win("paris-nights", "Europe/Paris", "Paris", 0, at("Europe/Paris", 2027, 3, 6, 22, 0),
-	           at("Europe/Paris", 2027, 3, 7, 6, 0), true, NULL));
+	add(b, win("paris-nights", "Europe/Paris", "Paris", 0, wall_time("Europe/Paris", 2027, 3, 6, 22, 0),
+	           wall_time("Europe/Paris", 2027, 3, 7, 6, 0), true, NULL));
 	/* Friday 20:00 to 23:00, New York; New York springs forward on 14
 	 * March 2027. */
-	add(b, win("ny-evenings", "America/New_York", "NY", 0, at("America/New_York", 2027, 3, 5, 20, 0),
-	           at("America/New_York", 2027, 3, 5, 23, 0), true, NULL));
+	add(b, win("ny-evenings", "America/New_York", "NY", 0, wall_time("America/New_York", 2027, 3, 5, 20, 0),
+	           wall_time("America/New_York", 2027, 3, 5, 23, 0), true, NULL));
 	bo_add_mailbox(b, 1, "pierre", 10, "Paris");
 	bo_add_mailbox(b, 1, "nancy", 11, "NY");
 	bo_add_mailbox(b, 1, "nobody", 12, NULL);
@@ -64,32 +51,32 @@ static void test_dst(void)
 
 	int64_t until = 0;
 	const char *name = NULL;
-	bool held = bo_held(b, &paris, BO_PHASE_WHOLE, at("Europe/Paris", 2027, 3, 27, 23, 0), &until, &name);
-	check(held && until == at("Europe/Paris", 2027, 3, 28, 6, 0) && name && !strcmp(name, "paris-nights"),
+	bool held = bo_held(b, &paris, BO_PHASE_WHOLE, wall_time("Europe/Paris", 2027, 3, 27, 23, 0), &until, &name);
+	check(held && until == wall_time("Europe/Paris", 2027, 3, 28, 6, 0) && name && !strcmp(name, "paris-nights"),
 	      "Paris, the night of the clock change: held until 06:00 CEST");
-	check(until - at("Europe/Paris", 2027, 3, 27, 22, 0) == 7 * 3600,
+	check(until - wall_time("Europe/Paris", 2027, 3, 27, 22, 0) == 7 * 3600,
 	      "that night's window lasts 7 hours of real time");
-	check(until == at("UTC", 2027, 3, 28, 4, 0),
+	check(until == wall_time("UTC", 2027, 3, 28, 4, 0),
 	      "06:00 CEST is 04:00 UTC");
-	check(bo_held(b, &paris, BO_PHASE_WHOLE, at("Europe/Paris", 2027, 3, 20, 22, 30), &until, NULL) &&
-	      until == at("UTC", 2027, 3, 21, 5, 0), "the week before (CET): until 05:00 UTC");
-	check(!bo_held(b, &paris, BO_PHASE_WHOLE, at("Europe/Paris", 2027, 3, 28, 6, 0), NULL, NULL),
+	check(bo_held(b, &paris, BO_PHASE_WHOLE, wall_time("Europe/Paris", 2027, 3, 20, 22, 30), &until, NULL) &&
+	      until == wall_time("UTC", 2027, 3, 21, 5, 0), "the week before (CET): until 05:00 UTC");
+	check(!bo_held(b, &paris, BO_PHASE_WHOLE, wall_time("Europe/Paris", 2027, 3, 28, 6, 0), NULL, NULL),
 	      "free at the window's end");
-	check(!bo_held(b, &ny, BO_PHASE_WHOLE, at("Europe/Paris", 2027, 3, 27, 23, 0), NULL, NULL) &&
-	      !bo_held(b, &none, BO_PHASE_WHOLE, at("Europe/Paris", 2027, 3, 27, 23, 0), NULL, NULL),
+	check(!bo_held(b, &ny, BO_PHASE_WHOLE, wall_time("Europe/Paris", 2027, 3, 27, 23, 0), NULL, NULL) &&
+	      !bo_held(b, &none, BO_PHASE_WHOLE, wall_time("Europe/Paris", 2027, 3, 27, 23, 0), NULL, NULL),
 	      "a site's window holds only that site");
 
-	check(bo_held(b, &ny, BO_PHASE_WHOLE, at("America/New_York", 2027, 3, 19, 21, 0), &until, NULL) &&
-	      until == at("America/New_York", 2027, 3, 19, 23, 0) && until == at("UTC", 2027, 3, 20, 3, 0),
+	check(bo_held(b, &ny, BO_PHASE_WHOLE, wall_time("America/New_York", 2027, 3, 19, 21, 0), &until, NULL) &&
+	      until == wall_time("America/New_York", 2027, 3, 19, 23, 0) && until == wall_time("UTC", 2027, 3, 20, 3, 0),
 	      "New York after its change: 20:00-23:00 EDT (03:00 UTC)");
-	check(bo_held(b, &ny, BO_PHASE_WHOLE, at("America/New_York", 2027, 3, 12, 22, 59), &until, NULL) &&
-	      until == at("UTC", 2027, 3, 13, 4, 0), "and before it: 23:00 EST is 04:00 UTC");
-	check(!bo_held(b, &ny, BO_PHASE_WHOLE, at("America/New_York", 2027, 3, 19, 19, 30), NULL, NULL),
+	check(bo_held(b, &ny, BO_PHASE_WHOLE, wall_time("America/New_York", 2027, 3, 12, 22, 59), &until, NULL) &&
+	      until == wall_time("UTC", 2027, 3, 13, 4, 0), "and before it: 23:00 EST is 04:00 UTC");
+	check(!bo_held(b, &ny, BO_PHASE_WHOLE, wall_time("America/New_York", 2027, 3, 19, 19, 30), NULL, NULL),
 	      "not held before the window");
-	check(bo_next_hold(b, &ny, BO_PHASE_WHOLE, at("America/New_York", 2027, 3, 19, 19, 30), &name) ==
-	      at("America/New_York", 2027, 3, 19, 20, 0) && name && !strcmp(name, "ny-evenings"),
+	check(bo_next_hold(b, &ny, BO_PHASE_WHOLE, wall_time("America/New_York", 2027, 3, 19, 19, 30), &name) ==
+	      wall_time("America/New_York", 2027, 3, 19, 20, 0) && name && !strcmp(name, "ny-evenings"),
 	      "next hold: the coming Friday 20:00");
-	check(bo_next_hold(b, &none, BO_PHASE_WHOLE, at("UTC", 2027, 3, 19, 0, 0), NULL) == INT64_MAX,
+	check(bo_next_hold(b, &none, BO_PHASE_WHOLE, wall_time("UTC", 2027, 3, 19, 0, 0), NULL) == INT64_MAX,
 	      "no window ever holds a mailbox of no site");
 	bo_free(b);
 }
@@ -97,7 +84,7 @@ static void test_dst(void)
 static void test_modes(void)
 {
 	struct bo_set *b = bo_set_new();
-	int64_t s = at("UTC", 2027, 5, 1, 10, 0), e = at("UTC", 2027, 5, 1, 12, 0);
+	int64_t s = wall_time("UTC", 2027, 5, 1, 10, 0), e = wall_time("UTC", 2027, 5, 1, 12, 0);
 	add(b, win("initial-only", "UTC", NULL, 0, s, e, false, "initial"));
 	add(b, win("forest-mode", "UTC", NULL, 0, e + 3600, e + 7200, false, NULL));
 	bo_set_endpoint_mode(b, 1, "final");
@@ -124,7 +111,7 @@ static void test_modes(void)
 static void test_chains_and_errors(void)
 {
 	struct bo_set *b = bo_set_new();
-	int64_t t0 = at("UTC", 2027, 6, 1, 10, 0);
+	int64_t t0 = wall_time("UTC", 2027, 6, 1, 10, 0);
 	add(b, win("a", "UTC", NULL, 0, t0, t0 + 7200, false, NULL));
 	add(b, win("b", NULL, NULL, 0, t0 + 5400, t0 + 4 * 3600, false, NULL));     /* local time zone */
 	add(b, win("mine", "UTC", NULL, 42, t0 + 5 * 3600, t0 + 6 * 3600, false, NULL));
@@ -175,7 +162,7 @@ static void test_store(void)
 	                         .items = -1, .folders = -1 };
 	int64_t mid = 0;
 	store_mailbox_upsert(s, &m, &mid, &e);
-	int64_t t0 = at("UTC", 2027, 7, 1, 0, 0);
+	int64_t t0 = wall_time("UTC", 2027, 7, 1, 0, 0);
 	struct blackout w = win("lyon", "Europe/Paris", "Lyon", 0, t0, t0 + 3600, true, NULL);
 	check(store_blackout_add(s, &w, &e) == 0, "blackout stored");
 

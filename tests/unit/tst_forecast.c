@@ -14,24 +14,12 @@
 
 #include "tap.h"
 #include "tz.h"
+#include "wall.h"
 
 #define H 3600
 #define HOUR_OF_BYTES (3600LL * 1000 * 1000)    /* an hour at 1 MB/s */
 
-static int64_t at(const char *zone, int y, int mo, int d, int h, int mi)
-{
-	char why[128];
-	struct tzone *z = tz_open(zone, why, sizeof why);
-	if (!z) {
-		printf("# %s\n", why);
-		return 0;
-	}
-	int64_t t = tz_mktime(z, y, mo, d, h, mi);
-	tz_close(z);
-	return t;
-}
-
-static int64_t utc(int d, int h, int mi) { return at("UTC", 2027, 3, d, h, mi); }
+static int64_t utc(int d, int h, int mi) { return wall_time("UTC", 2027, 3, d, h, mi); }
 
 static void add_window(struct bo_set *b, const char *name, const char *tz, const char *site, int64_t s,
                        int64_t e, const char *mode)
@@ -70,8 +58,8 @@ static void test_hand_computed(void)
 	 * 21:00-05:00 UTC).  Clocks go forward in Paris on Sunday 28 March at
 	 * 02:00, so that night's window is 21:00 UTC to 04:00 UTC: 7 hours. */
 	struct bo_set *bo = bo_set_new();
-	add_window(bo, "paris-nights", "Europe/Paris", "Paris", at("Europe/Paris", 2027, 3, 20, 22, 0),
-	           at("Europe/Paris", 2027, 3, 21, 6, 0), "final");
+	add_window(bo, "paris-nights", "Europe/Paris", "Paris", wall_time("Europe/Paris", 2027, 3, 20, 22, 0),
+	           wall_time("Europe/Paris", 2027, 3, 21, 6, 0), "final");
 	const char *paris[] = { "bob", "carol", "alice", "dave", "erin" };
 	for (int i = 0; i < 5; i++)
 		bo_add_mailbox(bo, 1, paris[i], 100 + i, "Paris");
@@ -168,8 +156,8 @@ static void test_stop_frees_connection(void)
 	 * connection is free again and alice ends at 05:00. */
 	const struct forecast_endpoint eps[] = { { 1, "src", 10, 0, NULL }, { 3, "dst2", 1, 0, NULL } };
 	struct bo_set *bo = bo_set_new();
-	add_window(bo, "paris-nights", "Europe/Paris", "Paris", at("Europe/Paris", 2027, 3, 20, 22, 0),
-	           at("Europe/Paris", 2027, 3, 21, 6, 0), NULL);
+	add_window(bo, "paris-nights", "Europe/Paris", "Paris", wall_time("Europe/Paris", 2027, 3, 20, 22, 0),
+	           wall_time("Europe/Paris", 2027, 3, 21, 6, 0), NULL);
 	bo_add_mailbox(bo, 1, "alice", 1, "Paris");
 	bo_add_mailbox(bo, 1, "gustav", 2, "Berlin");
 	struct forecast_job q[2] = { job(1, "alice", 3, 10), job(2, "gustav", 3, 2) };

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "wall.h"
 
 /* The structs take owned (non-const) strings; these tests lend literals. */
 #define S(lit) ((char *)(lit))
@@ -873,39 +874,30 @@ static void test_hold_and_notices(struct store *s, int64_t job_id)
 	      "and can be claimed again");
 }
 
-static int64_t wall(const char *zone, int y, int mo, int d, int h, int mi)
-{
-	char why[128];
-	struct tzone *z = tz_open(zone, why, sizeof why);
-	int64_t t = z ? tz_mktime(z, y, mo, d, h, mi) : 0;
-	tz_close(z);
-	return t;
-}
-
 /* Windows of one scope that meet are refused, across zones and a summer
  * time change; windows of different scopes may overlap (they chain). */
 static void test_overlaps(struct store *s)
 {
 	struct err e;
 	struct blackout nights = { .name = S("paris-nights"), .tz = S("Europe/Paris"), .weekly = true,
-	                           .start_ts = wall("Europe/Paris", 2026, 3, 2, 22, 0),
-	                           .end_ts = wall("Europe/Paris", 2026, 3, 3, 6, 0) };
+	                           .start_ts = wall_time("Europe/Paris", 2026, 3, 2, 22, 0),
+	                           .end_ts = wall_time("Europe/Paris", 2026, 3, 3, 6, 0) };
 	check(store_blackout_add(s, &nights, &e) == 0, "weekly Monday nights in Paris");
 	struct blackout ny = { .name = S("ny-call"), .tz = S("America/New_York"),
-	                       .start_ts = wall("America/New_York", 2026, 6, 1, 17, 0),
-	                       .end_ts = wall("America/New_York", 2026, 6, 1, 17, 30) };
+	                       .start_ts = wall_time("America/New_York", 2026, 6, 1, 17, 0),
+	                       .end_ts = wall_time("America/New_York", 2026, 6, 1, 17, 30) };
 	check(store_blackout_add(s, &ny, &e) == ST_CONFIG && strstr(e.msg, "overlaps blackout paris-nights") &&
 	      strstr(e.msg, "2026-06-01 17:00 EDT"),
 	      "17:00 EDT on a Monday in June is 23:00 in Paris (summer time): refused: %s", e.msg);
-	ny.start_ts = wall("America/New_York", 2026, 6, 1, 15, 0);
-	ny.end_ts = wall("America/New_York", 2026, 6, 1, 15, 30);
+	ny.start_ts = wall_time("America/New_York", 2026, 6, 1, 15, 0);
+	ny.end_ts = wall_time("America/New_York", 2026, 6, 1, 15, 30);
 	check(store_blackout_add(s, &ny, &e) == 0, "15:00 EDT (21:00 in Paris) does not meet it");
-	ny.end_ts = wall("America/New_York", 2026, 6, 1, 16, 30);
+	ny.end_ts = wall_time("America/New_York", 2026, 6, 1, 16, 30);
 	check(store_blackout_update(s, &ny, &e) == ST_CONFIG && strstr(e.msg, "paris-nights"),
 	      "an edit that makes it meet is refused too");
 	struct blackout site = { .name = S("site-night"), .site = S("Paris"),
-	                         .start_ts = wall("Europe/Paris", 2026, 3, 2, 23, 0),
-	                         .end_ts = wall("Europe/Paris", 2026, 3, 3, 1, 0) };
+	                         .start_ts = wall_time("Europe/Paris", 2026, 3, 2, 23, 0),
+	                         .end_ts = wall_time("Europe/Paris", 2026, 3, 3, 1, 0) };
 	check(store_blackout_add(s, &site, &e) == 0, "a site's window may overlap everyone's (they chain)");
 }
 
@@ -1004,6 +996,15 @@ static void test_lifecycle(const char *dir)
 	check(store_job_finish(s, &c, JOB_PARTIAL, NULL, &e) == 0, "final pass partial");
 	check(store_item_failed_add(s, c.id, 1, "INBOX", 42, 100, "refused", &e) == 0 &&
 	      store_skipped_add(s, c.id, 1, "INBOX", 43, "big", 1 << 30, "too big", &e) == 0, "one failed, one skipped");
+	check(store_skipped_add(s, c.id, 2, "Sent", 7, "Minutes", 10, "refused once", &e) == 0 &&
+	      store_item_failed_add(s, c.id, 2, "Sent", 7, 10, "refused", &e) == 0 &&
+	      count_rows(s, path, "SELECT count(*) FROM skipped WHERE folder_id=2 AND src_uid=7 AND failed=1 "
+	                          "AND subject='Minutes' AND reason='refused'") == 1,
+	      "an item that fails after a skip keeps the subject the skip recorded");
+	store_failed_done(s, c.id, 2, 7, &e);      /* only uid 42 stays failed, for the checks below */
+	check(count_rows(s, path, "SELECT count(*) FROM skipped WHERE folder_id=1 AND src_uid=42 AND failed=1 "
+	                          "AND subject IS NULL AND size=100") == 1,
+	      "a failed item with no skip before has no subject");
 	uint32_t *uids;
 	size_t nu;
 	int64_t nf;

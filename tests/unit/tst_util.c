@@ -506,6 +506,26 @@ static void test_grow(void)
 	free(v);
 }
 
+static void join_line(void *ctx, const char *line)
+{
+	sb_printf(ctx, "[%s]", line);
+}
+
+static void test_each_line(void)
+{
+	struct sbuf b;
+	sb_init(&b);
+	text_each_line("  OU=Sales \r\n\n\t\ngroup:CN=x,DC=y\t\nlast", join_line, &b);
+	sb_addc(&b, '\0');
+	ok(!strcmp(b.data, "[OU=Sales][group:CN=x,DC=y][last]"), "text_each_line: blank lines left out, blanks trimmed (%s)",
+	   b.data);
+	sb_reset(&b);
+	text_each_line(NULL, join_line, &b);
+	text_each_line("", join_line, &b);
+	ok(b.len == 0, "text_each_line: NULL and \"\" have no line");
+	sb_free(&b);
+}
+
 int main(void)
 {
 	test_env_clock();        /* first: a process reads MAILFERRY_TEST_CLOCK once */
@@ -516,6 +536,7 @@ int main(void)
 	test_sbuf();
 	test_clock();
 	test_log();
+	test_each_line();
 
 	printf("1..%d\n", n_run);
 	printf("# %d passed, %d failed\n", n_run - n_fail, n_fail);
