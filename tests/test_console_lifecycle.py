@@ -85,8 +85,8 @@ def main(c):
             c.check(ok and 'completing' in term.row_of(text, 'State') and 'final' in term.row_of(text, 'Phase') and
                     'Ready to complete since' in text, 'the detail: completing, phase, ready since, cutover',
                     text)
-            c.check('failed (retry copies it)' in row(text, 'INBOX UID 5') and
-                    'skipped for good' in row(text, 'INBOX UID 6'),
+            c.check('failed (retry copies it)' in term.row_of(text, 'INBOX UID 5') and
+                    'skipped for good' in term.row_of(text, 'INBOX UID 6'),
                     'the detail marks UID 5 failed (retried) and UID 6 skipped for good', text)
             t.keys('q')
         db = sqlite3.connect(mf.store)

@@ -219,11 +219,11 @@ def check_schedule(sock, mf, c, start_after):
     db.commit()
     db.close()
     keys(sock, '5', '6')
-    ok, text = wait_for(sock, lambda t: 'ready: next incremental' in line_with(t, 'dave'))
+    ok, text = wait_for(sock, lambda t: 'ready: next incremental' in row_of(t, 'dave'))
     row = sched_rows(text).get('dave', ('',) * 8)
     c.check(ok and row[3] == '9.0 MB?' and row[4] == time.strftime('%m-%d %H:%M', time.gmtime(next_sync)) and
             row[6] == '18s' and row[7].startswith('ready: next incremental s') and
-            'a job; delta' in line_with(text, 'Estimate for 4 jobs'),
+            'a job; delta' in row_of(text, 'Estimate for 4 jobs'),
             'dave (ready): his next sync at %s, 9 MB (1%% of 900 MB) in 18s, then ready again'
             % time.strftime('%H:%M', time.gmtime(next_sync)), text)
     db = sqlite3.connect(mf.store)

@@ -112,7 +112,7 @@ def schedule_row(mf, jid):
 
 def delta_bytes(mf, jid):
     """Bytes of the job's incremental syncs so far (delta passes after the first), on average."""
-    rows = q(mf, "SELECT bytes FROM passes WHERE job_id=? AND kind='delta' AND finished IS NOT NULL "
+    rows = jobs.query(mf, "SELECT bytes FROM passes WHERE job_id=? AND kind='delta' AND finished IS NOT NULL "
                  "AND id > (SELECT min(id) FROM passes WHERE job_id=?)", jid, jid)
     return sum(b for (b,) in rows) // len(rows) if rows else -1
 
@@ -120,7 +120,7 @@ def delta_bytes(mf, jid):
 def schedule_ready(c, mf):
     """The forecast of a ready job: its next sync at next_sync, as big as
     its earlier syncs, then ready again."""
-    (next_sync,) = q(mf, 'SELECT next_sync FROM jobs WHERE id=1')[0]
+    (next_sync,) = jobs.query(mf, 'SELECT next_sync FROM jobs WHERE id=1')[0]
     row = schedule_row(mf, 1)
     c.check(row and row['state'] == 'ready' and row['phase'] == 'incremental' and
             row['est_start'] == iso(next_sync) and row['size_estimated'] == '0' and
@@ -470,7 +470,7 @@ def postpone(c, mf, clock, src, dst):
     c.check(r.rc == 0 and 'postponement removed' in r.out, 'mailbox postpone --clear', r)
     r = mf.run('run')
     c.check(job(mf, jid)[0] == 'completed', 'then it runs (%s)' % (job(mf, jid),), r)
-    exactly_once(c, src, dst, 'user009', 'postponed then cleared')
+    jobs.exactly_once(c, 'postponed then cleared', src, dst, 'user009')
     r = mf.run('forest', 'set', 'home', '--no-allow-postpone')
     c.check(r.rc == 0, 'forest set home --no-allow-postpone', r)
     r = mf.run('mailbox', 'postpone', 'user009', '--until', utc(until), '--tz', 'UTC')

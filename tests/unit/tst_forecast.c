@@ -213,8 +213,8 @@ static void test_lifecycle(void)
 	 * UTC the night of 27 March 2027.  Two workers at 1 MB/s. */
 	const struct forecast_endpoint eps[] = { { 1, "src", 10, 0, NULL }, { 2, "dst", 10, 0, NULL } };
 	struct bo_set *bo = bo_set_new();
-	add_window(bo, "paris-nights", "Europe/Paris", "Paris", at("Europe/Paris", 2027, 3, 20, 22, 0),
-	           at("Europe/Paris", 2027, 3, 21, 6, 0), "final");
+	add_window(bo, "paris-nights", "Europe/Paris", "Paris", wall_time("Europe/Paris", 2027, 3, 20, 22, 0),
+	           wall_time("Europe/Paris", 2027, 3, 21, 6, 0), "final");
 	const char *paris[] = { "ivy", "jay", "fred", "hank" };
 	for (int i = 0; i < 4; i++)
 		bo_add_mailbox(bo, 1, paris[i], 300 + i, "Paris");
