@@ -44,13 +44,13 @@ Run: MAILFERRY=./mailferry python3 tests/test_directory.py   (exit 0 pass, 77 sk
 import base64
 import os
 import re
-import sqlite3
 import sys
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mftest import cli, report                       # noqa: E402
+from mftest.jobs import store_rows as rows           # noqa: E402
 from mftest.proxy import Proxy, Fault                # noqa: E402
 from mftest.slapd import Slapd, have_slapd, free_port  # noqa: E402
 
@@ -165,14 +165,6 @@ AD_TOTAL = len(SITES) * (USERS_PER_SITE + sum(c for _, _, c in RESOURCES))
 def counts(out):
     m = re.search(r'(\d+) added, (\d+) changed, (\d+) vanished, (\d+) total', out)
     return tuple(int(x) for x in m.groups()) if m else None
-
-
-def rows(store, sql, *args):
-    db = sqlite3.connect(store)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
 
 
 def snapshot(store):

@@ -31,6 +31,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from mftest import cli, report                   # noqa: E402
+from mftest.jobs import store_rows as rows           # noqa: E402
 from mftest.slapd import Slapd, have_slapd       # noqa: E402
 
 BIND_DN = 'cn=svc-mailferry,dc=example'
@@ -38,14 +39,6 @@ BIND_PW = 'Bind-Pw-41c7'
 SRC_BASE = 'dc=src,dc=example'
 DST_BASE = 'dc=dst,dc=example'
 BULK = 200
-
-
-def rows(store, sql, *args):
-    db = sqlite3.connect(store)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
 
 
 def counts(out):

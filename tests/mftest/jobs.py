@@ -11,13 +11,18 @@ import sqlite3
 from . import imapcheck
 
 
-def query(mf, sql, *args):
-    """All rows of sql (args bound) from mf's store, opened read-only."""
-    con = sqlite3.connect('file:%s?mode=ro' % mf.store, uri=True, timeout=10)
+def store_rows(path, sql, *args):
+    """All rows of sql (args bound) from the store at path, opened read-only."""
+    con = sqlite3.connect('file:%s?mode=ro' % path, uri=True, timeout=10)
     try:
         return con.execute(sql, args).fetchall()
     finally:
         con.close()
+
+
+def query(mf, sql, *args):
+    """store_rows of mf's store."""
+    return store_rows(mf.store, sql, *args)
 
 
 def job_state(mf, jid):
